@@ -1,0 +1,1 @@
+"""GaaP services: identity, payments, notify, and the runtime they share."""

@@ -1,0 +1,1 @@
+"""identity: the platform's authorization server and agency registry."""

@@ -1,0 +1,1 @@
+"""identity's adapters: database tables and repositories, the key store."""

@@ -1,0 +1,133 @@
+"""SQLAlchemy implementations of the domain's repositories."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.identity.adapters.tables import agencies, signing_keys, used_assertions
+from services.identity.domain.agencies import Agency
+from services.identity.domain.signing_keys import SigningKey
+
+
+class SqlAgencyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, agency: Agency) -> None:
+        self.session.execute(agencies.insert().values(**_agency_row(agency)))
+
+    def get(self, client_id: str) -> Agency | None:
+        row = self.session.execute(
+            sa.select(agencies).where(agencies.c.client_id == client_id)
+        ).first()
+        return _agency(row._mapping) if row else None
+
+    def update(self, agency: Agency) -> None:
+        self.session.execute(
+            agencies.update()
+            .where(agencies.c.client_id == agency.client_id)
+            .values(**_agency_row(agency))
+        )
+
+    def list(self, *, after: str | None, limit: int, include_disabled: bool) -> Sequence[Agency]:
+        query = sa.select(agencies).order_by(agencies.c.client_id).limit(limit)
+        if after:
+            query = query.where(agencies.c.client_id > after)
+        if not include_disabled:
+            query = query.where(agencies.c.disabled_at.is_(None))
+        return [_agency(r._mapping) for r in self.session.execute(query)]
+
+
+def _agency_row(agency: Agency) -> dict[str, Any]:
+    return {
+        "client_id": agency.client_id,
+        "name": agency.name,
+        "mode": agency.mode,
+        "scopes": list(agency.scopes),
+        "redirect_uris": list(agency.redirect_uris),
+        "auth_methods": list(agency.auth_methods),
+        "secret_hash": agency.secret_hash,
+        "jwks": agency.jwks,
+        "created_at": agency.created_at,
+        "disabled_at": agency.disabled_at,
+    }
+
+
+def _agency(row: Any) -> Agency:
+    return Agency(
+        client_id=row["client_id"],
+        name=row["name"],
+        mode=row["mode"],
+        scopes=tuple(row["scopes"]),
+        redirect_uris=tuple(row["redirect_uris"]),
+        auth_methods=tuple(row["auth_methods"]),
+        secret_hash=row["secret_hash"],
+        jwks=row["jwks"],
+        created_at=row["created_at"],
+        disabled_at=row["disabled_at"],
+    )
+
+
+class SqlKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, key: SigningKey) -> None:
+        self.session.execute(
+            signing_keys.insert().values(
+                kid=key.kid,
+                alg=key.alg,
+                private_pem=key.private_pem,
+                public_jwk=key.public_jwk,
+                created_at=key.created_at,
+                activates_at=key.activates_at,
+                retires_at=key.retires_at,
+                expires_at=key.expires_at,
+            )
+        )
+
+    def all(self) -> Sequence[SigningKey]:
+        rows = self.session.execute(sa.select(signing_keys)).mappings()
+        return [
+            SigningKey(
+                kid=r["kid"],
+                alg=r["alg"],
+                private_pem=bytes(r["private_pem"]),
+                public_jwk=dict(r["public_jwk"]),
+                created_at=r["created_at"],
+                activates_at=r["activates_at"],
+                retires_at=r["retires_at"],
+                expires_at=r["expires_at"],
+            )
+            for r in rows
+        ]
+
+
+class SqlAssertionLedger:
+    """Remembers client-assertion ids until they expire, to refuse replays."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def first_use(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        """Record (client_id, jti); False if it was already recorded."""
+        insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
+        result = self.session.execute(
+            insert(used_assertions)
+            .values(client_id=client_id, jti=jti, expires_at=expires_at)
+            .on_conflict_do_nothing()
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    def purge(self, now: datetime) -> int:
+        result = self.session.execute(
+            used_assertions.delete().where(used_assertions.c.expires_at < now)
+        )
+        return int(result.rowcount or 0)

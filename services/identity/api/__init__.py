@@ -1,0 +1,1 @@
+"""identity's gRPC API: translates messages and nothing more."""

@@ -1,0 +1,212 @@
+"""Agencies: the OAuth clients of the platform and the tenants of every service."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+from jwt import PyJWK
+from jwt.exceptions import PyJWKError
+
+from services.identity.domain.scopes import KNOWN_SCOPES
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+
+Mode = Literal["test", "live"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
+ASSERTION_ALGORITHMS = ("ES256", "PS256", "RS256")
+MAX_NAME = 200
+MAX_REDIRECT_URIS = 20
+
+
+@dataclass(frozen=True)
+class Agency:
+    client_id: str
+    name: str
+    mode: Mode
+    scopes: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    auth_methods: tuple[AuthMethod, ...]
+    secret_hash: str | None
+    jwks: Mapping[str, Any] | None
+    created_at: datetime
+    disabled_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
+
+    def check_secret(self, secret: str) -> bool:
+        """Constant-time comparison of the secret's hash with the stored one."""
+        if self.secret_hash is None:
+            return False
+        return hmac.compare_digest(hash_secret(secret), self.secret_hash)
+
+    def allows_scopes(self, requested: Iterable[str]) -> bool:
+        return set(requested) <= set(self.scopes)
+
+    def disable(self, now: datetime) -> Agency:
+        return self if self.disabled_at else replace(self, disabled_at=now)
+
+
+@dataclass(frozen=True)
+class NewAgency:
+    """An agency just created, with its secret in clear: shown once, then gone."""
+
+    agency: Agency
+    client_secret: str | None
+
+
+class AgencyRepository(Protocol):
+    def add(self, agency: Agency) -> None: ...
+    def get(self, client_id: str) -> Agency | None: ...
+    def update(self, agency: Agency) -> None: ...
+    def list(
+        self, *, after: str | None, limit: int, include_disabled: bool
+    ) -> Sequence[Agency]: ...
+
+
+def hash_secret(secret: str) -> str:
+    # Secrets are 256-bit random values, so a fast hash cannot be brute-forced;
+    # a slow password hash would only slow down every token request.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_client_id() -> str:
+    return "ag_" + secrets.token_hex(12)
+
+
+def new_client_secret(mode: Mode) -> str:
+    # The prefix tells secret scanners (and people) what leaked and in which mode.
+    return f"gaap_{mode}_" + secrets.token_urlsafe(32)
+
+
+def register(
+    *,
+    name: str,
+    scopes: Sequence[str],
+    redirect_uris: Sequence[str] = (),
+    mode: str = "test",
+    jwks: Mapping[str, Any] | None = None,
+    now: datetime,
+) -> NewAgency:
+    """Validate an agency's registration; every problem is reported at once."""
+    violations = [
+        *_check_name(name),
+        *_check_scopes(scopes),
+        *_check_redirect_uris(redirect_uris),
+        *_check_mode(mode),
+        *(_check_jwks(jwks) if jwks is not None else ()),
+    ]
+    if violations:
+        raise InvalidArgument.from_violations(violations)
+    checked_mode: Mode = "live" if mode == "live" else "test"
+    secret = None if jwks is not None else new_client_secret(checked_mode)
+    methods: tuple[AuthMethod, ...] = ("private_key_jwt",) if jwks is not None else SECRET_METHODS
+    agency = Agency(
+        client_id=new_client_id(),
+        name=name.strip(),
+        mode=checked_mode,
+        scopes=tuple(dict.fromkeys(scopes)),
+        redirect_uris=tuple(redirect_uris),
+        auth_methods=methods,
+        secret_hash=hash_secret(secret) if secret else None,
+        jwks=dict(jwks) if jwks is not None else None,
+        created_at=now,
+    )
+    return NewAgency(agency, secret)
+
+
+def require(agency: Agency | None, client_id: str) -> Agency:
+    if agency is None:
+        raise NotFound(f"no agency with client id {client_id!r}")
+    return agency
+
+
+def _check_name(name: str) -> list[FieldViolation]:
+    stripped = name.strip()
+    if not stripped:
+        return [FieldViolation("name", "required")]
+    if len(stripped) > MAX_NAME:
+        return [FieldViolation("name", f"at most {MAX_NAME} characters")]
+    if any(ord(c) < 32 for c in stripped):
+        return [FieldViolation("name", "must not contain control characters")]
+    return []
+
+
+def _check_scopes(scopes: Sequence[str]) -> list[FieldViolation]:
+    if not scopes:
+        return [FieldViolation("scopes", "at least one scope is required")]
+    return [
+        FieldViolation(f"scopes[{i}]", f"unknown scope {s!r}; known: {', '.join(KNOWN_SCOPES)}")
+        for i, s in enumerate(scopes)
+        if s not in KNOWN_SCOPES
+    ]
+
+
+def _check_redirect_uris(uris: Sequence[str]) -> list[FieldViolation]:
+    if len(uris) > MAX_REDIRECT_URIS:
+        return [FieldViolation("redirect_uris", f"at most {MAX_REDIRECT_URIS}")]
+    violations = []
+    for i, uri in enumerate(uris):
+        problem = redirect_uri_problem(uri)
+        if problem:
+            violations.append(FieldViolation(f"redirect_uris[{i}]", problem))
+    return violations
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why a redirect URI cannot be registered, or None (RFC 9700 §2.1, §4.1)."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "not a URL"
+    if len(uri) > 2000:
+        return "at most 2000 characters"
+    if parts.fragment or "#" in uri:
+        return "must not contain a fragment"
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        return None
+    return "must be an absolute https URL (http only for 127.0.0.1 or localhost)"
+
+
+def _check_mode(mode: str) -> list[FieldViolation]:
+    if mode not in ("test", "live"):
+        return [FieldViolation("mode", "must be 'test' or 'live'")]
+    return []
+
+
+def _check_jwks(jwks: Mapping[str, Any]) -> list[FieldViolation]:
+    keys = jwks.get("keys")
+    if not isinstance(keys, list) or not keys:
+        return [FieldViolation("jwks", "must be a JWK Set with at least one key")]
+    violations = []
+    for i, raw in enumerate(keys):
+        field = f"jwks.keys[{i}]"
+        if not isinstance(raw, dict):
+            violations.append(FieldViolation(field, "must be a JSON object"))
+            continue
+        if any(private in raw for private in ("d", "p", "q", "k")):
+            violations.append(FieldViolation(field, "contains private key material"))
+            continue
+        if raw.get("kty") not in ("EC", "RSA"):
+            violations.append(FieldViolation(field, "only EC and RSA keys are accepted"))
+            continue
+        alg = raw.get("alg")
+        if alg is not None and alg not in ASSERTION_ALGORITHMS:
+            allowed = ", ".join(ASSERTION_ALGORITHMS)
+            violations.append(FieldViolation(f"{field}.alg", f"must be one of {allowed}"))
+            continue
+        try:
+            PyJWK(raw)
+        except (PyJWKError, TypeError, ValueError, KeyError) as exc:
+            violations.append(FieldViolation(field, f"not a usable public key: {exc}"))
+    return violations

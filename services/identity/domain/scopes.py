@@ -1,0 +1,28 @@
+"""The scopes the platform knows, and which service each one is for."""
+
+from __future__ import annotations
+
+from services.runtime.access_tokens import audience_for
+
+AGENCY_SCOPES: dict[str, str] = {
+    "payments:create": "create payments",
+    "payments:read": "read payments, refunds and reports",
+    "payments:refund": "refund payments",
+    "notify:send": "send emails and text messages",
+    "notify:templates": "manage message templates",
+    "notify:read": "read notifications and their status",
+}
+OPERATOR_SCOPES: dict[str, str] = {
+    "identity:agencies": "read and manage the agency registry (platform operators)",
+}
+KNOWN_SCOPES: dict[str, str] = {**AGENCY_SCOPES, **OPERATOR_SCOPES}
+
+
+def service_of(scope: str) -> str:
+    return scope.partition(":")[0]
+
+
+def audiences_for(scopes: tuple[str, ...]) -> list[str]:
+    """Each service a token's scopes reach is one of its audiences (RFC 9068 §3)."""
+    services = sorted({service_of(s) for s in scopes})
+    return [audience_for(s) for s in services]

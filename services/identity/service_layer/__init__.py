@@ -1,0 +1,1 @@
+"""identity's use cases: what the CLI, the gRPC API and the HTTP endpoints call."""

@@ -1,0 +1,1 @@
+"""identity's HTTP side: the OAuth token endpoint, discovery and JWKS."""

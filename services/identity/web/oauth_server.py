@@ -1,0 +1,214 @@
+"""The OAuth 2.0 authorization server, on authlib's framework-neutral core.
+
+authlib ships server integrations for Flask and Django only; this module is the
+small adapter that lets its ``AuthorizationServer`` run behind Starlette: a form
+request in, ``(status, body, headers)`` out. The grant rules, client
+authentication and error responses are authlib's (RFC 6749, RFC 7523).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from authlib.oauth2 import rfc6749
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jwt as jose_jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.identity.adapters.repositories import SqlAssertionLedger
+from services.identity.domain.access_tokens import granted_scopes
+from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
+from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.tokens import AccessTokenIssuer
+from services.runtime.db import transaction
+
+log = logging.getLogger(__name__)
+
+MAX_ASSERTION_LIFETIME = 300  # seconds: RFC 7523 assertions should be short-lived
+CLOCK_LEEWAY = 30
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+Response = tuple[int, dict[str, Any], list[tuple[str, str]]]
+
+
+class AgencyClient(ClientMixin):  # type: ignore[misc]
+    """An agency as authlib sees an OAuth client."""
+
+    def __init__(self, agency: Agency) -> None:
+        self.agency = agency
+
+    def get_client_id(self) -> str:
+        return self.agency.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return " ".join(s for s in scope.split() if s in self.agency.scopes)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.agency.redirect_uris  # exact match only
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return self.agency.check_secret(client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in self.agency.auth_methods
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials"
+
+
+class FormRequest(OAuth2Request):  # type: ignore[misc]
+    def __init__(self, uri: str, form: dict[str, str], headers: Mapping[str, str]) -> None:
+        super().__init__(method="POST", uri=uri, headers=headers)
+        self._form = form
+        self.payload = BasicOAuth2Payload(form)
+
+    @property
+    def args(self) -> dict[str, str]:
+        return {}
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self._form
+
+
+class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
+    """``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9) with the platform's rules:
+    an algorithm allow-list, ``aud`` the issuer or the token endpoint, a lifetime
+    of at most five minutes and a ``jti`` that is never accepted twice."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, audiences: list[str], sessions: sessionmaker[Session]) -> None:
+        super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
+        self._audiences = audiences
+        self._sessions = sessions
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def resolve_client_public_key(self, client: AgencyClient) -> KeySet:
+        if not client.agency.jwks:
+            raise InvalidClientError(description="the client has no registered public keys")
+        return KeySet.import_key_set(dict(client.agency.jwks))  # type: ignore[arg-type]
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        try:
+            token = jose_jwt.decode(assertion, resolve_key, algorithms=list(ASSERTION_ALGORITHMS))
+        except JoseError as exc:
+            raise InvalidClientError(description=f"client assertion rejected: {exc.error}") from exc
+        claims = token.claims
+        self._check_lifetime(claims)
+        self.verify_claims(token.claims)
+        return claims
+
+    def _check_lifetime(self, claims: Mapping[str, Any]) -> None:
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float):
+            raise InvalidClientError(description="client assertion lacks 'exp'")
+        iat = claims.get("iat")
+        start = iat if isinstance(iat, int | float) else time.time()
+        if exp - start > MAX_ASSERTION_LIFETIME + CLOCK_LEEWAY:
+            raise InvalidClientError(
+                description=f"client assertion lifetime exceeds {MAX_ASSERTION_LIFETIME} seconds"
+            )
+
+    def validate_jti(self, claims: Mapping[str, Any], jti: Any) -> bool:
+        if not isinstance(jti, str) or not 0 < len(jti) <= 255:
+            return False
+        expires = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_LEEWAY, tz=UTC)
+        with transaction(self._sessions) as session:
+            return SqlAssertionLedger(session).first_use(str(claims["sub"]), jti, expires)
+
+
+class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        client: AgencyClient = self.request.client
+        requested = self.request.payload.scope
+        if requested and not client.agency.allows_scopes(requested.split()):
+            raise InvalidScopeError(
+                description="the requested scope exceeds what this agency is registered for"
+            )
+
+
+class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
+    def __init__(
+        self,
+        *,
+        registry: AgencyRegistry,
+        tokens: AccessTokenIssuer,
+        sessions: sessionmaker[Session],
+        issuer: str,
+        token_endpoint: str,
+    ) -> None:
+        super().__init__(scopes_supported=list(KNOWN_SCOPES))
+        self._registry = registry
+        self._tokens = tokens
+        self.token_endpoint = token_endpoint
+        self.register_grant(ClientCredentials)
+        self.register_client_auth_method(
+            PrivateKeyJwt.CLIENT_AUTH_METHOD,
+            PrivateKeyJwt([issuer, token_endpoint], sessions),
+        )
+        self.register_token_generator("default", self._generate)
+
+    def query_client(self, client_id: str) -> AgencyClient | None:
+        if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
+            return None
+        agency = self._registry.find_active(client_id)
+        return AgencyClient(agency) if agency else None
+
+    def _generate(
+        self, grant_type: str, client: AgencyClient, scope: str | None = None, **_: Any
+    ) -> dict[str, Any]:
+        issued = self._tokens.issue(client.agency, granted_scopes(client.agency, scope))
+        return {
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+
+    def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
+        # Access tokens are self-contained JWTs: nothing to store.
+        log.info(
+            "access token issued",
+            extra={"agency": request.client.get_client_id(), "auth_method": request.auth_method},
+        )
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def create_oauth2_request(self, request: FormRequest) -> FormRequest:
+        return request
+
+    def handle_response(
+        self, status: int, body: Any, headers: list[tuple[str, str]]
+    ) -> Response:
+        merged = [(k, v) for k, v in headers if k.lower() not in ("cache-control", "pragma")]
+        merged.extend(NO_STORE.items())
+        return status, body, merged
+
+    def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
+        result: Response = self.create_token_response(
+            FormRequest(self.token_endpoint, form, headers)
+        )
+        return result

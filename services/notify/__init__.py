@@ -1,0 +1,1 @@
+"""notify: agencies send residents notices by email and SMS."""

@@ -1,0 +1,1 @@
+"""payments: agencies take fees from citizens (the hosted payment page, providers, refunds)."""

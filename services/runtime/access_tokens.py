@@ -1,0 +1,160 @@
+"""Strict verification of identity's access tokens (RFC 9068 profile, RFC 8725 rules).
+
+Every check names what failed, so a developer can act on the message; none of
+them echoes the token. Verified tokens are remembered until they expire: the
+cache is keyed by the exact token text, so only the very bytes that verified
+once can hit it, and expiry is still checked on every use.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import jwt
+from jwt import PyJWK
+
+from services.runtime.context import Mode, Principal
+from services.runtime.errors import Unauthenticated
+
+ACCESS_TOKEN_TYPE = "at+jwt"
+ALLOWED_ALGORITHMS: tuple[str, ...] = ("ES256", "PS256", "RS256")
+REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope")
+_FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")
+
+
+def audience_for(service: str) -> str:
+    """The ``aud`` value that names one GaaP service as a token's recipient."""
+    return f"urn:gaap:{service}"
+
+
+class KeySource(Protocol):
+    def get(self, kid: str) -> PyJWK | None: ...
+
+
+class AccessTokenVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        keys: KeySource,
+        algorithms: Sequence[str] = ALLOWED_ALGORITHMS,
+        leeway: int = 30,
+        cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._issuer = issuer
+        self._audience = audience
+        self._keys = keys
+        self._algorithms = frozenset(algorithms)
+        self._leeway = leeway
+        self._clock = clock
+        self._cache: dict[str, Principal] = {}
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+
+    def verify(self, token: str) -> Principal:
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.expires_at + self._leeway > self._clock():
+                return cached
+            self._cache.pop(token, None)
+        principal = self._verify(token)
+        with self._cache_lock:
+            if len(self._cache) >= self._cache_size:
+                self._evict()
+            self._cache[token] = principal
+        return principal
+
+    def _evict(self) -> None:
+        now = self._clock()
+        expired = [t for t, p in self._cache.items() if p.expires_at + self._leeway <= now]
+        for t in expired:
+            del self._cache[t]
+        while len(self._cache) >= self._cache_size:
+            del self._cache[next(iter(self._cache))]  # oldest first: dicts keep order
+
+    def _verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise Unauthenticated("access token is malformed: not a signed JWT") from None
+        alg = header.get("alg")
+        if alg not in self._algorithms:
+            raise Unauthenticated(
+                f"access token algorithm {alg!r} is not accepted; "
+                f"accepted: {', '.join(sorted(self._algorithms))}"
+            )
+        for name in _FORBIDDEN_HEADERS:
+            if name in header:
+                raise Unauthenticated(f"access token header {name!r} is not accepted")
+        if header.get("typ", "").lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+            raise Unauthenticated("token is not an access token (typ must be at+jwt)")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Unauthenticated("access token has no key id (kid)")
+        key = self._keys.get(kid)
+        if key is None:
+            raise Unauthenticated("access token is signed by an unknown key")
+        if key.algorithm_name != alg:
+            raise Unauthenticated("access token algorithm does not match its key")
+        claims = self._decode(token, key, alg)
+        return _principal(claims)
+
+    def _decode(self, token: str, key: PyJWK, alg: str) -> dict[str, Any]:
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": list(REQUIRED_CLAIMS), "strict_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("access token has expired; get a new one") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated(
+                f"access token is not for this service (audience must include {self._audience})"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated(
+                f"access token has the wrong issuer (expected {self._issuer})"
+            ) from None
+        except jwt.InvalidSignatureError:
+            raise Unauthenticated("access token signature does not verify") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthenticated(f"access token lacks the {exc.claim!r} claim") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthenticated("access token is not valid yet (iat/nbf in the future)") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"access token is invalid: {_safe(exc)}") from None
+
+
+def _safe(exc: Exception) -> str:
+    # pyjwt's messages describe claims and never include the token itself.
+    return str(exc)[:200]
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    scope = claims["scope"]
+    client_id = claims["client_id"]
+    mode = claims.get("gaap_mode")
+    if not isinstance(scope, str) or not isinstance(client_id, str):
+        raise Unauthenticated("access token claims 'scope' and 'client_id' must be strings")
+    if mode not in ("test", "live"):
+        raise Unauthenticated("access token lacks a valid 'gaap_mode' claim")
+    agency_mode: Mode = mode
+    ordered = tuple(scope.split())
+    return Principal(
+        client_id=client_id,
+        mode=agency_mode,
+        scopes=frozenset(ordered),
+        token_id=str(claims["jti"]),
+        expires_at=int(claims["exp"]),
+        scope_order=ordered,
+    )

@@ -1,0 +1,86 @@
+"""Building blocks of every service's composition root.
+
+A service's ``bootstrap.build`` reads its settings, opens and migrates its
+database, makes its token verifier and hands its servicers and routes to
+``assemble``; nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp
+
+from services.runtime import db
+from services.runtime.access_tokens import AccessTokenVerifier, audience_for
+from services.runtime.caller import caller_service
+from services.runtime.config import PlatformSettings, ServerSettings
+from services.runtime.grpc_server import GrpcService
+from services.runtime.interceptors import Access, standard_interceptors
+from services.runtime.keys import JwksFetcher, KeyCache, http_fetcher
+from services.runtime.process import ServiceSpec
+
+
+@dataclass
+class Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(
+    platform: PlatformSettings, server: ServerSettings, migrations: Path
+) -> Database:
+    """Connect to the service's database and bring its schema up to date."""
+    engine = db.create_engine(server.resolved_database_url(platform))
+    db.migrate(engine, migrations)
+    return Database(engine, db.session_factory(engine))
+
+
+def token_verifier(
+    service: str, platform: PlatformSettings, fetch: JwksFetcher | None = None
+) -> AccessTokenVerifier:
+    """Verifies identity's access tokens for ``service``; keys from identity's JWKS
+    over HTTP unless ``fetch`` supplies them (identity reads its own store)."""
+    keys = KeyCache(fetch or http_fetcher(platform.resolved_jwks_url))
+    return AccessTokenVerifier(issuer=platform.issuer, audience=audience_for(service), keys=keys)
+
+
+@dataclass
+class Parts:
+    """What a service contributes; ``assemble`` adds what all services share."""
+
+    grpc_services: Sequence[GrpcService]
+    policy: Mapping[str, Access]
+    http_app: Callable[[Callable[[], bool]], ASGIApp]
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+
+def assemble(
+    name: str,
+    platform: PlatformSettings,
+    server: ServerSettings,
+    verifier: AccessTokenVerifier,
+    parts: Parts,
+) -> ServiceSpec:
+    logging.getLogger().setLevel(platform.log_level)
+    caller, caller_policy = caller_service(name)
+    services = [*parts.grpc_services, caller]
+    policy = {**parts.policy, **caller_policy}
+    return ServiceSpec(
+        name=name,
+        grpc_address=server.grpc_address,
+        http_address=server.http_address,
+        grpc_services=services,
+        interceptors=standard_interceptors(name, verifier, policy),
+        http_app=parts.http_app,
+        max_workers=platform.grpc_max_workers,
+        on_stop=parts.on_stop,
+    )

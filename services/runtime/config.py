@@ -1,0 +1,149 @@
+"""Typed configuration read from environment variables.
+
+Every setting has a default that makes ``make run`` work with no configuration.
+``PlatformSettings`` holds what all processes share (prefix ``GAAP_``);
+``ServerSettings`` is subclassed per service with its own prefix
+(``IDENTITY_``, ``PAYMENTS_``, ``NOTIFY_``). The README's configuration table is
+generated from these classes (``python -m services.runtime.config``) and a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.errors import StartupError
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _check_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return value
+
+
+class PlatformSettings(BaseSettings):
+    """Settings shared by every GaaP process."""
+
+    model_config = SettingsConfigDict(env_prefix="GAAP_", frozen=True, extra="ignore")
+
+    issuer: str = Field(
+        "http://127.0.0.1:8081",
+        description="Identity's public base URL: the `iss` of every token.",
+    )
+    jwks_url: str = Field(
+        "",
+        description="Where payments and notify fetch identity's keys "
+        "(default: `<issuer>/.well-known/jwks.json`).",
+    )
+    var_dir: Path = Field(Path("var"), description="Local state: SQLite files, demo credentials.")
+    log_level: LogLevel = Field("INFO", description="Log level of the JSON logs on stderr.")
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0, description="How long in-flight calls may run after SIGTERM."
+    )
+    grpc_max_workers: int = Field(
+        8, ge=1, le=1024, description="Threads serving gRPC calls in each process."
+    )
+    redis_url: str = Field(
+        "",
+        validation_alias="REDIS_URL",
+        description="Redis for limits shared across replicas (`REDIS_URL`; empty: in-process).",
+    )
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")) or value.endswith("/"):
+            raise ValueError("must be an http(s) URL without a trailing slash")
+        return value
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+
+class ServerSettings(BaseSettings):
+    """Where one service listens and keeps its data. Subclasses set the prefix."""
+
+    service: ClassVar[str]
+    default_grpc_port: ClassVar[int]
+    default_http_port: ClassVar[int]
+
+    grpc_address: str = Field("", description="gRPC listen address, HOST:PORT.")
+    http_address: str = Field("", description="HTTP listen address, HOST:PORT.")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; default SQLite at `<var_dir>/<service>.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+
+    def model_post_init(self, context: Any, /) -> None:
+        # Defaults depend on the subclass, so they are filled in after validation.
+        if not self.grpc_address:
+            object.__setattr__(self, "grpc_address", f"127.0.0.1:{self.default_grpc_port}")
+        if not self.http_address:
+            object.__setattr__(self, "http_address", f"127.0.0.1:{self.default_http_port}")
+        _check_address(self.grpc_address)
+        _check_address(self.http_address)
+
+    def resolved_database_url(self, platform: PlatformSettings) -> str:
+        return self.database_url or f"sqlite:///{platform.var_dir / self.service}.db"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load(cls: type[S]) -> S:
+    """Read settings from the environment, turning validation errors into one line."""
+    try:
+        return cls()
+    except (ValidationError, ValueError) as exc:
+        raise StartupError(_describe(cls, exc)) from None
+
+
+def _describe(cls: type[BaseSettings], exc: Exception) -> str:
+    if not isinstance(exc, ValidationError):
+        return f"configuration error: {exc}"
+    prefix = str(cls.model_config.get("env_prefix", ""))
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "settings"
+        env = name if name.isupper() else f"{prefix}{name}".upper()
+        parts.append(f"{env}: {err['msg']}")
+    return "configuration error: " + "; ".join(parts)
+
+
+def markdown_table(classes: list[type[BaseSettings]]) -> str:
+    """The README's configuration table, one row per environment variable."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for cls in classes:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for name, field in cls.model_fields.items():
+            env = str(field.validation_alias) if field.validation_alias else f"{prefix}{name}"
+            default = field.default
+            if name == "grpc_address" and hasattr(cls, "default_grpc_port"):
+                default = f"127.0.0.1:{cls.default_grpc_port}"  # type: ignore[attr-defined]
+            if name == "http_address" and hasattr(cls, "default_http_port"):
+                default = f"127.0.0.1:{cls.default_http_port}"  # type: ignore[attr-defined]
+            shown = f"`{default}`" if default not in ("", None) else "(empty)"
+            rows.append(f"| `{env.upper()}` | {shown} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+def all_settings_classes() -> list[type[BaseSettings]]:
+    from services.identity.settings import IdentitySettings
+    from services.notify.settings import NotifySettings
+    from services.payments.settings import PaymentsSettings
+
+    return [PlatformSettings, IdentitySettings, PaymentsSettings, NotifySettings]
+
+
+if __name__ == "__main__":  # pragma: no cover - documentation helper
+    sys.stdout.write(markdown_table(all_settings_classes()) + "\n")

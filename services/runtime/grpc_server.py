@@ -1,0 +1,66 @@
+"""The gRPC server bootstrap every service uses.
+
+``create_server(address) -> (server, port)`` as in the grpc examples: a
+thread-pool server (measured faster per core than ``grpc.aio`` for our calls;
+see bench/README.md) with the standard health service and server reflection
+registered. Binding port 0 picks a free port, which the tests use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.runtime.errors import StartupError
+
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GrpcService:
+    """A servicer to mount: its full name (for health and reflection) and how to add it."""
+
+    name: str
+    add_to_server: Callable[[grpc.Server], None]
+
+
+def create_server(
+    address: str,
+    *,
+    services: Sequence[GrpcService] = (),
+    interceptors: Sequence[grpc.ServerInterceptor] = (),
+    health_servicer: health.HealthServicer | None = None,
+    max_workers: int = 8,
+) -> tuple[grpc.Server, int]:
+    """Build, bind and return a server (not yet started) and the port it bound."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        interceptors=list(interceptors),
+        options=[
+            # Without this, a second process could silently share the port.
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    health_servicer = health_servicer or health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for service in services:
+        service.add_to_server(server)
+        health_servicer.set(service.name, health_pb2.HealthCheckResponse.SERVING)
+    health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        [s.name for s in services] + [health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        raise StartupError(f"cannot listen for gRPC on {address}: address in use or not local")
+    return server, port

@@ -1,0 +1,82 @@
+"""Bearer-token authentication and per-method scopes.
+
+Every method a server serves must appear in its policy: ``PUBLIC`` (health,
+reflection), ``AUTHENTICATED`` (any valid token for this service) or the scope
+it needs. A method missing from the policy is refused (fail closed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
+
+import grpc
+
+from services.runtime import context as call_context
+from services.runtime.access_tokens import AccessTokenVerifier
+from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.interceptors.base import CallInterceptor, Metadata, metadata_value
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+PUBLIC: Final = _Marker("PUBLIC")
+AUTHENTICATED: Final = _Marker("AUTHENTICATED")
+Access = _Marker | str
+
+ALWAYS_PUBLIC: Mapping[str, Access] = {
+    "/grpc.health.v1.Health/Check": PUBLIC,
+    "/grpc.health.v1.Health/Watch": PUBLIC,
+    "/grpc.health.v1.Health/List": PUBLIC,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": PUBLIC,
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": PUBLIC,
+}
+
+
+class AuthInterceptor(CallInterceptor):
+    def __init__(self, verifier: AccessTokenVerifier, policy: Mapping[str, Access]) -> None:
+        self._verifier = verifier
+        self._policy = {**ALWAYS_PUBLIC, **policy}
+
+    def around(
+        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+    ) -> Any:
+        self._authorize(method, metadata)
+        return call()
+
+    def around_stream(
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Iterator[Any]],
+    ) -> Iterator[Any]:
+        self._authorize(method, metadata)
+        return call()
+
+    def _authorize(self, method: str, metadata: Metadata) -> None:
+        access = self._policy.get(method)
+        if access is PUBLIC:
+            return
+        if access is None:
+            raise PermissionDenied(f"method {method} has no access policy on this server")
+        header = metadata_value(metadata, "authorization")
+        if header is None:
+            raise Unauthenticated(
+                "missing access token: send metadata 'authorization: Bearer <token>'"
+            )
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+        principal = self._verifier.verify(token.strip())
+        call = call_context.current_call.get()
+        if call is not None:
+            call.principal = principal
+        if isinstance(access, str) and not principal.has_scope(access):
+            raise PermissionDenied(f"this call needs the scope {access!r}, which the token lacks")

@@ -1,0 +1,81 @@
+"""One place that knows how to wrap every kind of gRPC method handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import grpc
+
+Metadata = Sequence[tuple[str, str | bytes]]
+
+
+class CallInterceptor(grpc.ServerInterceptor):
+    """Base for interceptors that act around each call.
+
+    Subclasses implement ``around`` (unary responses) and may override
+    ``around_stream`` (streaming responses; by default ``around`` guards the
+    creation of the stream, which is where authentication happens).
+    """
+
+    def around(
+        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+    ) -> Any:
+        raise NotImplementedError
+
+    def around_stream(
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Iterator[Any]],
+    ) -> Iterator[Any]:
+        yield from self.around(method, metadata, context, call)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        metadata: Metadata = handler_call_details.invocation_metadata  # type: ignore[attr-defined]
+        req_de, resp_ser = handler.request_deserializer, handler.response_serializer
+
+        if handler.unary_unary is not None:
+            uu = handler.unary_unary
+
+            def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                return self.around(method, metadata, context, lambda: uu(request, context))
+
+            return grpc.unary_unary_rpc_method_handler(unary_unary, req_de, resp_ser)
+        if handler.unary_stream is not None:
+            us = handler.unary_stream
+
+            def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                return self.around_stream(method, metadata, context, lambda: us(request, context))
+
+            return grpc.unary_stream_rpc_method_handler(unary_stream, req_de, resp_ser)
+        if handler.stream_unary is not None:
+            su = handler.stream_unary
+
+            def stream_unary(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+                return self.around(method, metadata, context, lambda: su(requests, context))
+
+            return grpc.stream_unary_rpc_method_handler(stream_unary, req_de, resp_ser)
+        ss = handler.stream_stream
+        assert ss is not None
+
+        def stream_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+            return self.around_stream(method, metadata, context, lambda: ss(requests, context))
+
+        return grpc.stream_stream_rpc_method_handler(stream_stream, req_de, resp_ser)
+
+
+def metadata_value(metadata: Metadata, key: str) -> str | None:
+    for k, v in metadata:
+        if k == key:
+            return v if isinstance(v, str) else None
+    return None

@@ -1,0 +1,107 @@
+"""Domain errors to gRPC status codes, with ``google.rpc`` details.
+
+Unexpected exceptions are logged here with their traceback and reach the caller
+only as INTERNAL with the request id, never with the exception text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from sqlalchemy.exc import OperationalError
+
+from services.runtime import context as call_context
+from services.runtime import errors
+from services.runtime.interceptors.base import CallInterceptor, Metadata
+
+log = logging.getLogger(__name__)
+
+_CODES: dict[type[errors.DomainError], int] = {
+    errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
+    errors.NotFound: code_pb2.NOT_FOUND,
+    errors.AlreadyExists: code_pb2.ALREADY_EXISTS,
+    errors.FailedPrecondition: code_pb2.FAILED_PRECONDITION,
+    errors.Unauthenticated: code_pb2.UNAUTHENTICATED,
+    errors.PermissionDenied: code_pb2.PERMISSION_DENIED,
+    errors.ResourceExhausted: code_pb2.RESOURCE_EXHAUSTED,
+    errors.Unavailable: code_pb2.UNAVAILABLE,
+}
+
+
+def to_status(error: errors.DomainError) -> status_pb2.Status:
+    code = next(
+        (c for cls, c in _CODES.items() if isinstance(error, cls)), code_pb2.FAILED_PRECONDITION
+    )
+    status = status_pb2.Status(code=code, message=error.message)
+    if isinstance(error, errors.InvalidArgument) and error.violations:
+        bad = error_details_pb2.BadRequest(
+            field_violations=[
+                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                for v in error.violations
+            ]
+        )
+        status.details.append(_pack(bad))
+    if isinstance(error, errors.ResourceExhausted):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(int(error.retry_after * 1e9))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
+    return status
+
+
+def _pack(message: Any) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+class ErrorInterceptor(CallInterceptor):
+    def around(
+        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+    ) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            _abort(context, exc)
+
+    def around_stream(
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Iterator[Any]],
+    ) -> Iterator[Any]:
+        try:
+            yield from call()
+        except Exception as exc:
+            _abort(context, exc)
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
+    if isinstance(exc, errors.DomainError):
+        status = to_status(exc)
+    elif isinstance(exc, OperationalError):
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        status = status_pb2.Status(
+            code=code_pb2.UNAVAILABLE, message="the service's database is unavailable; retry"
+        )
+    elif context.code() not in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
+        raise exc  # the servicer already aborted with a status of its own
+    else:
+        log.exception("unexpected error")
+        status = status_pb2.Status(
+            code=code_pb2.INTERNAL, message=f"internal error (request id {_request_id()})"
+        )
+    grpc_status = rpc_status.to_status(status)
+    context.set_trailing_metadata((*grpc_status.trailing_metadata, ("x-request-id", _request_id())))
+    context.abort(grpc_status.code, grpc_status.details)
+
+
+def _request_id() -> str:
+    call = call_context.current_call.get()
+    return call.request_id if call is not None else ""

@@ -1,0 +1,131 @@
+"""The life of one service process: start, serve, stop gracefully.
+
+A service's ``main()`` builds a ``ServiceSpec`` (its composition root) and hands
+it to ``run``. ``start`` is also what the integration tests call, with port 0.
+
+On SIGTERM or SIGINT: health flips to NOT_SERVING (so load balancers stop
+sending), the gRPC server refuses new calls and lets in-flight ones finish within
+the grace period, the HTTP server drains, then background workers and the
+database are closed.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health
+from starlette.types import ASGIApp
+
+from services.runtime import logs
+from services.runtime.errors import StartupError
+from services.runtime.grpc_server import GrpcService, create_server
+from services.runtime.http import HttpServer, bind
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    """Everything a running service consists of, built by its composition root."""
+
+    name: str
+    grpc_address: str
+    http_address: str
+    grpc_services: Sequence[GrpcService]
+    interceptors: Sequence[grpc.ServerInterceptor]
+    http_app: Callable[[Callable[[], bool]], ASGIApp]
+    max_workers: int = 8
+    on_stop: list[Callable[[], None]] = field(default_factory=list)
+
+
+class RunningService:
+    def __init__(self, spec: ServiceSpec) -> None:
+        self.spec = spec
+        self.health = health.HealthServicer()
+        self._serving = True
+        sock = bind(spec.http_address)
+        try:
+            self.grpc_server, self.grpc_port = create_server(
+                spec.grpc_address,
+                services=spec.grpc_services,
+                interceptors=spec.interceptors,
+                health_servicer=self.health,
+                max_workers=spec.max_workers,
+            )
+        except StartupError:
+            sock.close()
+            raise
+        self.http = HttpServer(spec.http_app(lambda: self._serving), sock)
+        self.http_port = self.http.port
+        self._stopped = threading.Event()
+
+    @property
+    def grpc_target(self) -> str:
+        host = self.spec.grpc_address.rpartition(":")[0]
+        return f"{host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        host = self.spec.http_address.rpartition(":")[0]
+        return f"http://{host}:{self.http_port}"
+
+    def start(self) -> RunningService:
+        self.grpc_server.start()
+        self.http.start()
+        log.info(
+            "serving",
+            extra={"grpc": self.grpc_target, "http": self.http_url, "service": self.spec.name},
+        )
+        return self
+
+    def stop(self, grace: float = 5.0) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self._serving = False
+        self.health.enter_graceful_shutdown()
+        done = self.grpc_server.stop(grace)
+        self.http.stop(grace)
+        done.wait(grace + 1)
+        for hook in self.spec.on_stop:
+            try:
+                hook()
+            except Exception:
+                log.exception("error while stopping")
+        log.info("stopped")
+
+
+def start(spec: ServiceSpec) -> RunningService:
+    return RunningService(spec).start()
+
+
+def run(name: str, build: Callable[[], tuple[ServiceSpec, float]]) -> None:
+    """A service's ``main``: build, serve until SIGTERM/SIGINT, stop gracefully.
+
+    ``build`` returns the spec and the shutdown grace period. A ``StartupError``
+    (bad configuration, port in use, unreadable key) prints one line and exits 2.
+    """
+    logs.configure(name)
+    stop_requested = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stop requested", extra={"signal": signal.Signals(signum).name})
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        spec, grace = build()
+        service = start(spec)
+    except StartupError as exc:
+        sys.stderr.write(f"gaap-{name}: {exc}\n")
+        raise SystemExit(2) from None
+    while not stop_requested.wait(1.0):
+        pass
+    service.stop(grace)
