@@ -17,7 +17,10 @@ class IdentitySettings(ServerSettings):
     default_http_port: ClassVar[int] = 8081
 
     access_token_ttl_seconds: int = Field(
-        300, ge=30, le=3600, description="Lifetime of access tokens (a disabled agency's lapse within it)."
+        300,
+        ge=30,
+        le=3600,
+        description="Lifetime of access tokens (a disabled agency's lapse within it).",
     )
     signing_alg: str = Field(
         "ES256", pattern="^(ES256|PS256|RS256)$", description="Algorithm of new signing keys."

@@ -16,5 +16,7 @@ def build(platform: PlatformSettings, settings: NotifySettings) -> ServiceSpec:
         platform,
         settings,
         verifier,
-        bootstrap.Parts(grpc_services=[], policy={}, http_app=lambda ready: build_app([], ready=ready)),
+        bootstrap.Parts(
+            grpc_services=[], policy={}, http_app=lambda ready: build_app([], ready=ready)
+        ),
     )

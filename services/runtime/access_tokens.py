@@ -19,7 +19,7 @@ from jwt import PyJWK
 from services.runtime.context import Mode, Principal
 from services.runtime.errors import Unauthenticated
 
-ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("ES256", "PS256", "RS256")
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope")
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")
@@ -119,7 +119,8 @@ class AccessTokenVerifier:
             raise Unauthenticated("access token has expired; get a new one") from None
         except jwt.InvalidAudienceError:
             raise Unauthenticated(
-                f"access token is not for this service (audience must include {self._audience})"
+                f"access token is not for this service (audience must include {self._audience}): "
+                "request a token with a scope of this service"
             ) from None
         except jwt.InvalidIssuerError:
             raise Unauthenticated(

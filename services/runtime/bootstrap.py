@@ -35,9 +35,7 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(
-    platform: PlatformSettings, server: ServerSettings, migrations: Path
-) -> Database:
+def open_database(platform: PlatformSettings, server: ServerSettings, migrations: Path) -> Database:
     """Connect to the service's database and bring its schema up to date."""
     engine = db.create_engine(server.resolved_database_url(platform))
     db.migrate(engine, migrations)

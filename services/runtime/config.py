@@ -84,14 +84,17 @@ class ServerSettings(BaseSettings):
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
     )
 
+    @field_validator("grpc_address", "http_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_address(value) if value else value
+
     def model_post_init(self, context: Any, /) -> None:
         # Defaults depend on the subclass, so they are filled in after validation.
         if not self.grpc_address:
             object.__setattr__(self, "grpc_address", f"127.0.0.1:{self.default_grpc_port}")
         if not self.http_address:
             object.__setattr__(self, "http_address", f"127.0.0.1:{self.default_http_port}")
-        _check_address(self.grpc_address)
-        _check_address(self.http_address)
 
     def resolved_database_url(self, platform: PlatformSettings) -> str:
         return self.database_url or f"sqlite:///{platform.var_dir / self.service}.db"
@@ -129,9 +132,9 @@ def markdown_table(classes: list[type[BaseSettings]]) -> str:
             env = str(field.validation_alias) if field.validation_alias else f"{prefix}{name}"
             default = field.default
             if name == "grpc_address" and hasattr(cls, "default_grpc_port"):
-                default = f"127.0.0.1:{cls.default_grpc_port}"  # type: ignore[attr-defined]
+                default = f"127.0.0.1:{cls.default_grpc_port}"
             if name == "http_address" and hasattr(cls, "default_http_port"):
-                default = f"127.0.0.1:{cls.default_http_port}"  # type: ignore[attr-defined]
+                default = f"127.0.0.1:{cls.default_http_port}"
             shown = f"`{default}`" if default not in ("", None) else "(empty)"
             rows.append(f"| `{env.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(rows)

@@ -8,9 +8,11 @@ registered. Binding port 0 picks a free port, which the tests use.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -33,7 +35,7 @@ def create_server(
     address: str,
     *,
     services: Sequence[GrpcService] = (),
-    interceptors: Sequence[grpc.ServerInterceptor] = (),
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
     health_servicer: health.HealthServicer | None = None,
     max_workers: int = 8,
 ) -> tuple[grpc.Server, int]:
@@ -57,6 +59,7 @@ def create_server(
     reflection.enable_server_reflection(
         [s.name for s in services] + [health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
+    _check_free(address)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError:
@@ -64,3 +67,17 @@ def create_server(
     if port == 0:
         raise StartupError(f"cannot listen for gRPC on {address}: address in use or not local")
     return server, port
+
+
+def _check_free(address: str) -> None:
+    """Fail with the OS's reason before gRPC's core prints its own multi-line error."""
+    host, _, port = address.rpartition(":")
+    if port == "0":
+        return
+    host = host.strip("[]")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise StartupError(f"cannot listen for gRPC on {address}: {exc.strerror}") from None

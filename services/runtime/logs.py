@@ -8,12 +8,26 @@ metadata, so tokens, passwords and card numbers cannot reach a log line.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 from services.runtime import context
+
+# Defence in depth: nothing should log credentials, but if a library ever does,
+# these patterns (JWTs, GaaP client secrets, bearer headers) are masked.
+_SECRETS = re.compile(
+    r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
+    r"|gaap_(?:test|live)_[A-Za-z0-9_-]{16,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,}"
+)
+
+
+class RedactingJsonFormatter(JsonFormatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return _SECRETS.sub("[redacted]", super().format(record))
 
 
 class _ContextFilter(logging.Filter):
@@ -35,7 +49,7 @@ def configure(service: str, level: str = "INFO") -> None:
     """Send every log record, ours and our libraries', as one JSON object per line."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        JsonFormatter(
+        RedactingJsonFormatter(
             "{asctime}{levelname}{name}{message}",
             style="{",
             rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
@@ -51,6 +65,8 @@ def configure(service: str, level: str = "INFO") -> None:
     # Library chatter that would repeat what our own access logs say.
     for noisy in ("uvicorn.access", "httpx", "httpcore", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # authlib logs issued tokens at DEBUG: never let that through.
+    logging.getLogger("authlib").setLevel(logging.WARNING)
 
 
 def extra(**fields: Any) -> dict[str, Any]:

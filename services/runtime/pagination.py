@@ -27,9 +27,7 @@ class PageRequest:
     after: str | None
 
     @classmethod
-    def parse(
-        cls, page_size: int, page_token: str, *, maximum: int = MAX_PAGE_SIZE
-    ) -> PageRequest:
+    def parse(cls, page_size: int, page_token: str, *, maximum: int = MAX_PAGE_SIZE) -> PageRequest:
         if page_size < 0 or page_size > maximum:
             raise InvalidArgument.from_violations(
                 [FieldViolation("page_size", f"must be between 0 and {maximum}")]

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health
@@ -38,7 +39,7 @@ class ServiceSpec:
     grpc_address: str
     http_address: str
     grpc_services: Sequence[GrpcService]
-    interceptors: Sequence[grpc.ServerInterceptor]
+    interceptors: Sequence[grpc.ServerInterceptor[Any, Any]]
     http_app: Callable[[Callable[[], bool]], ASGIApp]
     max_workers: int = 8
     on_stop: list[Callable[[], None]] = field(default_factory=list)

@@ -123,11 +123,14 @@ class SqlAssertionLedger:
             insert(used_assertions)
             .values(client_id=client_id, jti=jti, expires_at=expires_at)
             .on_conflict_do_nothing()
+            .returning(used_assertions.c.jti)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        return result.first() is not None
 
     def purge(self, now: datetime) -> int:
         result = self.session.execute(
-            used_assertions.delete().where(used_assertions.c.expires_at < now)
+            used_assertions.delete()
+            .where(used_assertions.c.expires_at < now)
+            .returning(used_assertions.c.jti)
         )
-        return int(result.rowcount or 0)
+        return len(result.all())

@@ -86,7 +86,10 @@ class KeyStore:
         if snapshot is None or time.monotonic() - snapshot.loaded_at > self._refresh_seconds:
             with self._lock:
                 snapshot = self._snapshot
-                if snapshot is None or time.monotonic() - snapshot.loaded_at > self._refresh_seconds:
+                if (
+                    snapshot is None
+                    or time.monotonic() - snapshot.loaded_at > self._refresh_seconds
+                ):
                     self.reload()
                     snapshot = self._snapshot
         assert snapshot is not None

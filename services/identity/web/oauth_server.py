@@ -200,9 +200,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
     def create_oauth2_request(self, request: FormRequest) -> FormRequest:
         return request
 
-    def handle_response(
-        self, status: int, body: Any, headers: list[tuple[str, str]]
-    ) -> Response:
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]]) -> Response:
         merged = [(k, v) for k, v in headers if k.lower() not in ("cache-control", "pragma")]
         merged.extend(NO_STORE.items())
         return status, body, merged

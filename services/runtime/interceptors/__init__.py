@@ -10,6 +10,7 @@ builds that chain.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import grpc
 
@@ -31,5 +32,5 @@ __all__ = [
 
 def standard_interceptors(
     service: str, verifier: AccessTokenVerifier, policy: Mapping[str, Access]
-) -> list[grpc.ServerInterceptor]:
+) -> list[grpc.ServerInterceptor[Any, Any]]:
     return [TelemetryInterceptor(service), ErrorInterceptor(), AuthInterceptor(verifier, policy)]

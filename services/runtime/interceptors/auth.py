@@ -45,7 +45,11 @@ class AuthInterceptor(CallInterceptor):
         self._policy = {**ALWAYS_PUBLIC, **policy}
 
     def around(
-        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Any],
     ) -> Any:
         self._authorize(method, metadata)
         return call()

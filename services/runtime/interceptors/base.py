@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
 
-class CallInterceptor(grpc.ServerInterceptor):
+if TYPE_CHECKING:
+    _ServerInterceptor = grpc.ServerInterceptor[Any, Any]
+else:  # grpc's classes are not generic at run time, only in grpc-stubs
+    _ServerInterceptor = grpc.ServerInterceptor
+
+
+class CallInterceptor(_ServerInterceptor):
     """Base for interceptors that act around each call.
 
     Subclasses implement ``around`` (unary responses) and may override
@@ -19,7 +25,11 @@ class CallInterceptor(grpc.ServerInterceptor):
     """
 
     def around(
-        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Any],
     ) -> Any:
         raise NotImplementedError
 
@@ -34,14 +44,14 @@ class CallInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
-        metadata: Metadata = handler_call_details.invocation_metadata  # type: ignore[attr-defined]
+        method: str = handler_call_details.method
+        metadata: Metadata = handler_call_details.invocation_metadata
         req_de, resp_ser = handler.request_deserializer, handler.response_serializer
 
         if handler.unary_unary is not None:

@@ -42,7 +42,9 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
     if isinstance(error, errors.InvalidArgument) and error.violations:
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=v.field, description=v.description
+                )
                 for v in error.violations
             ]
         )
@@ -62,7 +64,11 @@ def _pack(message: Any) -> any_pb2.Any:
 
 class ErrorInterceptor(CallInterceptor):
     def around(
-        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Any],
     ) -> Any:
         try:
             return call()

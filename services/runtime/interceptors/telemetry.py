@@ -25,7 +25,9 @@ log = logging.getLogger("gaap.access")
 _LABELS = ("grpc_service", "grpc_method", "grpc_type")
 STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", _LABELS)
 HANDLED = Counter(
-    "grpc_server_handled_total", "RPCs completed on the server, by status code.", (*_LABELS, "grpc_code")
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by status code.",
+    (*_LABELS, "grpc_code"),
 )
 LATENCY = Histogram(
     "grpc_server_handling_seconds",
@@ -68,7 +70,11 @@ class TelemetryInterceptor(CallInterceptor):
         return found
 
     def around(
-        self, method: str, metadata: Metadata, context: grpc.ServicerContext, call: Callable[[], Any]
+        self,
+        method: str,
+        metadata: Metadata,
+        context: grpc.ServicerContext,
+        call: Callable[[], Any],
     ) -> Any:
         metrics = self._method_metrics(method, "unary")
         metrics.started.inc()

@@ -1,0 +1,32 @@
+"""Fixtures shared by every test: the databases the platform runs on.
+
+PostgreSQL tests run whenever 127.0.0.1:5432 answers; in CI (``CI=true``) an
+unreachable PostgreSQL fails the run instead of skipping it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import databases
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin URL of the test PostgreSQL server (skip locally, fail in CI, if absent)."""
+    return databases.require_postgres()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, empty database for one test module, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'service.db'}"
+        return
+    admin = databases.require_postgres()
+    with databases.fresh_postgres_database(admin) as url:
+        yield url

@@ -1,0 +1,134 @@
+"""``gaap-admin``, the operator CLI installed in the virtual environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+GAAP_ADMIN = Path(sys.executable).parent / "gaap-admin"
+
+
+def admin(
+    var_dir: Path, database_url: str, *args: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_"))}
+    env.update(GAAP_VAR_DIR=str(var_dir), IDENTITY_DATABASE_URL=database_url)
+    result = subprocess.run(
+        [str(GAAP_ADMIN), *args], env=env, capture_output=True, text=True, check=False, timeout=60
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_create_list_and_disable(tmp_path: Path, database_url: str) -> None:
+    created = as_json(
+        admin(
+            tmp_path,
+            database_url,
+            "create-agency",
+            "--name",
+            "Parking Permits",
+            "--scope",
+            "payments:create",
+            "--scope",
+            "notify:send",
+            "--redirect-uri",
+            "https://parking.example.gov/callback",
+            "--mode",
+            "live",
+        )
+    )
+    assert created["client_id"].startswith("ag_")
+    assert created["client_secret"].startswith("gaap_live_")
+    assert created["scopes"] == ["payments:create", "notify:send"]
+    assert created["token_endpoint"].endswith("/oauth2/token")
+
+    listed = as_json(admin(tmp_path, database_url, "list-agencies"))
+    assert created["client_id"] in [a["client_id"] for a in listed]
+    assert all("client_secret" not in a for a in listed)
+
+    disabled = as_json(admin(tmp_path, database_url, "disable-agency", created["client_id"]))
+    assert disabled["disabled_at"]
+    assert created["client_id"] not in [
+        a["client_id"] for a in as_json(admin(tmp_path, database_url, "list-agencies"))
+    ]
+    everything = as_json(admin(tmp_path, database_url, "list-agencies", "--all"))
+    assert created["client_id"] in [a["client_id"] for a in everything]
+
+
+def test_jwks_agency_gets_no_secret(tmp_path: Path, database_url: str) -> None:
+    public = ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key(), as_dict=True)
+    public["kid"] = "k1"
+    jwks_file = tmp_path / "jwks.json"
+    jwks_file.write_text(json.dumps({"keys": [public]}))
+    created = as_json(
+        admin(
+            tmp_path,
+            database_url,
+            "create-agency",
+            "--name",
+            "Keyed",
+            "--scope",
+            "notify:send",
+            "--jwks-file",
+            str(jwks_file),
+        )
+    )
+    assert "client_secret" not in created
+    assert created["auth_methods"] == ["private_key_jwt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create-agency", "--name", "X", "--scope", "payments:steal"], "unknown scope"),
+        (["create-agency", "--name", " ", "--scope", "notify:send"], "name: required"),
+        (
+            [
+                "create-agency",
+                "--name",
+                "X",
+                "--scope",
+                "notify:send",
+                "--redirect-uri",
+                "http://evil.example/cb",
+            ],
+            "must be an absolute https URL",
+        ),
+        (
+            [
+                "create-agency",
+                "--name",
+                "X",
+                "--scope",
+                "notify:send",
+                "--jwks-file",
+                "/nonexistent.json",
+            ],
+            "cannot read /nonexistent.json",
+        ),
+        (["disable-agency", "ag_nope"], "no agency"),
+    ],
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    tmp_path: Path, database_url: str, args: list[str], message: str
+) -> None:
+    before = as_json(admin(tmp_path, database_url, "list-agencies", "--all"))
+    result = admin(tmp_path, database_url, *args, ok=False)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert message in result.stderr
+    assert as_json(admin(tmp_path, database_url, "list-agencies", "--all")) == before

@@ -1,0 +1,119 @@
+"""``make run``'s supervisor: starts the platform, reports a dead process, stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+from gaap.common.v1 import caller_pb2, caller_pb2_grpc
+
+SERVICES = ("identity", "payments", "notify")
+
+
+def _free_ports(count: int) -> list[int]:
+    socks = [socket.socket() for _ in range(count)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    ports = _free_ports(6)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_"))}
+    env["GAAP_VAR_DIR"] = str(tmp_path / "var")
+    env["GAAP_ISSUER"] = f"http://127.0.0.1:{ports[1]}"
+    env["GAAP_SHUTDOWN_GRACE_SECONDS"] = "2"
+    for i, name in enumerate(SERVICES):
+        env[f"{name.upper()}_GRPC_ADDRESS"] = f"127.0.0.1:{ports[2 * i]}"
+        env[f"{name.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{ports[2 * i + 1]}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.devstack.main"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 90
+    banner = ""
+    while "Ctrl-C stops everything" not in banner and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        banner += line
+    assert "Ctrl-C stops everything" in banner, banner + (proc.stderr.read() if proc.stderr else "")
+    return proc, env
+
+
+def _children(proc: subprocess.Popen[str]) -> list[int]:
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True, check=False
+    )
+    return [int(p) for p in out.stdout.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
+    proc, env = _start(tmp_path)
+    children = _children(proc)
+    assert len(children) == 3
+    demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
+    assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
+    token_url = env["GAAP_ISSUER"] + "/oauth2/token"
+    assert demo["token_endpoint"] == token_url
+    token = httpx.post(
+        token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(demo["client_id"], demo["client_secret"]),
+    ).json()["access_token"]
+    for name in SERVICES[1:]:
+        with grpc.insecure_channel(env[f"{name.upper()}_GRPC_ADDRESS"]) as channel:
+            reply = caller_pb2_grpc.CallerServiceStub(channel).GetCallerIdentity(
+                caller_pb2.GetCallerIdentityRequest(),
+                metadata=(("authorization", f"Bearer {token}"),),
+                timeout=10,
+            )
+            assert reply.client_id == demo["client_id"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(30) == 0
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def test_a_dead_service_is_reported_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    proc, _ = _start(tmp_path)
+    children = _children(proc)
+    os.kill(children[1], signal.SIGKILL)
+    assert proc.wait(30) == 1
+    assert proc.stderr is not None
+    assert "exited unexpectedly" in proc.stderr.read()
+    assert not [pid for pid in children if _alive(pid)]
+
+
+def test_the_demo_agency_is_reused_across_restarts(tmp_path: Path) -> None:
+    first, _ = _start(tmp_path)
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(30) == 0
+    saved = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
+    second, _ = _start(tmp_path)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(30) == 0
+    assert json.loads((tmp_path / "var" / "demo" / "agency.json").read_text()) == saved
