@@ -7,10 +7,10 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from services.runtime.config import ServerSettings
+from services.runtime.config import DatabaseSettings
 
 
-class IdentitySettings(ServerSettings):
+class IdentitySettings(DatabaseSettings):
     model_config = SettingsConfigDict(env_prefix="IDENTITY_", frozen=True, extra="ignore")
     service: ClassVar[str] = "identity"
     default_grpc_port: ClassVar[int] = 50051

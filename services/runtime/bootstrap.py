@@ -19,7 +19,7 @@ from starlette.types import ASGIApp
 from services.runtime import db
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.caller import caller_service
-from services.runtime.config import PlatformSettings, ServerSettings
+from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSettings
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
 from services.runtime.keys import JwksFetcher, KeyCache, http_fetcher
@@ -35,7 +35,9 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(platform: PlatformSettings, server: ServerSettings, migrations: Path) -> Database:
+def open_database(
+    platform: PlatformSettings, server: DatabaseSettings, migrations: Path
+) -> Database:
     """Connect to the service's database and bring its schema up to date."""
     engine = db.create_engine(server.resolved_database_url(platform))
     db.migrate(engine, migrations)

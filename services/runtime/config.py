@@ -51,11 +51,6 @@ class PlatformSettings(BaseSettings):
     grpc_max_workers: int = Field(
         8, ge=1, le=1024, description="Threads serving gRPC calls in each process."
     )
-    redis_url: str = Field(
-        "",
-        validation_alias="REDIS_URL",
-        description="Redis for limits shared across replicas (`REDIS_URL`; empty: in-process).",
-    )
 
     @field_validator("issuer")
     @classmethod
@@ -78,11 +73,6 @@ class ServerSettings(BaseSettings):
 
     grpc_address: str = Field("", description="gRPC listen address, HOST:PORT.")
     http_address: str = Field("", description="HTTP listen address, HOST:PORT.")
-    database_url: str = Field(
-        "",
-        description="SQLAlchemy URL; default SQLite at `<var_dir>/<service>.db`. "
-        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
-    )
 
     @field_validator("grpc_address", "http_address")
     @classmethod
@@ -95,6 +85,16 @@ class ServerSettings(BaseSettings):
             object.__setattr__(self, "grpc_address", f"127.0.0.1:{self.default_grpc_port}")
         if not self.http_address:
             object.__setattr__(self, "http_address", f"127.0.0.1:{self.default_http_port}")
+
+
+class DatabaseSettings(ServerSettings):
+    """A service that keeps data: one database of its own."""
+
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; default SQLite at `<var_dir>/<service>.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
 
     def resolved_database_url(self, platform: PlatformSettings) -> str:
         return self.database_url or f"sqlite:///{platform.var_dir / self.service}.db"
