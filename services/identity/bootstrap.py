@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.api.grpc import POLICY, identity_service
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.keys import KeyStore
@@ -14,6 +15,9 @@ from services.identity.web.app import TOKEN_PATH, create_app
 from services.identity.web.oauth_server import TokenServer
 from services.runtime import bootstrap
 from services.runtime.config import PlatformSettings
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,6 +30,12 @@ class Identity:
     database: bootstrap.Database
     registry: AgencyRegistry
     keys: KeyStore
+
+    def purge_used_assertions(self) -> int:
+        """Forget client-assertion ids whose assertions have expired (a replay
+        of those is refused by their own ``exp``)."""
+        with transaction(self.database.sessions) as session:
+            return SqlAssertionLedger(session).purge(utcnow())
 
 
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
@@ -60,6 +70,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
             http_app=create_app(
                 issuer=platform.issuer, token_server=token_server, keys=identity.keys
             ),
+            jobs=[PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions)],
             on_stop=[identity.database.close],
         ),
     )

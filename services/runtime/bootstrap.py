@@ -23,6 +23,7 @@ from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSe
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
 from services.runtime.keys import JwksFetcher, KeyCache, http_fetcher
+from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
 
 
@@ -60,6 +61,7 @@ class Parts:
     grpc_services: Sequence[GrpcService]
     policy: Mapping[str, Access]
     http_app: Callable[[Callable[[], bool]], ASGIApp]
+    jobs: Sequence[PeriodicJob] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -82,5 +84,6 @@ def assemble(
         interceptors=standard_interceptors(name, verifier, policy),
         http_app=parts.http_app,
         max_workers=platform.grpc_max_workers,
+        jobs=parts.jobs,
         on_stop=parts.on_stop,
     )

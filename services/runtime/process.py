@@ -27,6 +27,7 @@ from services.runtime import logs
 from services.runtime.errors import StartupError
 from services.runtime.grpc_server import GrpcService, create_server
 from services.runtime.http import HttpServer, bind
+from services.runtime.periodic import PeriodicJob
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ServiceSpec:
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]]
     http_app: Callable[[Callable[[], bool]], ASGIApp]
     max_workers: int = 8
+    jobs: Sequence[PeriodicJob] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
 
@@ -79,6 +81,8 @@ class RunningService:
     def start(self) -> RunningService:
         self.grpc_server.start()
         self.http.start()
+        for job in self.spec.jobs:
+            job.start()
         log.info(
             "serving",
             extra={"grpc": self.grpc_target, "http": self.http_url, "service": self.spec.name},
@@ -91,6 +95,8 @@ class RunningService:
         self._stopped.set()
         self._serving = False
         self.health.enter_graceful_shutdown()
+        for job in self.spec.jobs:
+            job.stop()
         done = self.grpc_server.stop(grace)
         self.http.stop(grace)
         done.wait(grace + 1)

@@ -282,3 +282,22 @@ def test_jwks_publishes_public_keys_only(platform: Platform) -> None:
         assert key["use"] == "sig"
         assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
     assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_expired_assertion_ids_are_purged_and_live_ones_kept(platform: Platform) -> None:
+    from datetime import timedelta
+
+    from services.identity.adapters.repositories import SqlAssertionLedger
+    from services.runtime.db import transaction
+    from services.runtime.db_types import utcnow
+
+    stale, live = uuid.uuid4().hex, uuid.uuid4().hex
+    with transaction(platform.admin.database.sessions) as session:
+        ledger = SqlAssertionLedger(session)
+        assert ledger.first_use("ag_x", stale, utcnow() - timedelta(minutes=1))
+        assert ledger.first_use("ag_x", live, utcnow() + timedelta(minutes=5))
+    assert platform.admin.purge_used_assertions() >= 1
+    with transaction(platform.admin.database.sessions) as session:
+        ledger = SqlAssertionLedger(session)
+        assert not ledger.first_use("ag_x", live, utcnow() + timedelta(minutes=5))
+        assert ledger.first_use("ag_x", stale, utcnow() + timedelta(minutes=5))
