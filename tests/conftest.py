@@ -30,3 +30,9 @@ def database_url(
     admin = databases.require_postgres()
     with databases.fresh_postgres_database(admin) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The test Redis (database 15); skip locally, fail in CI, if absent."""
+    return databases.require_redis()

@@ -80,10 +80,10 @@ class AccessTokenVerifier:
     def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
+        except jwt.InvalidTokenError:  # includes a non-string kid and a bad crit
             raise Unauthenticated("access token is malformed: not a signed JWT") from None
         alg = header.get("alg")
-        if alg not in self._algorithms:
+        if not isinstance(alg, str) or alg not in self._algorithms:
             raise Unauthenticated(
                 f"access token algorithm {alg!r} is not accepted; "
                 f"accepted: {', '.join(sorted(self._algorithms))}"
@@ -91,7 +91,8 @@ class AccessTokenVerifier:
         for name in _FORBIDDEN_HEADERS:
             if name in header:
                 raise Unauthenticated(f"access token header {name!r} is not accepted")
-        if header.get("typ", "").lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
             raise Unauthenticated("token is not an access token (typ must be at+jwt)")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
@@ -102,7 +103,23 @@ class AccessTokenVerifier:
         if key.algorithm_name != alg:
             raise Unauthenticated("access token algorithm does not match its key")
         claims = self._decode(token, key, alg)
+        self._check_times(claims)
         return _principal(claims)
+
+    def _check_times(self, claims: dict[str, Any]) -> None:
+        # Checked here against the injected clock (pyjwt would use the wall clock).
+        now = self._clock()
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name)
+            optional_and_absent = name == "nbf" and value is None
+            if not optional_and_absent and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise Unauthenticated(f"access token claim {name!r} must be a number")
+        if claims["exp"] <= now - self._leeway:
+            raise Unauthenticated("access token has expired; get a new one")
+        if claims["iat"] > now + self._leeway or claims.get("nbf", 0) > now + self._leeway:
+            raise Unauthenticated("access token is not valid yet (iat/nbf in the future)")
 
     def _decode(self, token: str, key: PyJWK, alg: str) -> dict[str, Any]:
         try:
@@ -113,7 +130,13 @@ class AccessTokenVerifier:
                 audience=self._audience,
                 issuer=self._issuer,
                 leeway=self._leeway,
-                options={"require": list(REQUIRED_CLAIMS), "strict_aud": False},
+                options={
+                    "require": list(REQUIRED_CLAIMS),
+                    "strict_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("access token has expired; get a new one") from None

@@ -32,7 +32,9 @@ def _check_address(value: str) -> str:
 class PlatformSettings(BaseSettings):
     """Settings shared by every GaaP process."""
 
-    model_config = SettingsConfigDict(env_prefix="GAAP_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GAAP_", frozen=True, extra="ignore", validate_by_name=True
+    )
 
     issuer: str = Field(
         "http://127.0.0.1:8081",
@@ -47,6 +49,11 @@ class PlatformSettings(BaseSettings):
     log_level: LogLevel = Field("INFO", description="Log level of the JSON logs on stderr.")
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="How long in-flight calls may run after SIGTERM."
+    )
+    redis_url: str = Field(
+        "",
+        validation_alias="REDIS_URL",
+        description="Redis for rate limits shared across replicas; empty: limits per process.",
     )
     grpc_max_workers: int = Field(
         8, ge=1, le=1024, description="Threads serving gRPC calls in each process."

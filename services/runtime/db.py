@@ -31,7 +31,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine for ``url``; a malformed URL or unknown driver stops the process."""
     try:
         parsed = sa.make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise StartupError(f"database URL {_redact(url)!r} is not a valid SQLAlchemy URL") from None
     try:
         if parsed.get_backend_name() == "sqlite":
@@ -72,7 +72,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 def _redact(url: str) -> str:
     try:
         return sa.make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparseable>"
 
 

@@ -69,8 +69,7 @@ class KeyCache:
             if self._fetched_at is not None and now - self._fetched_at < self._min_refresh_interval:
                 return
             try:
-                document = self._fetch()
-                keys = _parse(document)
+                keys = _parse(self._fetch())
             except Unavailable:
                 if self._fetched_at is None:
                     raise
@@ -83,10 +82,11 @@ class KeyCache:
 
 
 def _parse(document: Mapping[str, Any]) -> dict[str, PyJWK]:
+    """The usable keys of a JWK Set; a document without any counts as a failed fetch."""
     try:
         key_set = PyJWKSet.from_dict(dict(document))
     except PyJWKSetError:
-        return {}
+        raise Unavailable("identity's JWKS holds no usable keys") from None
     return {key.key_id: key for key in key_set.keys if key.key_id}
 
 

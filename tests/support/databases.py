@@ -43,3 +43,19 @@ def fresh_postgres_database(admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+REDIS_URL = os.environ.get("GAAP_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def require_redis() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
+        if in_ci():
+            pytest.fail(message + " (CI requires it)", pytrace=False)
+        pytest.skip(message)
+    return REDIS_URL

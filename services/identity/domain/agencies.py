@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -12,7 +13,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from jwt import PyJWK
-from jwt.exceptions import PyJWKError
+from jwt.exceptions import PyJWKError, PyJWTError
 
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
@@ -135,7 +136,7 @@ def _check_name(name: str) -> list[FieldViolation]:
         return [FieldViolation("name", "required")]
     if len(stripped) > MAX_NAME:
         return [FieldViolation("name", f"at most {MAX_NAME} characters")]
-    if any(ord(c) < 32 for c in stripped):
+    if any(unicodedata.category(c) == "Cc" for c in stripped):
         return [FieldViolation("name", "must not contain control characters")]
     return []
 
@@ -207,6 +208,6 @@ def _check_jwks(jwks: Mapping[str, Any]) -> list[FieldViolation]:
             continue
         try:
             PyJWK(raw)
-        except (PyJWKError, TypeError, ValueError, KeyError) as exc:
+        except (PyJWKError, PyJWTError, TypeError, ValueError, KeyError) as exc:
             violations.append(FieldViolation(field, f"not a usable public key: {exc}"))
     return violations

@@ -1,0 +1,346 @@
+"""Signed webhooks: the ``Gaap-Signature`` header and a durable delivery outbox.
+
+Signature (payments' agency webhooks, notify's status callbacks)::
+
+    Gaap-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+
+A receiver recomputes the HMAC over the raw body, compares in constant time and
+rejects timestamps outside its tolerance (five minutes), so a captured request
+cannot be replayed later. Several ``v1=`` values may appear during secret
+rotation.
+
+Delivery: a service writes a row with ``Outbox.enqueue`` in the same transaction
+as the change it reports (so an accepted change always gets its webhook), and a
+``PeriodicJob`` runs ``Outbox.deliver_due``: it leases due rows with
+``FOR UPDATE SKIP LOCKED`` (two replicas never take the same row), posts them
+outside the transaction, records every attempt, and schedules retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.runtime.db import transaction
+from services.runtime.db_types import UtcDateTime, utcnow
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Gaap-Signature"
+DEFAULT_TOLERANCE = 300
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def verify(
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    tolerance: int = DEFAULT_TOLERANCE,
+    now: float | None = None,
+) -> bool:
+    """True if ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds."""
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            timestamp = int(value)
+        elif name == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        return False
+    if abs((time.time() if now is None else now) - timestamp) > tolerance:
+        return False
+    expected = sign(secret, body, timestamp).partition(",v1=")[2]
+    return any(hmac.compare_digest(expected, c) for c in candidates)
+
+
+# -- the outbox -------------------------------------------------------------------
+
+DELIVERIES = "webhook_deliveries"
+ATTEMPTS = "webhook_attempts"
+
+
+def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
+    return (
+        sa.Table(DELIVERIES, metadata, *_delivery_columns()),
+        sa.Table(ATTEMPTS, metadata, *_attempt_columns()),
+    )
+
+
+def create_tables(op: Any) -> None:
+    """For a service's Alembic migration: ``webhooks.create_tables(op)``."""
+    op.create_table(DELIVERIES, *_delivery_columns())
+    op.create_index(f"ix_{DELIVERIES}_due", DELIVERIES, ["state", "next_attempt_at"])
+    op.create_index(f"ix_{DELIVERIES}_subscription", DELIVERIES, ["subscription_id", "created_at"])
+    op.create_table(ATTEMPTS, *_attempt_columns())
+    op.create_index(f"ix_{ATTEMPTS}_delivery", ATTEMPTS, ["delivery_id", "attempted_at"])
+
+
+def _delivery_columns() -> list[Any]:
+    return [
+        sa.Column("id", sa.String(40), primary_key=True),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("subscription_id", sa.String(64), nullable=False),
+        sa.Column("url", sa.String(2000), nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("event_type", sa.String(64), nullable=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+        # pending -> succeeded | failed (gave up)
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("finished_at", UtcDateTime),
+    ]
+
+
+def _attempt_columns() -> list[Any]:
+    return [
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("delivery_id", sa.String(40), nullable=False),
+        sa.Column("attempted_at", UtcDateTime, nullable=False),
+        sa.Column("status_code", sa.Integer),
+        sa.Column("error", sa.String(500)),
+        sa.Column("duration_ms", sa.Integer, nullable=False),
+    ]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: str
+    tenant: str
+    subscription_id: str
+    url: str
+    event_id: str
+    event_type: str
+    body: bytes
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``delays[i]`` is the wait after failed attempt ``i + 1``; after the last, give up."""
+
+    delays: Sequence[timedelta]
+    retry_client_errors: bool = True  # False: a 4xx other than 408/429 is final
+
+    def next_delay(self, attempts: int) -> timedelta | None:
+        return self.delays[attempts - 1] if attempts - 1 < len(self.delays) else None
+
+
+Sender = Callable[[str, bytes, dict[str, str]], int]
+
+
+def http_sender(timeout: float = 5.0) -> Sender:
+    client = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> int:
+        return client.post(url, content=body, headers=headers).status_code
+
+    return send
+
+
+class Outbox:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        deliveries: sa.Table,
+        attempts: sa.Table,
+        *,
+        secret_for: Callable[[Session, Delivery], str | None],
+        policy: RetryPolicy,
+        sender: Sender | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        batch: int = 50,
+        user_agent: str = "GaaP-Webhooks/1",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.deliveries = deliveries
+        self.attempts = attempts
+        self._secret_for = secret_for
+        self._policy = policy
+        self._send = sender or http_sender()
+        self._lease = lease
+        self._batch = batch
+        self._user_agent = user_agent
+        self._clock = clock
+
+    @staticmethod
+    def enqueue(
+        session: Session,
+        deliveries: sa.Table,
+        *,
+        tenant: str,
+        subscription_id: str,
+        url: str,
+        event_id: str,
+        event_type: str,
+        payload: dict[str, Any],
+        now: datetime,
+    ) -> str:
+        delivery_id = "whd_" + uuid.uuid4().hex
+        session.execute(
+            deliveries.insert().values(
+                id=delivery_id,
+                tenant=tenant,
+                subscription_id=subscription_id,
+                url=url,
+                event_id=event_id,
+                event_type=event_type,
+                body=json.dumps(payload, separators=(",", ":"), sort_keys=True).encode(),
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+        return delivery_id
+
+    def deliver_due(self) -> int:
+        """Send every due delivery once; returns how many were attempted."""
+        leased = self._lease_due()
+        for delivery, secret in leased:
+            self._attempt(delivery, secret)
+        return len(leased)
+
+    def _lease_due(self) -> list[tuple[Delivery, str | None]]:
+        d = self.deliveries
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            query = (
+                sa.select(d)
+                .where(d.c.state == "pending", d.c.next_attempt_at <= now)
+                .order_by(d.c.next_attempt_at)
+                .limit(self._batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = [Delivery(**r._mapping) for r in session.execute(query)]
+            if not rows:
+                return []
+            # The lease: if this process dies mid-send, the row is due again later.
+            session.execute(
+                d.update()
+                .where(d.c.id.in_([r.id for r in rows]))
+                .values(next_attempt_at=now + self._lease)
+            )
+            return [(r, self._secret_for(session, r)) for r in rows]
+
+    def _attempt(self, delivery: Delivery, secret: str | None) -> None:
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        if secret is None:
+            error = "subscription disabled"
+        else:
+            headers = {
+                "content-type": "application/json",
+                "user-agent": self._user_agent,
+                SIGNATURE_HEADER: sign(secret, delivery.body),
+                "Gaap-Event-Id": delivery.event_id,
+                "Gaap-Delivery-Id": delivery.id,
+            }
+            try:
+                status = self._send(delivery.url, delivery.body, headers)
+            except httpx.HTTPError as exc:
+                error = type(exc).__name__
+        elapsed = int((time.perf_counter() - started) * 1000)
+        self._record(delivery, status, error, elapsed)
+
+    def _record(
+        self, delivery: Delivery, status: int | None, error: str | None, duration_ms: int
+    ) -> None:
+        now = self._clock()
+        d = self.deliveries
+        attempts = delivery.attempts + 1
+        succeeded = status is not None and 200 <= status < 300
+        final_client_error = (
+            status is not None
+            and 400 <= status < 500
+            and status not in (408, 429)
+            and not self._policy.retry_client_errors
+        )
+        values: dict[str, Any] = {"attempts": attempts}
+        if succeeded:
+            values.update(state="succeeded", finished_at=now)
+        else:
+            delay = (
+                None
+                if final_client_error or secret_gone(error)
+                else self._policy.next_delay(attempts)
+            )
+            if delay is None:
+                values.update(state="failed", finished_at=now)
+            else:
+                values.update(next_attempt_at=now + delay)
+        with transaction(self._sessions) as session:
+            session.execute(
+                self.attempts.insert().values(
+                    delivery_id=delivery.id,
+                    attempted_at=now,
+                    status_code=status,
+                    error=error,
+                    duration_ms=duration_ms,
+                )
+            )
+            session.execute(
+                d.update().where(d.c.id == delivery.id, d.c.state == "pending").values(**values)
+            )
+        log.info(
+            "webhook attempt",
+            extra={
+                "delivery": delivery.id,
+                "event_type": delivery.event_type,
+                "status_code": status,
+                "error": error,
+                "attempt": attempts,
+            },
+        )
+
+    def attempts_of(self, session: Session, delivery_id: str) -> list[Attempt]:
+        a = self.attempts
+        rows = session.execute(
+            sa.select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.attempted_at, a.c.id)
+        )
+        return [Attempt(r.attempted_at, r.status_code, r.error, r.duration_ms) for r in rows]
+
+
+def secret_gone(error: str | None) -> bool:
+    return error == "subscription disabled"
