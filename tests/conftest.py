@@ -7,10 +7,15 @@ unreachable PostgreSQL fails the run instead of skipping it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support import databases
+from tests.support.browser import CHROMIUM_FLAGS, chromium_path
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +41,17 @@ def database_url(
 def redis_url() -> str:
     """The test Redis (database 15); skip locally, fail in CI, if absent."""
     return databases.require_redis()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the session; tests open their own contexts."""
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium_path()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_FLAGS
+        )
+        yield launched
+        launched.close()
