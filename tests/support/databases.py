@@ -31,18 +31,39 @@ def require_postgres() -> str:
     return POSTGRES_ADMIN
 
 
+# Each service has a database of its own (DESIGN.md §5); tests derive the
+# others from the one a fixture hands out (see ``for_service``).
+SIBLINGS = ("payments", "notify")
+
+
 @contextmanager
 def fresh_postgres_database(admin_url: str) -> Iterator[str]:
-    """Create an empty database, yield its SQLAlchemy URL, drop it afterwards."""
+    """Create an empty database (and one sibling per other service), yield the
+    first one's SQLAlchemy URL, drop them all afterwards."""
     name = f"gaap_test_{secrets.token_hex(6)}"
+    names = [name, *(f"{name}_{s}" for s in SIBLINGS)]
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for each in names:
+            conn.execute(f'CREATE DATABASE "{each}"')
     base = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         yield f"{base}/{name}"
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for each in names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{each}" WITH (FORCE)')
+
+
+def for_service(database_url: str, service: str) -> str:
+    """The database of ``service`` next to the one a fixture handed out."""
+    if service == "identity":
+        return database_url
+    if database_url.startswith("sqlite:///"):
+        path = database_url.removeprefix("sqlite:///")
+        folder, _, _ = path.rpartition("/")
+        return f"sqlite:///{folder}/{service}.db"
+    base, _, name = database_url.rpartition("/")
+    return f"{base}/{name}_{service}"
 
 
 REDIS_URL = os.environ.get("GAAP_TEST_REDIS", "redis://127.0.0.1:6379/15")

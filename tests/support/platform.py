@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import httpx
@@ -26,8 +26,9 @@ from services.notify.settings import NotifySettings
 from services.payments import bootstrap as payments_bootstrap
 from services.payments.settings import PaymentsSettings
 from services.runtime import process
-from services.runtime.config import PlatformSettings
+from services.runtime.config import PlatformSettings, ServerSettings
 from services.runtime.process import RunningService
+from tests.support.databases import for_service
 
 ISSUER = "https://identity.gaap.test"
 TOKEN_ENDPOINT = ISSUER + "/oauth2/token"
@@ -135,21 +136,32 @@ def settings_for(var_dir: Path, jwks_url: str = "") -> PlatformSettings:
     return PlatformSettings(issuer=ISSUER, var_dir=var_dir, jwks_url=jwks_url, log_level="INFO")
 
 
+LOCAL = "127.0.0.1:0"
+S = TypeVar("S", bound=ServerSettings)
+
+
+def server_settings(cls: type[S], database_url: str, **extra: Any) -> S:
+    """Ephemeral ports, and the service's own database when it keeps one."""
+    values: dict[str, Any] = {"grpc_address": LOCAL, "http_address": LOCAL, **extra}
+    if "database_url" in cls.model_fields:
+        values["database_url"] = for_service(database_url, cls.service)
+    return cls(**values)
+
+
 @contextmanager
 def running_platform(database_url: str, var_dir: Path, **identity: Any) -> Iterator[Platform]:
     """identity on ``database_url``; payments and notify verifying its tokens."""
-    local = "127.0.0.1:0"
     base = settings_for(var_dir)
     identity_settings = IdentitySettings(
-        database_url=database_url, grpc_address=local, http_address=local, **identity
+        database_url=database_url, grpc_address=LOCAL, http_address=LOCAL, **identity
     )
     identity_service = process.start(identity_bootstrap.build(base, identity_settings))
     settings = settings_for(var_dir, jwks_url=identity_service.http_url + "/.well-known/jwks.json")
     payments = process.start(
-        payments_bootstrap.build(settings, PaymentsSettings(grpc_address=local, http_address=local))
+        payments_bootstrap.build(settings, server_settings(PaymentsSettings, database_url))
     )
     notify = process.start(
-        notify_bootstrap.build(settings, NotifySettings(grpc_address=local, http_address=local))
+        notify_bootstrap.build(settings, server_settings(NotifySettings, database_url))
     )
     platform = Platform(
         settings,
