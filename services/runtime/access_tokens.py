@@ -19,7 +19,7 @@ from jwt import PyJWK
 from services.runtime.context import Mode, Principal
 from services.runtime.errors import Unauthenticated
 
-ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
+ACCESS_TOKEN_TYPE = "at+jwt"
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("ES256", "PS256", "RS256")
 REQUIRED_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope")
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")

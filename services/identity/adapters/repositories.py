@@ -57,6 +57,11 @@ def _agency_row(agency: Agency) -> dict[str, Any]:
         "jwks": agency.jwks,
         "created_at": agency.created_at,
         "disabled_at": agency.disabled_at,
+        "subject_type": agency.subject_type,
+        "sector_identifier": agency.sector_identifier,
+        "id_token_alg": agency.id_token_alg,
+        "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
+        "backchannel_logout_uri": agency.backchannel_logout_uri,
     }
 
 
@@ -72,6 +77,11 @@ def _agency(row: Any) -> Agency:
         jwks=row["jwks"],
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+        subject_type=row["subject_type"],
+        sector_identifier=row["sector_identifier"],
+        id_token_alg=row["id_token_alg"],
+        post_logout_redirect_uris=tuple(row["post_logout_redirect_uris"] or ()),
+        backchannel_logout_uri=row["backchannel_logout_uri"],
     )
 
 

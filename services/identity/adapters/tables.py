@@ -29,6 +29,12 @@ agencies = sa.Table(
     sa.Column("jwks", sa.JSON),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("disabled_at", UtcDateTime),
+    # OpenID Connect client metadata (migration 0002)
+    sa.Column("subject_type", sa.String(16), nullable=False, server_default="pairwise"),
+    sa.Column("sector_identifier", sa.String(255)),
+    sa.Column("id_token_alg", sa.String(10), nullable=False, server_default="ES256"),
+    sa.Column("post_logout_redirect_uris", sa.JSON),
+    sa.Column("backchannel_logout_uri", sa.String(2000)),
 )
 
 signing_keys = sa.Table(
@@ -42,6 +48,8 @@ signing_keys = sa.Table(
     sa.Column("activates_at", UtcDateTime, nullable=False),
     sa.Column("retires_at", UtcDateTime),
     sa.Column("expires_at", UtcDateTime),
+    # True when private_pem is sealed with the key-encryption key (migration 0002)
+    sa.Column("sealed", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 # Client-assertion ids seen at the token endpoint, kept until the assertion
@@ -52,4 +60,128 @@ used_assertions = sa.Table(
     sa.Column("client_id", sa.String(64), primary_key=True),
     sa.Column("jti", sa.String(255), primary_key=True),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# -- citizens and their sign-in (OpenID Connect provider) ---------------------------
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("email_verified", sa.Boolean, nullable=False),
+    sa.Column("password_hash", sa.String(200), nullable=False),
+    # Base32 TOTP secret, sealed with the key-encryption key when one is configured.
+    sa.Column("totp_secret", sa.String(400)),
+    sa.Column("given_name", sa.String(200)),
+    sa.Column("family_name", sa.String(200)),
+    sa.Column("phone_number", sa.String(32)),
+    sa.Column("phone_number_verified", sa.Boolean, nullable=False),
+    sa.Column("address", sa.JSON),
+    sa.Column("locale", sa.String(16)),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("locked_until", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Server-side sessions. The cookie holds a random value; only its hash is stored.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("sid", sa.String(40), nullable=False, unique=True),
+    sa.Column("account_id", sa.String(40), nullable=False, index=True),
+    sa.Column("auth_time", UtcDateTime, nullable=False),
+    sa.Column("acr", sa.String(16), nullable=False),
+    sa.Column("amr", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime),
+)
+
+# An authorization request in progress (between /authorize and the redirect back).
+pending_authorizations = sa.Table(
+    "pending_authorizations",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+authorization_codes = sa.Table(
+    "authorization_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(40), nullable=False),
+    sa.Column("sid", sa.String(40), nullable=False),
+    sa.Column("redirect_uri", sa.String(2000), nullable=False),
+    sa.Column("scope", sa.String(1000), nullable=False),
+    sa.Column("nonce", sa.String(500)),
+    sa.Column("code_challenge", sa.String(128), nullable=False),
+    sa.Column("claims", sa.JSON),
+    sa.Column("acr", sa.String(16), nullable=False),
+    sa.Column("amr", sa.JSON, nullable=False),
+    sa.Column("auth_time", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
+
+# Every token issued to a citizen's session: what revocation, introspection,
+# refresh rotation, code-reuse and logout act on.
+user_tokens = sa.Table(
+    "user_tokens",
+    metadata,
+    # the jti of an access token, or the hash of a refresh token
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # access | refresh
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("account_id", sa.String(40), nullable=False, index=True),
+    sa.Column("sid", sa.String(40), nullable=False, index=True),
+    sa.Column("code_hash", sa.String(64), index=True),
+    sa.Column("family", sa.String(40), index=True),
+    sa.Column("scope", sa.String(1000), nullable=False),
+    sa.Column("claims", sa.JSON),
+    sa.Column("acr", sa.String(16), nullable=False),
+    sa.Column("amr", sa.JSON, nullable=False),
+    sa.Column("auth_time", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),  # a rotated refresh token
+    sa.Column("revoked_at", UtcDateTime),
+)
+
+consents = sa.Table(
+    "consents",
+    metadata,
+    sa.Column("account_id", sa.String(40), primary_key=True),
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("granted_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    sa.Column("type", sa.String(64), nullable=False, index=True),
+    sa.Column("account_id", sa.String(40), index=True),
+    sa.Column("client_id", sa.String(64), index=True),
+    sa.Column("ip", sa.String(64)),
+    sa.Column("details", sa.JSON, nullable=False),
+)
+
+# Random values identity makes once and keeps: the pairwise-subject salt, the key
+# that signs CSRF tokens. Stored, not configured, so every replica agrees.
+instance_secrets = sa.Table(
+    "instance_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
 )

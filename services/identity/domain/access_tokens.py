@@ -6,7 +6,7 @@ import secrets
 from typing import Any
 
 from services.identity.domain.agencies import Agency
-from services.identity.domain.scopes import audiences_for
+from services.identity.domain.scopes import audiences_for, is_service_scope
 from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
 
 
@@ -33,5 +33,5 @@ def header_for(kid: str) -> dict[str, str]:
 def granted_scopes(agency: Agency, requested: str | None) -> tuple[str, ...]:
     """No scope asked: everything the agency may have; otherwise exactly what it asked."""
     if not requested:
-        return agency.scopes
+        return tuple(s for s in agency.scopes if is_service_scope(s))
     return tuple(dict.fromkeys(requested.split()))

@@ -19,7 +19,8 @@ from services.identity.domain.scopes import KNOWN_SCOPES
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 Mode = Literal["test", "live"]
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+SubjectType = Literal["pairwise", "public"]
 SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 ASSERTION_ALGORITHMS = ("ES256", "PS256", "RS256")
 MAX_NAME = 200
@@ -38,10 +39,27 @@ class Agency:
     jwks: Mapping[str, Any] | None
     created_at: datetime
     disabled_at: datetime | None = None
+    # OpenID Connect client metadata, for agencies that sign citizens in.
+    subject_type: SubjectType = "pairwise"
+    sector_identifier: str | None = None
+    id_token_alg: str = "ES256"
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
 
     @property
     def disabled(self) -> bool:
         return self.disabled_at is not None
+
+    @property
+    def public(self) -> bool:
+        """A public client (a browser or native app) holds no credential."""
+        return self.auth_methods == ("none",)
+
+    @property
+    def sector(self) -> str:
+        """Pairwise subjects are per sector: agencies registered with the same
+        sector identifier see the same ``sub``; by default each agency is its own."""
+        return self.sector_identifier or self.client_id
 
     def check_secret(self, secret: str) -> bool:
         """Constant-time comparison of the secret's hash with the stored one."""
@@ -95,6 +113,12 @@ def register(
     redirect_uris: Sequence[str] = (),
     mode: str = "test",
     jwks: Mapping[str, Any] | None = None,
+    public: bool = False,
+    subject_type: str = "pairwise",
+    sector_identifier: str | None = None,
+    id_token_alg: str = "ES256",
+    post_logout_redirect_uris: Sequence[str] = (),
+    backchannel_logout_uri: str | None = None,
     now: datetime,
 ) -> NewAgency:
     """Validate an agency's registration; every problem is reported at once."""
@@ -104,12 +128,26 @@ def register(
         *_check_redirect_uris(redirect_uris),
         *_check_mode(mode),
         *(_check_jwks(jwks) if jwks is not None else ()),
+        *_check_oidc(
+            public=public,
+            jwks=jwks,
+            subject_type=subject_type,
+            sector_identifier=sector_identifier,
+            id_token_alg=id_token_alg,
+            post_logout_redirect_uris=post_logout_redirect_uris,
+            backchannel_logout_uri=backchannel_logout_uri,
+        ),
     ]
     if violations:
         raise InvalidArgument.from_violations(violations)
     checked_mode: Mode = "live" if mode == "live" else "test"
-    secret = None if jwks is not None else new_client_secret(checked_mode)
-    methods: tuple[AuthMethod, ...] = ("private_key_jwt",) if jwks is not None else SECRET_METHODS
+    methods: tuple[AuthMethod, ...]
+    if public:
+        methods, secret = ("none",), None
+    elif jwks is not None:
+        methods, secret = ("private_key_jwt",), None
+    else:
+        methods, secret = SECRET_METHODS, new_client_secret(checked_mode)
     agency = Agency(
         client_id=new_client_id(),
         name=name.strip(),
@@ -120,8 +158,43 @@ def register(
         secret_hash=hash_secret(secret) if secret else None,
         jwks=dict(jwks) if jwks is not None else None,
         created_at=now,
+        subject_type="public" if subject_type == "public" else "pairwise",
+        sector_identifier=sector_identifier or None,
+        id_token_alg=id_token_alg,
+        post_logout_redirect_uris=tuple(post_logout_redirect_uris),
+        backchannel_logout_uri=backchannel_logout_uri or None,
     )
     return NewAgency(agency, secret)
+
+
+def _check_oidc(
+    *,
+    public: bool,
+    jwks: Mapping[str, Any] | None,
+    subject_type: str,
+    sector_identifier: str | None,
+    id_token_alg: str,
+    post_logout_redirect_uris: Sequence[str],
+    backchannel_logout_uri: str | None,
+) -> list[FieldViolation]:
+    violations = []
+    if public and jwks is not None:
+        violations.append(FieldViolation("public", "a public client cannot also register keys"))
+    if subject_type not in ("pairwise", "public"):
+        violations.append(FieldViolation("subject_type", "must be 'pairwise' or 'public'"))
+    if sector_identifier is not None and not 0 < len(sector_identifier) <= 255:
+        violations.append(FieldViolation("sector_identifier", "1 to 255 characters"))
+    if id_token_alg not in ("ES256", "RS256"):
+        violations.append(FieldViolation("id_token_alg", "must be 'ES256' or 'RS256'"))
+    for i, uri in enumerate(post_logout_redirect_uris):
+        problem = redirect_uri_problem(uri)
+        if problem:
+            violations.append(FieldViolation(f"post_logout_redirect_uris[{i}]", problem))
+    if backchannel_logout_uri:
+        problem = redirect_uri_problem(backchannel_logout_uri)
+        if problem:
+            violations.append(FieldViolation("backchannel_logout_uri", problem))
+    return violations
 
 
 def require(agency: Agency | None, client_id: str) -> Agency:

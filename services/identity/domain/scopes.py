@@ -15,7 +15,22 @@ AGENCY_SCOPES: dict[str, str] = {
 OPERATOR_SCOPES: dict[str, str] = {
     "identity:agencies": "read and manage the agency registry (platform operators)",
 }
-KNOWN_SCOPES: dict[str, str] = {**AGENCY_SCOPES, **OPERATOR_SCOPES}
+# What an agency may ask a citizen to share (OpenID Connect Core §5.4), plus
+# offline_access for refresh tokens.
+CITIZEN_SCOPES: dict[str, str] = {
+    "openid": "sign citizens in",
+    "profile": "the citizen's name",
+    "email": "the citizen's email address",
+    "phone": "the citizen's phone number",
+    "address": "the citizen's postal address",
+    "offline_access": "keep access while the citizen is away (refresh tokens)",
+}
+KNOWN_SCOPES: dict[str, str] = {**AGENCY_SCOPES, **OPERATOR_SCOPES, **CITIZEN_SCOPES}
+
+
+def is_service_scope(scope: str) -> bool:
+    """Service scopes (``payments:read``) authorise calls to a GaaP service."""
+    return ":" in scope
 
 
 def service_of(scope: str) -> str:
@@ -24,5 +39,5 @@ def service_of(scope: str) -> str:
 
 def audiences_for(scopes: tuple[str, ...]) -> list[str]:
     """Each service a token's scopes reach is one of its audiences (RFC 9068 §3)."""
-    services = sorted({service_of(s) for s in scopes})
+    services = sorted({service_of(s) for s in scopes if is_service_scope(s)})
     return [audience_for(s) for s in services]

@@ -20,7 +20,7 @@ from services.identity.web.oauth_server import NO_STORE, TokenServer
 from services.runtime.http import build_app
 
 MAX_FORM_BYTES = 64 * 1024
-TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path, not a secret
+TOKEN_PATH = "/oauth2/token"
 JWKS_PATH = "/.well-known/jwks.json"
 
 

@@ -1,0 +1,47 @@
+"""Security events: what happened, to which account, from where, for which agency.
+
+Never a password, code or token: ``details`` holds only facts such as a reason
+or a method name.
+"""
+
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    REGISTERED = "account.registered"
+    SIGN_IN_SUCCEEDED = "sign_in.succeeded"
+    SIGN_IN_FAILED = "sign_in.failed"
+    SECOND_FACTOR_FAILED = "second_factor.failed"
+    ACCOUNT_LOCKED = "account.locked"
+    ACCOUNT_UNLOCKED = "account.unlocked"
+    FACTOR_ADDED = "factor.added"
+    FACTOR_REMOVED = "factor.removed"
+    PASSWORD_CHANGED = "password.changed"
+    PASSWORD_RESET = "password.reset"
+    CONSENT_GRANTED = "consent.granted"
+    CONSENT_WITHDRAWN = "consent.withdrawn"
+    SIGNED_OUT = "signed_out"
+    CODE_REUSED = "authorization_code.reused"
+    REFRESH_REUSED = "refresh_token.reused"
+    TOKEN_REVOKED = "token.revoked"
+    KEYS_ROTATED = "keys.rotated"
+    AGENCY_CREATED = "agency.created"
+    AGENCY_UPDATED = "agency.updated"
+    AGENCY_DISABLED = "agency.disabled"
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: str
+    at: datetime
+    type: EventType
+    account_id: str | None = None
+    client_id: str | None = None
+    ip: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
