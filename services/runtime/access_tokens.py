@@ -52,32 +52,38 @@ class AccessTokenVerifier:
         self._algorithms = frozenset(algorithms)
         self._leeway = leeway
         self._clock = clock
-        self._cache: dict[str, Principal] = {}
+        self._cache: dict[str, tuple[Principal, dict[str, Any]]] = {}
         self._cache_size = cache_size
         self._cache_lock = threading.Lock()
 
     def verify(self, token: str) -> Principal:
+        return self.verify_with_claims(token)[0]
+
+    def verify_with_claims(self, token: str) -> tuple[Principal, dict[str, Any]]:
+        """The agency behind the token and every claim it carries."""
         cached = self._cache.get(token)
         if cached is not None:
-            if cached.expires_at + self._leeway > self._clock():
+            if cached[0].expires_at + self._leeway > self._clock():
                 return cached
-            self._cache.pop(token, None)
-        principal = self._verify(token)
+            with self._cache_lock:
+                self._cache.pop(token, None)
+        verified = self._verify(token)
         with self._cache_lock:
             if len(self._cache) >= self._cache_size:
                 self._evict()
-            self._cache[token] = principal
-        return principal
+            self._cache[token] = verified
+        return verified
 
     def _evict(self) -> None:
+        """Make room in one pass (caller holds the lock): drop expired entries and,
+        if still full, the oldest tenth, so a full cache costs O(n) once per
+        ``cache_size / 10`` insertions rather than on every one."""
         now = self._clock()
-        expired = [t for t, p in self._cache.items() if p.expires_at + self._leeway <= now]
-        for t in expired:
-            del self._cache[t]
-        while len(self._cache) >= self._cache_size:
-            del self._cache[next(iter(self._cache))]  # oldest first: dicts keep order
+        keep_after = self._cache_size - max(1, self._cache_size // 10)
+        live = [(t, v) for t, v in self._cache.items() if v[0].expires_at + self._leeway > now]
+        self._cache = dict(live[-keep_after:] if len(live) > keep_after else live)
 
-    def _verify(self, token: str) -> Principal:
+    def _verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:  # includes a non-string kid and a bad crit
@@ -104,7 +110,7 @@ class AccessTokenVerifier:
             raise Unauthenticated("access token algorithm does not match its key")
         claims = self._decode(token, key, alg)
         self._check_times(claims)
-        return _principal(claims)
+        return _principal(claims), claims
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         # Checked here against the injected clock (pyjwt would use the wall clock).

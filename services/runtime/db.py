@@ -36,8 +36,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
     try:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(parsed)
+        # No pre-ping (a round trip per checkout): a dropped connection fails its
+        # call with UNAVAILABLE and SQLAlchemy then invalidates the whole pool, so
+        # the service recovers by itself once the database is back.
         return sa.create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
     except (NoSuchModuleError, ImportError):
         raise StartupError(f"no database driver for {parsed.drivername!r}") from None

@@ -74,13 +74,12 @@ def test_a_valid_token_is_accepted_and_the_agency_is_on_the_context(
         scopes=["payments:read", "notify:send", "identity:agencies"], mode="live"
     )
     token = platform.token(agency)
-    reply, call = call_caller(platform, service, token, metadata=(("x-request-id", "req-123"),))
+    reply, _ = call_caller(platform, service, token)
     assert reply.client_id == agency.client_id
     assert reply.mode == caller_pb2.MODE_LIVE
     assert list(reply.scopes) == ["payments:read", "notify:send", "identity:agencies"]
     assert reply.service == service
     assert reply.token_expires_at.seconds > time.time()
-    assert ("x-request-id", "req-123") in tuple(call.trailing_metadata())
 
 
 def _none_token(platform: Platform) -> str:
@@ -164,6 +163,21 @@ def test_bad_tokens_are_unauthenticated_with_a_reason(
         for record in caplog.records:
             assert token not in record.getMessage()
             assert token not in json.dumps(record.__dict__, default=str)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_errors_carry_the_callers_request_id(platform: Platform, service: str) -> None:
+    stub = caller_pb2_grpc.CallerServiceStub(platform.channel(service))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetCallerIdentity(
+            caller_pb2.GetCallerIdentityRequest(), metadata=(("x-request-id", "req-123"),)
+        )
+    trailers: dict[str, str | bytes] = {m.key: m.value for m in caught.value.trailing_metadata()}
+    assert trailers["x-request-id"] == "req-123"
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.GetCallerIdentity(caller_pb2.GetCallerIdentityRequest())
+    made_up = {m.key: m.value for m in caught.value.trailing_metadata()}
+    assert len(made_up["x-request-id"]) == 32
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -4,7 +4,6 @@ Never a password, code or token: ``details`` holds only facts such as a reason
 or a method name.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field

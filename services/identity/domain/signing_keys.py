@@ -67,9 +67,12 @@ def generate(alg: str, now: datetime) -> SigningKey:
     )
 
 
-def active_key(keys: Sequence[SigningKey], now: datetime) -> SigningKey | None:
-    """The key that signs now: the most recently activated one that is not retired."""
-    candidates = [k for k in keys if k.signs_at(now)]
+def active_key(
+    keys: Sequence[SigningKey], now: datetime, alg: str | None = None
+) -> SigningKey | None:
+    """The key that signs now: the most recently activated one that is not retired
+    (of algorithm ``alg`` when given)."""
+    candidates = [k for k in keys if k.signs_at(now) and (alg is None or k.alg == alg)]
     return max(candidates, key=lambda k: (k.activates_at, k.kid), default=None)
 
 

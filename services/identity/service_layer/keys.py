@@ -34,7 +34,7 @@ class Signer:
 class _Snapshot:
     loaded_at: float
     jwks: dict[str, Any]
-    signer: Signer | None
+    signers: dict[str, Signer]  # by algorithm
 
 
 class KeyStore:
@@ -54,25 +54,28 @@ class KeyStore:
         self._lock = threading.Lock()
         self._parsed: dict[str, Any] = {}
 
-    def ensure_signing_key(self) -> None:
-        """Create the first key if no key signs now (safe when replicas start together)."""
+    def ensure_signing_key(self, alg: str | None = None) -> None:
+        """Create a key for ``alg`` if none signs now (safe when replicas start together)."""
+        alg = alg or self._alg
         with transaction(self._sessions) as session:
             advisory_lock(session, "identity.signing_keys")
             repo = SqlKeyRepository(session)
             now = self._clock()
-            if signing_keys.active_key(repo.all(), now) is None:
-                repo.add(signing_keys.generate(self._alg, now))
+            if signing_keys.active_key(repo.all(), now, alg) is None:
+                repo.add(signing_keys.generate(alg, now))
         self.reload()
 
     def reload(self) -> None:
         with self._sessions() as session:
             keys = SqlKeyRepository(session).all()
         now = self._clock()
-        active = signing_keys.active_key(keys, now)
+        signers = {}
+        for alg in signing_keys.SIGNING_ALGORITHMS:
+            active = signing_keys.active_key(keys, now, alg)
+            if active is not None:
+                signers[alg] = self._signer(active)
         self._snapshot = _Snapshot(
-            loaded_at=time.monotonic(),
-            jwks=signing_keys.jwks(keys, now),
-            signer=self._signer(active) if active else None,
+            loaded_at=time.monotonic(), jwks=signing_keys.jwks(keys, now), signers=signers
         )
 
     def _signer(self, key: SigningKey) -> Signer:
@@ -95,11 +98,13 @@ class KeyStore:
         assert snapshot is not None
         return snapshot
 
-    def signer(self) -> Signer:
-        signer = self._current().signer
+    def signer(self, alg: str | None = None) -> Signer:
+        """The key that signs now with ``alg`` (the configured default if None)."""
+        alg = alg or self._alg
+        signer = self._current().signers.get(alg)
         if signer is None:
-            self.ensure_signing_key()
-            signer = self._current().signer
+            self.ensure_signing_key(alg)
+            signer = self._current().signers.get(alg)
         assert signer is not None
         return signer
 

@@ -8,6 +8,8 @@ authentication and error responses are authlib's (RFC 6749, RFC 7523).
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
 from collections.abc import Mapping
@@ -105,7 +107,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: AgencyClient) -> KeySet:
         if not client.agency.jwks:
             raise InvalidClientError(description="the client has no registered public keys")
-        return KeySet.import_key_set(dict(client.agency.jwks))  # type: ignore[arg-type]
+        return _key_set(json.dumps(client.agency.jwks, sort_keys=True))
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         try:
@@ -134,6 +136,12 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         expires = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_LEEWAY, tz=UTC)
         with transaction(self._sessions) as session:
             return SqlAssertionLedger(session).first_use(str(claims["sub"]), jti, expires)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_set(jwks_json: str) -> KeySet:
+    """Parsed once per distinct JWK Set: keyed by content, so a changed set is parsed anew."""
+    return KeySet.import_key_set(json.loads(jwks_json))
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]

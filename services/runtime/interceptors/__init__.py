@@ -16,6 +16,7 @@ import grpc
 
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.interceptors.auth import AUTHENTICATED, PUBLIC, Access, AuthInterceptor
+from services.runtime.interceptors.base import Chain
 from services.runtime.interceptors.errors import ErrorInterceptor
 from services.runtime.interceptors.telemetry import TelemetryInterceptor
 
@@ -33,4 +34,8 @@ __all__ = [
 def standard_interceptors(
     service: str, verifier: AccessTokenVerifier, policy: Mapping[str, Access]
 ) -> list[grpc.ServerInterceptor[Any, Any]]:
-    return [TelemetryInterceptor(service), ErrorInterceptor(), AuthInterceptor(verifier, policy)]
+    return [
+        Chain(
+            [TelemetryInterceptor(service), ErrorInterceptor(), AuthInterceptor(verifier, policy)]
+        )
+    ]

@@ -80,7 +80,8 @@ class TelemetryInterceptor(CallInterceptor):
         metrics.started.inc()
         request_id = _request_id(metadata)
         token = call_context.current_call.set(call_context.Call(request_id, method))
-        context.set_trailing_metadata((("x-request-id", request_id),))
+        # The request id goes back to the caller only with errors (ErrorInterceptor):
+        # a trailer on every success costs about as much as the rest of this chain.
         start = time.perf_counter()
         try:
             return call()

@@ -1,0 +1,1 @@
+"""GaaP benchmarks: ``python -m bench [NAME ...]`` (``make bench``); see bench/README.md."""

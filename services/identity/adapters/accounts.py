@@ -1,0 +1,75 @@
+"""Citizen accounts in identity's database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.identity.adapters.tables import accounts
+from services.identity.domain.accounts import Account
+
+
+class SqlAccountRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, account: Account) -> None:
+        self.session.execute(accounts.insert().values(**_row(account)))
+
+    def get(self, account_id: str) -> Account | None:
+        row = self.session.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
+        return _account(row._mapping) if row else None
+
+    def by_email(self, email: str, *, for_update: bool = False) -> Account | None:
+        query = sa.select(accounts).where(accounts.c.email == email.strip().lower())
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self.session.execute(query).first()
+        return _account(row._mapping) if row else None
+
+    def update(self, account: Account) -> None:
+        values = _row(account)
+        del values["id"]
+        self.session.execute(accounts.update().where(accounts.c.id == account.id).values(**values))
+
+
+def _row(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "email_verified": account.email_verified,
+        "password_hash": account.password_hash,
+        "totp_secret": account.totp_secret,
+        "given_name": account.given_name,
+        "family_name": account.family_name,
+        "phone_number": account.phone_number,
+        "phone_number_verified": account.phone_number_verified,
+        "address": dict(account.address) if account.address else None,
+        "locale": account.locale,
+        "failed_attempts": account.failed_attempts,
+        "locked_until": account.locked_until,
+        "created_at": account.created_at,
+        "updated_at": account.updated_at,
+    }
+
+
+def _account(row: Any) -> Account:
+    return Account(
+        id=row["id"],
+        email=row["email"],
+        email_verified=row["email_verified"],
+        password_hash=row["password_hash"],
+        totp_secret=row["totp_secret"],
+        given_name=row["given_name"],
+        family_name=row["family_name"],
+        phone_number=row["phone_number"],
+        phone_number_verified=row["phone_number_verified"],
+        address=row["address"],
+        locale=row["locale"],
+        failed_attempts=row["failed_attempts"],
+        locked_until=row["locked_until"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

@@ -1,0 +1,88 @@
+"""Citizen accounts and the claims they can release (OpenID Connect Core §5.1)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+# Which claims each scope releases (OpenID Connect Core §5.4).
+SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
+    "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
+}
+SUPPORTED_CLAIMS: tuple[str, ...] = (
+    "sub",
+    *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
+    "acr",
+    "amr",
+    "auth_time",
+    "sid",
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    email: str
+    email_verified: bool
+    password_hash: str
+    created_at: datetime
+    updated_at: datetime
+    totp_secret: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    phone_number: str | None = None
+    phone_number_verified: bool = False
+    address: Mapping[str, str] | None = None
+    locale: str | None = None
+    failed_attempts: int = 0
+    locked_until: datetime | None = None
+
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_secret is not None
+
+    def locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and now < self.locked_until
+
+    def claims(self) -> dict[str, Any]:
+        """Every claim this account can release, before any scope filtering."""
+        name = " ".join(p for p in (self.given_name, self.family_name) if p) or None
+        values: dict[str, Any] = {
+            "name": name,
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+            "locale": self.locale,
+            "updated_at": int(self.updated_at.timestamp()),
+            "email": self.email,
+            "email_verified": self.email_verified,
+            "phone_number": self.phone_number,
+            "phone_number_verified": self.phone_number_verified if self.phone_number else None,
+            "address": dict(self.address) if self.address else None,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+
+class PasswordHasher(Protocol):
+    def hash(self, password: str) -> str: ...
+    def verify(self, password_hash: str, password: str) -> bool: ...
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+def released_claims(
+    account: Account,
+    scopes: Iterable[str],
+    requested: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Claims released for granted ``scopes`` plus individually requested claims
+    (the ``claims`` parameter), never more than the account has."""
+    names: set[str] = set()
+    for scope in scopes:
+        names.update(SCOPE_CLAIMS.get(scope, ()))
+    names.update(k for k in (requested or {}) if k in SUPPORTED_CLAIMS)
+    available = account.claims()
+    return {k: available[k] for k in sorted(names) if k in available}
