@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from services.identity.bootstrap import open_identity
+from services.identity.domain import totp
 from services.identity.domain.scopes import AGENCY_SCOPES
 from services.identity.settings import IdentitySettings
 from services.identity.web.app import TOKEN_PATH
@@ -19,6 +21,9 @@ from services.runtime.config import PlatformSettings
 
 DEMO_AGENCY_NAME = "Demo Agency (residents' parking permits)"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8080/callback"
+DEMO_SIGNED_OUT_URI = "http://127.0.0.1:8080/"
+DEMO_CITIZEN_SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
+DEMO_CITIZEN_EMAIL = "demo.citizen@example.gov.test"
 
 
 def ensure_demo_agency(platform: PlatformSettings, settings: IdentitySettings) -> dict[str, Any]:
@@ -34,9 +39,10 @@ def ensure_demo_agency(platform: PlatformSettings, settings: IdentitySettings) -
                 return saved
         created = identity.registry.create(
             name=DEMO_AGENCY_NAME,
-            scopes=list(AGENCY_SCOPES),
+            scopes=[*AGENCY_SCOPES, *DEMO_CITIZEN_SCOPES],
             redirect_uris=[DEMO_REDIRECT_URI],
             mode="test",
+            post_logout_redirect_uris=[DEMO_SIGNED_OUT_URI],
         )
     finally:
         identity.database.close()
@@ -48,6 +54,43 @@ def ensure_demo_agency(platform: PlatformSettings, settings: IdentitySettings) -
         "scopes": list(created.agency.scopes),
         "note": "Demo credentials for a local test-mode agency. Never use them elsewhere.",
     }
+    _write_private(path, demo)
+    return demo
+
+
+def ensure_demo_citizen(platform: PlatformSettings, settings: IdentitySettings) -> dict[str, Any]:
+    """A citizen to sign in as (demo only): reused while identity still knows
+    them, otherwise created with a fresh password and authenticator secret,
+    written to ``var/demo/citizen.json``."""
+    path = platform.var_dir / "demo" / "citizen.json"
+    identity = open_identity(platform, settings)
+    try:
+        saved = _read(path)
+        account = identity.accounts.by_email(DEMO_CITIZEN_EMAIL)
+        if saved and account is not None and account.totp_secret == saved.get("totp_secret"):
+            return saved
+        if account is not None:
+            # The saved file is gone or stale: a demo account can be replaced.
+            identity.accounts.delete(account.id)
+        demo = {
+            "email": DEMO_CITIZEN_EMAIL,
+            "password": "demo-" + secrets.token_urlsafe(12),
+            "totp_secret": totp.new_secret(),
+            "note": "A demo-only citizen of the local platform. Sign in at Cl.Cm with the "
+            "password and a code from any authenticator app using totp_secret.",
+        }
+        identity.accounts.create(
+            email=demo["email"],
+            password=demo["password"],
+            email_verified=True,
+            totp_secret=demo["totp_secret"],
+            given_name="Alex",
+            family_name="Demo",
+            phone_number="+447700900123",
+            locale="en",
+        )
+    finally:
+        identity.database.close()
     _write_private(path, demo)
     return demo
 

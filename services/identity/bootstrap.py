@@ -3,24 +3,41 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+from services.identity.adapters import instance_secrets
+from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.api.grpc import POLICY, identity_service
+from services.identity.domain.lockout import LockoutPolicy
+from services.identity.service_layer.accounts import Accounts
 from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
+from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
 from services.identity.web.app import TOKEN_PATH, create_app
+from services.identity.web.flow import Flow
 from services.identity.web.oauth_server import TokenServer
+from services.identity.web.pending import PendingStore
+from services.identity.web.userinfo import UserInfo
 from services.runtime import bootstrap
+from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.config import PlatformSettings
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.keys import KeyCache
+from services.runtime.pages import CsrfTokens, Pages
 from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+WEB = Path(__file__).parent / "web"
+ALL_AUDIENCES = ("identity", "payments", "notify")
 
 
 @dataclass
@@ -30,6 +47,9 @@ class Identity:
     database: bootstrap.Database
     registry: AgencyRegistry
     keys: KeyStore
+    citizen_tokens: CitizenTokens
+    signin: SignIn
+    accounts: Accounts
 
     def purge_used_assertions(self) -> int:
         """Forget client-assertion ids whose assertions have expired (a replay
@@ -40,22 +60,96 @@ class Identity:
 
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
-    keys = KeyStore(database.sessions, alg=settings.signing_alg)
+    sessions = database.sessions
+    keys = KeyStore(sessions, alg=settings.signing_alg)
     keys.ensure_signing_key()
-    return Identity(database, AgencyRegistry(database.sessions), keys)
+    hasher = Argon2PasswordHasher(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+    citizen_tokens = CitizenTokens(
+        sessions,
+        keys,
+        issuer=platform.issuer,
+        salt=instance_secrets.get_or_create(sessions, "pairwise_salt"),
+        access_ttl=settings.access_token_ttl_seconds,
+        refresh_ttl=timedelta(days=settings.refresh_token_days),
+    )
+    signin = SignIn(
+        sessions,
+        hasher,
+        lockout=LockoutPolicy(
+            max_attempts=settings.lockout_attempts,
+            lock_for=timedelta(minutes=settings.lockout_minutes),
+        ),
+        idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+        max_session=timedelta(hours=settings.session_max_hours),
+    )
+    return Identity(
+        database,
+        AgencyRegistry(sessions),
+        keys,
+        citizen_tokens,
+        signin,
+        Accounts(sessions, hasher),
+    )
 
 
 def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec:
     identity = open_identity(platform, settings)
+    sessions = identity.database.sessions
+    issuer = platform.issuer
+    local_keys = KeyCache(identity.keys.jwks, max_age=30)
     tokens = AccessTokenIssuer(
-        identity.keys, issuer=platform.issuer, ttl_seconds=settings.access_token_ttl_seconds
+        identity.keys, issuer=issuer, ttl_seconds=settings.access_token_ttl_seconds
+    )
+    introspector = Introspector(
+        AccessTokenVerifier(
+            issuer=issuer,
+            audience=[identity.citizen_tokens.userinfo_audience]
+            + [audience_for(s) for s in ALL_AUDIENCES],
+            keys=local_keys,
+        ),
+        identity.citizen_tokens,
+        identity.registry,
     )
     token_server = TokenServer(
         registry=identity.registry,
         tokens=tokens,
-        sessions=identity.database.sessions,
-        issuer=platform.issuer,
-        token_endpoint=platform.issuer + TOKEN_PATH,
+        citizen_tokens=identity.citizen_tokens,
+        introspector=introspector,
+        sessions=sessions,
+        issuer=issuer,
+        token_endpoint=issuer + TOKEN_PATH,
+    )
+    userinfo = UserInfo(
+        AccessTokenVerifier(
+            issuer=issuer, audience=identity.citizen_tokens.userinfo_audience, keys=local_keys
+        ),
+        identity.citizen_tokens,
+        identity.registry,
+    )
+    pending = PendingStore(sessions)
+    flow = Flow(
+        issuer=issuer,
+        sessions=sessions,
+        pages=Pages(WEB / "templates", WEB / "locales"),
+        csrf=CsrfTokens(instance_secrets.get_or_create(sessions, "csrf_key")),
+        registry=identity.registry,
+        signin=identity.signin,
+        tokens=identity.citizen_tokens,
+        pending=pending,
+        logout=Logout(
+            sessions,
+            identity.signin,
+            identity.citizen_tokens,
+            identity.registry,
+            identity.keys,
+            issuer=issuer,
+        ),
+        keys=local_keys,
+        lock_minutes=settings.lockout_minutes,
     )
     # identity verifies tokens for its own API from its own key store, not over HTTP.
     verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)
@@ -68,9 +162,16 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
             grpc_services=[identity_service(identity.registry, identity.keys)],
             policy=POLICY,
             http_app=create_app(
-                issuer=platform.issuer, token_server=token_server, keys=identity.keys
+                issuer=issuer,
+                token_server=token_server,
+                keys=identity.keys,
+                pages=list(flow.routes()),
+                userinfo=userinfo.endpoint,
             ),
-            jobs=[PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions)],
+            jobs=[
+                PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions),
+                PeriodicJob("purge-pending-authorizations", 600, pending.purge),
+            ],
             on_stop=[identity.database.close],
         ),
     )

@@ -25,3 +25,21 @@ class IdentitySettings(DatabaseSettings):
     signing_alg: str = Field(
         "ES256", pattern="^(ES256|PS256|RS256)$", description="Algorithm of new signing keys."
     )
+    refresh_token_days: int = Field(
+        30, ge=1, le=365, description="Lifetime of citizens' refresh tokens (offline_access)."
+    )
+    session_idle_minutes: int = Field(
+        30, ge=1, le=1440, description="A citizen's sign-in session ends after this long idle."
+    )
+    session_max_hours: int = Field(
+        12, ge=1, le=168, description="...and after this long in any case."
+    )
+    lockout_attempts: int = Field(
+        6, ge=3, le=20, description="Wrong passwords or codes in a row before an account locks."
+    )
+    lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lock lasts.")
+    argon2_memory_kib: int = Field(
+        19456, ge=19456, description="argon2id memory cost (OWASP minimum: 19456 KiB)."
+    )
+    argon2_time_cost: int = Field(2, ge=2, description="argon2id iterations (OWASP minimum: 2).")
+    argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes.")

@@ -39,7 +39,7 @@ class AccessTokenVerifier:
         self,
         *,
         issuer: str,
-        audience: str,
+        audience: str | Sequence[str],
         keys: KeySource,
         algorithms: Sequence[str] = ALLOWED_ALGORITHMS,
         leeway: int = 30,
@@ -47,7 +47,7 @@ class AccessTokenVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuer = issuer
-        self._audience = audience
+        self._audience = audience if isinstance(audience, str) else list(audience)
         self._keys = keys
         self._algorithms = frozenset(algorithms)
         self._leeway = leeway

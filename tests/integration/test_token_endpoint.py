@@ -221,7 +221,8 @@ def test_disabled_agency_gets_no_new_token(platform: Platform) -> None:
             {},
             "unsupported_grant_type",
         ),
-        ({"grant_type": "authorization_code", "code": "x"}, {}, "unsupported_grant_type"),
+        ({"grant_type": "authorization_code", "code": "x"}, {}, "unauthorized_client"),
+        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, {}, "unsupported_grant_type"),
         ({}, {}, "invalid_request"),
     ],
 )
@@ -263,11 +264,16 @@ def test_discovery_is_truthful(platform: Platform) -> None:
         assert meta["issuer"] == ISSUER
         assert meta["token_endpoint"] == TOKEN_ENDPOINT
         assert meta["jwks_uri"] == ISSUER + "/.well-known/jwks.json"
-        assert meta["grant_types_supported"] == ["client_credentials"]
+        assert set(meta["grant_types_supported"]) == {
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+        }
         assert set(meta["token_endpoint_auth_methods_supported"]) == {
             "client_secret_basic",
             "client_secret_post",
             "private_key_jwt",
+            "none",
         }
 
 

@@ -22,12 +22,24 @@ class SqlAccountRepository:
         row = self.session.execute(sa.select(accounts).where(accounts.c.id == account_id)).first()
         return _account(row._mapping) if row else None
 
+    def get_for_update(self, account_id: str) -> Account | None:
+        """The account, locked for the rest of the transaction on PostgreSQL (SQLite's
+        write lock already serialises writers)."""
+        query = sa.select(accounts).where(accounts.c.id == account_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self.session.execute(query).first()
+        return _account(row._mapping) if row else None
+
     def by_email(self, email: str, *, for_update: bool = False) -> Account | None:
         query = sa.select(accounts).where(accounts.c.email == email.strip().lower())
         if for_update and self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = self.session.execute(query).first()
         return _account(row._mapping) if row else None
+
+    def delete(self, account_id: str) -> None:
+        self.session.execute(accounts.delete().where(accounts.c.id == account_id))
 
     def update(self, account: Account) -> None:
         values = _row(account)
@@ -42,6 +54,7 @@ def _row(account: Account) -> dict[str, Any]:
         "email_verified": account.email_verified,
         "password_hash": account.password_hash,
         "totp_secret": account.totp_secret,
+        "totp_last_step": account.totp_last_step,
         "given_name": account.given_name,
         "family_name": account.family_name,
         "phone_number": account.phone_number,
@@ -62,6 +75,7 @@ def _account(row: Any) -> Account:
         email_verified=row["email_verified"],
         password_hash=row["password_hash"],
         totp_secret=row["totp_secret"],
+        totp_last_step=row["totp_last_step"],
         given_name=row["given_name"],
         family_name=row["family_name"],
         phone_number=row["phone_number"],

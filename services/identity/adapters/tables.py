@@ -73,6 +73,8 @@ accounts = sa.Table(
     sa.Column("password_hash", sa.String(200), nullable=False),
     # Base32 TOTP secret, sealed with the key-encryption key when one is configured.
     sa.Column("totp_secret", sa.String(400)),
+    # The last TOTP time step accepted: a code is never accepted twice.
+    sa.Column("totp_last_step", sa.BigInteger),
     sa.Column("given_name", sa.String(200)),
     sa.Column("family_name", sa.String(200)),
     sa.Column("phone_number", sa.String(32)),

@@ -33,6 +33,7 @@ class Account:
     created_at: datetime
     updated_at: datetime
     totp_secret: str | None = None
+    totp_last_step: int | None = None
     given_name: str | None = None
     family_name: str | None = None
     phone_number: str | None = None

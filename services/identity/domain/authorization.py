@@ -16,7 +16,7 @@ from typing import Any
 from services.identity.domain import assurance
 from services.identity.domain.agencies import Agency
 
-SUPPORTED_PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+SUPPORTED_PROMPTS = frozenset({"none", "login", "consent"})
 DISPLAYS = frozenset({"page", "popup", "touch", "wap"})
 _CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest
 MAX_STATE = 2048

@@ -16,14 +16,14 @@ OPERATOR_SCOPES: dict[str, str] = {
     "identity:agencies": "read and manage the agency registry (platform operators)",
 }
 # What an agency may ask a citizen to share (OpenID Connect Core §5.4), plus
-# offline_access for refresh tokens.
+# offline_access for refresh tokens. Descriptions are shown on the consent page.
 CITIZEN_SCOPES: dict[str, str] = {
-    "openid": "sign citizens in",
-    "profile": "the citizen's name",
-    "email": "the citizen's email address",
-    "phone": "the citizen's phone number",
-    "address": "the citizen's postal address",
-    "offline_access": "keep access while the citizen is away (refresh tokens)",
+    "openid": "confirm who you are when you sign in",
+    "profile": "see your name",
+    "email": "see your email address",
+    "phone": "see your phone number",
+    "address": "see your postal address",
+    "offline_access": "keep access when you are not using the service",
 }
 KNOWN_SCOPES: dict[str, str] = {**AGENCY_SCOPES, **OPERATOR_SCOPES, **CITIZEN_SCOPES}
 

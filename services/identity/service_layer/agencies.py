@@ -34,7 +34,11 @@ class AgencyRegistry:
         redirect_uris: list[str] | None = None,
         mode: str = "test",
         jwks: Mapping[str, Any] | None = None,
+        **oidc: Any,
     ) -> NewAgency:
+        """Register an agency; ``oidc`` takes the OpenID Connect client metadata
+        (public, subject_type, sector_identifier, id_token_alg,
+        post_logout_redirect_uris, backchannel_logout_uri)."""
         created = agencies.register(
             name=name,
             scopes=scopes,
@@ -42,6 +46,7 @@ class AgencyRegistry:
             mode=mode,
             jwks=jwks,
             now=self._clock(),
+            **oidc,
         )
         with transaction(self._sessions) as session:
             SqlAgencyRepository(session).add(created.agency)

@@ -120,6 +120,9 @@ class CitizenTokens:
         self._refresh_ttl = refresh_ttl
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def subject(self, account_id: str, agency: Agency) -> str:
         return subject_for(account_id, agency, self._salt)
 

@@ -1,19 +1,23 @@
-"""identity's HTTP routes: token endpoint, discovery metadata and JWKS."""
+"""identity's HTTP routes: OAuth and OpenID Connect endpoints, sign-in pages,
+discovery metadata and JWKS."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from services.identity.domain import assurance
+from services.identity.domain.accounts import SUPPORTED_CLAIMS
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS
+from services.identity.domain.authorization import DISPLAYS, SUPPORTED_PROMPTS
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.service_layer.keys import KeyStore
 from services.identity.web.oauth_server import NO_STORE, TokenServer
@@ -21,24 +25,65 @@ from services.runtime.http import build_app
 
 MAX_FORM_BYTES = 64 * 1024
 TOKEN_PATH = "/oauth2/token"
+REVOKE_PATH = "/oauth2/revoke"
+INTROSPECT_PATH = "/oauth2/introspect"
 JWKS_PATH = "/.well-known/jwks.json"
+AUTHORIZE_PATH = "/authorize"
+USERINFO_PATH = "/userinfo"
+LOGOUT_PATH = "/logout"
+
+FormHandler = Callable[[dict[str, str], Mapping[str, str]], tuple[int, Any, list[tuple[str, str]]]]
 
 
-def metadata(issuer: str) -> dict[str, Any]:
-    """Authorization server metadata (RFC 8414): only what this server really does."""
+def metadata(issuer: str, languages: tuple[str, ...] = ("en", "zh-Hans")) -> dict[str, Any]:
+    """OpenID Provider metadata (OIDC Discovery 1.0, RFC 8414): only what works."""
     return {
         "issuer": issuer,
+        "authorization_endpoint": issuer + AUTHORIZE_PATH,
         "token_endpoint": issuer + TOKEN_PATH,
+        "userinfo_endpoint": issuer + USERINFO_PATH,
         "jwks_uri": issuer + JWKS_PATH,
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
+        "revocation_endpoint": issuer + REVOKE_PATH,
+        "introspection_endpoint": issuer + INTROSPECT_PATH,
+        "end_session_endpoint": issuer + LOGOUT_PATH,
+        "scopes_supported": list(KNOWN_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "acr_values_supported": list(assurance.LEVELS),
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",
             "private_key_jwt",
+            "none",
         ],
         "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
-        "scopes_supported": list(KNOWN_SCOPES),
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": list(SUPPORTED_CLAIMS),
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "prompt_values_supported": sorted(SUPPORTED_PROMPTS),
+        "display_values_supported": sorted(DISPLAYS),
+        "ui_locales_supported": list(languages),
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
     }
 
 
@@ -50,12 +95,10 @@ def _oauth_error(description: str, status: int = 400) -> JSONResponse:
     )
 
 
-def create_app(
-    *, issuer: str, token_server: TokenServer, keys: KeyStore
-) -> Callable[[Callable[[], bool]], ASGIApp]:
-    discovery = json.dumps(metadata(issuer)).encode()
+def form_endpoint(handler: FormHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A form-posted OAuth endpoint: strict parsing, then ``handler`` on a thread."""
 
-    async def token(request: Request) -> Response:
+    async def endpoint(request: Request) -> Response:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             return _oauth_error("the body must be application/x-www-form-urlencoded")
@@ -63,7 +106,7 @@ def create_app(
         if len(body) > MAX_FORM_BYTES:
             return _oauth_error("the request body is too large", 413)
         try:
-            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):
             return _oauth_error("the body is not valid UTF-8 form data")
         form: dict[str, str] = {}
@@ -71,10 +114,21 @@ def create_app(
             if key in form:  # RFC 6749 §3.2: parameters must not repeat
                 return _oauth_error(f"parameter {key!r} is repeated")
             form[key] = value
-        status, payload, headers = await run_in_threadpool(
-            token_server.token_response, form, request.headers
-        )
+        status, payload, headers = await run_in_threadpool(handler, form, request.headers)
         return JSONResponse(payload, status_code=status, headers=dict(headers))
+
+    return endpoint
+
+
+def create_app(
+    *,
+    issuer: str,
+    token_server: TokenServer,
+    keys: KeyStore,
+    pages: list[BaseRoute],
+    userinfo: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Callable[[], bool]], ASGIApp]:
+    discovery = json.dumps(metadata(issuer)).encode()
 
     async def well_known(_: Request) -> Response:
         return Response(discovery, media_type="application/json")
@@ -83,10 +137,16 @@ def create_app(
         document = await run_in_threadpool(keys.jwks)
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=60"})
 
-    routes = [
-        Route(TOKEN_PATH, token, methods=["POST"]),
+    routes: list[BaseRoute] = [
+        Route(TOKEN_PATH, form_endpoint(token_server.token_response), methods=["POST"]),
+        Route(REVOKE_PATH, form_endpoint(token_server.revocation_response), methods=["POST"]),
+        Route(
+            INTROSPECT_PATH, form_endpoint(token_server.introspection_response), methods=["POST"]
+        ),
+        Route(USERINFO_PATH, userinfo, methods=["GET", "POST"]),
         Route("/.well-known/openid-configuration", well_known),
         Route("/.well-known/oauth-authorization-server", well_known),
         Route(JWKS_PATH, jwks),
+        *pages,
     ]
     return lambda ready: build_app(routes, ready=ready)

@@ -18,7 +18,14 @@ from typing import Any
 
 from authlib.oauth2 import rfc6749
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    OAuth2Error,
+    UnauthorizedClientError,
+)
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt as jose_jwt
@@ -29,8 +36,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
-from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
 from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.citizen_tokens import CitizenTokens, GrantError, TokenSet
+from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.runtime.db import transaction
 
@@ -68,10 +77,14 @@ class AgencyClient(ClientMixin):  # type: ignore[misc]
         return method in self.agency.auth_methods
 
     def check_response_type(self, response_type: str) -> bool:
-        return False
+        return response_type == "code" and "openid" in self.agency.scopes
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type == "client_credentials"
+        if grant_type == "client_credentials":
+            return not self.agency.public and any(is_service_scope(s) for s in self.agency.scopes)
+        if grant_type in ("authorization_code", "refresh_token"):
+            return "openid" in self.agency.scopes
+        return False
 
 
 class FormRequest(OAuth2Request):  # type: ignore[misc]
@@ -144,17 +157,75 @@ def _key_set(jwks_json: str) -> KeySet:
     return KeySet.import_key_set(json.loads(jwks_json))
 
 
+CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+ALL_METHODS = (*CONFIDENTIAL_METHODS, "none")
+
+
 class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
-    TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
         client: AgencyClient = self.request.client
         requested = self.request.payload.scope
+        if requested and not all(is_service_scope(s) for s in requested.split()):
+            raise InvalidScopeError(description="client_credentials grants service scopes only")
         if requested and not client.agency.allows_scopes(requested.split()):
             raise InvalidScopeError(
                 description="the requested scope exceeds what this agency is registered for"
             )
+
+
+_GRANT_ERRORS = {
+    "invalid_grant": InvalidGrantError,
+    "invalid_request": InvalidRequestError,
+    "invalid_scope": InvalidScopeError,
+}
+
+
+class _CitizenGrant(grants.BaseGrant, grants.TokenEndpointMixin):  # type: ignore[misc]
+    """Grants that hand out a citizen's tokens; public clients authenticate with none."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
+
+    def validate_token_request(self) -> None:
+        client: AgencyClient = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(
+                description=f"this client may not use grant_type={self.GRANT_TYPE}"
+            )
+        self.request.client = client
+
+    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        agency = self.request.client.agency
+        try:
+            issued = self.exchange(agency, self.request.form)
+        except GrantError as exc:
+            raise _GRANT_ERRORS.get(exc.error, InvalidGrantError)(
+                description=exc.description
+            ) from exc
+        return 200, issued.response(), self.TOKEN_RESPONSE_HEADER
+
+    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
+        raise NotImplementedError
+
+
+class AuthorizationCode(_CitizenGrant):
+    GRANT_TYPE = "authorization_code"
+
+    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
+        tokens: CitizenTokens = self.server.citizen_tokens
+        return tokens.redeem_code(
+            agency, form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier")
+        )
+
+
+class RefreshToken(_CitizenGrant):
+    GRANT_TYPE = "refresh_token"
+
+    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
+        tokens: CitizenTokens = self.server.citizen_tokens
+        return tokens.refresh(agency, form.get("refresh_token", ""), form.get("scope"))
 
 
 class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
@@ -163,6 +234,8 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         *,
         registry: AgencyRegistry,
         tokens: AccessTokenIssuer,
+        citizen_tokens: CitizenTokens,
+        introspector: Introspector,
         sessions: sessionmaker[Session],
         issuer: str,
         token_endpoint: str,
@@ -170,8 +243,12 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         super().__init__(scopes_supported=list(KNOWN_SCOPES))
         self._registry = registry
         self._tokens = tokens
+        self.citizen_tokens = citizen_tokens
+        self._introspector = introspector
         self.token_endpoint = token_endpoint
         self.register_grant(ClientCredentials)
+        self.register_grant(AuthorizationCode)
+        self.register_grant(RefreshToken)
         self.register_client_auth_method(
             PrivateKeyJwt.CLIENT_AUTH_METHOD,
             PrivateKeyJwt([issuer, token_endpoint], sessions),
@@ -218,3 +295,39 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
             FormRequest(self.token_endpoint, form, headers)
         )
         return result
+
+    def _authenticated(
+        self,
+        form: dict[str, str],
+        headers: Mapping[str, str],
+        methods: tuple[str, ...],
+        endpoint: str,
+    ) -> AgencyClient:
+        request = FormRequest(self.token_endpoint, form, headers)
+        client: AgencyClient = self.authenticate_client(request, list(methods), endpoint)
+        return client
+
+    def revocation_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
+        """RFC 7009: 200 whether or not the token was known; 401 for a bad client."""
+        try:
+            client = self._authenticated(form, headers, ALL_METHODS, "revocation")
+            token = form.get("token")
+            if not token:
+                raise InvalidRequestError(description="token is required")
+            self.citizen_tokens.revoke(token, client.agency.client_id, form.get("token_type_hint"))
+        except OAuth2Error as error:
+            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return self.handle_response(200, {}, [])
+
+    def introspection_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
+        """RFC 7662, for confidential agencies about their own tokens."""
+        try:
+            client = self._authenticated(form, headers, CONFIDENTIAL_METHODS, "introspection")
+            token = form.get("token")
+            if not token:
+                raise InvalidRequestError(description="token is required")
+        except OAuth2Error as error:
+            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
+        return self.handle_response(
+            200, self._introspector.introspect(token, client.agency.client_id), []
+        )

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("email_verified", sa.Boolean, nullable=False),
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("totp_secret", sa.String(400)),
+        sa.Column("totp_last_step", sa.BigInteger),
         sa.Column("given_name", sa.String(200)),
         sa.Column("family_name", sa.String(200)),
         sa.Column("phone_number", sa.String(32)),

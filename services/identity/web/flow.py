@@ -1,0 +1,557 @@
+"""The citizen's side of OpenID Connect: /authorize, sign-in, second factor,
+consent and logout pages.
+
+Every page is server-rendered and works without JavaScript; every form carries a
+CSRF token bound to the browser; argon2id and database work run on worker
+threads, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import jwt
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from services.identity.domain import assurance, authorization
+from services.identity.domain.agencies import Agency
+from services.identity.domain.authorization import AuthorizationError, AuthorizationRequest
+from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn, Where
+from services.identity.web.pending import Pending, PendingStore
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+from services.runtime.keys import KeyCache
+from services.runtime.pages import CsrfTokens, FieldError, Pages, browser_session, choose_language
+from services.runtime.pages.render import LANGUAGE_COOKIE, set_language_cookie, set_session_cookie
+
+log = logging.getLogger(__name__)
+
+SIGNIN_COOKIE = "gaap_signin"
+MAX_FORM_BYTES = 64 * 1024
+
+
+@dataclass
+class Flow:
+    issuer: str
+    sessions: sessionmaker[Session]
+    pages: Pages
+    csrf: CsrfTokens
+    registry: AgencyRegistry
+    signin: SignIn
+    tokens: CitizenTokens
+    pending: PendingStore
+    logout: Logout
+    keys: KeyCache
+    lock_minutes: int = 15
+    clock: Callable[[], datetime] = utcnow
+
+    @property
+    def secure(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    # -- helpers --------------------------------------------------------------
+
+    def language(self, request: Request, request_hint: AuthorizationRequest | None = None) -> str:
+        hint = None
+        if request_hint is not None:
+            for tag in request_hint.ui_locales:
+                hint = tag
+                break
+        return choose_language(
+            self.pages.languages,
+            explicit=request.query_params.get("lang"),
+            cookie=request.cookies.get(LANGUAGE_COOKIE),
+            hint=hint,
+            accept_language=request.headers.get("accept-language"),
+        )
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        language: str,
+        *,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        browser, new = browser_session(request)
+        purpose = context.setdefault("purpose", template)
+        response = self.pages.render(
+            template,
+            language,
+            status_code=status_code,
+            csrf_token=self.csrf.issue(browser, purpose),
+            language_links=self._language_links(request),
+            **context,
+        )
+        if new:
+            set_session_cookie(response, browser, secure=self.secure)
+        if request.query_params.get("lang") in self.pages.languages:
+            set_language_cookie(response, request.query_params["lang"], secure=self.secure)
+        return response
+
+    def _language_links(self, request: Request) -> list[tuple[str, str, str]]:
+        labels = {"en": "English", "zh-Hans": "中文"}
+        links = []
+        for tag in self.pages.languages:
+            query = {k: v for k, v in request.query_params.items() if k != "lang"}
+            query["lang"] = tag
+            links.append((tag, labels.get(tag, tag), f"{request.url.path}?{urlencode(query)}"))
+        return links
+
+    def error_page(self, request: Request, message: str, status_code: int = 400) -> Response:
+        return self.render(
+            request, "error.html", self.language(request), status_code=status_code, message=message
+        )
+
+    async def form(self, request: Request) -> dict[str, str] | None:
+        """The posted form if its CSRF token is good for this browser and page."""
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        browser, _ = browser_session(request)
+        purpose = data.get("purpose", "")
+        if not self.csrf.check(browser, purpose, data.get("csrf_token", "")):
+            return None
+        return data
+
+    def where(self, request: Request, client_id: str | None) -> Where:
+        return Where(ip=request.client.host if request.client else None, client_id=client_id)
+
+    def _pending(self, request: Request, pending_id: str | None) -> Pending | None:
+        browser, _ = browser_session(request)
+        return self.pending.get(pending_id or "", browser)
+
+    def redirect_to_client(
+        self, request: AuthorizationRequest, **params: str | None
+    ) -> RedirectResponse:
+        """Back to the client's registered redirect URI, with ``state`` and ``iss``
+        (RFC 9207, so the client can tell which issuer answered)."""
+        values = {k: v for k, v in params.items() if v is not None}
+        if request.state is not None:
+            values["state"] = request.state
+        values["iss"] = self.issuer
+        return RedirectResponse(_with_query(request.redirect_uri, values), status_code=303)
+
+    # -- /authorize -------------------------------------------------------------
+
+    async def authorize(self, request: Request) -> Response:
+        params = await _parameters(request)
+        if params is None:
+            return self.error_page(request, self._t(request, "This sign-in link is not valid."))
+        agency = await run_in_threadpool(self.registry.find_active, params.get("client_id", ""))
+        try:
+            if agency is None:
+                authorization.check_client(params, None)
+            assert agency is not None
+            parsed = authorization.parse(params, agency)
+        except AuthorizationError as error:
+            if not error.redirectable or agency is None:
+                log.info("authorization request refused", extra={"error": error.error})
+                return self.error_page(
+                    request,
+                    self._t(request, "The service that sent you here made a mistake.")
+                    + f" ({error.description})",
+                )
+            redirect_uri = params["redirect_uri"]
+            values = {"error": error.error, "error_description": error.description}
+            if "state" in params:
+                values["state"] = params["state"]
+            values["iss"] = self.issuer
+            return RedirectResponse(_with_query(redirect_uri, values), status_code=303)
+        browser, new = browser_session(request)
+        pending = await run_in_threadpool(self.pending.create, parsed, browser)
+        response = await self._resume(request, pending)
+        if new:
+            set_session_cookie(response, browser, secure=self.secure)
+        return response
+
+    async def resume(self, request: Request) -> Response:
+        pending = await run_in_threadpool(self._pending, request, request.query_params.get("auth"))
+        if pending is None:
+            return self.error_page(request, self._expired(request))
+        return await self._resume(request, pending)
+
+    async def _resume(self, request: Request, pending: Pending) -> Response:
+        """Decide the next step of a pending request: sign in, step up, consent,
+        or the code."""
+        req = pending.request
+        none = "none" in req.prompt
+        session = await run_in_threadpool(self.signin.session, request.cookies.get(SIGNIN_COOKIE))
+        fresh_needed = "login" in req.prompt and pending.signed_in_at is None
+        too_old = (
+            session is not None
+            and req.max_age is not None
+            and (self.clock() - session.auth_time) > timedelta(seconds=req.max_age)
+            and pending.signed_in_at is None
+        )
+        if session is None or fresh_needed or too_old:
+            if none:
+                return self.redirect_to_client(
+                    req, error="login_required", error_description="the citizen is not signed in"
+                )
+            return _see_other(f"/signin?auth={pending.id}")
+        if not assurance.satisfies(session.acr, req.acr):
+            if none:
+                return self.redirect_to_client(
+                    req,
+                    error="login_required",
+                    error_description=f"the session does not reach {req.acr}",
+                )
+            return _see_other(f"/signin/code?auth={pending.id}")
+        consent_needed = ("consent" in req.prompt and not pending.consented) or not (
+            pending.consented
+            or await run_in_threadpool(
+                self.signin.consented, session.account_id, req.client_id, req.scopes
+            )
+        )
+        if consent_needed:
+            if none:
+                return self.redirect_to_client(
+                    req, error="consent_required", error_description="the citizen has not consented"
+                )
+            return _see_other(f"/consent?auth={pending.id}")
+        code = await run_in_threadpool(self._issue_code, pending, session)
+        if code is None:
+            return self.error_page(request, self._expired(request))
+        return self.redirect_to_client(req, code=code)
+
+    def _issue_code(self, pending: Pending, session: BrowserSession) -> str | None:
+        with transaction(self.sessions) as db:
+            if not self.pending.finish(db, pending.id):
+                return None
+            return self.tokens.create_code(
+                db,
+                pending.request,
+                account_id=session.account_id,
+                sid=session.sid,
+                acr=session.acr,
+                amr=list(session.amr),
+                auth_time=session.auth_time,
+            )
+
+    # -- sign in ------------------------------------------------------------------
+
+    async def signin_page(self, request: Request) -> Response:
+        pending = await run_in_threadpool(self._pending, request, request.query_params.get("auth"))
+        if pending is None:
+            return self.error_page(request, self._expired(request))
+        agency = await run_in_threadpool(self.registry.find_active, pending.request.client_id)
+        if request.method == "GET":
+            return self._signin_form(request, pending, agency, pending.request.login_hint or "", [])
+        data = await self.form(request)
+        if data is None:
+            return self.error_page(request, self._csrf_failed(request), 403)
+        language = self.language(request, pending.request)
+        email = data.get("email", "").strip()
+        password = data.get("password", "")
+        errors = []
+        if not email:
+            errors.append(
+                FieldError("email", self.pages.gettext(language, "Enter your email address"))
+            )
+        if not password:
+            errors.append(
+                FieldError("password", self.pages.gettext(language, "Enter your password"))
+            )
+        if errors:
+            return self._signin_form(request, pending, agency, email, errors, status_code=400)
+        attempt = await run_in_threadpool(
+            self.signin.password, email, password, self.where(request, pending.request.client_id)
+        )
+        if attempt.outcome is not Outcome.OK or attempt.account is None:
+            errors = [FieldError("email", self._failure(language, attempt.outcome, "password"))]
+            return self._signin_form(request, pending, agency, email, errors, status_code=400)
+        # A new session on every password sign-in (no session fixation).
+        cookie, _ = await run_in_threadpool(
+            self.signin.start_session,
+            attempt.account,
+            assurance.LOW,
+            self.where(request, pending.request.client_id),
+        )
+        await run_in_threadpool(self.pending.update, pending, signed_in_at=self.clock())
+        response = _see_other(f"/authorize/continue?auth={pending.id}")
+        self._set_signin_cookie(response, cookie)
+        return response
+
+    def _signin_form(
+        self,
+        request: Request,
+        pending: Pending,
+        agency: Agency | None,
+        email: str,
+        errors: list[FieldError],
+        status_code: int = 200,
+    ) -> Response:
+        return self.render(
+            request,
+            "signin.html",
+            self.language(request, pending.request),
+            status_code=status_code,
+            purpose="signin",
+            pending_id=pending.id,
+            agency_name=agency.name if agency else "",
+            email=email,
+            errors=errors,
+        )
+
+    def _set_signin_cookie(self, response: Response, cookie: str) -> None:
+        response.set_cookie(
+            SIGNIN_COOKIE, cookie, httponly=True, samesite="lax", secure=self.secure, path="/"
+        )
+
+    async def second_factor_page(self, request: Request) -> Response:
+        pending = await run_in_threadpool(self._pending, request, request.query_params.get("auth"))
+        if pending is None:
+            return self.error_page(request, self._expired(request))
+        cookie = request.cookies.get(SIGNIN_COOKIE)
+        session = await run_in_threadpool(self.signin.session, cookie)
+        if session is None or cookie is None:
+            return _see_other(f"/signin?auth={pending.id}")
+        language = self.language(request, pending.request)
+        has_factor = await run_in_threadpool(self._has_second_factor, session.account_id)
+        if not has_factor:
+            return self.redirect_to_client(
+                pending.request,
+                error="access_denied",
+                error_description="the citizen has no second factor set up",
+            )
+        if request.method == "GET":
+            return self._code_form(request, pending, [])
+        data = await self.form(request)
+        if data is None:
+            return self.error_page(request, self._csrf_failed(request), 403)
+        code = data.get("code", "").strip()
+        where = self.where(request, pending.request.client_id)
+        attempt = await run_in_threadpool(
+            self.signin.second_factor, session.account_id, code, where
+        )
+        if attempt.outcome is not Outcome.OK:
+            errors = [FieldError("code", self._failure(language, attempt.outcome, "code"))]
+            return self._code_form(request, pending, errors, status_code=400)
+        await run_in_threadpool(self.signin.step_up, cookie, where)
+        return _see_other(f"/authorize/continue?auth={pending.id}")
+
+    def _has_second_factor(self, account_id: str) -> bool:
+        account = self.signin.account(account_id)
+        return account is not None and account.has_second_factor
+
+    def _code_form(
+        self, request: Request, pending: Pending, errors: list[FieldError], status_code: int = 200
+    ) -> Response:
+        return self.render(
+            request,
+            "second_factor.html",
+            self.language(request, pending.request),
+            status_code=status_code,
+            purpose="second_factor",
+            pending_id=pending.id,
+            errors=errors,
+        )
+
+    # -- consent ------------------------------------------------------------------
+
+    async def consent_page(self, request: Request) -> Response:
+        pending = await run_in_threadpool(self._pending, request, request.query_params.get("auth"))
+        if pending is None:
+            return self.error_page(request, self._expired(request))
+        session = await run_in_threadpool(self.signin.session, request.cookies.get(SIGNIN_COOKIE))
+        if session is None:
+            return _see_other(f"/signin?auth={pending.id}")
+        req = pending.request
+        if request.method == "GET":
+            agency = await run_in_threadpool(self.registry.find_active, req.client_id)
+            language = self.language(request, req)
+            scopes = [
+                (s, self.pages.gettext(language, KNOWN_SCOPES[s]))
+                for s in req.scopes
+                if s != "openid" and s in KNOWN_SCOPES
+            ]
+            claims = sorted({*req.id_token_claims(), *req.userinfo_claims()})
+            return self.render(
+                request,
+                "consent.html",
+                language,
+                purpose="consent",
+                pending_id=pending.id,
+                agency_name=agency.name if agency else req.client_id,
+                scopes=scopes,
+                claims=claims,
+                errors=[],
+            )
+        data = await self.form(request)
+        if data is None:
+            return self.error_page(request, self._csrf_failed(request), 403)
+        if data.get("decision") != "allow":
+            return self.redirect_to_client(
+                req, error="access_denied", error_description="the citizen did not consent"
+            )
+        await run_in_threadpool(
+            self.signin.grant_consent,
+            session.account_id,
+            req.client_id,
+            list(req.scopes),
+            self.where(request, req.client_id),
+        )
+        await run_in_threadpool(self.pending.update, pending, consented=True)
+        return _see_other(f"/authorize/continue?auth={pending.id}")
+
+    # -- logout (RP-initiated, OpenID Connect RP-Initiated Logout 1.0) ------------------
+
+    async def end_session(self, request: Request) -> Response:
+        params = await _parameters(request)
+        if params is None:
+            return self.error_page(request, self._t(request, "This sign-out link is not valid."))
+        is_confirmation = request.method == "POST" and "csrf_token" in params
+        if is_confirmation and await self.form(request) is None:
+            return self.error_page(request, self._csrf_failed(request), 403)
+        hint = params.get("id_token_hint")
+        claims = await run_in_threadpool(self._id_token_hint, hint) if hint else None
+        if hint and claims is None:
+            return self.error_page(request, self._t(request, "This sign-out link is not valid."))
+        client_id = params.get("client_id") or (claims or {}).get("aud")
+        if claims and params.get("client_id") and params["client_id"] != claims.get("aud"):
+            return self.error_page(request, self._t(request, "This sign-out link is not valid."))
+        redirect = params.get("post_logout_redirect_uri")
+        agency = (
+            await run_in_threadpool(self.registry.find_active, client_id)
+            if isinstance(client_id, str)
+            else None
+        )
+        if redirect and (agency is None or redirect not in agency.post_logout_redirect_uris):
+            return self.error_page(
+                request, self._t(request, "The service that sent you here made a mistake.")
+            )
+        cookie = request.cookies.get(SIGNIN_COOKIE)
+        session = await run_in_threadpool(self.signin.session, cookie)
+        if session is not None:
+            same = claims is not None and claims.get("sid") == session.sid
+            if not same and not is_confirmation:
+                # Without proof that this client's session is the one to end, ask.
+                return self.render(
+                    request,
+                    "logout_confirm.html",
+                    self.language(request),
+                    purpose="logout",
+                    params={k: v for k, v in params.items() if k != "csrf_token"},
+                    agency_name=agency.name if agency else "",
+                    errors=[],
+                )
+            await run_in_threadpool(
+                self.logout.end_session,
+                session.sid,
+                self.where(request, agency.client_id if agency else None),
+            )
+        if redirect:
+            values = {"state": params["state"]} if "state" in params else {}
+            response: Response = RedirectResponse(_with_query(redirect, values), status_code=303)
+        else:
+            response = self.render(request, "signed_out.html", self.language(request))
+        response.delete_cookie(SIGNIN_COOKIE, path="/")
+        return response
+
+    def _id_token_hint(self, token: str) -> dict[str, Any] | None:
+        """An ID token we issued (signature and issuer checked; expiry is allowed,
+        as the spec expects hints to be old)."""
+        try:
+            header = jwt.get_unverified_header(token)
+            key = self.keys.get(str(header.get("kid")))
+            if key is None:
+                return None
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["ES256", "RS256"],
+                issuer=self.issuer,
+                options={"verify_exp": False, "verify_aud": False, "require": ["aud", "sub"]},
+            )
+        except jwt.InvalidTokenError:
+            return None
+        return claims
+
+    # -- messages ---------------------------------------------------------------------
+
+    def _failure(self, language: str, outcome: Outcome, factor: str) -> str:
+        """Never says whether the account exists: a locked unknown address reads
+        the same as a wrong password."""
+        if outcome is Outcome.LOCKED:
+            template = self.pages.gettext(
+                language, "You have tried too many times. Wait %(minutes)d minutes, then try again."
+            )
+            return template % {"minutes": self.lock_minutes}
+        if factor == "password":
+            return self.pages.gettext(language, "The email address or password is not right")
+        return self.pages.gettext(
+            language, "Enter the 6-digit code shown in your authenticator app"
+        )
+
+    def _t(self, request: Request, message: str) -> str:
+        return self.pages.gettext(self.language(request), message)
+
+    def _expired(self, request: Request) -> str:
+        return self._t(
+            request,
+            "This sign-in has expired. Go back to the service you were using and start again.",
+        )
+
+    def _csrf_failed(self, request: Request) -> str:
+        return self._t(
+            request, "This page has expired or the form was sent twice. Please try again."
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/authorize", self.authorize, methods=["GET", "POST"]),
+            Route("/authorize/continue", self.resume, methods=["GET"]),
+            Route("/signin", self.signin_page, methods=["GET", "POST"]),
+            Route("/signin/code", self.second_factor_page, methods=["GET", "POST"]),
+            Route("/consent", self.consent_page, methods=["GET", "POST"]),
+            Route("/logout", self.end_session, methods=["GET", "POST"]),
+        ]
+
+
+async def _parameters(request: Request) -> dict[str, str] | None:
+    """Query (GET) or form (POST) parameters; a repeated parameter is invalid
+    (RFC 6749 §3.1)."""
+    if request.method == "POST":
+        body = await request.body()
+        if len(body) > MAX_FORM_BYTES:
+            return None
+        items = list((await request.form()).multi_items())
+    else:
+        items = list(request.query_params.multi_items())
+    params: dict[str, str] = {}
+    for key, value in items:
+        if not isinstance(value, str) or key in params:
+            return None
+        params[key] = value
+    return params
+
+
+def _with_query(uri: str, values: Mapping[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = parts.query + ("&" if parts.query and values else "") + urlencode(values)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _see_other(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303)
+
+
+def requested_claims_json(request: AuthorizationRequest) -> str:
+    return json.dumps(request.claims or {})
