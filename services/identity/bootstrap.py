@@ -9,7 +9,8 @@ from pathlib import Path
 from services.identity.adapters import instance_secrets
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.repositories import SqlAssertionLedger
-from services.identity.api.grpc import POLICY, identity_service
+from services.identity.adapters.sealing import Sealer
+from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.service_layer.accounts import Accounts
 from services.identity.service_layer.agencies import AgencyRegistry
@@ -17,6 +18,7 @@ from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.operators import Operators
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
@@ -61,7 +63,11 @@ class Identity:
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
-    keys = KeyStore(sessions, alg=settings.signing_alg)
+    keys = KeyStore(
+        sessions,
+        alg=settings.signing_alg,
+        sealer=Sealer.from_setting(settings.key_encryption_key),
+    )
     keys.ensure_signing_key()
     hasher = Argon2PasswordHasher(
         memory_kib=settings.argon2_memory_kib,
@@ -159,7 +165,18 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         settings,
         verifier,
         bootstrap.Parts(
-            grpc_services=[identity_service(identity.registry, identity.keys)],
+            grpc_services=[
+                identity_service(
+                    IdentityApi(
+                        identity.registry,
+                        identity.keys,
+                        introspector,
+                        userinfo.claims,
+                        identity.citizen_tokens,
+                        Operators(sessions, identity.citizen_tokens),
+                    )
+                )
+            ],
             policy=POLICY,
             http_app=create_app(
                 issuer=issuer,

@@ -43,3 +43,15 @@ class IdentitySettings(DatabaseSettings):
     )
     argon2_time_cost: int = Field(2, ge=2, description="argon2id iterations (OWASP minimum: 2).")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes.")
+    key_encryption_key: str = Field(
+        "",
+        description="Base64 of 32 random bytes: seals signing keys and TOTP secrets at rest "
+        "(AES-256-GCM). Empty: stored unsealed. Once set, it is needed to start.",
+    )
+    key_propagation_seconds: int = Field(
+        900,
+        ge=0,
+        le=86400,
+        description="After `gaap-admin rotate-keys`, how long the new key is published "
+        "before it signs (at least the JWKS cache age of resource servers: 900 s).",
+    )

@@ -7,13 +7,16 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from services.identity.adapters.sealing import PREFIX, Sealer
 from services.identity.adapters.tables import agencies, signing_keys, used_assertions
 from services.identity.domain.agencies import Agency
 from services.identity.domain.signing_keys import SigningKey
+from services.runtime.errors import StartupError
 
 
 class SqlAgencyRepository:
@@ -86,17 +89,34 @@ def _agency(row: Any) -> Agency:
 
 
 class SqlKeyRepository:
-    def __init__(self, session: Session) -> None:
+    """Signing keys; private keys are sealed at rest when ``sealer`` has a
+    key-encryption key (the kid is the sealing context, so a sealed key copied
+    to another row does not open)."""
+
+    def __init__(self, session: Session, sealer: Sealer | None = None) -> None:
         self.session = session
+        self.sealer = sealer or Sealer(None)
 
     def add(self, key: SigningKey) -> None:
         self.session.execute(
             signing_keys.insert().values(
                 kid=key.kid,
                 alg=key.alg,
-                private_pem=key.private_pem,
+                private_pem=self.sealer.seal(key.private_pem, key.kid.encode()),
+                sealed=self.sealer.enabled,
                 public_jwk=key.public_jwk,
                 created_at=key.created_at,
+                activates_at=key.activates_at,
+                retires_at=key.retires_at,
+                expires_at=key.expires_at,
+            )
+        )
+
+    def set_times(self, key: SigningKey) -> None:
+        self.session.execute(
+            signing_keys.update()
+            .where(signing_keys.c.kid == key.kid)
+            .values(
                 activates_at=key.activates_at,
                 retires_at=key.retires_at,
                 expires_at=key.expires_at,
@@ -109,7 +129,7 @@ class SqlKeyRepository:
             SigningKey(
                 kid=r["kid"],
                 alg=r["alg"],
-                private_pem=bytes(r["private_pem"]),
+                private_pem=self._unseal(r["kid"], bytes(r["private_pem"])),
                 public_jwk=dict(r["public_jwk"]),
                 created_at=r["created_at"],
                 activates_at=r["activates_at"],
@@ -118,6 +138,35 @@ class SqlKeyRepository:
             )
             for r in rows
         ]
+
+    def seal_unsealed(self) -> int:
+        """Seal keys stored before a key-encryption key was configured."""
+        if not self.sealer.enabled:
+            return 0
+        t = signing_keys
+        rows = self.session.execute(
+            sa.select(t.c.kid, t.c.private_pem).where(t.c.sealed.is_(sa.false()))
+        ).all()
+        sealed = 0
+        for kid, pem in rows:
+            if bytes(pem).startswith(PREFIX.encode()):
+                continue
+            self.session.execute(
+                t.update()
+                .where(t.c.kid == kid)
+                .values(private_pem=self.sealer.seal(bytes(pem), kid.encode()), sealed=True)
+            )
+            sealed += 1
+        return sealed
+
+    def _unseal(self, kid: str, stored: bytes) -> bytes:
+        try:
+            return self.sealer.unseal(stored, kid.encode())
+        except InvalidTag:
+            raise StartupError(
+                f"cannot unseal signing key {kid}: IDENTITY_KEY_ENCRYPTION_KEY is not the key "
+                "it was sealed with"
+            ) from None
 
 
 class SqlAssertionLedger:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.runtime import idempotency
 from services.runtime.db_types import UtcDateTime
 
 metadata = sa.MetaData(
@@ -187,3 +188,6 @@ instance_secrets = sa.Table(
     sa.Column("name", sa.String(64), primary_key=True),
     sa.Column("value", sa.String(200), nullable=False),
 )
+
+# Idempotency keys of operators' mutating gRPC calls (migration 0003).
+idempotency_keys = idempotency.define_table(metadata)

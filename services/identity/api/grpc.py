@@ -1,47 +1,136 @@
-"""``gaap.identity.v1.IdentityService``."""
+"""``gaap.identity.v1.IdentityService``: translates messages and calls the service layer."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar, cast
 
 import grpc
 from gaap.common.v1 import caller_pb2
 from gaap.identity.v1 import identity_pb2, identity_pb2_grpc
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.identity.adapters.audit_log import AuditFilter
 from services.identity.domain.agencies import Agency
-from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.domain.audit import AuditEvent
+from services.identity.service_layer.agencies import UPDATABLE, AgencyRegistry
+from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.idempotent import Keyed
+from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
+from services.identity.service_layer.operators import AccountStatus, Operators
+from services.identity.service_layer.userinfo import UserInfoClaims
+from services.runtime import idempotency
+from services.runtime.context import principal
+from services.runtime.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors.auth import AUTHENTICATED, Access
 from services.runtime.pagination import PageRequest
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
+TOKENS_SCOPE = "identity:tokens"
 AGENCIES_SCOPE = "identity:agencies"
+ACCOUNTS_SCOPE = "identity:accounts"
+AUDIT_SCOPE = "identity:audit"
+MAX_TOKEN = 8192
+TOKEN_HINTS = ("", "access_token", "refresh_token")
 
 POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/GetJwks": AUTHENTICATED,
+    f"/{SERVICE_NAME}/IntrospectToken": TOKENS_SCOPE,
+    f"/{SERVICE_NAME}/RevokeToken": TOKENS_SCOPE,
+    f"/{SERVICE_NAME}/GetUserInfo": TOKENS_SCOPE,
     f"/{SERVICE_NAME}/GetAgency": AGENCIES_SCOPE,
     f"/{SERVICE_NAME}/ListAgencies": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/CreateAgency": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/UpdateAgency": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/DisableAgency": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/LookupAccount": ACCOUNTS_SCOPE,
+    f"/{SERVICE_NAME}/LockAccount": ACCOUNTS_SCOPE,
+    f"/{SERVICE_NAME}/UnlockAccount": ACCOUNTS_SCOPE,
+    f"/{SERVICE_NAME}/ListAuditEvents": AUDIT_SCOPE,
 }
 
 _AUTH_METHODS = {
     "client_secret_basic": identity_pb2.CLIENT_AUTH_METHOD_CLIENT_SECRET_BASIC,
     "client_secret_post": identity_pb2.CLIENT_AUTH_METHOD_CLIENT_SECRET_POST,
     "private_key_jwt": identity_pb2.CLIENT_AUTH_METHOD_PRIVATE_KEY_JWT,
+    "none": identity_pb2.CLIENT_AUTH_METHOD_NONE,
 }
 _MODES = {"test": caller_pb2.MODE_TEST, "live": caller_pb2.MODE_LIVE}
+M = TypeVar("M", bound=Message)
+
+
+@dataclass(frozen=True)
+class IdentityApi:
+    """What the servicer calls: identity's service layer."""
+
+    registry: AgencyRegistry
+    keys: KeyStore
+    introspector: Introspector
+    userinfo: UserInfoClaims
+    tokens: CitizenTokens
+    operators: Operators
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
-    def __init__(self, registry: AgencyRegistry, keys: KeyStore) -> None:
-        self._registry = registry
-        self._keys = keys
+    def __init__(self, api: IdentityApi) -> None:
+        self._api = api
+        self._registry = api.registry
 
     def GetJwks(
         self, request: identity_pb2.GetJwksRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Jwks:
-        return identity_pb2.Jwks(json=json.dumps(self._keys.jwks()))
+        return identity_pb2.Jwks(json=json.dumps(self._api.keys.jwks()))
+
+    # -- tokens -------------------------------------------------------------------
+
+    def IntrospectToken(
+        self, request: identity_pb2.IntrospectTokenRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.TokenInfo:
+        _check_token(request.token, "token", request.token_type_hint)
+        info = self._api.introspector.introspect(request.token, principal().client_id)
+        return token_info(info)
+
+    def RevokeToken(
+        self, request: identity_pb2.RevokeTokenRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.RevokeTokenResponse:
+        _check_token(request.token, "token", request.token_type_hint)
+        self._api.tokens.revoke(
+            request.token, principal().client_id, request.token_type_hint or None
+        )
+        return identity_pb2.RevokeTokenResponse()
+
+    def GetUserInfo(
+        self, request: identity_pb2.GetUserInfoRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.UserInfo:
+        _check_token(request.access_token, "access_token")
+        try:
+            claims = self._api.userinfo.claims_for(request.access_token, principal().client_id)
+        except Unauthenticated:
+            # The same answer for a forged, expired, revoked or another agency's token.
+            raise NotFound(
+                "access_token is not an active citizen access token issued to you"
+            ) from None
+        except PermissionError as exc:
+            raise FailedPrecondition(f"access_token: {exc}") from None
+        message = identity_pb2.UserInfo()
+        message.claims.update(cast(dict[str, Any], claims))
+        return message
+
+    # -- agencies -------------------------------------------------------------------
 
     def GetAgency(
         self, request: identity_pb2.GetAgencyRequest, _: grpc.ServicerContext
@@ -60,6 +149,103 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             next_page_token=page.next_page_token,
         )
 
+    def CreateAgency(
+        self, request: identity_pb2.CreateAgencyRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.CreateAgencyResponse:
+        key = _keyed("CreateAgency", request)
+        jwks = _jwks(request.jwks_json) if request.jwks_json else None
+        created = self._registry.create(
+            name=request.name,
+            scopes=list(request.scopes),
+            redirect_uris=list(request.redirect_uris),
+            mode="live" if request.mode == caller_pb2.MODE_LIVE else "test",
+            jwks=jwks,
+            public=request.public,
+            subject_type=request.subject_type or "pairwise",
+            sector_identifier=request.sector_identifier or None,
+            id_token_alg=request.id_token_alg or "ES256",
+            post_logout_redirect_uris=list(request.post_logout_redirect_uris),
+            backchannel_logout_uri=request.backchannel_logout_uri or None,
+            keyed=key,
+            actor=key.tenant,
+        )
+        return identity_pb2.CreateAgencyResponse(
+            agency=agency_message(created.agency), client_secret=created.client_secret or ""
+        )
+
+    def UpdateAgency(
+        self, request: identity_pb2.UpdateAgencyRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Agency:
+        key = _keyed("UpdateAgency", request)
+        if not request.agency.client_id:
+            raise InvalidArgument.from_violations(
+                [FieldViolation("agency.client_id", "required: the agency to update")]
+            )
+        changes = {path: _field_value(request.agency, path) for path in request.update_mask.paths}
+        with _prefixed("agency."):
+            updated = self._registry.update(
+                request.agency.client_id, changes, keyed=key, actor=key.tenant
+            )
+        return agency_message(updated)
+
+    def DisableAgency(
+        self, request: identity_pb2.DisableAgencyRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Agency:
+        key = _keyed("DisableAgency", request)
+        _require(request.client_id, "client_id")
+        return agency_message(
+            self._registry.disable(request.client_id, keyed=key, actor=key.tenant)
+        )
+
+    # -- accounts -------------------------------------------------------------------
+
+    def LookupAccount(
+        self, request: identity_pb2.LookupAccountRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Account:
+        found = self._api.operators.lookup(account_id=request.account_id, email=request.email)
+        return account_message(found)
+
+    def LockAccount(
+        self, request: identity_pb2.LockAccountRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Account:
+        key = _keyed("LockAccount", request)
+        until = _datetime(request.lock_until) if request.HasField("lock_until") else None
+        locked = self._api.operators.lock(
+            request.account_id, until=until, reason=request.reason, actor=key.tenant, keyed=key
+        )
+        return account_message(locked)
+
+    def UnlockAccount(
+        self, request: identity_pb2.UnlockAccountRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Account:
+        key = _keyed("UnlockAccount", request)
+        unlocked = self._api.operators.unlock(
+            request.account_id, reason=request.reason, actor=key.tenant, keyed=key
+        )
+        return account_message(unlocked)
+
+    # -- audit ----------------------------------------------------------------------
+
+    def ListAuditEvents(
+        self, request: identity_pb2.ListAuditEventsRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.ListAuditEventsResponse:
+        where = AuditFilter(
+            types=list(request.types),
+            account_id=request.account_id or None,
+            client_id=request.client_id or None,
+            since=_datetime(request.start_time) if request.HasField("start_time") else None,
+            until=_datetime(request.end_time) if request.HasField("end_time") else None,
+        )
+        page = self._api.operators.audit_events(
+            where, PageRequest.parse(request.page_size, request.page_token)
+        )
+        return identity_pb2.ListAuditEventsResponse(
+            events=[audit_message(e) for e in page.items], next_page_token=page.next_page_token
+        )
+
+
+# -- translation ------------------------------------------------------------------
+
 
 def agency_message(agency: Agency) -> identity_pb2.Agency:
     message = identity_pb2.Agency(
@@ -69,22 +255,156 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         scopes=list(agency.scopes),
         redirect_uris=list(agency.redirect_uris),
         auth_methods=[_AUTH_METHODS[m] for m in agency.auth_methods],
-        create_time=_timestamp(agency.created_at.timestamp()),
+        create_time=_timestamp(agency.created_at),
         disabled=agency.disabled,
+        subject_type=agency.subject_type,
+        sector_identifier=agency.sector_identifier or "",
+        id_token_alg=agency.id_token_alg,
+        post_logout_redirect_uris=list(agency.post_logout_redirect_uris),
+        backchannel_logout_uri=agency.backchannel_logout_uri or "",
     )
     if agency.disabled_at is not None:
-        message.disable_time.CopyFrom(_timestamp(agency.disabled_at.timestamp()))
+        message.disable_time.CopyFrom(_timestamp(agency.disabled_at))
     return message
 
 
-def _timestamp(seconds: float) -> Timestamp:
+def token_info(info: dict[str, Any]) -> identity_pb2.TokenInfo:
+    if not info.get("active"):
+        return identity_pb2.TokenInfo(active=False)
+    aud = info.get("aud", [])
+    return identity_pb2.TokenInfo(
+        active=True,
+        scope=info.get("scope", ""),
+        client_id=info.get("client_id", ""),
+        sub=info.get("sub", ""),
+        exp=int(info.get("exp", 0)),
+        iat=int(info.get("iat", 0)),
+        iss=info.get("iss", ""),
+        aud=[aud] if isinstance(aud, str) else list(aud),
+        jti=info.get("jti", ""),
+        token_type=info.get("token_type", ""),
+        acr=info.get("acr", ""),
+        amr=list(info.get("amr", [])),
+        auth_time=int(info.get("auth_time", 0)),
+        sid=info.get("sid", ""),
+        gaap_mode=info.get("gaap_mode", ""),
+    )
+
+
+def account_message(account: AccountStatus) -> identity_pb2.Account:
+    message = identity_pb2.Account(
+        account_id=account.account_id,
+        email=account.email,
+        email_verified=account.email_verified,
+        phone_number_verified=account.phone_number_verified,
+        has_second_factor=account.has_second_factor,
+        locked=account.locked,
+        locked_indefinitely=account.locked_indefinitely,
+        failed_attempts=account.failed_attempts,
+        create_time=_timestamp(account.created_at),
+    )
+    if account.locked_until is not None:
+        message.locked_until.CopyFrom(_timestamp(account.locked_until))
+    return message
+
+
+def audit_message(event: AuditEvent) -> identity_pb2.AuditEvent:
+    details = Struct()
+    details.update(event.details)
+    return identity_pb2.AuditEvent(
+        id=event.id,
+        time=_timestamp(event.at),
+        type=str(event.type),
+        account_id=event.account_id or "",
+        client_id=event.client_id or "",
+        ip=event.ip or "",
+        details=details,
+    )
+
+
+def _timestamp(at: datetime) -> Timestamp:
     stamp = Timestamp()
-    stamp.FromNanoseconds(int(seconds * 1e9))
+    stamp.FromNanoseconds(int(at.timestamp() * 1e6) * 1000)
     return stamp
 
 
-def identity_service(registry: AgencyRegistry, keys: KeyStore) -> GrpcService:
-    servicer = IdentityServicer(registry, keys)
+def _datetime(stamp: Timestamp) -> datetime:
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def _keyed(method: str, request: M) -> Keyed:
+    """The request's idempotency key (scoped to the calling agency) and the
+    fingerprint of everything else in it."""
+    key = idempotency.check_key(getattr(request, "idempotency_key"))  # noqa: B009
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("idempotency_key")
+    return Keyed(
+        principal().client_id,
+        key,
+        idempotency.fingerprint(method, copy.SerializeToString(deterministic=True)),
+    )
+
+
+def _field_value(agency: identity_pb2.Agency, path: str) -> Any:
+    """The value at ``path`` for an update: lists for repeated fields, None for a
+    cleared optional URI or sector. Unknown paths pass through to be refused."""
+    if path not in UPDATABLE:
+        return None
+    value = getattr(agency, path)
+    if path in ("sector_identifier", "backchannel_logout_uri"):
+        return value or None
+    return list(value) if not isinstance(value, str) else value
+
+
+@contextmanager
+def _prefixed(prefix: str) -> Iterator[None]:
+    """Report an embedded message's violations with their full field paths."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        fields = [
+            v if v.field == "update_mask" else FieldViolation(prefix + v.field, v.description)
+            for v in exc.violations
+        ]
+        raise InvalidArgument.from_violations(fields) from None
+
+
+def _jwks(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument.from_violations(
+            [FieldViolation("jwks_json", f"not JSON: {exc.msg} at line {exc.lineno}")]
+        ) from None
+    if not isinstance(document, dict):
+        raise InvalidArgument.from_violations(
+            [FieldViolation("jwks_json", "must be a JWK Set object")]
+        )
+    return document
+
+
+def _require(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument.from_violations([FieldViolation(field, "required")])
+
+
+def _check_token(token: str, field: str, hint: str = "") -> None:
+    violations = []
+    if not token:
+        violations.append(FieldViolation(field, "required"))
+    elif len(token) > MAX_TOKEN:
+        violations.append(FieldViolation(field, f"at most {MAX_TOKEN} characters"))
+    if hint not in TOKEN_HINTS:
+        violations.append(
+            FieldViolation("token_type_hint", "empty, 'access_token' or 'refresh_token'")
+        )
+    if violations:
+        raise InvalidArgument.from_violations(violations)
+
+
+def identity_service(api: IdentityApi) -> GrpcService:
+    servicer = IdentityServicer(api)
     return GrpcService(
         SERVICE_NAME,
         lambda server: identity_pb2_grpc.add_IdentityServiceServicer_to_server(servicer, server),

@@ -11,9 +11,12 @@ AGENCY_SCOPES: dict[str, str] = {
     "notify:send": "send emails and text messages",
     "notify:templates": "manage message templates",
     "notify:read": "read notifications and their status",
+    "identity:tokens": "introspect and revoke this agency's tokens, read user info",
 }
 OPERATOR_SCOPES: dict[str, str] = {
     "identity:agencies": "read and manage the agency registry (platform operators)",
+    "identity:accounts": "look up, lock and unlock citizen accounts (platform operators)",
+    "identity:audit": "read identity's security audit log (platform operators)",
 }
 # What an agency may ask a citizen to share (OpenID Connect Core §5.4), plus
 # offline_access for refresh tokens. Descriptions are shown on the consent page.

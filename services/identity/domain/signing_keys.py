@@ -3,20 +3,23 @@
 Every key has a ``kid``. A key is published in the JWKS from its creation, signs
 from ``activates_at`` (so resource servers can learn it first), stops signing at
 ``retires_at`` and is unpublished at ``expires_at``, after every token it signed
-has expired. Rotation (issue: OIDC provider) only sets these times.
+has expired. Rotation only sets these times, so every replica agrees on the
+state of every key by reading them: no job has to run at the switch.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+
+from services.runtime.errors import FailedPrecondition
 
 SIGNING_ALGORITHMS = ("ES256", "PS256", "RS256")
 
@@ -42,6 +45,7 @@ class SigningKey:
 class KeyRepository(Protocol):
     def add(self, key: SigningKey) -> None: ...
     def all(self) -> Sequence[SigningKey]: ...
+    def set_times(self, key: SigningKey) -> None: ...
 
 
 def generate(alg: str, now: datetime) -> SigningKey:
@@ -81,3 +85,67 @@ def jwks(keys: Sequence[SigningKey], now: datetime) -> dict[str, Any]:
         (k for k in keys if k.published_at(now)), key=lambda k: k.created_at, reverse=True
     )
     return {"keys": [k.public_jwk for k in published]}
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A new key (published now, signing from ``switch_at``) and the key it
+    replaces (signing until ``switch_at``, published until its tokens expire)."""
+
+    new: SigningKey
+    retired: SigningKey
+
+    @property
+    def switch_at(self) -> datetime:
+        return self.new.activates_at
+
+
+def rotate(
+    keys: Sequence[SigningKey],
+    alg: str,
+    now: datetime,
+    *,
+    propagation: timedelta,
+    longest_token: timedelta,
+) -> Rotation:
+    """Plan the rotation of the ``alg`` key that signs now.
+
+    ``propagation`` gives resource servers time to see the new key before any
+    token is signed with it; ``longest_token`` is the longest lifetime of a
+    token the retired key may have signed (with the verifiers' leeway), so it
+    stays published until the last of them has expired.
+    """
+    current = active_key(keys, now, alg)
+    if current is None:
+        raise FailedPrecondition(f"no {alg} key signs now: there is nothing to rotate")
+    pending = [k for k in keys if k.alg == alg and k.activates_at > now]
+    if pending:
+        raise FailedPrecondition(
+            f"a rotation of the {alg} key is under way: {pending[0].kid} starts signing at "
+            f"{pending[0].activates_at.isoformat()}; rotate again after that"
+        )
+    switch = now + propagation
+    new = replace(generate(alg, now), activates_at=switch)
+    retired = replace(current, retires_at=switch, expires_at=switch + longest_token)
+    return Rotation(new, retired)
+
+
+def status(key: SigningKey, now: datetime) -> str:
+    """``pending`` (published, not signing yet), ``signing``, ``retired`` (published
+    for verification only) or ``unpublished``."""
+    if not key.published_at(now):
+        return "unpublished"
+    if key.signs_at(now):
+        return "signing"
+    return "pending" if now < key.activates_at else "retired"
+
+
+def next_change(keys: Sequence[SigningKey], now: datetime) -> datetime | None:
+    """The next time any key starts or stops signing or being published."""
+    times = [
+        t
+        for k in keys
+        for t in (k.activates_at, k.retires_at, k.expires_at)
+        if t is not None and t > now
+    ]
+    return min(times, default=None)

@@ -1,22 +1,45 @@
-"""Registering, reading and disabling agencies."""
+"""Registering, reading, updating and disabling agencies.
+
+Mutations take an optional idempotency key (``Keyed``, from the gRPC API) and
+the operator who acts (``actor``, for the audit log); the registry's own
+callers (tests, demo data) may leave both out.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.identity.adapters import audit_log
 from services.identity.adapters.repositories import SqlAgencyRepository
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
+from services.identity.domain.audit import EventType
+from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.pagination import Page, PageRequest
 
 log = logging.getLogger(__name__)
+
+# What an update may change. mode (test/live), the credential and public-ness
+# are fixed at registration: changing them means a new agency.
+UPDATABLE = (
+    "name",
+    "scopes",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "backchannel_logout_uri",
+    "subject_type",
+    "sector_identifier",
+    "id_token_alg",
+)
 
 
 class AgencyRegistry:
@@ -34,22 +57,39 @@ class AgencyRegistry:
         redirect_uris: list[str] | None = None,
         mode: str = "test",
         jwks: Mapping[str, Any] | None = None,
+        keyed: Keyed | None = None,
+        actor: str | None = None,
         **oidc: Any,
     ) -> NewAgency:
         """Register an agency; ``oidc`` takes the OpenID Connect client metadata
         (public, subject_type, sector_identifier, id_token_alg,
-        post_logout_redirect_uris, backchannel_logout_uri)."""
+        post_logout_redirect_uris, backchannel_logout_uri). A replayed
+        idempotency key returns the agency it created, without its secret."""
+        now = self._clock()
         created = agencies.register(
             name=name,
             scopes=scopes,
             redirect_uris=redirect_uris or [],
             mode=mode,
             jwks=jwks,
-            now=self._clock(),
+            now=now,
             **oidc,
         )
         with transaction(self._sessions) as session:
-            SqlAgencyRepository(session).add(created.agency)
+            repo = SqlAgencyRepository(session)
+            earlier = replayed(session, keyed)
+            if earlier is not None:
+                return NewAgency(agencies.require(repo.get(earlier), earlier), None)
+            repo.add(created.agency)
+            audit_log.record(
+                session,
+                EventType.AGENCY_CREATED,
+                at=now,
+                client_id=created.agency.client_id,
+                by=actor,
+                mode=created.agency.mode,
+            )
+            remember(session, keyed, created.agency.client_id)
         log.info(
             "agency created",
             extra={"agency": created.agency.client_id, "mode": created.agency.mode},
@@ -73,12 +113,91 @@ class AgencyRegistry:
             )
         return Page.from_overfetch(found, page.size, key=lambda a: a.client_id)
 
-    def disable(self, client_id: str) -> Agency:
+    def update(
+        self,
+        client_id: str,
+        changes: Mapping[str, Any],
+        *,
+        keyed: Keyed | None = None,
+        actor: str | None = None,
+    ) -> Agency:
+        """Change the fields in ``changes`` (names from ``UPDATABLE``); the result
+        is validated exactly as a registration is, every problem at once."""
+        unknown = [f for f in changes if f not in UPDATABLE]
+        if unknown or not changes:
+            raise InvalidArgument.from_violations(
+                [
+                    FieldViolation(
+                        "update_mask",
+                        f"name at least one of {', '.join(UPDATABLE)}"
+                        + (f"; cannot change {', '.join(unknown)}" if unknown else ""),
+                    )
+                ]
+            )
+        now = self._clock()
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
+            earlier = replayed(session, keyed)
+            if earlier is not None:
+                return agencies.require(repo.get(earlier), earlier)
+            agency = agencies.require(repo.get(client_id), client_id)
+            updated = _revalidated(agency, changes)
+            repo.update(updated)
+            audit_log.record(
+                session,
+                EventType.AGENCY_UPDATED,
+                at=now,
+                client_id=client_id,
+                by=actor,
+                fields=sorted(changes),
+            )
+            remember(session, keyed, client_id)
+        log.info("agency updated", extra={"agency": client_id})
+        return updated
+
+    def disable(
+        self, client_id: str, *, keyed: Keyed | None = None, actor: str | None = None
+    ) -> Agency:
+        with transaction(self._sessions) as session:
+            repo = SqlAgencyRepository(session)
+            earlier = replayed(session, keyed)
+            if earlier is not None:
+                return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
             disabled = agency.disable(self._clock())
             if disabled is not agency:
                 repo.update(disabled)
+                audit_log.record(
+                    session,
+                    EventType.AGENCY_DISABLED,
+                    at=disabled.disabled_at or self._clock(),
+                    client_id=client_id,
+                    by=actor,
+                )
+            remember(session, keyed, client_id)
         log.info("agency disabled", extra={"agency": client_id})
         return disabled
+
+
+def _revalidated(agency: Agency, changes: Mapping[str, Any]) -> Agency:
+    """``agency`` with ``changes``, checked by the registration rules themselves
+    (so an update can never store what registration would refuse)."""
+    merged: dict[str, Any] = {
+        "name": agency.name,
+        "scopes": list(agency.scopes),
+        "redirect_uris": list(agency.redirect_uris),
+        "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
+        "backchannel_logout_uri": agency.backchannel_logout_uri,
+        "subject_type": agency.subject_type,
+        "sector_identifier": agency.sector_identifier,
+        "id_token_alg": agency.id_token_alg,
+        **changes,
+    }
+    checked = agencies.register(
+        mode=agency.mode,
+        jwks=agency.jwks,
+        public=agency.public,
+        now=agency.created_at,
+        **merged,
+    ).agency
+    return replace(agency, **{field: getattr(checked, field) for field in UPDATABLE})

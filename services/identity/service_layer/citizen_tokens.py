@@ -172,6 +172,7 @@ class CitizenTokens:
         now = self._clock()
         code_hash = hash_value(code)
         t = authorization_codes
+        self._ready_signers(agency)
         with transaction(self._sessions) as session:
             query = sa.select(t).where(t.c.code_hash == code_hash)
             if session.get_bind().dialect.name == "postgresql":
@@ -245,6 +246,7 @@ class CitizenTokens:
         token_hash = hash_value(refresh_token)
         t = user_tokens
         reuse: GrantError | None = None
+        self._ready_signers(agency)
         with transaction(self._sessions) as session:
             query = sa.select(t).where(t.c.id == token_hash, t.c.kind == "refresh")
             if session.get_bind().dialect.name == "postgresql":
@@ -292,6 +294,12 @@ class CitizenTokens:
         raise reuse
 
     # -- issuing ------------------------------------------------------------------
+
+    def _ready_signers(self, agency: Agency) -> None:
+        """Make sure both signing keys exist before a transaction starts: creating
+        one inside it would wait on our own write lock (SQLite)."""
+        self._keys.signer()
+        self._keys.signer(agency.id_token_alg)
 
     def _issue(
         self,

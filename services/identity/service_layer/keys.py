@@ -1,26 +1,45 @@
-"""identity's signing keys in use: created on first start, cached in memory.
+"""identity's signing keys in use: created on first start, rotated by operators,
+cached in memory.
 
 The cache is short-lived (``refresh_seconds``) so that a rotation made by any
-replica, or by ``gaap-admin``, is picked up by all of them.
+replica, or by ``gaap-admin``, is picked up by all of them; it is also reloaded
+as soon as a key's scheduled switch time passes, so no replica signs with a
+retired key or waits to sign with an activated one.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.identity.adapters import audit_log
 from services.identity.adapters.repositories import SqlKeyRepository
+from services.identity.adapters.sealing import Sealer
 from services.identity.domain import signing_keys
-from services.identity.domain.signing_keys import SigningKey
+from services.identity.domain.audit import EventType
+from services.identity.domain.signing_keys import Rotation, SigningKey
 from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
+
+# Verifiers accept a token up to this long after its ``exp`` (AccessTokenVerifier's
+# leeway is 30 s; pyjwt users commonly allow a minute): a retired key stays
+# published that much longer than its last token.
+VERIFIER_LEEWAY = timedelta(seconds=60)
+# CitizenTokens' ID-token lifetime (bootstrap keeps its default); back-channel
+# logout tokens live 120 s. Both are signed by the same keys as access tokens.
+ID_TOKEN_TTL_SECONDS = 300
+
+
+def longest_token(access_token_ttl_seconds: int) -> timedelta:
+    """The longest lifetime of any token identity signs."""
+    return timedelta(seconds=max(access_token_ttl_seconds, ID_TOKEN_TTL_SECONDS))
 
 
 @dataclass(frozen=True)
@@ -31,8 +50,22 @@ class Signer:
 
 
 @dataclass(frozen=True)
+class KeyInfo:
+    """A key as operators see it: never the private key."""
+
+    kid: str
+    alg: str
+    status: str
+    created_at: datetime
+    activates_at: datetime
+    retires_at: datetime | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class _Snapshot:
     loaded_at: float
+    next_change: datetime | None
     jwks: dict[str, Any]
     signers: dict[str, Signer]  # by algorithm
 
@@ -45,29 +78,101 @@ class KeyStore:
         alg: str = "ES256",
         refresh_seconds: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
+        sealer: Sealer | None = None,
     ) -> None:
         self._sessions = sessions
         self._alg = alg
         self._refresh_seconds = refresh_seconds
         self._clock = clock
+        self._sealer = sealer or Sealer(None)
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
         self._parsed: dict[str, Any] = {}
 
+    def _repo(self, session: Session) -> SqlKeyRepository:
+        return SqlKeyRepository(session, self._sealer)
+
     def ensure_signing_key(self, alg: str | None = None) -> None:
-        """Create a key for ``alg`` if none signs now (safe when replicas start together)."""
+        """Create a key for ``alg`` if none signs now (safe when replicas start
+        together), and seal keys stored before a key-encryption key was set."""
         alg = alg or self._alg
         with transaction(self._sessions) as session:
             advisory_lock(session, "identity.signing_keys")
-            repo = SqlKeyRepository(session)
+            repo = self._repo(session)
             now = self._clock()
             if signing_keys.active_key(repo.all(), now, alg) is None:
                 repo.add(signing_keys.generate(alg, now))
+            repo.seal_unsealed()
         self.reload()
+
+    def rotate(
+        self,
+        *,
+        longest_token: timedelta,
+        propagation: timedelta,
+        alg: str | None = None,
+        actor: str = "gaap-admin",
+    ) -> list[Rotation]:
+        """Rotate the key of ``alg``, or of every algorithm that has a signing key.
+
+        The new key is published at once and signs after ``propagation``; the
+        old one signs until then and stays published until every token it may
+        have signed has expired (``longest_token`` plus the verifiers' leeway).
+        """
+        with transaction(self._sessions) as session:
+            advisory_lock(session, "identity.signing_keys")
+            repo = self._repo(session)
+            keys = repo.all()
+            now = self._clock()
+            algs = [alg] if alg else sorted({k.alg for k in keys if k.signs_at(now)})
+            rotations = [
+                signing_keys.rotate(
+                    keys,
+                    a,
+                    now,
+                    propagation=propagation,
+                    longest_token=longest_token + VERIFIER_LEEWAY,
+                )
+                for a in algs
+            ]
+            for rotation in rotations:
+                repo.add(rotation.new)
+                repo.set_times(rotation.retired)
+                audit_log.record(
+                    session,
+                    EventType.KEYS_ROTATED,
+                    at=now,
+                    alg=rotation.new.alg,
+                    new_kid=rotation.new.kid,
+                    retired_kid=rotation.retired.kid,
+                    switch_at=rotation.switch_at.isoformat(),
+                    unpublish_at=(rotation.retired.expires_at or now).isoformat(),
+                    by=actor,
+                )
+        self.reload()
+        return rotations
+
+    def list_keys(self) -> list[KeyInfo]:
+        """Every key, newest first, with its status now."""
+        with self._sessions() as session:
+            keys = self._repo(session).all()
+        now = self._clock()
+        return [
+            KeyInfo(
+                kid=k.kid,
+                alg=k.alg,
+                status=signing_keys.status(k, now),
+                created_at=k.created_at,
+                activates_at=k.activates_at,
+                retires_at=k.retires_at,
+                expires_at=k.expires_at,
+            )
+            for k in sorted(keys, key=lambda k: (k.created_at, k.kid), reverse=True)
+        ]
 
     def reload(self) -> None:
         with self._sessions() as session:
-            keys = SqlKeyRepository(session).all()
+            keys: Sequence[SigningKey] = self._repo(session).all()
         now = self._clock()
         signers = {}
         for alg in signing_keys.SIGNING_ALGORITHMS:
@@ -75,7 +180,10 @@ class KeyStore:
             if active is not None:
                 signers[alg] = self._signer(active)
         self._snapshot = _Snapshot(
-            loaded_at=time.monotonic(), jwks=signing_keys.jwks(keys, now), signers=signers
+            loaded_at=time.monotonic(),
+            next_change=signing_keys.next_change(keys, now),
+            jwks=signing_keys.jwks(keys, now),
+            signers=signers,
         )
 
     def _signer(self, key: SigningKey) -> Signer:
@@ -84,17 +192,18 @@ class KeyStore:
             parsed = self._parsed[key.kid] = load_pem_private_key(key.private_pem, password=None)
         return Signer(kid=key.kid, alg=key.alg, private_key=parsed)
 
+    def _stale(self, snapshot: _Snapshot | None) -> bool:
+        if snapshot is None or time.monotonic() - snapshot.loaded_at > self._refresh_seconds:
+            return True
+        return snapshot.next_change is not None and self._clock() >= snapshot.next_change
+
     def _current(self) -> _Snapshot:
         snapshot = self._snapshot
-        if snapshot is None or time.monotonic() - snapshot.loaded_at > self._refresh_seconds:
+        if self._stale(snapshot):
             with self._lock:
-                snapshot = self._snapshot
-                if (
-                    snapshot is None
-                    or time.monotonic() - snapshot.loaded_at > self._refresh_seconds
-                ):
+                if self._stale(self._snapshot):
                     self.reload()
-                    snapshot = self._snapshot
+                snapshot = self._snapshot
         assert snapshot is not None
         return snapshot
 

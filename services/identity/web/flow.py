@@ -59,9 +59,11 @@ class Flow:
     lock_minutes: int = 15
     clock: Callable[[], datetime] = utcnow
 
-    @property
-    def secure(self) -> bool:
-        return self.issuer.startswith("https://")
+    @staticmethod
+    def secure(request: Request) -> bool:
+        """Cookies are Secure when the page is served over TLS (uvicorn honours
+        X-Forwarded-Proto from a trusted proxy)."""
+        return request.url.scheme == "https"
 
     # -- helpers --------------------------------------------------------------
 
@@ -90,6 +92,7 @@ class Flow:
     ) -> Response:
         browser, new = browser_session(request)
         purpose = context.setdefault("purpose", template)
+        context.setdefault("errors", [])
         response = self.pages.render(
             template,
             language,
@@ -99,9 +102,9 @@ class Flow:
             **context,
         )
         if new:
-            set_session_cookie(response, browser, secure=self.secure)
+            set_session_cookie(response, browser, secure=self.secure(request))
         if request.query_params.get("lang") in self.pages.languages:
-            set_language_cookie(response, request.query_params["lang"], secure=self.secure)
+            set_language_cookie(response, request.query_params["lang"], secure=self.secure(request))
         return response
 
     def _language_links(self, request: Request) -> list[tuple[str, str, str]]:
@@ -178,7 +181,7 @@ class Flow:
         pending = await run_in_threadpool(self.pending.create, parsed, browser)
         response = await self._resume(request, pending)
         if new:
-            set_session_cookie(response, browser, secure=self.secure)
+            set_session_cookie(response, browser, secure=self.secure(request))
         return response
 
     async def resume(self, request: Request) -> Response:
@@ -286,7 +289,7 @@ class Flow:
         )
         await run_in_threadpool(self.pending.update, pending, signed_in_at=self.clock())
         response = _see_other(f"/authorize/continue?auth={pending.id}")
-        self._set_signin_cookie(response, cookie)
+        self._set_signin_cookie(request, response, cookie)
         return response
 
     def _signin_form(
@@ -310,9 +313,14 @@ class Flow:
             errors=errors,
         )
 
-    def _set_signin_cookie(self, response: Response, cookie: str) -> None:
+    def _set_signin_cookie(self, request: Request, response: Response, cookie: str) -> None:
         response.set_cookie(
-            SIGNIN_COOKIE, cookie, httponly=True, samesite="lax", secure=self.secure, path="/"
+            SIGNIN_COOKIE,
+            cookie,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure(request),
+            path="/",
         )
 
     async def second_factor_page(self, request: Request) -> Response:

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.userinfo import UserInfoClaims
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.errors import Unauthenticated
 
@@ -30,9 +31,7 @@ class UserInfo:
     def __init__(
         self, verifier: AccessTokenVerifier, tokens: CitizenTokens, registry: AgencyRegistry
     ) -> None:
-        self._verifier = verifier
-        self._tokens = tokens
-        self._registry = registry
+        self.claims = UserInfoClaims(verifier, tokens, registry)
 
     async def endpoint(self, request: Request) -> Response:
         token = await _bearer(request)
@@ -51,21 +50,8 @@ class UserInfo:
         return JSONResponse(claims, headers=NO_STORE)
 
     def claims_for(self, token: str) -> dict[str, object]:
-        """The consented claims for a citizen's access token (also used over gRPC)."""
-        principal, _ = self._verifier.verify_with_claims(token)
-        record = self._tokens.token_record(principal.token_id)
-        if record is None or record.kind != "access":
-            raise Unauthenticated("not a citizen's access token")
-        if record.revoked_at is not None:
-            raise Unauthenticated("the access token has been revoked")
-        if "openid" not in principal.scopes:
-            raise PermissionError("the token lacks the openid scope")
-        agency = self._registry.find_active(principal.client_id)
-        if agency is None:
-            raise Unauthenticated("the agency is disabled")
-        return self._tokens.userinfo_claims(
-            record.account_id, agency, principal.scope_order, record.claims
-        )
+        """The consented claims for a citizen's access token (see ``UserInfoClaims``)."""
+        return self.claims.claims_for(token)
 
 
 async def _bearer(request: Request) -> str | None:

@@ -1,0 +1,158 @@
+"""A relying party and a citizen's browser, in plain HTTP, for identity's tests.
+
+``RelyingParty`` builds authorization requests (PKCE S256, state, nonce) and
+redeems codes; ``CitizenBrowser`` follows identity's pages the way a browser
+would (cookies, forms with their CSRF tokens) without JavaScript.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from html import unescape
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+import pyotp
+
+CALLBACK = "https://rp.example.gov/callback"
+SIGNED_OUT = "https://rp.example.gov/signed-out"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode()
+    return verifier, challenge.rstrip("=")
+
+
+@dataclass
+class AuthRequest:
+    url: str
+    state: str
+    nonce: str
+    verifier: str
+
+
+@dataclass
+class RelyingParty:
+    base: str  # identity's real HTTP URL in the test
+    client_id: str
+    client_secret: str | None
+    redirect_uri: str = CALLBACK
+
+    def auth_request(self, scope: str = "openid profile email", **extra: str) -> AuthRequest:
+        verifier, challenge = pkce_pair()
+        state, nonce = secrets.token_urlsafe(8), secrets.token_urlsafe(8)
+        params = {
+            "response_type": "code",
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scope": scope,
+            "state": state,
+            "nonce": nonce,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        }
+        params = {k: v for k, v in params.items() if v != ""}
+        return AuthRequest(f"{self.base}/authorize?{urlencode(params)}", state, nonce, verifier)
+
+    def token(self, **form: str) -> httpx.Response:
+        auth = (self.client_id, self.client_secret) if self.client_secret else None
+        if auth is None:
+            form = {"client_id": self.client_id, **form}
+        return httpx.post(f"{self.base}/oauth2/token", data=form, auth=auth)
+
+    def redeem(self, code: str, verifier: str, **extra: str) -> httpx.Response:
+        return self.token(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.redirect_uri,
+            code_verifier=verifier,
+            **extra,
+        )
+
+
+@dataclass
+class Form:
+    action: str
+    fields: dict[str, str]
+
+
+@dataclass
+class CitizenBrowser:
+    base: str
+    client: httpx.Client = field(default_factory=lambda: httpx.Client(follow_redirects=False))
+    last: httpx.Response | None = None
+
+    def get(self, url: str) -> httpx.Response:
+        self.last = self.client.get(urljoin(self.base + "/", url))
+        return self.last
+
+    def follow(self, response: httpx.Response, stop_at: str = CALLBACK) -> httpx.Response:
+        """Follow identity's redirects; stop at the client (outside identity)."""
+        while response.status_code in (302, 303) and not response.headers["location"].startswith(
+            stop_at
+        ):
+            location = response.headers["location"]
+            if not location.startswith(("/", self.base)):
+                break
+            response = self.get(location)
+        self.last = response
+        return response
+
+    def form(self, response: httpx.Response) -> Form:
+        html = response.text
+        match = re.search(r'<form method="post" action="([^"]+)"', html)
+        assert match, html[:2000]
+        fields = {
+            unescape(n): unescape(v)
+            for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+        }
+        return Form(unescape(match.group(1)), fields)
+
+    def submit(self, response: httpx.Response, **values: str) -> httpx.Response:
+        form = self.form(response)
+        self.last = self.client.post(
+            urljoin(self.base + "/", form.action), data={**form.fields, **values}
+        )
+        return self.last
+
+    def sign_in(
+        self,
+        start: str,
+        email: str,
+        password: str,
+        totp_secret: str | None = None,
+        consent: bool = True,
+    ) -> httpx.Response:
+        """From an authorization URL to the redirect back to the client."""
+        page = self.follow(self.get(start))
+        if "/signin" in str(page.url) and 'name="password"' in page.text:
+            page = self.follow(self.submit(page, email=email, password=password))
+        if 'name="code"' in page.text:
+            assert totp_secret, "a second factor was asked for"
+            page = self.follow(self.submit(page, code=pyotp.TOTP(totp_secret).now()))
+        if 'name="decision"' in page.text:
+            page = self.follow(self.submit(page, decision="allow" if consent else "deny"))
+        return page
+
+
+def callback_params(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code in (302, 303), (response.status_code, response.text[:500])
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    return {k: v[0] for k, v in query.items()}
+
+
+def decode_unverified(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    import json
+
+    decoded: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return decoded
