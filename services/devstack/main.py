@@ -1,17 +1,22 @@
 """``gaap-devstack`` (what ``make run`` runs): the platform on its embedded defaults.
 
-Registers the demo agency, starts identity, payments and notify, waits until each
-reports SERVING on gRPC health, prints the URLs and credentials, then watches:
+Registers the demo agency, starts the local mail and SMS sinks, identity, payments,
+notify and notify's worker, waits until each reports SERVING on gRPC health (the
+sinks: until they accept connections), prints the URLs, credentials and where mail
+and text messages land, then watches:
 Ctrl-C or SIGTERM stops everything cleanly, and a process that dies is reported
 and takes the platform down with a non-zero exit instead of leaving it half-up.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sys
 import threading
 import time
+from urllib.parse import urlsplit
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -31,6 +36,27 @@ SERVICES: tuple[tuple[str, type[ServerSettings]], ...] = (
     ("notify", NotifySettings),
 )
 STARTUP_TIMEOUT = 60.0
+# notify's local sinks (started first: the worker sends to them) and its worker.
+SINKS = (("smtp-sink", "services.notify.sinks.smtp"), ("sms-gateway", "services.notify.sinks.sms"))
+WORKERS = (("notify-worker", "services.notify.worker"),)
+
+
+def sink_addresses(notify: NotifySettings) -> dict[str, tuple[str, int]]:
+    sms = urlsplit(str(notify.sms_provider_list()[0]["url"]))
+    return {
+        "smtp-sink": (notify.smtp_host, notify.smtp_port),
+        "sms-gateway": (sms.hostname or "127.0.0.1", sms.port or 80),
+    }
+
+
+def wait_listening(address: tuple[str, int], deadline: float, alive: threading.Event) -> bool:
+    while time.monotonic() < deadline and alive.is_set():
+        try:
+            with socket.create_connection(address, timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def wait_serving(target: str, deadline: float, alive: threading.Event) -> bool:
@@ -63,12 +89,25 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
 
     supervisor = Supervisor()
+    for name, module in SINKS:
+        supervisor.spawn(name, [sys.executable, "-m", module])
     for name, _ in SERVICES:
         supervisor.spawn(name, [sys.executable, "-m", f"services.{name}.main"])
+    # The demo agency is in test mode; with local sinks as providers, its mail may
+    # really land in var/ so people can read it.
+    worker_env = {**os.environ, "NOTIFY_DELIVER_TEST_MODE": "true"}
+    for name, module in WORKERS:
+        supervisor.spawn(name, [sys.executable, "-m", module], env=worker_env)
 
     deadline = time.monotonic() + STARTUP_TIMEOUT
+    sinks = sink_addresses(settings["notify"])  # type: ignore[arg-type]
+    checks: list[tuple[str, bool]] = []
+    for name, _ in SINKS:
+        checks.append((name, wait_listening(sinks[name], deadline, running)))
     for name, _ in SERVICES:
-        if not wait_serving(settings[name].grpc_address, deadline, running) or stop.is_set():
+        checks.append((name, wait_serving(settings[name].grpc_address, deadline, running)))
+    for name, healthy in checks:
+        if not healthy or stop.is_set() or supervisor.first_exited() is not None:
             dead = supervisor.first_exited()
             reason = (
                 f"{dead.name} exited with code {dead.process.returncode}"
@@ -106,6 +145,16 @@ def _print_banner(
     for name, _ in SERVICES:
         s = settings[name]
         lines.append(f"  {name:<9} gRPC {s.grpc_address:<16} HTTP http://{s.http_address}")
+    notify = settings["notify"]
+    assert isinstance(notify, NotifySettings)
+    sinks = sink_addresses(notify)
+    smtp, sms = sinks["smtp-sink"], sinks["sms-gateway"]
+    lines += [
+        "",
+        "  notify's worker sends through local sinks; nothing leaves this machine:",
+        f"  email     SMTP {smtp[0]}:{smtp[1]:<10} -> {platform.var_dir / 'mail'}/*.eml",
+        f"  SMS       HTTP {sms[0]}:{sms[1]:<10} -> {platform.var_dir / 'sms'}/*.json",
+    ]
     lines += [
         "",
         f"  issuer    {platform.issuer}  (discovery: /.well-known/openid-configuration)",

@@ -1,22 +1,167 @@
-"""notify's composition root."""
+"""notify's composition root: the API process and the worker share ``open_notify``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from services.notify.adapters import queue, tables
+from services.notify.adapters.email_smtp import SmtpEmailProvider
+from services.notify.adapters.sms_http import FailoverSms, HttpSmsProvider
+from services.notify.api.grpc import POLICY, NotifyServicer, notify_service
+from services.notify.domain.notifications import RetrySchedule
+from services.notify.domain.routing import WeightedRouter
+from services.notify.domain.statuses import TEMPORARY_FAILURE
+from services.notify.service_layer import callbacks
+from services.notify.service_layer.agency_settings import AgencySettingsService, Defaults
+from services.notify.service_layer.callbacks import CallbackService
+from services.notify.service_layer.delivery import Deliverer, WorkerConfig
+from services.notify.service_layer.sending import SendingService
+from services.notify.service_layer.templates import TemplateService
 from services.notify.settings import NotifySettings
-from services.runtime import bootstrap
+from services.notify.web.receipts import receipt_routes
+from services.runtime import bootstrap, idempotency, rate_limit, webhooks
 from services.runtime.config import PlatformSettings
+from services.runtime.db import advisory_lock, transaction
+from services.runtime.db_types import utcnow
 from services.runtime.http import build_app
+from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+RECEIPT_TIMEOUT = timedelta(hours=72)  # an SMS with no receipt by then: temporary-failure
+
+
+@dataclass
+class Notify:
+    """notify's parts, for ``main``, the worker, tests and benchmarks."""
+
+    settings: NotifySettings
+    database: bootstrap.Database
+    templates: TemplateService
+    sending: SendingService
+    callbacks: CallbackService
+    agency_settings: AgencySettingsService
+    outbox: webhooks.Outbox = field(repr=False)
+
+    def apply_receipt(self, provider: str, message_id: str, status: str) -> bool:
+        with transaction(self.database.sessions) as session:
+            return queue.apply_receipt(session, provider, message_id, status, utcnow())
+
+    def deliver_callbacks(self) -> int:
+        return self.outbox.deliver_due()
+
+    def maintain(self) -> dict[str, int]:
+        """Retention and timeouts, once across replicas (advisory lock)."""
+        now = utcnow()
+        with transaction(self.database.sessions) as session:
+            advisory_lock(session, "notify-maintenance")
+            purged = 0
+            while True:
+                batch = queue.purge_personal_data(
+                    session, now - timedelta(days=self.settings.retention_days), now
+                )
+                purged += batch
+                if batch == 0:
+                    break
+            timed_out = queue.time_out_unreceipted(
+                session, now - RECEIPT_TIMEOUT, now, TEMPORARY_FAILURE
+            )
+            # Stored responses hold recipients and content: they go after 24 hours.
+            keys = idempotency.purge_expired(session, tables.idempotency_keys, now)
+        return {"purged": purged, "timed_out": timed_out, "keys": keys}
+
+
+def open_notify(
+    platform: PlatformSettings,
+    settings: NotifySettings,
+    callback_sender: webhooks.Sender | None = None,
+) -> Notify:
+    database = bootstrap.open_database(platform, settings, MIGRATIONS)
+    sessions = database.sessions
+    defaults = Defaults(
+        settings.sms_default_region.upper(), settings.email_daily_limit, settings.sms_daily_limit
+    )
+    limiter = rate_limit.connect(platform.redis_url, "gaap:notify")
+    limit = rate_limit.Limit.per_minute(settings.rate_per_minute, settings.rate_burst)
+    return Notify(
+        settings=settings,
+        database=database,
+        templates=TemplateService(sessions),
+        sending=SendingService(sessions, limiter, limit, defaults),
+        callbacks=CallbackService(sessions),
+        agency_settings=AgencySettingsService(sessions, defaults),
+        outbox=callbacks.outbox(sessions, callback_sender),
+    )
 
 
 def build(platform: PlatformSettings, settings: NotifySettings) -> ServiceSpec:
+    notify = open_notify(platform, settings)
     verifier = bootstrap.token_verifier("notify", platform)
+    servicer = NotifyServicer(
+        notify.templates, notify.sending, notify.callbacks, notify.agency_settings
+    )
+    keys = {str(p["name"]): str(p["key"]) for p in settings.sms_provider_list()}
+    routes = receipt_routes(keys, notify.apply_receipt)
     return bootstrap.assemble(
         "notify",
         platform,
         settings,
         verifier,
         bootstrap.Parts(
-            grpc_services=[], policy={}, http_app=lambda ready: build_app([], ready=ready)
+            grpc_services=[notify_service(servicer)],
+            policy=POLICY,
+            http_app=lambda ready: build_app(routes, ready=ready),
+            jobs=[
+                PeriodicJob("status-callbacks", 1.0, notify.deliver_callbacks),
+                PeriodicJob("retention", 600, notify.maintain),
+            ],
+            on_stop=[notify.database.close],
         ),
+    )
+
+
+def deliverer(
+    notify: Notify, http: httpx.AsyncClient, clock: Callable[[], datetime] = utcnow
+) -> Deliverer:
+    """The worker's sender, with the configured SMTP server and SMS providers."""
+    s = notify.settings
+    email = SmtpEmailProvider(
+        s.smtp_host,
+        s.smtp_port,
+        s.email_from,
+        username=s.smtp_username,
+        password=s.smtp_password,
+        starttls=s.smtp_starttls,
+        connections=s.smtp_connections,
+    )
+    receipts = s.public_url.rstrip("/") + "/receipts/sms/"
+    providers = {
+        str(p["name"]): HttpSmsProvider(
+            str(p["name"]),
+            str(p["url"]),
+            str(p["key"]),
+            sender=s.sms_sender,
+            receipts_url=receipts + str(p["name"]),
+            client=http,
+        )
+        for p in s.sms_provider_list()
+    }
+    router = WeightedRouter(
+        {str(p["name"]): float(p.get("weight", 1)) for p in s.sms_provider_list()}
+    )
+    config = WorkerConfig(
+        batch=s.worker_batch,
+        concurrency=s.worker_concurrency,
+        lease=timedelta(seconds=s.worker_lease_seconds),
+        poll_seconds=s.worker_poll_seconds,
+        deliver_test_mode=s.deliver_test_mode,
+        retry=RetrySchedule(period=timedelta(seconds=s.retry_period_seconds)),
+    )
+    return Deliverer(
+        notify.database.sessions, email, FailoverSms(providers, router), config, clock=clock
     )

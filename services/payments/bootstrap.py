@@ -1,22 +1,149 @@
-"""payments's composition root."""
+"""payments' composition root."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from services.payments.adapters import tables
+from services.payments.adapters.repositories import service_secret
+from services.payments.adapters.sandbox import SandboxProvider
+from services.payments.adapters.stripe_provider import StripeProvider
+from services.payments.api.grpc import POLICY, PaymentsServicer, RateLimits, payments_service
+from services.payments.service_layer.checkout import Checkout
+from services.payments.service_layer.page_links import PageLinks
+from services.payments.service_layer.payments import Clock, PaymentsService
+from services.payments.service_layer.providers import Providers
+from services.payments.service_layer.stripe_events import StripeEvents
+from services.payments.service_layer.subscriptions import WebhookSubscriptions, secret_lookup
+from services.payments.service_layer.sweeper import Sweeper
 from services.payments.settings import PaymentsSettings
-from services.runtime import bootstrap
+from services.payments.web.app import PaymentPages, create_app
+from services.runtime import bootstrap, rate_limit, webhooks
 from services.runtime.config import PlatformSettings
-from services.runtime.http import build_app
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+from services.runtime.keys import JwksFetcher
+from services.runtime.pages import CsrfTokens
+from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Agency webhooks: retried after 1 minute, 5 minutes, 1 hour, 1 day, 2 days.
+WEBHOOK_RETRIES = webhooks.RetryPolicy(
+    delays=(
+        timedelta(minutes=1),
+        timedelta(minutes=5),
+        timedelta(hours=1),
+        timedelta(days=1),
+        timedelta(days=2),
+    )
+)
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass
+class PaymentsApp:
+    """payments' parts, for tests and benchmarks as much as for ``main``."""
+
+    database: bootstrap.Database
+    providers: Providers
+    payments: PaymentsService
+    checkout: Checkout
+    subscriptions: WebhookSubscriptions
+    outbox: webhooks.Outbox
+    sweeper: Sweeper
+    stripe_events: StripeEvents
+    links: PageLinks
+    csrf: CsrfTokens
+    clock: Clock
+
+
+def open_payments(
+    platform: PlatformSettings,
+    settings: PaymentsSettings,
+    *,
+    clock: Clock = utcnow,
+    webhook_sender: webhooks.Sender | None = None,
+) -> PaymentsApp:
+    database = bootstrap.open_database(platform, settings, MIGRATIONS)
+    with transaction(database.sessions) as session:
+        page_secret = service_secret(session, "page")
+        csrf_secret = service_secret(session, "csrf")
+    sandbox = SandboxProvider(database.sessions)
+    live = (
+        StripeProvider(settings.stripe_api_key, api_base=settings.stripe_api_base)
+        if settings.stripe_api_key
+        else None
+    )
+    providers = Providers(sandbox, live)
+    payments = PaymentsService(
+        database.sessions, providers, max_amount=settings.max_amount, clock=clock
+    )
+    outbox = webhooks.Outbox(
+        database.sessions,
+        tables.webhook_deliveries,
+        tables.webhook_attempts,
+        secret_for=secret_lookup,
+        policy=WEBHOOK_RETRIES,
+        sender=webhook_sender or webhooks.http_sender(WEBHOOK_TIMEOUT_SECONDS),
+        user_agent="GaaP-Payments-Webhooks/1",
+        clock=clock,
+    )
+    return PaymentsApp(
+        database=database,
+        providers=providers,
+        payments=payments,
+        checkout=Checkout(database.sessions, providers, clock=clock),
+        subscriptions=WebhookSubscriptions(database.sessions, outbox, clock=clock),
+        outbox=outbox,
+        sweeper=Sweeper(database.sessions, providers, payments, clock=clock),
+        stripe_events=StripeEvents(database.sessions, clock=clock),
+        links=PageLinks(page_secret, settings.public_url),
+        csrf=CsrfTokens(csrf_secret),
+        clock=clock,
+    )
 
 
 def build(platform: PlatformSettings, settings: PaymentsSettings) -> ServiceSpec:
-    verifier = bootstrap.token_verifier("payments", platform)
+    return serve(platform, settings, open_payments(platform, settings))
+
+
+def serve(
+    platform: PlatformSettings,
+    settings: PaymentsSettings,
+    app: PaymentsApp,
+    *,
+    jwks: JwksFetcher | None = None,
+) -> ServiceSpec:
+    """The running service around ``app`` (tests pass one with a fake clock,
+    benchmarks a static JWKS)."""
+    verifier = bootstrap.token_verifier("payments", platform, fetch=jwks)
+    limits = RateLimits(
+        rate_limit.connect(platform.redis_url, "gaap:payments"),
+        writes_per_second=settings.create_rate_per_second,
+        reads_per_second=settings.read_rate_per_second,
+    )
+    servicer = PaymentsServicer(app.payments, app.subscriptions, app.links, limits, clock=app.clock)
+    pages = PaymentPages(app.checkout, app.links, app.csrf)
     return bootstrap.assemble(
         "payments",
         platform,
         settings,
         verifier,
         bootstrap.Parts(
-            grpc_services=[], policy={}, http_app=lambda ready: build_app([], ready=ready)
+            grpc_services=[payments_service(servicer)],
+            policy=POLICY,
+            http_app=create_app(pages, app.stripe_events, settings.webhook_secrets),
+            jobs=[
+                PeriodicJob(
+                    "payments-sweeper", settings.sweep_interval_seconds, app.sweeper.run_once
+                ),
+                PeriodicJob(
+                    "payments-webhooks", settings.webhook_interval_seconds, app.outbox.deliver_due
+                ),
+            ],
+            on_stop=[app.database.close],
         ),
     )

@@ -29,14 +29,21 @@ def _free_ports(count: int) -> list[int]:
 
 
 def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    ports = _free_ports(6)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_"))}
+    ports = _free_ports(8)
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_", "NOTIFY_"))
+    }
     env["GAAP_VAR_DIR"] = str(tmp_path / "var")
     env["GAAP_ISSUER"] = f"http://127.0.0.1:{ports[1]}"
     env["GAAP_SHUTDOWN_GRACE_SECONDS"] = "2"
     for i, name in enumerate(SERVICES):
         env[f"{name.upper()}_GRPC_ADDRESS"] = f"127.0.0.1:{ports[2 * i]}"
         env[f"{name.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{ports[2 * i + 1]}"
+    env["NOTIFY_SMTP_PORT"] = str(ports[6])
+    env["NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{ports[5]}"
+    env["NOTIFY_SMS_PROVIDERS"] = json.dumps(
+        [{"name": "local", "url": f"http://127.0.0.1:{ports[7]}/messages", "key": "k", "weight": 1}]
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.devstack.main"],
         env=env,
@@ -75,7 +82,7 @@ def _alive(pid: int) -> bool:
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     proc, env = _start(tmp_path)
     children = _children(proc)
-    assert len(children) == 3
+    assert len(children) == 6  # 3 services, notify's worker, the SMTP sink, the SMS gateway
     demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
     assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
     token_url = env["GAAP_ISSUER"] + "/oauth2/token"
@@ -96,6 +103,79 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 0
     assert not [pid for pid in children if _alive(pid)]
+
+
+def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) -> None:
+    from gaap.notify.v1 import notify_pb2 as pb
+    from gaap.notify.v1 import notify_pb2_grpc
+
+    proc, env = _start(tmp_path)
+    try:
+        demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
+        token = httpx.post(
+            demo["token_endpoint"],
+            data={"grant_type": "client_credentials"},
+            auth=(demo["client_id"], demo["client_secret"]),
+        ).json()["access_token"]
+        md = (("authorization", f"Bearer {token}"),)
+        with grpc.insecure_channel(env["NOTIFY_GRPC_ADDRESS"]) as channel:
+            stub = notify_pb2_grpc.NotifyServiceStub(channel)
+            for channel_kind, to in (
+                (pb.CHANNEL_EMAIL, "resident@example.com"),
+                (pb.CHANNEL_SMS, "07912345678"),
+            ):
+                template = stub.CreateTemplate(
+                    pb.CreateTemplateRequest(
+                        channel=channel_kind,
+                        name="Hello",
+                        contents=[
+                            pb.TemplateContent(
+                                language="en",
+                                subject="Hello" if channel_kind == pb.CHANNEL_EMAIL else "",
+                                body="Hello ((name))",
+                            )
+                        ],
+                        idempotency_key=f"t-{channel_kind}",
+                    ),
+                    metadata=md,
+                    timeout=10,
+                )
+                values = {"name": pb.PersonalisationValue(text="Ada")}
+                if channel_kind == pb.CHANNEL_EMAIL:
+                    stub.SendEmail(
+                        pb.SendEmailRequest(
+                            template_id=template.id,
+                            email_address=to,
+                            personalisation=values,
+                            idempotency_key="e",
+                        ),
+                        metadata=md,
+                        timeout=10,
+                    )
+                else:
+                    stub.SendSms(
+                        pb.SendSmsRequest(
+                            template_id=template.id,
+                            phone_number=to,
+                            personalisation=values,
+                            idempotency_key="s",
+                        ),
+                        metadata=md,
+                        timeout=10,
+                    )
+        deadline = time.monotonic() + 30
+        mail, sms = tmp_path / "var" / "mail", tmp_path / "var" / "sms"
+        while time.monotonic() < deadline and not (
+            list(mail.glob("*.eml")) and list(sms.glob("*.json"))
+        ):
+            time.sleep(0.1)
+        [eml] = list(mail.glob("*.eml"))
+        assert b"Hello Ada" in eml.read_bytes()
+        [text] = list(sms.glob("*.json"))
+        assert json.loads(text.read_text())["body"] == "Hello Ada"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
 
 
 def test_a_dead_service_is_reported_and_nothing_is_left_behind(tmp_path: Path) -> None:

@@ -222,7 +222,11 @@ def test_disabled_agency_gets_no_new_token(platform: Platform) -> None:
             "unsupported_grant_type",
         ),
         ({"grant_type": "authorization_code", "code": "x"}, {}, "unauthorized_client"),
-        ({"grant_type": "urn:ietf:params:oauth:grant-type:device_code"}, {}, "unsupported_grant_type"),
+        (
+            {"grant_type": "urn:ietf:params:oauth:grant-type:device_code"},
+            {},
+            "unsupported_grant_type",
+        ),
         ({}, {}, "invalid_request"),
     ],
 )

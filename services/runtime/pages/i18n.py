@@ -38,7 +38,9 @@ class Catalogue:
         for tag in self.languages:
             merged: NullTranslations | None = None
             for directory in directories:
-                compiled = _compile(directory / locale_dir_name(tag) / "LC_MESSAGES" / f"{DOMAIN}.po")
+                compiled = _compile(
+                    directory / locale_dir_name(tag) / "LC_MESSAGES" / f"{DOMAIN}.po"
+                )
                 if compiled is None:
                     continue
                 if merged is None:

@@ -1,0 +1,199 @@
+"""The queue: notifications due for sending, claimed by workers with a lease.
+
+Claim: rows with ``status`` created or sending, no provider message id, and
+``due_at <= now`` (a scheduled time, a retry time or an expired lease). On
+PostgreSQL they are selected ``FOR UPDATE SKIP LOCKED`` so concurrent workers
+take disjoint rows; on SQLite the transaction holds the database's write lock
+(BEGIN IMMEDIATE), and the UPDATE repeats the conditions anyway. Claiming moves
+``due_at`` to the lease's end: a worker killed mid-send leaves the row to be
+claimed again then, unless a provider message id was recorded (the provider
+accepted it), which takes it out of the queue for good.
+
+Every later change is conditional on the row not being final, so a final status
+is never overwritten (a late receipt, a cancel racing a worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from services.notify.adapters import tables
+from services.notify.domain.statuses import CREATED, DELIVERED, FINAL, SENDING
+from services.notify.service_layer import callbacks
+
+n = tables.notifications
+_CALLBACK_COLUMNS = (
+    n.c.id,
+    n.c.tenant,
+    n.c.reference,
+    n.c.channel,
+    n.c.template_id,
+    n.c.template_version,
+    n.c.created_at,
+)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: str
+    tenant: str
+    mode: str
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+    personalisation: dict[str, Any]
+    template_id: str
+    template_version: int
+    language: str
+    reply_to: str
+    attempts: int  # including this one
+    first_due_at: datetime
+
+
+def _due(now: datetime) -> Any:
+    return sa.and_(
+        n.c.status.in_((CREATED, SENDING)),
+        n.c.provider_message_id.is_(None),
+        n.c.due_at <= now,
+    )
+
+
+def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+    query = sa.select(n.c.id, n.c.status).where(_due(now)).order_by(n.c.due_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    picked = session.execute(query).all()
+    if not picked:
+        return []
+    ids = [r.id for r in picked]
+    rows = session.execute(
+        n.update()
+        .where(n.c.id.in_(ids), _due(now))
+        .values(status=SENDING, due_at=now + lease, attempts=n.c.attempts + 1)
+        .returning(n)
+    ).all()
+    was_created = {r.id for r in picked if r.status == CREATED}
+    callbacks.emit(session, ((dict(r._mapping), SENDING) for r in rows if r.id in was_created), now)
+    return [
+        Claimed(
+            r.id,
+            r.tenant,
+            r.mode,
+            r.channel,
+            r.recipient,
+            r.subject,
+            r.body,
+            r.personalisation,
+            r.template_id,
+            r.template_version,
+            r.language,
+            r.reply_to,
+            r.attempts,
+            r.first_due_at,
+        )
+        for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed notification."""
+
+    id: str
+    status: str | None = None  # a final status, or None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    retry_at: datetime | None = None  # retryable: claim again then
+
+
+def record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
+    """Apply outcomes; returns how many rows changed (a final row never does)."""
+    changed = 0
+    events: list[tuple[dict[str, Any], str]] = []
+    for o in outcomes:
+        values: dict[str, Any] = {}
+        condition = sa.and_(n.c.id == o.id, n.c.status.notin_(FINAL))
+        if o.provider_message_id is not None:
+            values.update(
+                provider=o.provider, provider_message_id=o.provider_message_id, sent_at=now
+            )
+            condition = sa.and_(condition, n.c.provider_message_id.is_(None))
+        if o.status is not None:
+            values.update(status=o.status, completed_at=now)
+        elif o.retry_at is not None:
+            values.update(due_at=o.retry_at)
+        if not values:
+            continue
+        rows = session.execute(
+            n.update().where(condition).values(**values).returning(*_CALLBACK_COLUMNS)
+        ).all()
+        changed += len(rows)
+        if o.status is not None:
+            events += [(dict(r._mapping), o.status) for r in rows]
+    callbacks.emit(session, events, now)
+    return changed
+
+
+def apply_receipt(
+    session: Session, provider: str, message_id: str, status: str, now: datetime
+) -> bool:
+    """A provider's delivery receipt: final unless the row is final already."""
+    rows = session.execute(
+        n.update()
+        .where(
+            n.c.provider == provider,
+            n.c.provider_message_id == message_id,
+            n.c.status.notin_(FINAL),
+        )
+        .values(status=status, completed_at=now)
+        .returning(*_CALLBACK_COLUMNS)
+    ).all()
+    callbacks.emit(session, ((dict(r._mapping), status) for r in rows), now)
+    return bool(rows)
+
+
+def time_out_unreceipted(session: Session, before: datetime, now: datetime, status: str) -> int:
+    """Accepted long ago and no receipt ever came: give it a final status."""
+    rows = session.execute(
+        n.update()
+        .where(
+            n.c.status == SENDING,
+            n.c.provider_message_id.is_not(None),
+            n.c.sent_at < before,
+        )
+        .values(status=status, completed_at=now)
+        .returning(*_CALLBACK_COLUMNS)
+    ).all()
+    callbacks.emit(session, ((dict(r._mapping), status) for r in rows), now)
+    return len(rows)
+
+
+def purge_personal_data(
+    session: Session, before: datetime, now: datetime, limit: int = 5000
+) -> int:
+    """Empty recipient, content and personalisation of final rows created before ``before``."""
+    ids = [
+        r.id
+        for r in session.execute(
+            sa.select(n.c.id)
+            .where(n.c.purged_at.is_(None), n.c.created_at < before, n.c.status.in_(FINAL))
+            .limit(limit)
+        )
+    ]
+    if not ids:
+        return 0
+    session.execute(
+        n.update()
+        .where(n.c.id.in_(ids))
+        .values(recipient="", subject="", body="", personalisation={}, reply_to="", purged_at=now)
+    )
+    return len(ids)
+
+
+__all__ = ["DELIVERED", "Claimed", "Outcome", "apply_receipt", "claim", "record"]

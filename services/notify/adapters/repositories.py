@@ -1,0 +1,253 @@
+"""SQL for templates, notifications, settings, callbacks and daily counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from services.notify.adapters import tables
+from services.notify.domain.notifications import Notification
+from services.notify.domain.templates import Content, Template
+
+t_tpl = tables.templates
+t_ver = tables.template_versions
+t_ntf = tables.notifications
+
+
+def _upsert(session: Session) -> Any:
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+
+
+class Templates:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, template: Template) -> None:
+        if template.version == 1:
+            self.session.execute(
+                t_tpl.insert().values(
+                    id=template.id,
+                    tenant=template.tenant,
+                    channel=template.channel,
+                    latest_version=1,
+                    created_at=template.created_at,
+                    updated_at=template.version_at,
+                )
+            )
+        else:
+            self.session.execute(
+                t_tpl.update()
+                .where(t_tpl.c.id == template.id)
+                .values(latest_version=template.version, updated_at=template.version_at)
+            )
+        self.session.execute(
+            t_ver.insert().values(
+                template_id=template.id,
+                version=template.version,
+                name=template.name,
+                contents=[
+                    {"language": c.language, "subject": c.subject, "body": c.body}
+                    for c in template.contents
+                ],
+                created_at=template.version_at,
+            )
+        )
+
+    def _query(self) -> sa.Select[Any]:
+        return sa.select(
+            t_tpl.c.id,
+            t_tpl.c.tenant,
+            t_tpl.c.channel,
+            t_tpl.c.created_at,
+            t_ver.c.version,
+            t_ver.c.name,
+            t_ver.c.contents,
+            t_ver.c.created_at.label("version_at"),
+        ).join(t_ver, t_ver.c.template_id == t_tpl.c.id)
+
+    def get(
+        self, tenant: str, template_id: str, version: int = 0, *, lock: bool = False
+    ) -> Template | None:
+        query = self._query().where(t_tpl.c.id == template_id, t_tpl.c.tenant == tenant)
+        if version:
+            query = query.where(t_ver.c.version == version)
+        else:
+            query = query.where(t_ver.c.version == t_tpl.c.latest_version)
+        if lock and self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=t_tpl)
+        row = self.session.execute(query).first()
+        return _template(row) if row is not None else None
+
+    def list(
+        self, tenant: str, size: int, after: str | None, channel: str | None
+    ) -> list[Template]:
+        query = self._query().where(
+            t_tpl.c.tenant == tenant, t_ver.c.version == t_tpl.c.latest_version
+        )
+        if channel:
+            query = query.where(t_tpl.c.channel == channel)
+        if after:
+            stamp, _, last_id = after.partition("|")
+            at = datetime.fromisoformat(stamp)
+            query = query.where(
+                sa.or_(
+                    t_tpl.c.created_at < at,
+                    sa.and_(t_tpl.c.created_at == at, t_tpl.c.id < last_id),
+                )
+            )
+        query = query.order_by(t_tpl.c.created_at.desc(), t_tpl.c.id.desc()).limit(size + 1)
+        return [_template(r) for r in self.session.execute(query)]
+
+
+def _template(row: Any) -> Template:
+    return Template(
+        id=row.id,
+        tenant=row.tenant,
+        version=row.version,
+        channel=row.channel,
+        name=row.name,
+        contents=tuple(Content(c["language"], c["subject"], c["body"]) for c in row.contents),
+        created_at=row.created_at,
+        version_at=row.version_at,
+    )
+
+
+def notification_from(row: Any) -> Notification:
+    m = row._mapping
+    return Notification(
+        id=m["id"],
+        tenant=m["tenant"],
+        mode=m["mode"],
+        channel=m["channel"],
+        status=m["status"],
+        template_id=m["template_id"],
+        template_version=m["template_version"],
+        recipient=m["recipient"],
+        subject=m["subject"],
+        body=m["body"],
+        reference=m["reference"],
+        language=m["language"],
+        reply_to=m["reply_to"],
+        personalisation=m["personalisation"],
+        created_at=m["created_at"],
+        scheduled_for=m["scheduled_for"],
+        sent_at=m["sent_at"],
+        completed_at=m["completed_at"],
+        fragments=m["fragments"],
+        bulk_send_id=m["bulk_send_id"],
+        purged_at=m["purged_at"],
+        attempts=m["attempts"],
+        provider=m["provider"],
+        provider_message_id=m["provider_message_id"],
+    )
+
+
+class Notifications:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def insert_many(self, rows: Sequence[dict[str, Any]], chunk: int = 5000) -> None:
+        for start in range(0, len(rows), chunk):
+            self.session.execute(t_ntf.insert(), list(rows[start : start + chunk]))
+
+    def get(self, tenant: str, notification_id: str) -> Notification | None:
+        row = self.session.execute(
+            sa.select(t_ntf).where(t_ntf.c.id == notification_id, t_ntf.c.tenant == tenant)
+        ).first()
+        return notification_from(row) if row is not None else None
+
+    def list(
+        self,
+        tenant: str,
+        size: int,
+        after: str | None,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        template_id: str | None = None,
+        reference: str | None = None,
+        bulk_send_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> list[Notification]:
+        c = t_ntf.c
+        query = sa.select(t_ntf).where(c.tenant == tenant)
+        for column, value in (
+            (c.status, status),
+            (c.channel, channel),
+            (c.template_id, template_id),
+            (c.reference, reference),
+            (c.bulk_send_id, bulk_send_id),
+        ):
+            if value:
+                query = query.where(column == value)
+        if created_after is not None:
+            query = query.where(c.created_at >= created_after)
+        if created_before is not None:
+            query = query.where(c.created_at < created_before)
+        if after:
+            stamp, _, last_id = after.partition("|")
+            at = datetime.fromisoformat(stamp)
+            query = query.where(
+                sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last_id))
+            )
+        query = query.order_by(c.created_at.desc(), c.id.desc()).limit(size + 1)
+        return [notification_from(r) for r in self.session.execute(query)]
+
+    def status_counts(self, bulk_send_id: str) -> dict[str, int]:
+        rows = self.session.execute(
+            sa.select(t_ntf.c.status, sa.func.count())
+            .where(t_ntf.c.bulk_send_id == bulk_send_id)
+            .group_by(t_ntf.c.status)
+        )
+        return {status: int(count) for status, count in rows}
+
+
+def page_key(created_at: datetime, item_id: str) -> str:
+    return f"{created_at.isoformat()}|{item_id}"
+
+
+class DailyCounts:
+    """Sends per agency, channel and UTC day, shared by every replica (one row each)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def take(self, tenant: str, channel: str, day: date, count: int, limit: int) -> bool:
+        """Add ``count`` if the day stays within ``limit``; False (nothing added) if not."""
+        if count > limit:
+            return False
+        t = tables.daily_counts
+        insert = _upsert(self.session)(t).values(
+            tenant=tenant, channel=channel, day=day, count=count
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=[t.c.tenant, t.c.channel, t.c.day],
+            set_={"count": t.c.count + insert.excluded.count},
+            where=(t.c.count + insert.excluded.count) <= limit,
+        ).returning(t.c.count)
+        return self.session.execute(statement).first() is not None
+
+    def used(self, tenant: str, channel: str, day: date) -> int:
+        t = tables.daily_counts
+        found = self.session.execute(
+            sa.select(t.c.count).where(t.c.tenant == tenant, t.c.channel == channel, t.c.day == day)
+        ).scalar()
+        return int(found or 0)
+
+
+def in_chunks(items: Iterable[str], size: int = 500) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -1,0 +1,1 @@
+"""Local sinks for `make run`: mail to var/mail, text messages to var/sms."""

@@ -1,0 +1,170 @@
+"""One transaction's writes that always go together: the payment row, its
+event, the agency webhooks for it and, for money movements, the ledger lines."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from services.payments.adapters import tables as t
+from services.payments.adapters.repositories import (
+    Events,
+    Ledger,
+    Payments,
+    Refunds,
+    Subscription,
+    Subscriptions,
+)
+from services.payments.domain import events, ledger
+from services.payments.domain.payments import Failure, Payment, State
+from services.payments.domain.refunds import Refund, RefundState
+from services.runtime.webhooks import Outbox
+
+
+class Changes:
+    def __init__(self, session: Session, now: datetime) -> None:
+        self.session = session
+        self.now = now
+        self.payments = Payments(session)
+        self.events = Events(session)
+        self.refunds = Refunds(session)
+        self.ledger = Ledger(session)
+        self._subscriptions: dict[str, list[Subscription]] = {}
+
+    def created(self, payment: Payment) -> None:
+        self.payments.add(payment)
+        self.events.add(payment, events.CREATED, self.now)
+        self.notify(payment, events.CREATED)
+
+    def move(self, payment: Payment, target: State, failure: Failure | None = None) -> Payment:
+        """Apply one transition of the state machine with everything it implies."""
+        moved = payment.moved(target, self.now, failure)
+        self.payments.save(moved)
+        event = events.STATE_EVENTS[target]
+        self.events.add(moved, event, self.now)
+        if target is State.SUCCESS:
+            self.ledger.post(
+                ledger.capture_entry(
+                    tenant=moved.tenant,
+                    provider=moved.provider,
+                    amount=moved.amount,
+                    currency=moved.currency,
+                ),
+                tenant=moved.tenant,
+                payment_id=moved.id,
+                refund_id=None,
+                kind="capture",
+                at=self.now,
+            )
+            self.notify(moved, events.CAPTURED)
+        if event in events.WEBHOOK_EVENTS:
+            self.notify(moved, event)
+        return moved
+
+    def refund_requested(self, payment: Payment, refund: Refund) -> Payment:
+        self.refunds.add(refund)
+        reserved = replace(
+            payment, refunded_amount=payment.refunded_amount + refund.amount, updated_at=self.now
+        )
+        self.payments.save(reserved)
+        self.events.add(reserved, "refund.submitted", self.now, refund.id)
+        return reserved
+
+    def refund_settled(
+        self, payment: Payment, refund: Refund, state: RefundState, provider_ref: str = ""
+    ) -> tuple[Payment, Refund]:
+        settled = replace(
+            refund,
+            state=state,
+            updated_at=self.now,
+            provider_ref=provider_ref or refund.provider_ref,
+        )
+        self.refunds.save(settled)
+        if state is RefundState.SUCCESS:
+            self.ledger.post(
+                ledger.refund_entry(
+                    tenant=payment.tenant,
+                    provider=payment.provider,
+                    amount=refund.amount,
+                    currency=refund.currency,
+                ),
+                tenant=payment.tenant,
+                payment_id=payment.id,
+                refund_id=refund.id,
+                kind="refund",
+                at=self.now,
+            )
+            self.events.add(payment, "refund.succeeded", self.now, refund.id)
+            self.notify(payment, events.REFUNDED, refund=settled)
+        elif state is RefundState.FAILED:
+            payment = replace(
+                payment,
+                refunded_amount=payment.refunded_amount - refund.amount,
+                updated_at=self.now,
+            )
+            self.payments.save(payment)
+            self.events.add(payment, "refund.failed", self.now, refund.id)
+        return payment, settled
+
+    def notify(self, payment: Payment, event_type: str, refund: Refund | None = None) -> None:
+        """Queue the event for every subscription that wants it (same transaction)."""
+        subs = self._subscriptions.get(payment.tenant)
+        if subs is None:
+            subs = self._subscriptions[payment.tenant] = Subscriptions(self.session).active(
+                payment.tenant
+            )
+        wanted = [s for s in subs if s.wants(event_type)]
+        if not wanted:
+            return
+        event_id = "evt_" + uuid.uuid4().hex
+        body: dict[str, Any] = {
+            "id": event_id,
+            "type": event_type,
+            "created": self.now.isoformat(),
+            "payment": payment_json(payment),
+        }
+        if refund is not None:
+            body["refund"] = refund_json(refund)
+        for sub in wanted:
+            Outbox.enqueue(
+                self.session,
+                t.webhook_deliveries,
+                tenant=payment.tenant,
+                subscription_id=sub.id,
+                url=sub.url,
+                event_id=event_id,
+                event_type=event_type,
+                payload=body,
+                now=self.now,
+            )
+
+
+def payment_json(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "reference": p.reference,
+        "description": p.description,
+        "state": p.state.value,
+        "finished": p.finished,
+        "failure_code": p.failure.value if p.failure else None,
+        "captured_amount": p.captured_amount,
+        "refundable_amount": p.refundable_amount,
+        "metadata": dict(p.metadata),
+        "created": p.created_at.isoformat(),
+    }
+
+
+def refund_json(r: Refund) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "payment_id": r.payment_id,
+        "amount": r.amount,
+        "currency": r.currency,
+        "state": r.state.value,
+    }

@@ -1,0 +1,187 @@
+"""The citizen's side: open the page, send card details, confirm or cancel.
+
+The card reaches the provider inside ``submit`` and is dropped there: only its
+brand, last four digits, expiry and name are saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.payments.adapters.repositories import Payments
+from services.payments.domain.cards import Card
+from services.payments.domain.payments import Failure, Payment, State
+from services.payments.domain.providers import (
+    Outcome,
+    ProviderError,
+    ProviderRefused,
+    operation_key,
+)
+from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.payments import Clock
+from services.payments.service_layer.providers import Providers
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+from services.runtime.errors import FailedPrecondition, NotFound, Unavailable
+
+_OUTCOME_FAILURES = {
+    Outcome.DECLINED: (State.FAILED, Failure.DECLINED),
+    Outcome.CARD_EXPIRED: (State.FAILED, Failure.CARD_EXPIRED),
+    Outcome.ERROR: (State.ERROR, Failure.PROVIDER_ERROR),
+}
+
+
+class Checkout:
+    def __init__(
+        self, sessions: sessionmaker[Session], providers: Providers, *, clock: Clock = utcnow
+    ) -> None:
+        self._sessions = sessions
+        self._providers = providers
+        self._clock = clock
+
+    def open(self, payment_id: str) -> Payment:
+        """The payment as the page should show it; the first visit starts it, and a
+        page past its 90 minutes fails it."""
+        now = self._clock()
+        with self._sessions() as session:
+            payment = _get(session, payment_id)
+        if payment.state is State.CREATED or (
+            payment.state is State.STARTED and not payment.page_open(now)
+        ):
+            return self._change(payment_id, self._open_or_expire)
+        return payment
+
+    def _open_or_expire(self, changes: Changes, payment: Payment) -> Payment:
+        if not payment.page_open(changes.now):
+            if payment.state in (State.CREATED, State.STARTED):
+                return changes.move(payment, State.FAILED, Failure.PAGE_EXPIRED)
+            return payment
+        if payment.state is State.CREATED:
+            return changes.move(payment, State.STARTED)
+        return payment
+
+    def submit(self, payment_id: str, card: Card) -> Payment:
+        """Card details to the provider; the payment is then authorised (awaiting
+        the citizen's confirmation) or failed."""
+
+        def mark_submitted(changes: Changes, payment: Payment) -> Payment:
+            self._require_open(changes, payment, State.STARTED)
+            moved = changes.move(payment, State.SUBMITTED)
+            moved = replace(moved, card=card.summary)
+            changes.payments.save(moved)
+            return moved
+
+        payment = self._change(payment_id, mark_submitted)
+        provider = self._providers.named(payment.provider)
+        result = provider.authorise(
+            payment_id=payment.id,
+            amount=payment.amount,
+            currency=payment.currency,
+            card=card,
+            idempotency_key=operation_key(payment.id, "authorise"),
+        )
+
+        def record(changes: Changes, current: Payment) -> Payment:
+            if current.state is not State.SUBMITTED or current.authorised_at is not None:
+                return current  # moved on meanwhile (swept, or an out-of-order event)
+            if result.outcome is Outcome.AUTHORISED:
+                authorised = replace(
+                    current,
+                    provider_ref=result.reference,
+                    authorised_at=changes.now,
+                    updated_at=changes.now,
+                )
+                changes.payments.save(authorised)
+                changes.events.add(authorised, "payment.authorised", changes.now)
+                return authorised
+            target, failure = _OUTCOME_FAILURES[result.outcome]
+            failed = changes.move(current, target, failure)
+            if result.reference:
+                failed = replace(failed, provider_ref=result.reference)
+                changes.payments.save(failed)
+            return failed
+
+        return self._change(payment_id, record)
+
+    def confirm(self, payment_id: str) -> Payment:
+        """The citizen confirms: capture now, or hold for the agency (delayed capture)."""
+        now = self._clock()
+        with self._sessions() as session:
+            payment = _get(session, payment_id)
+        if payment.state in (State.CAPTURABLE, State.SUCCESS):
+            return payment  # a second click
+        if payment.state is not State.SUBMITTED or payment.authorised_at is None:
+            raise FailedPrecondition("this payment is not waiting for confirmation")
+        if not payment.page_open(now):
+            raise FailedPrecondition("this payment page has expired")
+        if not payment.delayed_capture:
+            try:
+                self._providers.named(payment.provider).capture(
+                    reference=payment.provider_ref,
+                    amount=payment.amount,
+                    idempotency_key=operation_key(payment.id, "capture"),
+                )
+            except ProviderError:
+                raise Unavailable("the payment provider is unavailable; try again") from None
+            except ProviderRefused:
+                return self._change(
+                    payment_id,
+                    lambda changes, current: (
+                        changes.move(current, State.ERROR, Failure.PROVIDER_ERROR)
+                        if current.state is State.SUBMITTED
+                        else current
+                    ),
+                )
+        target = State.CAPTURABLE if payment.delayed_capture else State.SUCCESS
+
+        def finish(changes: Changes, current: Payment) -> Payment:
+            if current.state is not State.SUBMITTED:
+                return current
+            return changes.move(current, target)
+
+        return self._change(payment_id, finish)
+
+    def cancel(self, payment_id: str) -> Payment:
+        """The citizen gives up: release any hold, then fail the payment."""
+        with self._sessions() as session:
+            payment = _get(session, payment_id)
+        if payment.finished or payment.state is State.CAPTURABLE:
+            return payment
+        if payment.authorised_at is not None:
+            try:
+                self._providers.named(payment.provider).cancel(
+                    reference=payment.provider_ref,
+                    idempotency_key=operation_key(payment.id, "cancel"),
+                )
+            except ProviderError:
+                raise Unavailable("the payment provider is unavailable; try again") from None
+            except ProviderRefused:
+                return payment
+
+        def give_up(changes: Changes, current: Payment) -> Payment:
+            if current.finished or current.state is State.CAPTURABLE:
+                return current
+            return changes.move(current, State.FAILED, Failure.CANCELLED_BY_CITIZEN)
+
+        return self._change(payment_id, give_up)
+
+    def _require_open(self, changes: Changes, payment: Payment, state: State) -> None:
+        if payment.state is not state:
+            raise FailedPrecondition(f"this payment is {payment.state.value}")
+        if not payment.page_open(changes.now):
+            raise FailedPrecondition("this payment page has expired")
+
+    def _change(self, payment_id: str, change: Callable[[Changes, Payment], Payment]) -> Payment:
+        with transaction(self._sessions) as session:
+            payment = _get(session, payment_id, lock=True)
+            return change(Changes(session, self._clock()), payment)
+
+
+def _get(session: Session, payment_id: str, *, lock: bool = False) -> Payment:
+    found = Payments(session).get_by_id(payment_id, lock=lock)
+    if found is None:
+        raise NotFound("no such payment")
+    return found

@@ -1,0 +1,370 @@
+"""What an agency does with payments: create, read, capture, cancel, refund.
+
+Provider calls never run inside a database transaction: each carries a
+provider idempotency key derived from the payment and the operation, so it is
+safe to repeat, and the transaction that records its outcome re-reads the
+payment under a row lock and applies the state machine again. Each durable
+change (payment, events, ledger, outbox, idempotency key) is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.payments.adapters import tables as t
+from services.payments.adapters.repositories import (
+    EventRecord,
+    Ledger,
+    PaymentFilter,
+    Payments,
+    Refunds,
+    new_id,
+)
+from services.payments.domain import payments as rules
+from services.payments.domain.payments import Failure, NewPayment, Payment, State
+from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
+from services.payments.domain.refunds import Refund, RefundState, check_refund
+from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.providers import Providers
+from services.runtime.context import Principal
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+from services.runtime.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from services.runtime.idempotency import IdempotencyKeys
+from services.runtime.pagination import Page, PageRequest
+
+Clock = Callable[[], datetime]
+MAX_REPORT_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """An idempotency key and the fingerprint of the request it came with."""
+
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    kind: str
+    payment_id: str
+    refund_id: str
+    reference: str
+    amount: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Report:
+    currency: str
+    lines: list[ReportLine]
+    captured_total: int
+    refunded_total: int
+    ledger_net_total: int
+
+
+def _claim(session: Session, tenant: str, keyed: Keyed) -> dict[str, str] | None:
+    stored = IdempotencyKeys(session, t.idempotency_keys).claim(
+        tenant, keyed.key, keyed.fingerprint
+    )
+    return None if stored is None else dict(json.loads(stored))
+
+
+def _complete(session: Session, tenant: str, keyed: Keyed, result: Mapping[str, str]) -> None:
+    IdempotencyKeys(session, t.idempotency_keys).complete(
+        tenant, keyed.key, json.dumps(dict(result)).encode()
+    )
+
+
+def agency_display_name(caller: Principal) -> str:
+    """The name the citizen sees on the page. Access tokens carry no agency name
+    yet, so this is the client id; when identity adds a name claim, read it here."""
+    return caller.client_id
+
+
+class PaymentsService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        providers: Providers,
+        *,
+        max_amount: int,
+        clock: Clock = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._providers = providers
+        self.max_amount = max_amount
+        self._clock = clock
+
+    # -- payments ----------------------------------------------------------------
+
+    def create(self, caller: Principal, new: NewPayment, keyed: Keyed) -> Payment:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            replay = _claim(session, caller.client_id, keyed)
+            if replay is not None:
+                return self._payment(session, caller.client_id, replay["payment_id"])
+            payment = Payment(
+                id=new_id("pay"),
+                tenant=caller.client_id,
+                amount=new.amount,
+                currency=new.currency,
+                reference=new.reference,
+                description=new.description,
+                return_url=new.return_url,
+                email=new.email,
+                language=new.language,
+                metadata=new.metadata,
+                delayed_capture=new.delayed_capture,
+                state=State.CREATED,
+                provider=self._providers.for_mode(caller.mode).name,
+                agency_name=agency_display_name(caller),
+                created_at=now,
+                updated_at=now,
+            )
+            Changes(session, now).created(payment)
+            _complete(session, caller.client_id, keyed, {"payment_id": payment.id})
+            return payment
+
+    def get(self, tenant: str, payment_id: str) -> Payment:
+        with self._sessions() as session:
+            return self._payment(session, tenant, payment_id)
+
+    def list(self, tenant: str, filters: PaymentFilter, page: PageRequest) -> Page[Payment]:
+        with self._sessions() as session:
+            found = Payments(session).search(
+                tenant, filters, before_id=page.after, limit=page.size + 1
+            )
+        return Page.from_overfetch(found, page.size, lambda p: p.id)
+
+    def events(self, tenant: str, payment_id: str, page: PageRequest) -> Page[EventRecord]:
+        after = _int_token(page.after)
+        with self._sessions() as session:
+            self._payment(session, tenant, payment_id)
+            found = Changes(session, self._clock()).events.page(
+                payment_id, after_seq=after, limit=page.size + 1
+            )
+        return Page.from_overfetch(found, page.size, lambda e: str(e.seq))
+
+    def capture(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
+        tenant = caller.client_id
+        before = self.get(tenant, payment_id)
+        if before.state is State.CAPTURABLE:
+            self._check_window(before)
+            self._provider_call(
+                lambda: self._providers.named(before.provider).capture(
+                    reference=before.provider_ref,
+                    amount=before.amount,
+                    idempotency_key=operation_key(before.id, "capture"),
+                )
+            )
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            replay = _claim(session, tenant, keyed)
+            if replay is not None:
+                return self._payment(session, tenant, replay["payment_id"])
+            payment = self._payment(session, tenant, payment_id, lock=True)
+            if payment.state is not State.CAPTURABLE:
+                raise FailedPrecondition(
+                    f"payment {payment.id} is {payment.state.value}; only capturable "
+                    "(delayed-capture, confirmed) payments can be captured"
+                )
+            captured = Changes(session, now).move(payment, State.SUCCESS)
+            _complete(session, tenant, keyed, {"payment_id": payment.id})
+            return captured
+
+    def cancel(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
+        tenant = caller.client_id
+        before = self.get(tenant, payment_id)
+        if rules.can_move(before.state, State.CANCELLED) and before.authorised_at is not None:
+            self._provider_call(
+                lambda: self._providers.named(before.provider).cancel(
+                    reference=before.provider_ref,
+                    idempotency_key=operation_key(before.id, "cancel"),
+                )
+            )
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            replay = _claim(session, tenant, keyed)
+            if replay is not None:
+                return self._payment(session, tenant, replay["payment_id"])
+            payment = self._payment(session, tenant, payment_id, lock=True)
+            if payment.authorised_at is not None and before.authorised_at is None:
+                # Authorised since we looked: cancel at the provider first; retry.
+                raise FailedPrecondition("the payment changed while cancelling; try again")
+            cancelled = Changes(session, now).move(
+                payment, State.CANCELLED, Failure.CANCELLED_BY_AGENCY
+            )
+            _complete(session, tenant, keyed, {"payment_id": payment.id})
+            return cancelled
+
+    def _check_window(self, payment: Payment) -> None:
+        deadline = payment.capture_deadline()
+        if deadline is not None and self._clock() >= deadline:
+            raise FailedPrecondition(
+                f"payment {payment.id} was authorised more than 120 hours ago and can no "
+                "longer be captured"
+            )
+
+    # -- refunds -----------------------------------------------------------------
+
+    def create_refund(
+        self,
+        caller: Principal,
+        payment_id: str,
+        amount: int,
+        expected_available: int | None,
+        keyed: Keyed,
+    ) -> Refund:
+        tenant = caller.client_id
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            replay = _claim(session, tenant, keyed)
+            if replay is not None:
+                refund = self._refund(session, tenant, replay["refund_id"])
+            else:
+                # The row lock makes racing refunds (any replica) take turns, so
+                # their total can never pass the captured amount.
+                payment = self._payment(session, tenant, payment_id, lock=True)
+                check_refund(payment, amount, expected_available)
+                refund = Refund(
+                    id=new_id("rfd"),
+                    tenant=tenant,
+                    payment_id=payment.id,
+                    amount=amount,
+                    currency=payment.currency,
+                    state=RefundState.SUBMITTED,
+                    created_at=now,
+                    updated_at=now,
+                )
+                Changes(session, now).refund_requested(payment, refund)
+                _complete(session, tenant, keyed, {"refund_id": refund.id})
+        if refund.state is RefundState.SUBMITTED and not refund.provider_ref:
+            refund = self.submit_refund(refund)
+        return refund
+
+    def submit_refund(self, refund: Refund) -> Refund:
+        """Send a reserved refund to the provider and record the answer. Safe to
+        repeat: the provider key is derived from the refund's id."""
+        payment = self.get(refund.tenant, refund.payment_id)
+        provider = self._providers.named(payment.provider)
+        try:
+            result = provider.refund(
+                reference=payment.provider_ref,
+                amount=refund.amount,
+                refund_id=refund.id,
+                idempotency_key=operation_key(refund.id, "refund"),
+            )
+        except ProviderError:
+            return refund  # stays submitted; the sweeper and replays resubmit it
+        except ProviderRefused:
+            return self._settle(refund, RefundState.FAILED, "")
+        state = RefundState.SUCCESS if result.succeeded else RefundState.SUBMITTED
+        return self._settle(refund, state, result.reference)
+
+    def _settle(self, refund: Refund, state: RefundState, provider_ref: str) -> Refund:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            payment = self._payment(session, refund.tenant, refund.payment_id, lock=True)
+            current = self._refund(session, refund.tenant, refund.id)
+            if current.state is not RefundState.SUBMITTED:
+                return current  # settled meanwhile (a webhook, another replica)
+            changes = Changes(session, now)
+            if state is RefundState.SUBMITTED:
+                pending = replace(current, provider_ref=provider_ref, updated_at=now)
+                changes.refunds.save(pending)
+                return pending
+            return changes.refund_settled(payment, current, state, provider_ref)[1]
+
+    def get_refund(self, tenant: str, refund_id: str) -> Refund:
+        with self._sessions() as session:
+            return self._refund(session, tenant, refund_id)
+
+    def list_refunds(self, tenant: str, payment_id: str, page: PageRequest) -> Page[Refund]:
+        with self._sessions() as session:
+            self._payment(session, tenant, payment_id)
+            found = Refunds(session).of_payment(
+                payment_id, after_id=page.after, limit=page.size + 1
+            )
+        return Page.from_overfetch(found, page.size, lambda r: r.id)
+
+    # -- reconciliation ------------------------------------------------------------
+
+    def report(self, tenant: str, currency: str, start: datetime, end: datetime) -> Report:
+        if end <= start or (end - start).days > MAX_REPORT_DAYS:
+            raise InvalidArgument.from_violations(
+                [
+                    FieldViolation(
+                        "end_time", f"must be after start_time, within {MAX_REPORT_DAYS} days"
+                    )
+                ]
+            )
+        with self._sessions() as session:
+            ledger = Ledger(session)
+            lines = []
+            refs: dict[str, str] = {}
+            payments = Payments(session)
+            for kind, payment_id, refund_id, amount, at in ledger.movements(
+                tenant, currency, start, end
+            ):
+                if payment_id not in refs:
+                    found = payments.get(tenant, payment_id)
+                    refs[payment_id] = found.reference if found else ""
+                lines.append(
+                    ReportLine(kind, payment_id, refund_id or "", refs[payment_id], abs(amount), at)
+                )
+            net = ledger.agency_net(tenant, currency, start, end)
+        return Report(
+            currency=currency,
+            lines=lines,
+            captured_total=sum(x.amount for x in lines if x.kind == "capture"),
+            refunded_total=sum(x.amount for x in lines if x.kind == "refund"),
+            ledger_net_total=net,
+        )
+
+    # -- helpers -------------------------------------------------------------------
+
+    @staticmethod
+    def _payment(session: Session, tenant: str, payment_id: str, *, lock: bool = False) -> Payment:
+        found = Payments(session).get(tenant, payment_id, lock=lock)
+        if found is None:
+            raise NotFound(f"no payment {payment_id!r}")
+        return found
+
+    @staticmethod
+    def _refund(session: Session, tenant: str, refund_id: str) -> Refund:
+        found = Refunds(session).get(tenant, refund_id)
+        if found is None:
+            raise NotFound(f"no refund {refund_id!r}")
+        return found
+
+    @staticmethod
+    def _provider_call(call: Callable[[], object]) -> None:
+        try:
+            call()
+        except ProviderError as exc:
+            raise Unavailable(f"the payment provider is unavailable ({exc}); retry later") from None
+        except ProviderRefused as exc:
+            raise FailedPrecondition(f"the payment provider refused: {exc}") from None
+
+
+def _int_token(after: str | None) -> int:
+    if after is None:
+        return 0
+    if not after.isdigit():
+        raise InvalidArgument.from_violations(
+            [FieldViolation("page_token", "not a token from a previous response")]
+        )
+    return int(after)

@@ -1,0 +1,126 @@
+"""Background clean-up, safe when every replica runs it at once.
+
+- Pages not finished 90 minutes after creation fail (``page_expired``), releasing
+  any authorisation at the provider first.
+- Delayed-capture payments not captured 120 hours after authorisation are
+  cancelled (``capture_window_expired``), releasing the hold.
+- Refunds reserved but never acknowledged by the provider (a crash, an outage)
+  are sent again with the same provider key.
+
+Each payment is re-read under a row lock and moved only if it is still due, and
+provider calls carry the payment's own idempotency key, so two replicas sweeping
+together have one effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.payments.adapters import tables as t
+from services.payments.adapters.repositories import Payments, refund_from_row
+from services.payments.domain.payments import (
+    CAPTURE_WINDOW,
+    PAGE_LIFETIME,
+    Failure,
+    Payment,
+    State,
+)
+from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
+from services.payments.domain.refunds import RefundState
+from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.payments import Clock, PaymentsService
+from services.payments.service_layer.providers import Providers
+from services.runtime import idempotency
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+
+log = logging.getLogger(__name__)
+STUCK_REFUND_AFTER = timedelta(minutes=5)
+
+
+class Sweeper:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        providers: Providers,
+        payments: PaymentsService,
+        *,
+        clock: Clock = utcnow,
+        batch: int = 200,
+    ) -> None:
+        self._sessions = sessions
+        self._providers = providers
+        self._payments = payments
+        self._clock = clock
+        self._batch = batch
+
+    def run_once(self) -> int:
+        """One sweep; returns how many payments and refunds it changed."""
+        now = self._clock()
+        with self._sessions() as session:
+            repo = Payments(session)
+            pages = repo.due_for_page_expiry(now - PAGE_LIFETIME, self._batch)
+            holds = repo.due_for_capture_expiry(now - CAPTURE_WINDOW, self._batch)
+        changed = sum(self._expire(pid, State.FAILED, Failure.PAGE_EXPIRED) for pid in pages)
+        changed += sum(
+            self._expire(pid, State.CANCELLED, Failure.CAPTURE_WINDOW_EXPIRED) for pid in holds
+        )
+        changed += self._resubmit_refunds(now - STUCK_REFUND_AFTER)
+        with transaction(self._sessions) as session:
+            idempotency.purge_expired(session, t.idempotency_keys, now)
+        return changed
+
+    def _expire(self, payment_id: str, target: State, failure: Failure) -> int:
+        with self._sessions() as session:
+            before = Payments(session).get_by_id(payment_id)
+        if before is None or not self._due(before):
+            return 0
+        if before.authorised_at is not None:
+            try:
+                self._providers.named(before.provider).cancel(
+                    reference=before.provider_ref,
+                    idempotency_key=operation_key(before.id, "cancel"),
+                )
+            except ProviderError:
+                return 0  # try again next sweep
+            except ProviderRefused:
+                log.error("provider refused to release a hold", extra={"payment": before.id})
+                target, failure = State.ERROR, Failure.PROVIDER_ERROR
+        with transaction(self._sessions) as session:
+            current = Payments(session).get_by_id(payment_id, lock=True)
+            if current is None or not self._due(current):
+                return 0  # another replica (or the citizen) got there first
+            Changes(session, self._clock()).move(current, target, failure)
+        return 1
+
+    def _due(self, payment: Payment) -> bool:
+        now = self._clock()
+        if payment.state in (State.CREATED, State.STARTED, State.SUBMITTED):
+            return now >= payment.page_expires_at()
+        deadline = payment.capture_deadline()
+        return payment.state is State.CAPTURABLE and deadline is not None and now >= deadline
+
+    def _resubmit_refunds(self, older_than: object) -> int:
+        c = t.refunds.c
+        with self._sessions() as session:
+            rows = session.execute(
+                sa.select(t.refunds)
+                .where(
+                    c.state == RefundState.SUBMITTED.value,
+                    c.provider_ref == "",
+                    c.created_at < older_than,
+                )
+                .limit(self._batch)
+            ).all()
+        changed = 0
+        for row in rows:
+            if (
+                self._payments.submit_refund(refund_from_row(row)).state
+                is not RefundState.SUBMITTED
+            ):
+                changed += 1
+        return changed
