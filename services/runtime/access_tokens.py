@@ -187,4 +187,5 @@ def _principal(claims: dict[str, Any]) -> Principal:
         token_id=str(claims["jti"]),
         expires_at=int(claims["exp"]),
         scope_order=ordered,
+        agency_name=str(claims.get("gaap_agency_name", ""))[:200],
     )

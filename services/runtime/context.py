@@ -25,6 +25,8 @@ class Principal:
     token_id: str
     expires_at: int
     scope_order: tuple[str, ...] = field(default=(), compare=False)
+    # The agency's display name from identity's registry (citizens see it on pages).
+    agency_name: str = ""
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

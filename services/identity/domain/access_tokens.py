@@ -23,6 +23,8 @@ def claims_for_agency(
         "jti": secrets.token_urlsafe(16),
         "scope": " ".join(scopes),
         "gaap_mode": agency.mode,
+        # Services show it to citizens (the payment page) without asking identity.
+        "gaap_agency_name": agency.name,
     }
 
 

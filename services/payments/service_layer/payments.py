@@ -89,9 +89,9 @@ def _complete(session: Session, tenant: str, keyed: Keyed, result: Mapping[str, 
 
 
 def agency_display_name(caller: Principal) -> str:
-    """The name the citizen sees on the page. Access tokens carry no agency name
-    yet, so this is the client id; when identity adds a name claim, read it here."""
-    return caller.client_id
+    """The name the citizen sees on the page: identity puts the agency's registered
+    name in its access tokens; the client id stands in for tokens without one."""
+    return caller.agency_name or caller.client_id
 
 
 class PaymentsService:

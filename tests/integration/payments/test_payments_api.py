@@ -49,6 +49,16 @@ def test_create_returns_a_created_payment_with_its_page(payments: Payments) -> N
     assert agency.get(payment.id) == payment
 
 
+def test_the_page_names_the_agency_as_identity_registered_it(payments: Payments) -> None:
+    import httpx
+
+    agency = Agency(payments)
+    registered = payments.platform.admin.registry.get(agency.client_id).name
+    page = httpx.get(payments.page_url(agency.create()))
+    assert page.status_code == 200
+    assert registered in page.text
+
+
 def test_currency_defaults_to_gbp(payments: Payments) -> None:
     assert Agency(payments).create().currency == "GBP"
 
