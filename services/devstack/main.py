@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.devstack.demo import ensure_demo_agency
+from services.devstack.demo import ensure_demo_agency, ensure_demo_citizen
 from services.devstack.supervisor import Supervisor
 from services.identity.settings import IdentitySettings
 from services.notify.settings import NotifySettings
@@ -77,7 +77,9 @@ def main() -> None:
     try:
         platform = config.load(config.PlatformSettings)
         settings = {name: config.load(cls) for name, cls in SERVICES}
-        demo = ensure_demo_agency(platform, settings["identity"])  # type: ignore[arg-type]
+        identity_settings = config.load(IdentitySettings)
+        demo = ensure_demo_agency(platform, identity_settings)
+        citizen = ensure_demo_citizen(platform, identity_settings)
     except StartupError as exc:
         sys.stderr.write(f"gaap-devstack: {exc}\n")
         raise SystemExit(2) from None
@@ -119,7 +121,7 @@ def main() -> None:
             supervisor.stop_all(platform.shutdown_grace_seconds + 5)
             raise SystemExit(0 if stop.is_set() else 1)
 
-    _print_banner(platform, settings, demo)
+    _print_banner(platform, settings, demo, citizen)
     code = 0
     while not stop.wait(0.5):
         dead = supervisor.first_exited()
@@ -140,6 +142,7 @@ def _print_banner(
     platform: config.PlatformSettings,
     settings: dict[str, ServerSettings],
     demo: dict[str, object],
+    citizen: dict[str, object],
 ) -> None:
     lines = ["", "GaaP is running (embedded defaults: SQLite under var/).", ""]
     for name, _ in SERVICES:
@@ -166,6 +169,11 @@ def _print_banner(
         "",
         'Get a token:  curl -s -u "$CLIENT_ID:$CLIENT_SECRET" '
         f"-d grant_type=client_credentials {demo['token_endpoint']}",
+        "",
+        f"Demo citizen (demo only), saved in {platform.var_dir / 'demo' / 'citizen.json'}:",
+        f"  email          {citizen['email']}",
+        f"  password       {citizen['password']}",
+        f"  totp_secret    {citizen['totp_secret']}  (add it to any authenticator app)",
         "Ctrl-C stops everything.",
         "",
     ]

@@ -79,12 +79,34 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
+def _demo_citizen_signs_in_at_cl_cm(
+    tmp_path: Path, env: dict[str, str], demo: dict[str, str]
+) -> None:
+    """The demo citizen, through the demo agency's registered redirect URI."""
+    from tests.support.oidc import CitizenBrowser, RelyingParty, callback_params
+
+    citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
+    assert {"email", "password", "totp_secret"} <= citizen.keys()
+    identity = env["GAAP_ISSUER"]
+    callback = "http://127.0.0.1:8080/callback"
+    rp = RelyingParty(identity, demo["client_id"], demo["client_secret"], callback)
+    request = rp.auth_request(acr_values="Cl.Cm")
+    browser = CitizenBrowser(identity)
+    response = browser.sign_in(
+        request.url, citizen["email"], citizen["password"], citizen["totp_secret"]
+    )
+    assert response.headers["location"].startswith(callback)
+    tokens = rp.redeem(callback_params(response)["code"], request.verifier).json()
+    assert "id_token" in tokens
+
+
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     proc, env = _start(tmp_path)
     children = _children(proc)
     assert len(children) == 6  # 3 services, notify's worker, the SMTP sink, the SMS gateway
     demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
     assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
+    _demo_citizen_signs_in_at_cl_cm(tmp_path, env, demo)
     token_url = env["GAAP_ISSUER"] + "/oauth2/token"
     assert demo["token_endpoint"] == token_url
     token = httpx.post(
@@ -193,7 +215,9 @@ def test_the_demo_agency_is_reused_across_restarts(tmp_path: Path) -> None:
     first.send_signal(signal.SIGTERM)
     assert first.wait(30) == 0
     saved = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
+    citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
     second, _ = _start(tmp_path)
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
     assert json.loads((tmp_path / "var" / "demo" / "agency.json").read_text()) == saved
+    assert json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text()) == citizen
