@@ -129,16 +129,17 @@ class CitizenBrowser:
         password: str,
         totp_secret: str | None = None,
         consent: bool = True,
+        stop_at: str = CALLBACK,
     ) -> httpx.Response:
         """From an authorization URL to the redirect back to the client."""
-        page = self.follow(self.get(start))
+        page = self.follow(self.get(start), stop_at)
         if "/signin" in str(page.url) and 'name="password"' in page.text:
-            page = self.follow(self.submit(page, email=email, password=password))
+            page = self.follow(self.submit(page, email=email, password=password), stop_at)
         if 'name="code"' in page.text:
             assert totp_secret, "a second factor was asked for"
-            page = self.follow(self.submit(page, code=pyotp.TOTP(totp_secret).now()))
+            page = self.follow(self.submit(page, code=pyotp.TOTP(totp_secret).now()), stop_at)
         if 'name="decision"' in page.text:
-            page = self.follow(self.submit(page, decision="allow" if consent else "deny"))
+            page = self.follow(self.submit(page, decision="allow" if consent else "deny"), stop_at)
         return page
 
 

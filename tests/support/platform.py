@@ -4,6 +4,7 @@ integration tests use them, plus helpers to onboard agencies and get tokens."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -132,8 +133,15 @@ class Platform:
         self.admin.database.close()
 
 
-def settings_for(var_dir: Path, jwks_url: str = "") -> PlatformSettings:
-    return PlatformSettings(issuer=ISSUER, var_dir=var_dir, jwks_url=jwks_url, log_level="INFO")
+def settings_for(var_dir: Path, jwks_url: str = "", issuer: str = ISSUER) -> PlatformSettings:
+    return PlatformSettings(issuer=issuer, var_dir=var_dir, jwks_url=jwks_url, log_level="INFO")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 LOCAL = "127.0.0.1:0"
@@ -149,14 +157,27 @@ def server_settings(cls: type[S], database_url: str, **extra: Any) -> S:
 
 
 @contextmanager
-def running_platform(database_url: str, var_dir: Path, **identity: Any) -> Iterator[Platform]:
-    """identity on ``database_url``; payments and notify verifying its tokens."""
-    base = settings_for(var_dir)
+def running_platform(
+    database_url: str, var_dir: Path, *, real_issuer: bool = False, **identity: Any
+) -> Iterator[Platform]:
+    """identity on ``database_url``; payments and notify verifying its tokens.
+
+    With ``real_issuer`` the issuer is identity's own URL (as in production), for
+    clients that fetch discovery from the issuer; otherwise a fixed test name.
+    """
+    http = LOCAL
+    issuer = ISSUER
+    if real_issuer:
+        port = free_port()
+        http, issuer = f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+    base = settings_for(var_dir, issuer=issuer)
     identity_settings = IdentitySettings(
-        database_url=database_url, grpc_address=LOCAL, http_address=LOCAL, **identity
+        database_url=database_url, grpc_address=LOCAL, http_address=http, **identity
     )
     identity_service = process.start(identity_bootstrap.build(base, identity_settings))
-    settings = settings_for(var_dir, jwks_url=identity_service.http_url + "/.well-known/jwks.json")
+    settings = settings_for(
+        var_dir, jwks_url=identity_service.http_url + "/.well-known/jwks.json", issuer=issuer
+    )
     payments = process.start(
         payments_bootstrap.build(settings, server_settings(PaymentsSettings, database_url))
     )
