@@ -191,3 +191,57 @@ instance_secrets = sa.Table(
 
 # Idempotency keys of operators' mutating gRPC calls (migration 0003).
 idempotency_keys = idempotency.define_table(metadata)
+
+# -- citizen accounts: registration, recovery, devices, throttling (migration 0004) --------
+
+# A one-time code sent by email or SMS, and the browser it was sent for. Only a
+# keyed hash of the code is kept. A pending registration also holds the chosen
+# password's argon2id hash until the address is proved.
+verification_tickets = sa.Table(
+    "verification_tickets",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("account_id", sa.String(40), index=True),
+    sa.Column("browser_hash", sa.String(64), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("phone_number", sa.String(32)),
+    sa.Column("language", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("verified_at", UtcDateTime),
+    sa.Column("used_at", UtcDateTime),
+)
+
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("account_id", sa.String(40), primary_key=True),
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("used_at", UtcDateTime),
+)
+
+# Browsers a citizen has signed in from (a long-lived cookie; only its hash is
+# kept): a sign-in from anywhere else sends an alert.
+known_devices = sa.Table(
+    "known_devices",
+    metadata,
+    sa.Column("account_id", sa.String(40), primary_key=True),
+    sa.Column("device_hash", sa.String(64), primary_key=True),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+# Fixed-window counters for throttling, shared by every replica.
+throttle_counters = sa.Table(
+    "throttle_counters",
+    metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("window_start", UtcDateTime, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)

@@ -33,6 +33,19 @@ class EventType(StrEnum):
     AGENCY_CREATED = "agency.created"
     AGENCY_UPDATED = "agency.updated"
     AGENCY_DISABLED = "agency.disabled"
+    # citizen accounts (issue 4)
+    REGISTRATION_STARTED = "registration.started"
+    CODE_SENT = "code.sent"
+    CODE_REFUSED = "code.refused"
+    EMAIL_VERIFIED = "email.verified"
+    PASSWORD_RESET_REQUESTED = "password.reset_requested"
+    PASSWORD_CHANGE_FAILED = "password.change_failed"
+    RECOVERY_CODE_USED = "recovery_code.used"
+    RECOVERY_CODE_FAILED = "recovery_code.failed"
+    RECOVERY_CODES_ISSUED = "recovery_codes.issued"
+    SIGNED_OUT_EVERYWHERE = "signed_out.everywhere"
+    NEW_DEVICE = "sign_in.new_device"
+    THROTTLED = "throttled"
 
 
 @dataclass(frozen=True)

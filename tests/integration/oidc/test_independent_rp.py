@@ -5,6 +5,7 @@ ID-token validation, UserInfo and refresh against identity."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -34,7 +35,10 @@ def real_platform(
         yield p
 
 
-def test_idpyoidc_relying_party_end_to_end(real_platform: Platform) -> None:
+def test_idpyoidc_relying_party_end_to_end(
+    real_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the library writes its own key files to the working folder
     issuer = real_platform.settings.issuer
     created = real_platform.admin.registry.create(
         name="Independent RP",
