@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import auth, grpc_floor, notify, payments, signin, token_endpoint
+from bench import auth, grpc_floor, identity, notify, payments, signin, token_endpoint
 from bench.harness import (
     Session,
     access_log_enabled,
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "auth": auth.auth,
     "auth-uncached": auth.auth_uncached,
     "token": token_endpoint.token,
+    "identity-introspect": identity.identity_introspect,
     "signin": signin.password_signin,
     "payments-create": payments.payments_create,
     "payments-get": payments.payments_get,

@@ -7,6 +7,8 @@ token that is expired, forged, revoked or whose agency is disabled, is simply
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from services.identity.service_layer.agencies import AgencyRegistry
@@ -17,13 +19,35 @@ from services.runtime.errors import Unauthenticated
 INACTIVE: dict[str, Any] = {"active": False}
 
 
+AGENCY_STATUS_SECONDS = 1.0
+
+
 class Introspector:
     def __init__(
-        self, verifier: AccessTokenVerifier, tokens: CitizenTokens, registry: AgencyRegistry
+        self,
+        verifier: AccessTokenVerifier,
+        tokens: CitizenTokens,
+        registry: AgencyRegistry,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._verifier = verifier
         self._tokens = tokens
         self._registry = registry
+        self._clock = clock
+        self._active: dict[str, tuple[float, bool]] = {}
+
+    def _agency_active(self, client_id: str) -> bool:
+        """Whether the agency is enabled, remembered for a second: introspection is
+        a hot path, and a disabled agency shows as such within that second."""
+        now = self._clock()
+        known = self._active.get(client_id)
+        if known is not None and known[0] > now:
+            return known[1]
+        active = self._registry.find_active(client_id) is not None
+        if len(self._active) > 10_000:
+            self._active.clear()
+        self._active[client_id] = (now + AGENCY_STATUS_SECONDS, active)
+        return active
 
     def introspect(self, token: str, caller: str) -> dict[str, Any]:
         if not token or len(token) > 8192:
@@ -39,7 +63,7 @@ class Introspector:
         citizen = self._tokens.userinfo_audience in claims["aud"]
         if citizen and self._tokens.is_revoked(principal.token_id):
             return INACTIVE
-        if self._registry.find_active(principal.client_id) is None:
+        if not self._agency_active(principal.client_id):
             return INACTIVE
         keep = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
         extra = ("acr", "amr", "auth_time", "sid") if citizen else ("gaap_mode",)
