@@ -77,7 +77,13 @@ def serve_payments(conn: Connection, stop: Event, config: PaymentsServerConfig) 
         from services.runtime.config import PlatformSettings
 
         configure_logging(config.access_log)
-        platform = PlatformSettings(issuer=ISSUER, var_dir=Path(config.var_dir))
+        # assemble() sets the root logger to the platform's level: keep it where
+        # configure_logging put it, as for every other benchmark's server.
+        platform = PlatformSettings(
+            issuer=ISSUER,
+            var_dir=Path(config.var_dir),
+            log_level="INFO" if config.access_log else "WARNING",
+        )
         settings = PaymentsSettings(
             grpc_address="127.0.0.1:0",
             http_address="127.0.0.1:0",

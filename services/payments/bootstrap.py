@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from services.payments import metrics
 from services.payments.adapters import tables
+from services.payments.adapters.direct import DirectPostgres
 from services.payments.adapters.repositories import service_secret
 from services.payments.adapters.sandbox import SandboxProvider
 from services.payments.adapters.stripe_provider import StripeProvider
@@ -79,7 +81,11 @@ def open_payments(
     )
     providers = Providers(sandbox, live)
     payments = PaymentsService(
-        database.sessions, providers, max_amount=settings.max_amount, clock=clock
+        database.sessions,
+        providers,
+        max_amount=settings.max_amount,
+        clock=clock,
+        direct=DirectPostgres(database.engine),
     )
     outbox = webhooks.Outbox(
         database.sessions,
@@ -120,6 +126,7 @@ def serve(
     """The running service around ``app`` (tests pass one with a fake clock,
     benchmarks a static JWKS)."""
     verifier = bootstrap.token_verifier("payments", platform, fetch=jwks)
+    metrics.register(app.database.sessions)
     limits = RateLimits(
         rate_limit.connect(platform.redis_url, "gaap:payments"),
         writes_per_second=settings.create_rate_per_second,

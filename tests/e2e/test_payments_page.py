@@ -73,7 +73,8 @@ def test_paying_with_the_success_card(payments: Payments, page: Page) -> None:
     page.goto(payments.page_url(payment))
     assert page.locator("#amount").inner_text() == "£19.99"
     assert page.locator("#description").inner_text() == "Driving licence"
-    assert page.locator("#agency-name").inner_text() == agency.client_id
+    registered = payments.platform.admin.registry.get(agency.client_id).name
+    assert page.locator("#agency-name").inner_text() == registered
     for label, autocomplete in [
         ("Card number", "cc-number"),
         ("Expiry date", "cc-exp"),

@@ -3,6 +3,7 @@ event, the agency webhooks for it and, for money movements, the ledger lines."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import replace
 from datetime import datetime
@@ -120,15 +121,7 @@ class Changes:
         wanted = [s for s in subs if s.wants(event_type)]
         if not wanted:
             return
-        event_id = "evt_" + uuid.uuid4().hex
-        body: dict[str, Any] = {
-            "id": event_id,
-            "type": event_type,
-            "created": self.now.isoformat(),
-            "payment": payment_json(payment),
-        }
-        if refund is not None:
-            body["refund"] = refund_json(refund)
+        event_id, body = webhook_event(payment, event_type, self.now, refund)
         for sub in wanted:
             Outbox.enqueue(
                 self.session,
@@ -141,6 +134,27 @@ class Changes:
                 payload=body,
                 now=self.now,
             )
+
+
+def webhook_event(
+    payment: Payment, event_type: str, now: datetime, refund: Refund | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A new event's id and the webhook body that reports it."""
+    event_id = "evt_" + uuid.uuid4().hex
+    body: dict[str, Any] = {
+        "id": event_id,
+        "type": event_type,
+        "created": now.isoformat(),
+        "payment": payment_json(payment),
+    }
+    if refund is not None:
+        body["refund"] = refund_json(refund)
+    return event_id, body
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """The delivery's bytes, exactly as ``Outbox.enqueue`` encodes its payload."""
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
 
 
 def payment_json(p: Payment) -> dict[str, Any]:

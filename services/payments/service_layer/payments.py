@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.adapters import tables as t
+from services.payments.adapters.direct import DirectPostgres
 from services.payments.adapters.repositories import (
     EventRecord,
     Ledger,
@@ -25,11 +26,12 @@ from services.payments.adapters.repositories import (
     Refunds,
     new_id,
 )
+from services.payments.domain import events
 from services.payments.domain import payments as rules
 from services.payments.domain.payments import Failure, NewPayment, Payment, State
 from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
 from services.payments.domain.refunds import Refund, RefundState, check_refund
-from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.changes import Changes, encode_body, webhook_event
 from services.payments.service_layer.providers import Providers
 from services.runtime.context import Principal
 from services.runtime.db import transaction
@@ -41,7 +43,7 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
-from services.runtime.idempotency import IdempotencyKeys
+from services.runtime.idempotency import DEFAULT_TTL, IdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
 
 Clock = Callable[[], datetime]
@@ -83,9 +85,12 @@ def _claim(session: Session, tenant: str, keyed: Keyed) -> dict[str, str] | None
 
 
 def _complete(session: Session, tenant: str, keyed: Keyed, result: Mapping[str, str]) -> None:
-    IdempotencyKeys(session, t.idempotency_keys).complete(
-        tenant, keyed.key, json.dumps(dict(result)).encode()
-    )
+    IdempotencyKeys(session, t.idempotency_keys).complete(tenant, keyed.key, _response(result))
+
+
+def _response(result: Mapping[str, str]) -> bytes:
+    """What an idempotency key stores for its replays."""
+    return json.dumps(dict(result)).encode()
 
 
 def agency_display_name(caller: Principal) -> str:
@@ -102,8 +107,10 @@ class PaymentsService:
         *,
         max_amount: int,
         clock: Clock = utcnow,
+        direct: DirectPostgres | None = None,
     ) -> None:
         self._sessions = sessions
+        self._direct = direct if direct is not None and direct.enabled else None
         self._providers = providers
         self.max_amount = max_amount
         self._clock = clock
@@ -112,33 +119,58 @@ class PaymentsService:
 
     def create(self, caller: Principal, new: NewPayment, keyed: Keyed) -> Payment:
         now = self._clock()
+        payment = Payment(
+            id=new_id("pay"),
+            tenant=caller.client_id,
+            amount=new.amount,
+            currency=new.currency,
+            reference=new.reference,
+            description=new.description,
+            return_url=new.return_url,
+            email=new.email,
+            language=new.language,
+            metadata=new.metadata,
+            delayed_capture=new.delayed_capture,
+            state=State.CREATED,
+            provider=self._providers.for_mode(caller.mode).name,
+            agency_name=agency_display_name(caller),
+            created_at=now,
+            updated_at=now,
+        )
+        if self._direct is not None and self._create_direct(payment, keyed):
+            return payment
         with transaction(self._sessions) as session:
             replay = _claim(session, caller.client_id, keyed)
             if replay is not None:
                 return self._payment(session, caller.client_id, replay["payment_id"])
-            payment = Payment(
-                id=new_id("pay"),
-                tenant=caller.client_id,
-                amount=new.amount,
-                currency=new.currency,
-                reference=new.reference,
-                description=new.description,
-                return_url=new.return_url,
-                email=new.email,
-                language=new.language,
-                metadata=new.metadata,
-                delayed_capture=new.delayed_capture,
-                state=State.CREATED,
-                provider=self._providers.for_mode(caller.mode).name,
-                agency_name=agency_display_name(caller),
-                created_at=now,
-                updated_at=now,
-            )
             Changes(session, now).created(payment)
             _complete(session, caller.client_id, keyed, {"payment_id": payment.id})
             return payment
 
+    def _create_direct(self, payment: Payment, keyed: Keyed) -> bool:
+        """The common case (a fresh key) in one statement; False if the key was
+        taken, and then the general path decides what the caller gets."""
+        assert self._direct is not None
+        event_id, body = webhook_event(payment, events.CREATED, payment.created_at)
+        key_at = utcnow()  # the key's lifetime runs on real time, as in IdempotencyKeys
+        return self._direct.create_payment(
+            payment,
+            key=keyed.key,
+            fingerprint=keyed.fingerprint,
+            response=_response({"payment_id": payment.id}),
+            key_at=key_at,
+            key_expires=key_at + DEFAULT_TTL,
+            event_type=events.CREATED,
+            event_id=event_id,
+            webhook_body=encode_body(body),
+        )
+
     def get(self, tenant: str, payment_id: str) -> Payment:
+        if self._direct is not None:
+            found = self._direct.get_payment(tenant, payment_id)
+            if found is None:
+                raise NotFound(f"no payment {payment_id!r}")
+            return found
         with self._sessions() as session:
             return self._payment(session, tenant, payment_id)
 
