@@ -89,22 +89,26 @@ class IdempotencyKeys:
         t = self.table
         dialect = self.session.get_bind().dialect.name
         insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        # An expired key is free again.
-        self.session.execute(
-            t.delete().where(t.c.tenant == tenant, t.c.key == key, t.c.expires_at <= now)
+        # One statement: claim a free key, or take over an expired one.
+        claim = insert(t).values(
+            tenant=tenant,
+            key=key,
+            fingerprint=request_fingerprint,
+            response=None,
+            created_at=now,
+            expires_at=now + self.ttl,
         )
         claimed = self.session.execute(
-            insert(t)
-            .values(
-                tenant=tenant,
-                key=key,
-                fingerprint=request_fingerprint,
-                response=None,
-                created_at=now,
-                expires_at=now + self.ttl,
-            )
-            .on_conflict_do_nothing()
-            .returning(t.c.key)
+            claim.on_conflict_do_update(
+                index_elements=[t.c.tenant, t.c.key],
+                set_={
+                    "fingerprint": claim.excluded.fingerprint,
+                    "response": None,
+                    "created_at": claim.excluded.created_at,
+                    "expires_at": claim.excluded.expires_at,
+                },
+                where=t.c.expires_at <= now,
+            ).returning(t.c.key)
         ).first()
         if claimed is not None:
             return None
