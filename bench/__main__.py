@@ -7,7 +7,16 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
-from bench import auth, grpc_floor, identity, notify, payments, signin, token_endpoint
+from bench import (
+    auth,
+    grpc_floor,
+    id_token,
+    identity,
+    notify,
+    payments,
+    signin,
+    token_endpoint,
+)
 from bench.harness import (
     Session,
     access_log_enabled,
@@ -28,8 +37,10 @@ BENCHMARKS: dict[str, Benchmark] = {
     "token": token_endpoint.token,
     "identity-introspect": identity.identity_introspect,
     "signin": signin.password_signin,
+    "id-token": id_token.id_token_verify,
     "payments-create": payments.payments_create,
     "payments-get": payments.payments_get,
+    "notify-send": notify.notify_send,
     "notify-bulk": notify.notify_bulk,
     "notify-delivery": notify.notify_delivery,
 }

@@ -43,9 +43,14 @@ def redis_url() -> str:
     return databases.require_redis()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """One headless Chromium for the session; tests open their own contexts."""
+    """Headless Chromium for one test module; tests open their own contexts.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running
+    in this thread while it is open, and later tests that call asyncio.run
+    (notify's SMTP and worker tests) must not find one.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()

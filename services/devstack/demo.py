@@ -20,29 +20,35 @@ from services.identity.web.app import TOKEN_PATH
 from services.runtime.config import PlatformSettings
 
 DEMO_AGENCY_NAME = "Demo Agency (residents' parking permits)"
-DEMO_REDIRECT_URI = "http://127.0.0.1:8080/callback"
-DEMO_SIGNED_OUT_URI = "http://127.0.0.1:8080/"
+DEMO_APP_URL = "http://127.0.0.1:8080"  # the demo app's default public URL
 DEMO_CITIZEN_SCOPES = ["openid", "profile", "email", "phone", "offline_access"]
-DEMO_CITIZEN_EMAIL = "demo.citizen@example.gov.test"
+# example.com, not a .test domain: notify (rightly) refuses special-use domains.
+DEMO_CITIZEN_EMAIL = "demo.citizen@example.com"
 
 
-def ensure_demo_agency(platform: PlatformSettings, settings: IdentitySettings) -> dict[str, Any]:
-    """Reuse the demo agency in ``var/demo/agency.json`` if identity still knows it,
-    otherwise register a new one and write its credentials there."""
+def ensure_demo_agency(
+    platform: PlatformSettings, settings: IdentitySettings, app_url: str = DEMO_APP_URL
+) -> dict[str, Any]:
+    """Reuse the demo agency in ``var/demo/agency.json`` if identity still knows it
+    (with the demo app's sign-in URIs at ``app_url``), otherwise register a new one
+    and write its credentials there."""
+    redirect_uri, signed_out_uri = app_url + "/callback", app_url + "/"
     path = platform.var_dir / "demo" / "agency.json"
     identity = open_identity(platform, settings)
     try:
         saved = _read(path)
         if saved and identity.registry.find_active(str(saved.get("client_id", ""))):
             agency = identity.registry.get(saved["client_id"])
-            if agency.check_secret(str(saved.get("client_secret", ""))):
+            if agency.check_secret(str(saved.get("client_secret", ""))) and (
+                redirect_uri in agency.redirect_uris
+            ):
                 return saved
         created = identity.registry.create(
             name=DEMO_AGENCY_NAME,
             scopes=[*AGENCY_SCOPES, *DEMO_CITIZEN_SCOPES],
-            redirect_uris=[DEMO_REDIRECT_URI],
+            redirect_uris=[redirect_uri],
             mode="test",
-            post_logout_redirect_uris=[DEMO_SIGNED_OUT_URI],
+            post_logout_redirect_uris=[signed_out_uri],
         )
     finally:
         identity.database.close()
@@ -86,7 +92,8 @@ def ensure_demo_citizen(platform: PlatformSettings, settings: IdentitySettings) 
             totp_secret=demo["totp_secret"],
             given_name="Alex",
             family_name="Demo",
-            phone_number="+447700900123",
+            # A mobile number notify accepts (the 07700 900xxx drama range is not one).
+            phone_number="+447912345678",
             locale="en",
         )
     finally:

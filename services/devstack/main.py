@@ -2,8 +2,9 @@
 
 Registers the demo agency, starts the local mail and SMS sinks, identity, payments,
 notify and notify's worker, waits until each reports SERVING on gRPC health (the
-sinks: until they accept connections), prints the URLs, credentials and where mail
-and text messages land, then watches:
+sinks: until they accept connections), then starts the demo agency app (it sets up
+its templates and webhook on the running services) and waits for its HTTP port,
+prints the URLs, credentials and where mail and text messages land, then watches:
 Ctrl-C or SIGTERM stops everything cleanly, and a process that dies is reported
 and takes the platform down with a non-zero exit instead of leaving it half-up.
 """
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.demo_app.settings import DemoAppSettings
 from services.devstack.demo import ensure_demo_agency, ensure_demo_citizen
 from services.devstack.supervisor import Supervisor
 from services.identity.settings import IdentitySettings
@@ -47,6 +49,30 @@ def sink_addresses(notify: NotifySettings) -> dict[str, tuple[str, int]]:
         "smtp-sink": (notify.smtp_host, notify.smtp_port),
         "sms-gateway": (sms.hostname or "127.0.0.1", sms.port or 80),
     }
+
+
+DEMO_APP = "demo-app"
+
+
+def demo_app_environment(settings: dict[str, ServerSettings]) -> dict[str, str]:
+    """Where the demo app finds the services (their gRPC addresses as configured)."""
+    return {f"DEMO_APP_{name.upper()}_TARGET": settings[name].grpc_address for name, _ in SERVICES}
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _wait_for_demo_app(settings: DemoAppSettings, supervisor: Supervisor, deadline: float) -> bool:
+    address = _host_port(settings.http_address)
+    while time.monotonic() < deadline and supervisor.first_exited() is None:
+        try:
+            with socket.create_connection(address, timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def wait_listening(address: tuple[str, int], deadline: float, alive: threading.Event) -> bool:
@@ -78,7 +104,8 @@ def main() -> None:
         platform = config.load(config.PlatformSettings)
         settings = {name: config.load(cls) for name, cls in SERVICES}
         identity_settings = config.load(IdentitySettings)
-        demo = ensure_demo_agency(platform, identity_settings)
+        demo_app = config.load(DemoAppSettings)
+        demo = ensure_demo_agency(platform, identity_settings, demo_app.resolved_public_url())
         citizen = ensure_demo_citizen(platform, identity_settings)
     except StartupError as exc:
         sys.stderr.write(f"gaap-devstack: {exc}\n")
@@ -108,6 +135,14 @@ def main() -> None:
         checks.append((name, wait_listening(sinks[name], deadline, running)))
     for name, _ in SERVICES:
         checks.append((name, wait_serving(settings[name].grpc_address, deadline, running)))
+    if all(healthy for _, healthy in checks) and not stop.is_set():
+        # Started last: it creates its templates and webhook on the running services.
+        supervisor.spawn(
+            DEMO_APP,
+            [sys.executable, "-m", "services.demo_app.main"],
+            env={**os.environ, **demo_app_environment(settings)},
+        )
+        checks.append((DEMO_APP, _wait_for_demo_app(demo_app, supervisor, deadline)))
     for name, healthy in checks:
         if not healthy or stop.is_set() or supervisor.first_exited() is not None:
             dead = supervisor.first_exited()
@@ -121,7 +156,7 @@ def main() -> None:
             supervisor.stop_all(platform.shutdown_grace_seconds + 5)
             raise SystemExit(0 if stop.is_set() else 1)
 
-    _print_banner(platform, settings, demo, citizen)
+    _print_banner(platform, settings, demo, citizen, demo_app)
     code = 0
     while not stop.wait(0.5):
         dead = supervisor.first_exited()
@@ -143,11 +178,17 @@ def _print_banner(
     settings: dict[str, ServerSettings],
     demo: dict[str, object],
     citizen: dict[str, object],
+    demo_app: DemoAppSettings,
 ) -> None:
     lines = ["", "GaaP is running (embedded defaults: SQLite under var/).", ""]
     for name, _ in SERVICES:
         s = settings[name]
         lines.append(f"  {name:<9} gRPC {s.grpc_address:<16} HTTP http://{s.http_address}")
+    lines += [
+        "",
+        f"  Demo agency app: {demo_app.resolved_public_url()}/  "
+        "(sign in as the demo citizen below, apply, pay with 4242 4242 4242 4242)",
+    ]
     notify = settings["notify"]
     assert isinstance(notify, NotifySettings)
     sinks = sink_addresses(notify)

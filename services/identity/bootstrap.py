@@ -6,12 +6,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from services.identity.adapters import instance_secrets
+from services.identity import metrics
+from services.identity.adapters import instance_secrets, messaging
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.adapters.sealing import Sealer
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
+from services.identity.domain.one_time_codes import CodePolicy
+from services.identity.domain.throttle import Rule
 from services.identity.service_layer.accounts import Accounts
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
@@ -19,13 +22,18 @@ from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.logout import Logout
 from services.identity.service_layer.operators import Operators
+from services.identity.service_layer.self_service import Rules, SelfService
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
+from services.identity.web.account import AccountPages
+from services.identity.web.account_kit import Kit
 from services.identity.web.app import TOKEN_PATH, create_app
 from services.identity.web.flow import Flow
 from services.identity.web.oauth_server import TokenServer
 from services.identity.web.pending import PendingStore
+from services.identity.web.recovery import RecoveryPages
+from services.identity.web.registration import RegistrationPages
 from services.identity.web.userinfo import UserInfo
 from services.runtime import bootstrap
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
@@ -102,9 +110,26 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     )
 
 
+def self_service_rules(settings: IdentitySettings) -> Rules:
+    return Rules(
+        codes=CodePolicy(
+            lifetime=timedelta(minutes=settings.code_minutes), max_attempts=settings.code_attempts
+        ),
+        lockout=LockoutPolicy(
+            max_attempts=settings.lockout_attempts,
+            lock_for=timedelta(minutes=settings.lockout_minutes),
+        ),
+        sends_per_address=Rule(
+            "sends-per-address", settings.sends_per_address_per_hour, timedelta(hours=1)
+        ),
+        posts_per_ip=Rule("posts-per-ip", settings.posts_per_ip_per_hour, timedelta(hours=1)),
+    )
+
+
 def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec:
     identity = open_identity(platform, settings)
     sessions = identity.database.sessions
+    metrics.register(sessions)
     issuer = platform.issuer
     local_keys = KeyCache(identity.keys.jwks, max_age=30)
     tokens = AccessTokenIssuer(
@@ -157,6 +182,24 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         keys=local_keys,
         lock_minutes=settings.lockout_minutes,
     )
+    postbox, notify_channel = messaging.postbox(settings, token_server)
+    flow.self_service = SelfService(
+        sessions,
+        Argon2PasswordHasher(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        postbox,
+        instance_secrets.get_or_create(sessions, "code_key"),
+        rules=self_service_rules(settings),
+    )
+    kit = Kit(flow, flow.self_service)
+    account_pages = [
+        *RegistrationPages(kit).routes(),
+        *RecoveryPages(kit).routes(),
+        *AccountPages(kit).routes(),
+    ]
     # identity verifies tokens for its own API from its own key store, not over HTTP.
     verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)
     return bootstrap.assemble(
@@ -182,13 +225,19 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 issuer=issuer,
                 token_server=token_server,
                 keys=identity.keys,
-                pages=list(flow.routes()),
+                pages=[*flow.routes(), *account_pages],
                 userinfo=userinfo.endpoint,
             ),
             jobs=[
                 PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions),
                 PeriodicJob("purge-pending-authorizations", 600, pending.purge),
+                PeriodicJob("purge-verification-tickets", 3600, flow.self_service.purge),
+                PeriodicJob("purge-throttle-counters", 600, flow.self_service.throttle.purge),
             ],
-            on_stop=[identity.database.close],
+            on_stop=[
+                postbox.close,
+                *([notify_channel.close] if notify_channel else []),
+                identity.database.close,
+            ],
         ),
     )

@@ -55,3 +55,49 @@ class IdentitySettings(DatabaseSettings):
         description="After `gaap-admin rotate-keys`, how long the new key is published "
         "before it signs (at least the JWKS cache age of resource servers: 900 s).",
     )
+
+    # -- citizen accounts: messages, codes, throttling -------------------------------------
+    messaging: str = Field(
+        "smtp",
+        pattern="^(smtp|notify)$",
+        description="How identity sends citizens' emails and texts: `smtp` (plain SMTP, email "
+        "only) or `notify` (through the notify service, as an agency of the platform).",
+    )
+    smtp_host: str = Field(
+        "127.0.0.1", description="SMTP server for `messaging=smtp` (make run's local sink)."
+    )
+    smtp_port: int = Field(8025, ge=1, le=65535, description="Its port.")
+    smtp_username: str = Field("", description="SMTP user name; empty: no authentication.")
+    smtp_password: str = Field("", description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade SMTP connections with STARTTLS.")
+    mail_from: str = Field(
+        "GaaP <no-reply@identity.gaap.localhost>",
+        description="The From address of identity's emails (SMTP).",
+    )
+    notify_client_id: str = Field(
+        "",
+        description="identity's own agency client id, for `messaging=notify` (scopes "
+        "notify:send and notify:templates).",
+    )
+    notify_client_secret: str = Field("", description="That agency's client secret.")
+    notify_target: str = Field(
+        "127.0.0.1:50053", description="notify's gRPC address, for `messaging=notify`."
+    )
+    code_minutes: int = Field(
+        15, ge=1, le=60, description="Lifetime of emailed and texted security codes."
+    )
+    code_attempts: int = Field(
+        5, ge=1, le=10, description="Wrong entries before a security code stops working."
+    )
+    sends_per_address_per_hour: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Security codes sent to one address per hour (registration, reset).",
+    )
+    posts_per_ip_per_hour: int = Field(
+        100,
+        ge=1,
+        le=100000,
+        description="Sign-in and account forms accepted from one client address per hour.",
+    )

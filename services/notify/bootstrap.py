@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 
+from services.notify import metrics
 from services.notify.adapters import queue, tables
 from services.notify.adapters.email_smtp import SmtpEmailProvider
 from services.notify.adapters.sms_http import FailoverSms, HttpSmsProvider
@@ -29,6 +30,7 @@ from services.runtime.config import PlatformSettings
 from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
 from services.runtime.http import build_app
+from services.runtime.keys import JwksFetcher
 from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
 
@@ -100,8 +102,19 @@ def open_notify(
 
 
 def build(platform: PlatformSettings, settings: NotifySettings) -> ServiceSpec:
-    notify = open_notify(platform, settings)
-    verifier = bootstrap.token_verifier("notify", platform)
+    return serve(platform, settings, open_notify(platform, settings))
+
+
+def serve(
+    platform: PlatformSettings,
+    settings: NotifySettings,
+    notify: Notify,
+    *,
+    jwks: JwksFetcher | None = None,
+) -> ServiceSpec:
+    """The running service around ``notify`` (benchmarks pass a static JWKS)."""
+    verifier = bootstrap.token_verifier("notify", platform, fetch=jwks)
+    metrics.register(notify.database.sessions)
     servicer = NotifyServicer(
         notify.templates, notify.sending, notify.callbacks, notify.agency_settings
     )

@@ -14,14 +14,16 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.runtime import db
+from services.runtime import db, tls, tracing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.caller import caller_service
 from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSettings
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
+from services.runtime.json_gateway import json_routes
 from services.runtime.keys import JwksFetcher, KeyCache, http_fetcher
 from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
@@ -50,7 +52,9 @@ def token_verifier(
 ) -> AccessTokenVerifier:
     """Verifies identity's access tokens for ``service``; keys from identity's JWKS
     over HTTP unless ``fetch`` supplies them (identity reads its own store)."""
-    keys = KeyCache(fetch or http_fetcher(platform.resolved_jwks_url))
+    keys = KeyCache(
+        fetch or http_fetcher(platform.resolved_jwks_url, verify=tls.client_context(platform))
+    )
     return AccessTokenVerifier(issuer=platform.issuer, audience=audience_for(service), keys=keys)
 
 
@@ -73,6 +77,7 @@ def assemble(
     parts: Parts,
 ) -> ServiceSpec:
     logging.getLogger().setLevel(platform.log_level)
+    tracer = tracing.configure(name, platform)
     caller, caller_policy = caller_service(name)
     services = [*parts.grpc_services, caller]
     policy = {**parts.policy, **caller_policy}
@@ -81,9 +86,28 @@ def assemble(
         grpc_address=server.grpc_address,
         http_address=server.http_address,
         grpc_services=services,
-        interceptors=standard_interceptors(name, verifier, policy),
+        interceptors=[
+            *tracing.server_interceptors(tracer),
+            *standard_interceptors(name, verifier, policy),
+        ],
         http_app=parts.http_app,
         max_workers=platform.grpc_max_workers,
         jobs=parts.jobs,
-        on_stop=parts.on_stop,
+        on_stop=[*parts.on_stop, *([tracer.shutdown] if tracer else [])],
+        tls=tls.server_tls(platform),
+        json_api=_json_api(name, platform, services),
     )
+
+
+def _json_api(
+    name: str, platform: PlatformSettings, services: Sequence[GrpcService]
+) -> Callable[[Callable[[], str]], list[BaseRoute]]:
+    """The service's gRPC methods as JSON over HTTP, through its own gRPC server."""
+    credentials, options = tls.loopback(platform)
+
+    def routes(target: Callable[[], str]) -> list[BaseRoute]:
+        return json_routes(
+            target, services, title=f"GaaP {name}", credentials=credentials, options=options
+        )
+
+    return routes

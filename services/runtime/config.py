@@ -58,6 +58,27 @@ class PlatformSettings(BaseSettings):
     grpc_max_workers: int = Field(
         8, ge=1, le=1024, description="Threads serving gRPC calls in each process."
     )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate chain of this process: with `GAAP_TLS_KEY_FILE`, every gRPC "
+        "and HTTP listener speaks TLS only, and outbound calls present it when asked.",
+    )
+    tls_key_file: str = Field("", description="PEM private key of `GAAP_TLS_CERT_FILE`.")
+    tls_client_ca_file: str = Field(
+        "",
+        description="PEM CA bundle: when set, listeners require client certificates it "
+        "signed (mutual TLS between services).",
+    )
+    tls_ca_file: str = Field(
+        "",
+        description="PEM CA bundle trusted for outbound calls (identity's JWKS, notify); "
+        "empty: the system's trust store.",
+    )
+    otel_endpoint: str = Field(
+        "",
+        description="OTLP gRPC endpoint (`http://collector:4317`) for OpenTelemetry traces; "
+        "empty: tracing off.",
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -148,11 +169,12 @@ def markdown_table(classes: list[type[BaseSettings]]) -> str:
 
 
 def all_settings_classes() -> list[type[BaseSettings]]:
+    from services.demo_app.settings import DemoAppSettings
     from services.identity.settings import IdentitySettings
     from services.notify.settings import NotifySettings
     from services.payments.settings import PaymentsSettings
 
-    return [PlatformSettings, IdentitySettings, PaymentsSettings, NotifySettings]
+    return [PlatformSettings, IdentitySettings, PaymentsSettings, NotifySettings, DemoAppSettings]
 
 
 if __name__ == "__main__":  # pragma: no cover - documentation helper

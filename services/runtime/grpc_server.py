@@ -38,8 +38,10 @@ def create_server(
     interceptors: Sequence[grpc.ServerInterceptor[Any, Any]] = (),
     health_servicer: health.HealthServicer | None = None,
     max_workers: int = 8,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.Server, int]:
-    """Build, bind and return a server (not yet started) and the port it bound."""
+    """Build, bind and return a server (not yet started) and the port it bound;
+    with ``credentials`` the port speaks TLS only."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=list(interceptors),
@@ -61,7 +63,11 @@ def create_server(
     )
     _check_free(address)
     try:
-        port = server.add_insecure_port(address)
+        port = (
+            server.add_secure_port(address, credentials)
+            if credentials is not None
+            else server.add_insecure_port(address)
+        )
     except RuntimeError:
         port = 0
     if port == 0:
@@ -77,6 +83,9 @@ def _check_free(address: str) -> None:
     host = host.strip("[]")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gRPC's own listener does: connections left in TIME_WAIT by a killed
+        # predecessor must not stop a restart, while a live listener still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, int(port)))
         except OSError as exc:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -90,7 +91,10 @@ def bind(address: str) -> socket.socket:
 class HttpServer:
     """uvicorn on a pre-bound socket, in a thread with its own event loop."""
 
-    def __init__(self, app: ASGIApp, sock: socket.socket) -> None:
+    def __init__(
+        self, app: ASGIApp, sock: socket.socket, tls: Mapping[str, Any] | None = None
+    ) -> None:
+        """``tls``: uvicorn's ssl_* options (``tls.ServerTls.uvicorn_options``)."""
         self.sock = sock
         self.port: int = sock.getsockname()[1]
         config = uvicorn.Config(
@@ -100,6 +104,7 @@ class HttpServer:
             lifespan="off",
             server_header=False,
             timeout_graceful_shutdown=10,
+            **(tls or {}),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="http", daemon=True)

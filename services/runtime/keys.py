@@ -9,6 +9,7 @@ or when the cache is older than ``max_age`` (so retired keys drop out).
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +20,7 @@ from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKSetError
 
 from services.runtime.errors import Unavailable
+from services.runtime.outbound import request_id_headers
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +92,20 @@ def _parse(document: Mapping[str, Any]) -> dict[str, PyJWK]:
     return {key.key_id: key for key in key_set.keys if key.key_id}
 
 
-def http_fetcher(url: str, timeout: float = 5.0) -> JwksFetcher:
-    """Fetch a JWK Set over HTTP(S); network and HTTP errors become ``Unavailable``."""
-    client = httpx.Client(timeout=timeout, follow_redirects=False)
+def http_fetcher(
+    url: str, timeout: float = 5.0, verify: ssl.SSLContext | bool = True
+) -> JwksFetcher:
+    """Fetch a JWK Set over HTTP(S); network and HTTP errors become ``Unavailable``.
+
+    ``verify``: the TLS context (trusted CA, client certificate for mutual TLS).
+    The request id of the call that needed the keys goes along (``x-request-id``).
+    """
+    client = httpx.Client(timeout=timeout, follow_redirects=False, verify=verify)
 
     def fetch() -> Mapping[str, Any]:
+        headers = {"accept": "application/json", **request_id_headers()}
         try:
-            response = client.get(url, headers={"accept": "application/json"})
+            response = client.get(url, headers=headers)
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:

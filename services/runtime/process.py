@@ -21,13 +21,16 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from services.runtime import logs
 from services.runtime.errors import StartupError
 from services.runtime.grpc_server import GrpcService, create_server
 from services.runtime.http import HttpServer, bind
+from services.runtime.json_gateway import with_json_api
 from services.runtime.periodic import PeriodicJob
+from services.runtime.tls import ServerTls
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,9 @@ class ServiceSpec:
     max_workers: int = 8
     jobs: Sequence[PeriodicJob] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    tls: ServerTls | None = None
+    # JSON over HTTP (Connect) for the gRPC services, given the loopback target.
+    json_api: Callable[[Callable[[], str]], list[BaseRoute]] | None = None
 
 
 class RunningService:
@@ -60,13 +66,24 @@ class RunningService:
                 interceptors=spec.interceptors,
                 health_servicer=self.health,
                 max_workers=spec.max_workers,
+                credentials=spec.tls.grpc_credentials() if spec.tls else None,
             )
         except StartupError:
             sock.close()
             raise
-        self.http = HttpServer(spec.http_app(lambda: self._serving), sock)
+        app = spec.http_app(lambda: self._serving)
+        if spec.json_api is not None:
+            app = with_json_api(app, spec.json_api(lambda: self._loopback_target))
+        self.http = HttpServer(app, sock, spec.tls.uvicorn_options() if spec.tls else None)
         self.http_port = self.http.port
         self._stopped = threading.Event()
+
+    @property
+    def _loopback_target(self) -> str:
+        host = self.spec.grpc_address.rpartition(":")[0]
+        if host in ("0.0.0.0", "::", "[::]", ""):  # noqa: S104 - comparing, not binding
+            host = "127.0.0.1"
+        return f"{host}:{self.grpc_port}"
 
     @property
     def grpc_target(self) -> str:
@@ -76,7 +93,8 @@ class RunningService:
     @property
     def http_url(self) -> str:
         host = self.spec.http_address.rpartition(":")[0]
-        return f"http://{host}:{self.http_port}"
+        scheme = "https" if self.spec.tls else "http"
+        return f"{scheme}://{host}:{self.http_port}"
 
     def start(self) -> RunningService:
         self.grpc_server.start()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,52 +13,16 @@ import grpc
 import httpx
 from gaap.common.v1 import caller_pb2, caller_pb2_grpc
 
+from tests.support import devstack
+
 SERVICES = ("identity", "payments", "notify")
 
 
-def _free_ports(count: int) -> list[int]:
-    socks = [socket.socket() for _ in range(count)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _start(tmp_path: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    ports = _free_ports(8)
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_", "NOTIFY_"))
-    }
-    env["GAAP_VAR_DIR"] = str(tmp_path / "var")
-    env["GAAP_ISSUER"] = f"http://127.0.0.1:{ports[1]}"
-    env["GAAP_SHUTDOWN_GRACE_SECONDS"] = "2"
-    for i, name in enumerate(SERVICES):
-        env[f"{name.upper()}_GRPC_ADDRESS"] = f"127.0.0.1:{ports[2 * i]}"
-        env[f"{name.upper()}_HTTP_ADDRESS"] = f"127.0.0.1:{ports[2 * i + 1]}"
-    env["NOTIFY_SMTP_PORT"] = str(ports[6])
-    env["NOTIFY_PUBLIC_URL"] = f"http://127.0.0.1:{ports[5]}"
-    env["NOTIFY_SMS_PROVIDERS"] = json.dumps(
-        [{"name": "local", "url": f"http://127.0.0.1:{ports[7]}/messages", "key": "k", "weight": 1}]
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.devstack.main"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 90
-    banner = ""
-    while "Ctrl-C stops everything" not in banner and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        banner += line
-    assert "Ctrl-C stops everything" in banner, banner + (proc.stderr.read() if proc.stderr else "")
-    return proc, env
+def _start(
+    tmp_path: Path, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    stack = devstack.start(tmp_path / "var", env=env)
+    return stack.process, stack.env
 
 
 def _children(proc: subprocess.Popen[str]) -> list[int]:
@@ -88,7 +50,7 @@ def _demo_citizen_signs_in_at_cl_cm(
     citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
     assert {"email", "password", "totp_secret"} <= citizen.keys()
     identity = env["GAAP_ISSUER"]
-    callback = "http://127.0.0.1:8080/callback"
+    callback = "http://" + env["DEMO_APP_HTTP_ADDRESS"] + "/callback"
     rp = RelyingParty(identity, demo["client_id"], demo["client_secret"], callback)
     request = rp.auth_request(acr_values="Cl.Cm")
     browser = CitizenBrowser(identity)
@@ -103,7 +65,9 @@ def _demo_citizen_signs_in_at_cl_cm(
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     proc, env = _start(tmp_path)
     children = _children(proc)
-    assert len(children) == 6  # 3 services, notify's worker, the SMTP sink, the SMS gateway
+    # 3 services, notify's worker, the SMTP sink, the SMS gateway, the demo agency app
+    assert len(children) == 7
+    assert httpx.get("http://" + env["DEMO_APP_HTTP_ADDRESS"] + "/").status_code == 200
     demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
     assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
     _demo_citizen_signs_in_at_cl_cm(tmp_path, env, demo)
@@ -201,22 +165,22 @@ def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) 
 
 
 def test_a_dead_service_is_reported_and_nothing_is_left_behind(tmp_path: Path) -> None:
-    proc, _ = _start(tmp_path)
+    stack = devstack.start(tmp_path / "var")
+    proc = stack.process
     children = _children(proc)
     os.kill(children[1], signal.SIGKILL)
     assert proc.wait(30) == 1
-    assert proc.stderr is not None
-    assert "exited unexpectedly" in proc.stderr.read()
+    assert "exited unexpectedly" in stack.log_text()
     assert not [pid for pid in children if _alive(pid)]
 
 
 def test_the_demo_agency_is_reused_across_restarts(tmp_path: Path) -> None:
-    first, _ = _start(tmp_path)
+    first, env = _start(tmp_path)
     first.send_signal(signal.SIGTERM)
     assert first.wait(30) == 0
     saved = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
     citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
-    second, _ = _start(tmp_path)
+    second, _ = _start(tmp_path, env)  # the same ports, so the same redirect URI
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
     assert json.loads((tmp_path / "var" / "demo" / "agency.json").read_text()) == saved

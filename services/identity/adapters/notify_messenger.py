@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import grpc
 from gaap.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -80,25 +82,62 @@ class NotifyMessenger:
         return str(created.id)
 
     def send(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> None:
-        personalisation = {
-            k: notify_pb2.PersonalisationValue(text=v) for k, v in values.items()
-        }
-        common = {
-            "template_id": self.template_id(kind),
-            "personalisation": personalisation,
-            "reference": f"identity:{kind.value}",
-            "language": messages.language_of(language),
-            "idempotency_key": uuid.uuid4().hex,
-        }
+        personalisation = {k: notify_pb2.PersonalisationValue(text=v) for k, v in values.items()}
+        template_id = self.template_id(kind)
+        reference = f"identity:{kind.value}"
+        lang = messages.language_of(language)
+        key = uuid.uuid4().hex
         if kind in messages.SMS_KINDS:
             self._stub.SendSms(
-                notify_pb2.SendSmsRequest(phone_number=to, **common),
+                notify_pb2.SendSmsRequest(
+                    template_id=template_id,
+                    phone_number=to,
+                    personalisation=personalisation,
+                    reference=reference,
+                    language=lang,
+                    idempotency_key=key,
+                ),
                 metadata=self._metadata(),
                 timeout=self._timeout,
             )
         else:
             self._stub.SendEmail(
-                notify_pb2.SendEmailRequest(email_address=to, **common),
+                notify_pb2.SendEmailRequest(
+                    template_id=template_id,
+                    email_address=to,
+                    personalisation=personalisation,
+                    reference=reference,
+                    language=lang,
+                    idempotency_key=key,
+                ),
                 metadata=self._metadata(),
                 timeout=self._timeout,
             )
+
+
+class ClientCredentialsToken:
+    """A client-credentials access token, fetched when needed and reused until
+    shortly before it expires. ``grant`` returns the token endpoint's
+    (status, body, headers)."""
+
+    def __init__(
+        self,
+        grant: Callable[[], tuple[int, Any, Any]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._grant = grant
+        self._clock = clock
+        self._token = ""
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> str:
+        with self._lock:
+            now = self._clock()
+            if not self._token or now >= self._expires - 30:
+                status, body, _ = self._grant()
+                if status != 200 or not isinstance(body, dict):
+                    raise PermissionError("identity's notify credentials were refused")
+                self._token = str(body["access_token"])
+                self._expires = now + float(body.get("expires_in", 60))
+            return self._token

@@ -79,7 +79,8 @@ TEMPLATES: Mapping[Kind, Mapping[str, Text]] = {
         "zh-Hans": Text(
             "重置您的 GaaP 密码",
             "您的密码重置验证码是 ((code))。\n\n"
-            "验证码将在 ((minutes)) 分钟后失效。如果您没有申请重置密码，请忽略此邮件：您的密码没有改变。",
+            "验证码将在 ((minutes)) 分钟后失效。"
+            "如果您没有申请重置密码，请忽略此邮件：您的密码没有改变。",
         ),
     },
     Kind.PHONE_CODE: {

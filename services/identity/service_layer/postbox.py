@@ -28,7 +28,7 @@ class Postbox:
     def _send(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> None:
         try:
             self._messenger.send(kind, to, language, values)
-        except Exception as exc:  # noqa: BLE001 - any provider failure is logged, not raised
+        except Exception as exc:
             log.warning(
                 "identity message not sent", extra={"kind": kind.value, "error": type(exc).__name__}
             )

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -39,8 +40,8 @@ from services.identity.adapters.tables import (
     verification_tickets,
 )
 from services.identity.adapters.tables import sessions as session_table
-from services.identity.domain import messages, one_time_codes, recovery_codes as recovery
-from services.identity.domain import totp
+from services.identity.domain import messages, one_time_codes, totp
+from services.identity.domain import recovery_codes as recovery
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.lockout import LockoutPolicy
@@ -53,17 +54,22 @@ from services.identity.service_layer.throttling import Throttle
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
+_TICKET = re.compile(r"tkt_[A-Za-z0-9_-]{20,60}")
 RESET_WINDOW = timedelta(minutes=15)  # from proving the code to choosing a password
 
 
 @dataclass(frozen=True)
 class Rules:
-    codes: CodePolicy = CodePolicy()
-    lockout: LockoutPolicy = LockoutPolicy()
+    codes: CodePolicy = field(default_factory=CodePolicy)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
     # Codes sent to one address (registration, reset) and account form posts
     # from one client address.
-    sends_per_address: Rule = Rule("sends-per-address", 5, timedelta(hours=1))
-    posts_per_ip: Rule = Rule("posts-per-ip", 100, timedelta(hours=1))
+    sends_per_address: Rule = field(
+        default_factory=lambda: Rule("sends-per-address", 5, timedelta(hours=1))
+    )
+    posts_per_ip: Rule = field(
+        default_factory=lambda: Rule("posts-per-ip", 100, timedelta(hours=1))
+    )
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,12 @@ class SelfService:
         self._check_sends(email, where, account.id if account else None)
         code = one_time_codes.new_code()
         ticket = self._new_ticket(
-            Purpose.RESET, email, code, browser, language, account_id=account.id if account else None
+            Purpose.RESET,
+            email,
+            code,
+            browser,
+            language,
+            account_id=account.id if account else None,
         )
         with transaction(self._sessions) as session:
             self._insert(session, ticket, language)
@@ -323,7 +334,9 @@ class SelfService:
             locked = repo.get_for_update(account_id)
             if locked is None:
                 return Outcome.INVALID
-            updated = replace(locked, password_hash=password_hash, failed_attempts=0, updated_at=now)
+            updated = replace(
+                locked, password_hash=password_hash, failed_attempts=0, updated_at=now
+            )
             repo.update(updated)
             self._end_sessions(session, account_id, now, keep_sid=keep_sid)
             self._record(session, EventType.PASSWORD_CHANGED, where, account_id)
@@ -370,7 +383,9 @@ class SelfService:
             self._record(
                 session, EventType.FACTOR_ADDED, where, account_id, factor="totp", replaced=replaced
             )
-            self._record(session, EventType.RECOVERY_CODES_ISSUED, where, account_id, count=len(codes))
+            self._record(
+                session, EventType.RECOVERY_CODES_ISSUED, where, account_id, count=len(codes)
+            )
         self._alert(updated, Kind.FACTOR_CHANGED, language, factor="totp")
         return codes
 
@@ -458,7 +473,9 @@ class SelfService:
         now = self._clock()
         with transaction(self._sessions) as session:
             ended = self._end_sessions(session, account_id, now)
-            self._record(session, EventType.SIGNED_OUT_EVERYWHERE, where, account_id, sessions=ended)
+            self._record(
+                session, EventType.SIGNED_OUT_EVERYWHERE, where, account_id, sessions=ended
+            )
         return ended
 
     def _end_sessions(
@@ -476,9 +493,7 @@ class SelfService:
         session.execute(t.update().where(*token_filter).values(revoked_at=now))
         return len(ended)
 
-    def note_device(
-        self, account: Account, device: str | None, where: Where, language: str
-    ) -> str:
+    def note_device(self, account: Account, device: str | None, where: Where, language: str) -> str:
         """Remember the browser a citizen signed in from; a sign-in from a browser
         not seen before (when others are known) sends an alert. Returns the
         device cookie's value."""
@@ -487,9 +502,11 @@ class SelfService:
         digest = _hash(value)
         t = known_devices
         with transaction(self._sessions) as session:
-            known = session.execute(
-                sa.select(t.c.device_hash).where(t.c.account_id == account.id)
-            ).scalars().all()
+            known = (
+                session.execute(sa.select(t.c.device_hash).where(t.c.account_id == account.id))
+                .scalars()
+                .all()
+            )
             if digest in known:
                 session.execute(
                     t.update()
@@ -529,9 +546,7 @@ class SelfService:
         )
         with self._sessions() as session:
             return [
-                AgencyUse(
-                    r.client_id, r.name or r.client_id, tuple(r.scopes), r.granted_at, r.last
-                )
+                AgencyUse(r.client_id, r.name or r.client_id, tuple(r.scopes), r.granted_at, r.last)
                 for r in session.execute(query)
             ]
 
@@ -626,7 +641,7 @@ class SelfService:
         self, session: Session, ticket_id: str, browser: str, purpose: Purpose
     ) -> _LoadedTicket | None:
         """The ticket, locked for update, if it belongs to this browser."""
-        if not ticket_id.startswith("tkt_") or len(ticket_id) > 64:
+        if not _TICKET.fullmatch(ticket_id):
             return None
         t = verification_tickets
         query = sa.select(t).where(t.c.id == ticket_id, t.c.purpose == str(purpose))
@@ -666,9 +681,7 @@ class SelfService:
     def _refuse(self, session: Session, loaded: _LoadedTicket, result: Check, where: Where) -> None:
         t = verification_tickets
         if result is Check.WRONG:
-            session.execute(
-                t.update().where(t.c.id == loaded.id).values(attempts=t.c.attempts + 1)
-            )
+            session.execute(t.update().where(t.c.id == loaded.id).values(attempts=t.c.attempts + 1))
         self._record(
             session,
             EventType.CODE_REFUSED,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,10 @@ from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.self_service import SelfService
 from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn, Where
+from services.identity.service_layer.throttling import Throttled
+from services.identity.web import texts
 from services.identity.web.pending import Pending, PendingStore
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
@@ -41,7 +45,9 @@ from services.runtime.pages.render import LANGUAGE_COOKIE, set_language_cookie, 
 log = logging.getLogger(__name__)
 
 SIGNIN_COOKIE = "gaap_signin"
+DEVICE_COOKIE = "gaap_device"  # a long-lived id of the browser, for new-device alerts
 MAX_FORM_BYTES = 64 * 1024
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass
@@ -58,6 +64,9 @@ class Flow:
     keys: KeyCache
     lock_minutes: int = 15
     clock: Callable[[], datetime] = utcnow
+    # Citizen accounts (registration, recovery, alerts, throttling); None in
+    # deployments of the provider alone.
+    self_service: SelfService | None = None
 
     @staticmethod
     def secure(request: Request) -> bool:
@@ -126,7 +135,12 @@ class Flow:
         body = await request.body()
         if len(body) > MAX_FORM_BYTES:
             return None
-        data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        # NUL never belongs in a form field, and PostgreSQL refuses it in text.
+        data = {
+            k: v.replace("\x00", "")
+            for k, v in (await request.form()).items()
+            if isinstance(v, str)
+        }
         browser, _ = browser_session(request)
         purpose = data.get("purpose", "")
         if not self.csrf.check(browser, purpose, data.get("csrf_token", "")):
@@ -138,7 +152,9 @@ class Flow:
 
     def _pending(self, request: Request, pending_id: str | None) -> Pending | None:
         browser, _ = browser_session(request)
-        return self.pending.get(pending_id or "", browser)
+        if not pending_id or not _SAFE_ID.fullmatch(pending_id):
+            return None  # also keeps NUL and the like away from the database
+        return self.pending.get(pending_id, browser)
 
     def redirect_to_client(
         self, request: AuthorizationRequest, **params: str | None
@@ -274,22 +290,45 @@ class Flow:
             )
         if errors:
             return self._signin_form(request, pending, agency, email, errors, status_code=400)
-        attempt = await run_in_threadpool(
-            self.signin.password, email, password, self.where(request, pending.request.client_id)
-        )
+        where = self.where(request, pending.request.client_id)
+        if self.self_service is not None:
+            try:
+                await run_in_threadpool(self.self_service.check_ip, where)
+            except Throttled as refused:
+                message = self.pages.gettext(language, texts.THROTTLED) % {
+                    "minutes": refused.minutes
+                }
+                return self.render(
+                    request, "error.html", language, status_code=429, message=message
+                )
+        attempt = await run_in_threadpool(self.signin.password, email, password, where)
         if attempt.outcome is not Outcome.OK or attempt.account is None:
             errors = [FieldError("email", self._failure(language, attempt.outcome, "password"))]
             return self._signin_form(request, pending, agency, email, errors, status_code=400)
         # A new session on every password sign-in (no session fixation).
         cookie, _ = await run_in_threadpool(
-            self.signin.start_session,
-            attempt.account,
-            assurance.LOW,
-            self.where(request, pending.request.client_id),
+            self.signin.start_session, attempt.account, assurance.LOW, where
         )
         await run_in_threadpool(self.pending.update, pending, signed_in_at=self.clock())
         response = _see_other(f"/authorize/continue?auth={pending.id}")
         self._set_signin_cookie(request, response, cookie)
+        if self.self_service is not None:
+            device = await run_in_threadpool(
+                self.self_service.note_device,
+                attempt.account,
+                request.cookies.get(DEVICE_COOKIE),
+                where,
+                language,
+            )
+            response.set_cookie(
+                DEVICE_COOKIE,
+                device,
+                max_age=400 * 24 * 3600,
+                httponly=True,
+                samesite="lax",
+                secure=self.secure(request),
+                path="/",
+            )
         return response
 
     def _signin_form(
@@ -333,6 +372,9 @@ class Flow:
             return _see_other(f"/signin?auth={pending.id}")
         language = self.language(request, pending.request)
         has_factor = await run_in_threadpool(self._has_second_factor, session.account_id)
+        if not has_factor and self.self_service is not None:
+            # Cl.Cm asked of an account without a second factor: set one up now.
+            return _see_other(f"/account/authenticator?auth={pending.id}")
         if not has_factor:
             return self.redirect_to_client(
                 pending.request,

@@ -25,5 +25,4 @@ RECOVERY_CODE_WRONG = "This recovery code is not right, or it has already been u
 TOTP_WRONG = "Enter the 6-digit code shown in your authenticator app"
 THROTTLED = "There have been too many attempts. Wait %(minutes)d minutes, then try again."
 LINK_EXPIRED = "This link has expired or has already been used. Start again."
-NOT_SIGNED_IN = "You need to sign in first."
 CONSENT_NOT_FOUND = "There is nothing to withdraw for this service."

@@ -114,9 +114,20 @@ class Outcome:
 
 def record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
     """Apply outcomes; returns how many rows changed (a final row never does)."""
-    changed = 0
-    events: list[tuple[dict[str, Any], str]] = []
+    # On PostgreSQL the usual outcome (accepted, final) for many rows in one statement
+    # (SQLite has no column names for a VALUES list); the rest one by one.
+    postgres = session.get_bind().dialect.name == "postgresql"
+    together = [
+        o
+        for o in outcomes
+        if postgres and o.status is not None and o.provider_message_id is not None
+    ]
+    events = _record_accepted(session, together, now)
+    changed = len(events)
+    batched = set(together)
     for o in outcomes:
+        if o in batched:
+            continue
         values: dict[str, Any] = {}
         condition = sa.and_(n.c.id == o.id, n.c.status.notin_(FINAL))
         if o.provider_message_id is not None:
@@ -138,6 +149,39 @@ def record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
             events += [(dict(r._mapping), o.status) for r in rows]
     callbacks.emit(session, events, now)
     return changed
+
+
+def _record_accepted(
+    session: Session, outcomes: list[Outcome], now: datetime
+) -> list[tuple[dict[str, Any], str]]:
+    """Accepted by a provider and final: ``UPDATE .. FROM (VALUES ..)`` for all of them."""
+    if not outcomes:
+        return []
+    given = sa.values(
+        sa.column("id", sa.String),
+        sa.column("status", sa.String),
+        sa.column("provider", sa.String),
+        sa.column("message_id", sa.String),
+        name="given",
+    ).data([(o.id, o.status, o.provider, o.provider_message_id) for o in outcomes])
+    rows = session.execute(
+        n.update()
+        .where(
+            n.c.id == given.c.id,
+            n.c.status.notin_(FINAL),
+            n.c.provider_message_id.is_(None),
+        )
+        .values(
+            status=given.c.status,
+            provider=given.c.provider,
+            provider_message_id=given.c.message_id,
+            sent_at=now,
+            completed_at=now,
+        )
+        .returning(*_CALLBACK_COLUMNS)
+    ).all()
+    status = {o.id: o.status for o in outcomes}
+    return [(dict(r._mapping), str(status[r.id])) for r in rows]
 
 
 def apply_receipt(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from services.notify.adapters import tables
 from services.notify.domain.notifications import Notification
 from services.notify.domain.templates import Content, Template
+from services.runtime import idempotency
 
 t_tpl = tables.templates
 t_ver = tables.template_versions
@@ -103,6 +104,15 @@ class Templates:
             )
         query = query.order_by(t_tpl.c.created_at.desc(), t_tpl.c.id.desc()).limit(size + 1)
         return [_template(r) for r in self.session.execute(query)]
+
+    def latest_versions(self, template_ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """Each template's tenant and latest version (one query for many)."""
+        rows = self.session.execute(
+            sa.select(t_tpl.c.id, t_tpl.c.tenant, t_tpl.c.latest_version).where(
+                t_tpl.c.id.in_(list(template_ids))
+            )
+        )
+        return {r.id: (r.tenant, r.latest_version) for r in rows}
 
 
 def _template(row: Any) -> Template:
@@ -207,6 +217,37 @@ class Notifications:
             .group_by(t_ntf.c.status)
         )
         return {status: int(count) for status, count in rows}
+
+
+def claim_completed(
+    session: Session, table: sa.Table, calls: Sequence[tuple[str, str, str, bytes, datetime]]
+) -> set[tuple[str, str]]:
+    """Record many idempotency keys (tenant, key, fingerprint, response, now) with
+    their responses in one statement; returns the (tenant, key) pairs recorded.
+
+    The same effect as ``IdempotencyKeys.claim`` then ``complete`` for a key never
+    seen, in one round trip for all: a key already present (replayed, reused,
+    expired, or a racing replica's, which the insert waits for) is not recorded
+    and the caller goes through ``IdempotencyKeys.claim`` for it.
+    """
+    if not calls:
+        return set()
+    statement = (
+        _upsert(session)(table).on_conflict_do_nothing().returning(table.c.tenant, table.c.key)
+    )
+    rows = [
+        {
+            "tenant": tenant,
+            "key": key,
+            "fingerprint": fingerprint,
+            "response": response,
+            "created_at": now,
+            "expires_at": now + idempotency.DEFAULT_TTL,
+        }
+        for tenant, key, fingerprint, response, now in calls
+    ]
+    # A cached statement, sent as one multi-row INSERT (SQLAlchemy's insertmanyvalues).
+    return {(r.tenant, r.key) for r in session.execute(statement, rows)}
 
 
 def page_key(created_at: datetime, item_id: str) -> str:

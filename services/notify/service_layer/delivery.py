@@ -102,14 +102,14 @@ class Deliverer:
     async def run_until_idle(self) -> int:
         """Claim and send until nothing is due; returns how many were attempted (tests, bench)."""
         total = 0
-        while True:
-            claimed = await self._claim(self.config.batch)
-            if not claimed:
-                await self.flush()
-                return total
+        claimed = await self._claim(self.config.batch)
+        while claimed:
             total += len(claimed)
-            await asyncio.gather(*(self._deliver(c) for c in claimed))
-            await self.flush()
+            sending = asyncio.gather(*(self._deliver(c) for c in claimed))
+            claimed = await self._claim(self.config.batch)  # while the last batch is sent
+            await sending
+        await self.flush()
+        return total
 
     async def _claim(self, limit: int) -> list[Claimed]:
         try:

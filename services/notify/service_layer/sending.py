@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
-from services.notify.adapters.repositories import DailyCounts, Notifications, page_key
+from services.notify.adapters.repositories import (
+    DailyCounts,
+    Notifications,
+    Templates,
+    claim_completed,
+    page_key,
+)
 from services.notify.domain import notifications as rules
 from services.notify.domain import placeholders
 from services.notify.domain import templates as template_rules
@@ -29,6 +36,7 @@ from services.notify.domain.statuses import CANCELLED, CREATED, FAILURES, FINAL,
 from services.notify.domain.templates import Rendered, Template
 from services.notify.service_layer import agency_settings, callbacks
 from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
+from services.notify.service_layer.group_commit import GroupWriter
 from services.notify.service_layer.templates import load
 from services.runtime.context import Principal
 from services.runtime.db import transaction
@@ -39,11 +47,16 @@ from services.runtime.errors import (
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
+from services.runtime.idempotency import check_key
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.rate_limit import Limit, RateLimiter
 
 MAX_REPORTED_ROWS = 100  # violations listed in one error (the count says how many in all)
+MAX_TEMPLATE_RELOADS = 5
+MAX_CACHED_TEMPLATES = 4096
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,48 @@ class BulkSend:
         return self.count(*FAILURES)
 
 
+class _Marker:
+    """What a batched write says about a send it did not store."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_ALONE = _Marker("write it alone")  # its key was seen before, or a daily limit was reached
+_STALE = _Marker("template changed")  # render it again with the latest version
+_SendResult = Notification | _Marker
+
+
+class _StaleTemplate(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _PendingSend:
+    """A send checked and rendered, waiting to be written."""
+
+    tenant: str
+    call: Idempotent[Notification]
+    row: dict[str, Any]
+    notification: Notification
+    response: bytes
+    limit: int
+    now: datetime
+
+
+Counter = tuple[str, str, date, int]  # tenant, channel, UTC day, limit
+
+
+def _counter(p: _PendingSend) -> Counter:
+    return (p.tenant, p.row["channel"], p.now.date(), p.limit)
+
+
+class _OverLimit(Exception):
+    def __init__(self, counter: Counter) -> None:
+        super().__init__(counter)
+        self.counter = counter
+
+
 class SendingService:
     def __init__(
         self,
@@ -101,6 +156,8 @@ class SendingService:
         self._limiter = limiter
         self._limit = limit
         self._defaults = defaults
+        self._cached: dict[tuple[str, str], Template] = {}
+        self._writer: GroupWriter[_PendingSend, _SendResult] = GroupWriter(self._write_batch)
 
     # -- single sends ---------------------------------------------------------------
 
@@ -110,51 +167,182 @@ class SendingService:
         # Before anything else, even validation: a flood is refused cheaply.
         self._limiter.acquire(f"send:{agency.client_id}", self._limit)
         values = template_rules.check_values(request.personalisation)
+        check_key(call.key)
         now = utcnow()
+        for _ in range(MAX_TEMPLATE_RELOADS):
+            try:
+                pending = self._prepare(agency, request, call, values, now)
+            except (InvalidArgument, NotFound) as exc:
+                return self._refuse(agency.client_id, call, exc)
+            result: Notification | Replay | _Marker = self._writer.submit(pending)
+            if result is _ALONE:
+                result = self._write_alone(pending)
+            if not isinstance(result, _Marker):
+                return result
+            self._cached.pop((agency.client_id, request.template_id), None)
+        raise Unavailable("the template keeps changing; try again")
 
+    def _prepare(
+        self,
+        agency: Principal,
+        request: SendRequest,
+        call: Idempotent[Notification],
+        values: Mapping[str, Value],
+        now: datetime,
+    ) -> _PendingSend:
+        """Everything checked and the row and response built, before any write."""
+        template = self._latest_template(agency.client_id, request.template_id, request.channel)
+        problems: list[FieldViolation] = []
+        sms_rules = SmsRules()
+        if request.channel == "sms":  # only SMS needs the agency's own settings
+            with transaction(self._sessions) as session:
+                sms_rules = agency_settings.read(
+                    session, agency.client_id, self._defaults
+                ).sms_rules
+        recipient_field = "email_address" if request.channel == "email" else "phone_number"
+        recipient, problem = rules.recipient_problem(
+            request.channel, request.recipient, sms_rules, recipient_field
+        )
+        problems += [problem] if problem else []
+        problems += _common_problems(
+            request.reference, request.scheduled_for, request.reply_to, now
+        )
+        rendered = _render_collecting(
+            template, values, request.language, problems, "personalisation"
+        )
+        if problems or rendered is None:
+            raise InvalidArgument.from_violations(problems)
+        row = _row(
+            agency,
+            template=template,
+            recipient=recipient,
+            values=values,
+            rendered=rendered,
+            reference=request.reference,
+            scheduled_for=request.scheduled_for,
+            reply_to=request.reply_to,
+            now=now,
+            bulk_id=None,
+        )
+        notification = _as_notification(row)
+        return _PendingSend(
+            agency.client_id,
+            call,
+            row,
+            notification,
+            call.encode(notification),
+            self._defaults_limit(request.channel),
+            now,
+        )
+
+    def _defaults_limit(self, channel: str) -> int:
+        return (
+            self._defaults.email_daily_limit
+            if channel == "email"
+            else self._defaults.sms_daily_limit
+        )
+
+    def _latest_template(self, tenant: str, template_id: str, channel: str) -> Template:
+        """The template's latest version as last seen here; every write checks it is
+        still the latest (``_stale``), so an update is never missed."""
+        key = (tenant, template_id)
+        found = self._cached.get(key)
+        if found is None:
+            with transaction(self._sessions) as session:
+                found = self._template(session, tenant, template_id, None)
+            if len(self._cached) >= MAX_CACHED_TEMPLATES:
+                self._cached.clear()
+            self._cached[key] = found
+        if found.channel != channel:
+            raise InvalidArgument.from_violations(
+                [FieldViolation("template_id", f"is an {found.channel} template, not {channel}")]
+            )
+        return found
+
+    def _refuse(self, tenant: str, call: Idempotent[Notification], error: Exception) -> Replay:
+        """A request that fails its checks: the first response if its key was used
+        before with the same request (the template may have changed since), else the error."""
+
+        def fail(_: Session) -> Notification:
+            raise error
+
+        result = run_idempotent(self._sessions, tenant, call, fail)
+        assert isinstance(result, Replay)
+        return result
+
+    def _write_batch(self, batch: Sequence[_PendingSend]) -> list[_SendResult]:
+        """One transaction for many sends (see ``group_commit``); what cannot go in
+        it (a key seen before, a daily limit reached) is written alone by its caller."""
+        results: list[_SendResult] = [_ALONE] * len(batch)
+        keys: set[tuple[str, str]] = set()
+        todo: list[int] = []
+        for i, p in enumerate(batch):
+            key = (p.tenant, p.call.key)
+            if key not in keys:  # the same key twice: the second sees the first's record
+                keys.add(key)
+                todo.append(i)
+        while todo:
+            try:
+                with transaction(self._sessions) as session:
+                    written = self._write_together(session, [batch[i] for i in todo])
+            except _OverLimit as exc:
+                todo = [i for i in todo if _counter(batch[i]) != exc.counter]
+                continue
+            except Exception:
+                log.warning("batched send failed; writing each alone", exc_info=True)
+                return results
+            for i, outcome in zip(todo, written, strict=True):
+                results[i] = outcome
+            return results
+        return results
+
+    def _write_together(self, session: Session, batch: Sequence[_PendingSend]) -> list[_SendResult]:
+        results: list[_SendResult] = [_ALONE] * len(batch)
+        latest = Templates(session).latest_versions({p.row["template_id"] for p in batch})
+        fresh = [
+            i
+            for i, p in enumerate(batch)
+            if latest.get(p.row["template_id"]) == (p.tenant, p.row["template_version"])
+        ]
+        for i in set(range(len(batch))) - set(fresh):
+            results[i] = _STALE
+        claimed = claim_completed(
+            session,
+            tables.idempotency_keys,
+            [
+                (p.tenant, p.call.key, p.call.fingerprint, p.response, p.now)
+                for p in (batch[i] for i in fresh)
+            ],
+        )
+        mine = [i for i in fresh if (batch[i].tenant, batch[i].call.key) in claimed]
+        counts: dict[tuple[str, str, date, int], int] = {}
+        for i in mine:
+            counts[_counter(batch[i])] = counts.get(_counter(batch[i]), 0) + 1
+        daily = DailyCounts(session)
+        for counter, count in counts.items():
+            tenant, channel, day, limit = counter
+            if not daily.take(tenant, channel, day, count, limit):
+                raise _OverLimit(counter)
+        Notifications(session).insert_many([batch[i].row for i in mine])
+        for i in mine:
+            results[i] = batch[i].notification
+        return results
+
+    def _write_alone(self, p: _PendingSend) -> Notification | Replay | _Marker:
         def work(session: Session) -> Notification:
-            settings = agency_settings.read(session, agency.client_id, self._defaults)
-            template = self._template(
-                session, agency.client_id, request.template_id, request.channel
-            )
-            problems: list[FieldViolation] = []
-            recipient_field = "email_address" if request.channel == "email" else "phone_number"
-            recipient, problem = rules.recipient_problem(
-                request.channel, request.recipient, settings.sms_rules, recipient_field
-            )
-            problems += [problem] if problem else []
-            problems += _common_problems(
-                request.reference, request.scheduled_for, request.reply_to, now
-            )
-            rendered = _render_collecting(
-                template, values, request.language, problems, "personalisation"
-            )
-            if problems or rendered is None:
-                raise InvalidArgument.from_violations(problems)
-            row = _row(
-                agency,
-                template=template,
-                recipient=recipient,
-                values=values,
-                rendered=rendered,
-                reference=request.reference,
-                scheduled_for=request.scheduled_for,
-                reply_to=request.reply_to,
-                now=now,
-                bulk_id=None,
-            )
-            Notifications(session).insert_many([row])
-            _take_daily(
-                session,
-                tenant=agency.client_id,
-                channel=request.channel,
-                count=1,
-                settings=settings,
-                now=now,
-            )
-            return _as_notification(row)
+            latest = Templates(session).latest_versions({p.row["template_id"]})
+            if latest.get(p.row["template_id"]) != (p.tenant, p.row["template_version"]):
+                raise _StaleTemplate
+            Notifications(session).insert_many([p.row])
+            limit = p.limit
+            if not DailyCounts(session).take(p.tenant, p.row["channel"], p.now.date(), 1, limit):
+                raise _daily_exhausted(p.row["channel"], limit, p.now)
+            return p.notification
 
-        return run_idempotent(self._sessions, agency.client_id, call, work)
+        try:
+            return run_idempotent(self._sessions, p.tenant, p.call, work)
+        except _StaleTemplate:
+            return _STALE
 
     def _template(
         self, session: Session, tenant: str, template_id: str, channel: str | None
@@ -396,11 +584,15 @@ def _take_daily(
 ) -> None:
     limit = settings.daily_limit(channel)
     if not DailyCounts(session).take(tenant, channel, now.date(), count, limit):
-        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
-        raise ResourceExhausted(
-            f"daily {channel} limit of {limit} reached; it resets at 00:00 UTC",
-            (midnight - now).total_seconds(),
-        )
+        raise _daily_exhausted(channel, limit, now)
+
+
+def _daily_exhausted(channel: str, limit: int, now: datetime) -> ResourceExhausted:
+    midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+    return ResourceExhausted(
+        f"daily {channel} limit of {limit} reached; it resets at 00:00 UTC",
+        (midnight - now).total_seconds(),
+    )
 
 
 def _row(

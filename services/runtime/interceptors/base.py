@@ -6,6 +6,9 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from google.protobuf.message import DecodeError
+
+from services.runtime.errors import InvalidArgument
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
@@ -58,16 +61,20 @@ class CallInterceptor(_ServerInterceptor):
             uu = handler.unary_unary
 
             def unary_unary(request: Any, context: grpc.ServicerContext) -> Any:
+                if request is MALFORMED:
+                    return self.around(method, metadata, context, _refuse(method))
                 return self.around(method, metadata, context, lambda: uu(request, context))
 
-            return grpc.unary_unary_rpc_method_handler(unary_unary, req_de, resp_ser)
+            return grpc.unary_unary_rpc_method_handler(unary_unary, _tolerant(req_de), resp_ser)
         if handler.unary_stream is not None:
             us = handler.unary_stream
 
             def unary_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                if request is MALFORMED:
+                    return self.around_stream(method, metadata, context, _refuse(method))
                 return self.around_stream(method, metadata, context, lambda: us(request, context))
 
-            return grpc.unary_stream_rpc_method_handler(unary_stream, req_de, resp_ser)
+            return grpc.unary_stream_rpc_method_handler(unary_stream, _tolerant(req_de), resp_ser)
         if handler.stream_unary is not None:
             su = handler.stream_unary
 
@@ -82,6 +89,36 @@ class CallInterceptor(_ServerInterceptor):
             return self.around_stream(method, metadata, context, lambda: ss(requests, context))
 
         return grpc.stream_stream_rpc_method_handler(stream_stream, req_de, resp_ser)
+
+
+class _Malformed:
+    """Stands for a request whose bytes are not a valid message."""
+
+
+MALFORMED: Any = _Malformed()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc answers INTERNAL when a deserializer raises; bytes that are not a valid
+    message are the caller's mistake, so they reach the handler as ``MALFORMED``
+    and are refused there as INVALID_ARGUMENT (after authentication)."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except DecodeError:
+            return MALFORMED
+
+    return parse
+
+
+def _refuse(method: str) -> Callable[[], Any]:
+    def refuse() -> Any:
+        raise InvalidArgument(f"the request is not a valid protobuf message for {method}")
+
+    return refuse
 
 
 def metadata_value(metadata: Metadata, key: str) -> str | None:

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 import grpc
+import psycopg
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from services.runtime import context as call_context
 from services.runtime import errors
@@ -91,11 +92,24 @@ class ErrorInterceptor(CallInterceptor):
 def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
     if isinstance(exc, errors.DomainError):
         status = to_status(exc)
-    elif isinstance(exc, OperationalError):
-        log.warning("database unavailable: %s", type(exc.orig).__name__)
+    elif isinstance(exc, OperationalError | psycopg.OperationalError):
+        # psycopg's own error reaches here from code that checks connections out of
+        # the pool by hand (raw_connection): a refused connection is not a bug.
+        cause = exc.orig if isinstance(exc, OperationalError) else exc
+        log.warning("database unavailable: %s", type(cause).__name__)
         status = status_pb2.Status(
             code=code_pb2.UNAVAILABLE, message="the service's database is unavailable; retry"
         )
+    elif isinstance(exc, DataError | psycopg.DataError):
+        # The database refused a value the request carried (a NUL character in
+        # text, a number out of range): the caller's input, not our bug.
+        log.warning("database refused a value: %s", type(exc).__name__)
+        status = status_pb2.Status(
+            code=code_pb2.INVALID_ARGUMENT,
+            message="a value in the request cannot be stored (for example a NUL character)",
+        )
+    elif _invalid_well_known_value(exc):
+        status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=str(exc)[:200])
     elif context.code() not in (None, grpc.StatusCode.OK):  # type: ignore[attr-defined]
         raise exc  # the servicer already aborted with a status of its own
     else:
@@ -106,6 +120,17 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
     grpc_status = rpc_status.to_status(status)
     context.set_trailing_metadata((*grpc_status.trailing_metadata, ("x-request-id", _request_id())))
     context.abort(grpc_status.code, grpc_status.details)
+
+
+def _invalid_well_known_value(exc: Exception) -> bool:
+    """protobuf's own check of a Timestamp or Duration (seconds or nanos out of
+    range) failed while a servicer converted a request field."""
+    if not isinstance(exc, ValueError | OverflowError) or exc.__traceback__ is None:
+        return False
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return "well_known_types" in tb.tb_frame.f_code.co_filename
 
 
 def _request_id() -> str:

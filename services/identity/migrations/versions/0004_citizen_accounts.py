@@ -35,12 +35,8 @@ def upgrade() -> None:
         sa.Column("used_at", UtcDateTime),
         sa.PrimaryKeyConstraint("id", name="pk_verification_tickets"),
     )
-    op.create_index(
-        "ix_verification_tickets_account_id", "verification_tickets", ["account_id"]
-    )
-    op.create_index(
-        "ix_verification_tickets_expires_at", "verification_tickets", ["expires_at"]
-    )
+    op.create_index("ix_verification_tickets_account_id", "verification_tickets", ["account_id"])
+    op.create_index("ix_verification_tickets_expires_at", "verification_tickets", ["expires_at"])
     op.create_table(
         "recovery_codes",
         sa.Column("account_id", sa.String(40), nullable=False),

@@ -1,0 +1,44 @@
+"""GaaP's client library for agency backends.
+
+- ``GaapClient``: typed gRPC stubs of identity, payments and notify with tokens,
+  deadlines, idempotency keys, retries and typed errors (``gaap_client.errors``).
+- ``TokenSource`` with ``ClientSecret`` or ``PrivateKeyJwt``: agency access tokens,
+  cached and renewed before expiry.
+- ``OpenIdClient``: citizen sign-in (code flow, PKCE, local ID-token validation).
+- ``verify_signature``: payments' webhooks and notify's status callbacks.
+"""
+
+from gaap_client.calls import NO_RETRIES, RetryPolicy
+from gaap_client.client import GaapClient, Targets
+from gaap_client.credentials import ClientSecret, Credentials, PrivateKeyJwt
+from gaap_client.errors import FieldViolation, GaapError
+from gaap_client.signin import OpenIdClient, PendingSignIn, SignedIn, SignInError
+from gaap_client.tokens import TokenError, TokenSource
+from gaap_client.webhooks import (
+    SIGNATURE_HEADER,
+    InvalidSignature,
+    is_valid_signature,
+    verify_signature,
+)
+
+__all__ = [
+    "NO_RETRIES",
+    "SIGNATURE_HEADER",
+    "ClientSecret",
+    "Credentials",
+    "FieldViolation",
+    "GaapClient",
+    "GaapError",
+    "InvalidSignature",
+    "OpenIdClient",
+    "PendingSignIn",
+    "PrivateKeyJwt",
+    "RetryPolicy",
+    "SignInError",
+    "SignedIn",
+    "Targets",
+    "TokenError",
+    "TokenSource",
+    "is_valid_signature",
+    "verify_signature",
+]

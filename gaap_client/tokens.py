@@ -1,0 +1,82 @@
+"""Access tokens for the agency itself (``client_credentials``), cached and renewed
+before they expire."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from gaap_client.credentials import Credentials
+
+
+class TokenError(Exception):
+    """identity refused to issue a token (``error`` is the OAuth error code)."""
+
+    def __init__(self, error: str, description: str = "") -> None:
+        super().__init__(f"{error}: {description}" if description else error)
+        self.error = error
+        self.description = description
+
+
+class TokenSource:
+    """Gets an access token with the ``client_credentials`` grant and reuses it
+    until shortly before it expires (``renew_before`` seconds, at most half its
+    lifetime). Thread-safe: concurrent callers share one request."""
+
+    def __init__(
+        self,
+        token_endpoint: str,
+        credentials: Credentials,
+        *,
+        scopes: Sequence[str] = (),
+        renew_before: float = 60.0,
+        timeout: float = 10.0,
+        http: httpx.Client | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.token_endpoint = token_endpoint
+        self.credentials = credentials
+        self.scopes = tuple(scopes)
+        self._renew_before = renew_before
+        self._http = http or httpx.Client(timeout=timeout)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._renew_at = 0.0
+        self.issued = 0  # tokens fetched so far (for monitoring and tests)
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._renew_at:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Forget the cached token (after the service said it is not valid)."""
+        with self._lock:
+            self._token = None
+
+    def _fetch(self) -> None:
+        form = {"grant_type": "client_credentials"}
+        if self.scopes:
+            form["scope"] = " ".join(self.scopes)
+        data, auth = self.credentials.authenticate(form, self.token_endpoint)
+        started = self._clock()
+        response = self._http.post(self.token_endpoint, data=data, auth=auth)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        if response.status_code != 200 or "access_token" not in body:
+            raise TokenError(
+                str(body.get("error") or f"http_{response.status_code}"),
+                str(body.get("error_description") or ""),
+            )
+        lifetime = float(body.get("expires_in") or 300)
+        self._token = str(body["access_token"])
+        self._renew_at = started + lifetime - min(self._renew_before, lifetime / 2)
+        self.issued += 1

@@ -1,0 +1,97 @@
+"""The demo app's composition root: settings -> database, client library,
+platform set-up (templates, webhook subscription), pages, HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
+from gaap_client.errors import GaapError
+from services.demo_app.service_layer.journey import Journey
+from services.demo_app.service_layer.notices import ensure_payment_webhook, ensure_templates
+from services.demo_app.settings import DemoAppSettings
+from services.demo_app.web.app import DemoPages, Sinks, create_app
+from services.runtime import db
+from services.runtime.config import PlatformSettings
+from services.runtime.errors import StartupError
+from services.runtime.http import HttpServer, bind
+from services.runtime.pages import CsrfTokens
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+SETUP_TIMEOUT = 60.0
+
+
+@dataclass
+class RunningDemoApp:
+    server: HttpServer
+    client: GaapClient
+    journey: Journey
+    url: str
+    engine: Engine
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.server.stop(grace)
+        self.client.close()
+        self.engine.dispose()
+
+
+def _agency(path: Path) -> dict[str, str]:
+    try:
+        saved = json.loads(path.read_text())
+        return {k: str(saved[k]) for k in ("client_id", "client_secret", "token_endpoint")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise StartupError(f"cannot read the agency's credentials in {path}: {exc}") from None
+
+
+def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoApp:
+    """Bind, set up what the app needs on the platform, and serve."""
+    sock = bind(settings.http_address)
+    port = sock.getsockname()[1]
+    public_url = settings.resolved_public_url()
+    if settings.http_address.endswith(":0") and not settings.public_url:
+        public_url = f"http://{settings.http_address.rpartition(':')[0]}:{port}"
+    agency = _agency(settings.resolved_agency_file(platform))
+    credentials = ClientSecret(agency["client_id"], agency["client_secret"])
+    engine = db.create_engine(settings.resolved_database_url(platform))
+    db.migrate(engine, MIGRATIONS)
+    sessions = db.session_factory(engine)
+    client = GaapClient(
+        TokenSource(agency["token_endpoint"], credentials),
+        Targets(settings.identity_target, settings.payments_target, settings.notify_target),
+    )
+    deadline = time.monotonic() + SETUP_TIMEOUT
+    while True:
+        try:
+            templates = ensure_templates(client, sessions)
+            secrets = ensure_payment_webhook(client, sessions, public_url + "/webhooks/payments")
+            break
+        except (GaapError, httpx.HTTPError) as exc:
+            if time.monotonic() > deadline:
+                sock.close()
+                raise StartupError(f"cannot set up the demo app on the platform: {exc}") from None
+            time.sleep(0.5)
+    oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
+    journey = Journey(client, oidc, sessions, templates, public_url=public_url, fee=settings.fee)
+    csrf = CsrfTokens(
+        hmac.new(agency["client_secret"].encode(), b"demo-app csrf", hashlib.sha256).digest()
+    )
+    pages = DemoPages(
+        journey,
+        csrf,
+        Sinks(settings.resolved_mail_dir(platform), settings.resolved_sms_dir(platform)),
+        platform.issuer + "/logout",
+    )
+    server = HttpServer(create_app(pages, secrets)(lambda: True), sock)
+    server.start()
+    log.info("serving", extra={"http": public_url, "service": "demo-app"})
+    return RunningDemoApp(server, client, journey, public_url, engine)

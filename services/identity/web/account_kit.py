@@ -1,0 +1,203 @@
+"""What the citizen-account pages share: the sign-in flow's rendering, CSRF and
+language choice; the signed-in session; the page a finished step goes on to;
+error messages for passwords and codes.
+
+``auth`` (a pending authorization request) rides along every page started from
+an agency's sign-in, so the citizen lands back in that sign-in afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from services.identity.domain import assurance, password_policy
+from services.identity.domain.one_time_codes import Check
+from services.identity.domain.password_policy import PasswordProblem
+from services.identity.service_layer.self_service import SelfService
+from services.identity.service_layer.signin import BrowserSession, Outcome, Where
+from services.identity.web import texts
+from services.identity.web.flow import DEVICE_COOKIE, SIGNIN_COOKIE, Flow
+from services.identity.web.pending import Pending
+from services.runtime.pages import FieldError, browser_session
+
+DEVICE_DAYS = 400
+
+PASSWORD_MESSAGES = {
+    PasswordProblem.MISSING: texts.ENTER_NEW_PASSWORD,
+    PasswordProblem.TOO_SHORT: texts.PASSWORD_TOO_SHORT,
+    PasswordProblem.TOO_LONG: texts.PASSWORD_TOO_LONG,
+    PasswordProblem.COMMON: texts.PASSWORD_COMMON,
+    PasswordProblem.LIKE_EMAIL: texts.PASSWORD_LIKE_EMAIL,
+}
+CODE_MESSAGES = {
+    Check.WRONG: texts.CODE_WRONG,
+    Check.EXPIRED: texts.CODE_EXPIRED,
+    Check.USED: texts.CODE_USED,
+    Check.EXHAUSTED: texts.CODE_EXHAUSTED,
+}
+
+
+@dataclass
+class SignedIn:
+    cookie: str
+    session: BrowserSession
+
+    @property
+    def strong(self) -> bool:
+        return assurance.satisfies(self.session.acr, assurance.MEDIUM)
+
+
+@dataclass
+class Kit:
+    flow: Flow
+    service: SelfService
+
+    # -- language, rendering, forms ------------------------------------------------
+
+    async def pending(self, request: Request) -> Pending | None:
+        auth = request.query_params.get("auth")
+        if not auth:
+            return None
+        return await run_in_threadpool(self.flow._pending, request, auth)
+
+    def language(self, request: Request, pending: Pending | None = None) -> str:
+        return self.flow.language(request, pending.request if pending else None)
+
+    def t(self, language: str, message: str, **values: Any) -> str:
+        text = self.flow.pages.gettext(language, message)
+        return text % values if values else text
+
+    def render(
+        self,
+        request: Request,
+        template: str,
+        pending: Pending | None,
+        *,
+        status_code: int = 200,
+        **context: Any,
+    ) -> Response:
+        context.setdefault("auth", pending.id if pending else "")
+        context.setdefault("auth_query", f"?auth={pending.id}" if pending else "")
+        context.setdefault("code_minutes", self.service.rules.codes.lifetime.seconds // 60)
+        return self.flow.render(
+            request, template, self.language(request, pending), status_code=status_code, **context
+        )
+
+    def csrf_for(self, request: Request, purpose: str) -> str:
+        browser, _ = browser_session(request)
+        return self.flow.csrf.issue(browser, purpose)
+
+    def message_page(
+        self, request: Request, pending: Pending | None, message: str, status_code: int = 400
+    ) -> Response:
+        return self.flow.render(
+            request,
+            "error.html",
+            self.language(request, pending),
+            status_code=status_code,
+            message=self.t(self.language(request, pending), message),
+        )
+
+    def csrf_failed(self, request: Request) -> Response:
+        return self.flow.error_page(request, self.flow._csrf_failed(request), 403)
+
+    @staticmethod
+    def browser(request: Request) -> str:
+        return browser_session(request)[0]
+
+    def where(self, request: Request, pending: Pending | None) -> Where:
+        return self.flow.where(request, pending.request.client_id if pending else None)
+
+    # -- where a finished step goes --------------------------------------------------
+
+    @staticmethod
+    def onward(pending: Pending | None) -> str:
+        return f"/authorize/continue?auth={pending.id}" if pending else "/account"
+
+    @staticmethod
+    def with_auth(path: str, pending: Pending | None) -> str:
+        if pending is None:
+            return path
+        joiner = "&" if "?" in path else "?"
+        return f"{path}{joiner}auth={pending.id}"
+
+    # -- the signed-in citizen -------------------------------------------------------
+
+    async def signed_in(self, request: Request) -> SignedIn | None:
+        cookie = request.cookies.get(SIGNIN_COOKIE)
+        session = await run_in_threadpool(self.flow.signin.session, cookie)
+        if session is None or cookie is None:
+            return None
+        return SignedIn(cookie, session)
+
+    def set_signin_cookie(self, request: Request, response: Response, cookie: str) -> None:
+        self.flow._set_signin_cookie(request, response, cookie)
+
+    def set_device_cookie(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_DAYS * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=self.flow.secure(request),
+            path="/",
+        )
+
+    # -- validation messages ---------------------------------------------------------
+
+    def email_error(self, language: str, email: str) -> FieldError | None:
+        if not email:
+            return FieldError("email", self.t(language, texts.ENTER_EMAIL))
+        if not valid_email(email):
+            return FieldError("email", self.t(language, texts.ENTER_VALID_EMAIL))
+        return None
+
+    def password_errors(
+        self, language: str, password: str, confirm: str, email: str | None, field: str = "password"
+    ) -> list[FieldError]:
+        problem = password_policy.problem(password, email)
+        if problem is not None:
+            return [FieldError(field, self.t(language, PASSWORD_MESSAGES[problem]))]
+        if password != confirm:
+            return [FieldError("confirm", self.t(language, texts.PASSWORDS_DIFFER))]
+        return []
+
+    def code_error(self, language: str, check: Check) -> FieldError:
+        return FieldError("code", self.t(language, CODE_MESSAGES.get(check, texts.CODE_WRONG)))
+
+    def outcome_error(self, language: str, outcome: Outcome, field: str, wrong: str) -> FieldError:
+        if outcome is Outcome.LOCKED:
+            return FieldError(field, self.flow._failure(language, outcome, field))
+        return FieldError(field, self.t(language, wrong))
+
+    def throttled(self, request: Request, pending: Pending | None, minutes: int) -> Response:
+        language = self.language(request, pending)
+        return self.flow.render(
+            request,
+            "error.html",
+            language,
+            status_code=429,
+            message=self.t(language, texts.THROTTLED, minutes=minutes),
+        )
+
+
+def valid_email(email: str) -> bool:
+    if len(email) > 320:
+        return False
+    try:
+        # Syntax only: no DNS lookups on the request path; reserved test domains
+        # (example.gov.test) are accepted, as nothing is delivered to them anyway.
+        validate_email(email, check_deliverability=False, test_environment=True)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def see_other(location: str) -> RedirectResponse:
+    return RedirectResponse(location, status_code=303)

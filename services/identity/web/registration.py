@@ -1,0 +1,141 @@
+"""Creating an account: an email address and a password, then the emailed code.
+
+An address that already has an account gets the same pages (and an email telling
+its owner); its code page only ever refuses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from services.identity.domain import assurance
+from services.identity.domain.accounts import Account
+from services.identity.service_layer.throttling import Throttled
+from services.identity.web import texts
+from services.identity.web.account_kit import Kit, see_other
+from services.identity.web.flow import DEVICE_COOKIE
+from services.identity.web.pending import Pending
+from services.runtime.pages import FieldError
+
+
+@dataclass
+class RegistrationPages:
+    kit: Kit
+
+    async def register(self, request: Request) -> Response:
+        pending = await self.kit.pending(request)
+        if request.method == "GET":
+            return self._form(request, pending, "", [])
+        data = await self.kit.flow.form(request)
+        if data is None:
+            return self.kit.csrf_failed(request)
+        language = self.kit.language(request, pending)
+        email = data.get("email", "").strip()
+        password = data.get("password", "")
+        errors = [e for e in [self.kit.email_error(language, email)] if e]
+        errors += self.kit.password_errors(
+            language, password, data.get("confirm", ""), email if not errors else None
+        )
+        if errors:
+            return self._form(request, pending, email, errors, status_code=400)
+        try:
+            ticket = await run_in_threadpool(
+                self.kit.service.register,
+                email,
+                password,
+                self.kit.browser(request),
+                language,
+                self.kit.where(request, pending),
+            )
+        except Throttled as refused:
+            return self.kit.throttled(request, pending, refused.minutes)
+        return see_other(self.kit.with_auth(f"/register/code?ticket={ticket}", pending))
+
+    def _form(
+        self,
+        request: Request,
+        pending: Pending | None,
+        email: str,
+        errors: list[FieldError],
+        status_code: int = 200,
+    ) -> Response:
+        return self.kit.render(
+            request,
+            "register.html",
+            pending,
+            status_code=status_code,
+            purpose="register",
+            email=email,
+            errors=errors,
+        )
+
+    async def code(self, request: Request) -> Response:
+        pending = await self.kit.pending(request)
+        ticket = request.query_params.get("ticket", "")
+        if request.method == "GET":
+            return self._code_form(request, pending, ticket, [])
+        data = await self.kit.flow.form(request)
+        if data is None:
+            return self.kit.csrf_failed(request)
+        language = self.kit.language(request, pending)
+        code = data.get("code", "").strip()
+        if not code:
+            errors = [FieldError("code", self.kit.t(language, texts.ENTER_CODE))]
+            return self._code_form(request, pending, ticket, errors, status_code=400)
+        where = self.kit.where(request, pending)
+        try:
+            await run_in_threadpool(self.kit.service.check_ip, where)
+        except Throttled as refused:
+            return self.kit.throttled(request, pending, refused.minutes)
+        result = await run_in_threadpool(
+            self.kit.service.confirm_registration, ticket, self.kit.browser(request), code, where
+        )
+        if not isinstance(result, Account):
+            errors = [self.kit.code_error(language, result)]
+            return self._code_form(request, pending, ticket, errors, status_code=400)
+        # Signed in at once (password and a proved address), then on to the
+        # authenticator app: every account has a second factor.
+        cookie, _ = await run_in_threadpool(
+            self.kit.flow.signin.start_session, result, assurance.LOW, where
+        )
+        device = await run_in_threadpool(
+            self.kit.service.note_device,
+            result,
+            request.cookies.get(DEVICE_COOKIE),
+            where,
+            language,
+        )
+        response = see_other(self.kit.with_auth("/account/authenticator", pending))
+        self.kit.set_signin_cookie(request, response, cookie)
+        self.kit.set_device_cookie(request, response, device)
+        return response
+
+    def _code_form(
+        self,
+        request: Request,
+        pending: Pending | None,
+        ticket: str,
+        errors: list[FieldError],
+        status_code: int = 200,
+    ) -> Response:
+        return self.kit.render(
+            request,
+            "email_code.html",
+            pending,
+            status_code=status_code,
+            purpose="register_code",
+            action=self.kit.with_auth(f"/register/code?ticket={ticket}", pending),
+            restart=self.kit.with_auth("/register", pending),
+            kind="register",
+            errors=errors,
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/register", self.register, methods=["GET", "POST"]),
+            Route("/register/code", self.code, methods=["GET", "POST"]),
+        ]
