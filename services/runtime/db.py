@@ -79,6 +79,21 @@ def _redact(url: str) -> str:
         return "<unparseable>"
 
 
+# Constraint names a reader (and Alembic) can predict, the same in every service.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> sa.MetaData:
+    """A service's table metadata, with the shared naming convention."""
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

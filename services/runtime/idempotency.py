@@ -38,7 +38,9 @@ TABLE_NAME = "idempotency_keys"
 
 
 def define_table(metadata: sa.MetaData) -> sa.Table:
-    return sa.Table(TABLE_NAME, metadata, *_columns(), *_constraints())
+    table = sa.Table(TABLE_NAME, metadata, *_columns(), *_constraints())
+    sa.Index(f"ix_{TABLE_NAME}_expires_at", table.c.expires_at)
+    return table
 
 
 def create_table(op: Any) -> None:

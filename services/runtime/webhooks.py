@@ -85,10 +85,15 @@ ATTEMPTS = "webhook_attempts"
 
 
 def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    return (
-        sa.Table(DELIVERIES, metadata, *_delivery_columns()),
-        sa.Table(ATTEMPTS, metadata, *_attempt_columns()),
+    deliveries = sa.Table(DELIVERIES, metadata, *_delivery_columns())
+    attempts = sa.Table(ATTEMPTS, metadata, *_attempt_columns())
+    # The same indexes create_tables makes, so the code declares the whole schema.
+    sa.Index(f"ix_{DELIVERIES}_due", deliveries.c.state, deliveries.c.next_attempt_at)
+    sa.Index(
+        f"ix_{DELIVERIES}_subscription", deliveries.c.subscription_id, deliveries.c.created_at
     )
+    sa.Index(f"ix_{ATTEMPTS}_delivery", attempts.c.delivery_id, attempts.c.attempted_at)
+    return deliveries, attempts
 
 
 def create_tables(op: Any) -> None:

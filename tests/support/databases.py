@@ -33,7 +33,7 @@ def require_postgres() -> str:
 
 # Each service has a database of its own (DESIGN.md §5); tests derive the
 # others from the one a fixture hands out (see ``for_service``).
-SIBLINGS = ("payments", "notify")
+SIBLINGS = ("payments", "notify", "demo_app")
 
 
 @contextmanager

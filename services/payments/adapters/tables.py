@@ -5,17 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from services.runtime import idempotency, webhooks
+from services.runtime.db import new_metadata
 from services.runtime.db_types import UtcDateTime
 
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+metadata = new_metadata()
 
 
 payments = sa.Table(
