@@ -7,6 +7,7 @@ an agency's sign-in, so the citizen lands back in that sign-in afterwards."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ from services.identity.domain.one_time_codes import Check
 from services.identity.domain.password_policy import PasswordProblem
 from services.identity.service_layer.self_service import SelfService
 from services.identity.service_layer.signin import BrowserSession, Outcome, Where
+from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.flow import DEVICE_COOKIE, SIGNIN_COOKIE, Flow
 from services.identity.web.pending import Pending
@@ -175,6 +177,70 @@ class Kit:
         if outcome is Outcome.LOCKED:
             return FieldError(field, self.flow._failure(language, outcome, field))
         return FieldError(field, self.t(language, wrong))
+
+    # -- the emailed-code step of registration and reset -----------------------------
+
+    def code_form(
+        self,
+        request: Request,
+        pending: Pending | None,
+        ticket: str,
+        errors: list[FieldError],
+        *,
+        kind: str,
+        status_code: int = 200,
+    ) -> Response:
+        """The page that asks for the code emailed for ``kind`` (register or reset)."""
+        return self.render(
+            request,
+            "email_code.html",
+            pending,
+            status_code=status_code,
+            purpose=f"{kind}_code",
+            action=self.with_auth(f"/{kind}/code?ticket={ticket}", pending),
+            restart=self.with_auth(f"/{kind}", pending),
+            kind=kind,
+            errors=errors,
+        )
+
+    async def checked_code(
+        self,
+        request: Request,
+        kind: str,
+        check: Callable[[str, str, str, Where], Any],
+    ) -> tuple[Response | None, Any, Pending | None]:
+        """Run one emailed-code step: the form on GET; on POST the CSRF token, a
+        code entered, the client address not throttled, then ``check(ticket,
+        browser, code, where)``. Returns a response to send as it is (the form
+        again, an error page), or ``check``'s result for the caller to judge."""
+        pending = await self.pending(request)
+        ticket = request.query_params.get("ticket", "")
+        if request.method == "GET":
+            return self.code_form(request, pending, ticket, [], kind=kind), None, pending
+        data = await self.flow.form(request)
+        if data is None:
+            return self.csrf_failed(request), None, pending
+        language = self.language(request, pending)
+        code = data.get("code", "").strip()
+        if not code:
+            errors = [FieldError("code", self.t(language, texts.ENTER_CODE))]
+            form = self.code_form(request, pending, ticket, errors, kind=kind, status_code=400)
+            return form, None, pending
+        where = self.where(request, pending)
+        try:
+            await run_in_threadpool(self.service.check_ip, where)
+        except Throttled as refused:
+            return self.throttled(request, pending, refused.minutes), None, pending
+        result = await run_in_threadpool(check, ticket, self.browser(request), code, where)
+        return None, result, pending
+
+    def wrong_code(
+        self, request: Request, pending: Pending | None, kind: str, result: Check
+    ) -> Response:
+        language = self.language(request, pending)
+        ticket = request.query_params.get("ticket", "")
+        errors = [self.code_error(language, result)]
+        return self.code_form(request, pending, ticket, errors, kind=kind, status_code=400)
 
     def throttled(self, request: Request, pending: Pending | None, minutes: int) -> Response:
         language = self.language(request, pending)

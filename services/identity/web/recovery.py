@@ -70,50 +70,15 @@ class RecoveryPages:
         )
 
     async def reset_code(self, request: Request) -> Response:
-        pending = await self.kit.pending(request)
-        ticket = request.query_params.get("ticket", "")
-        if request.method == "GET":
-            return self._code_form(request, pending, ticket, [])
-        data = await self.kit.flow.form(request)
-        if data is None:
-            return self.kit.csrf_failed(request)
-        language = self.kit.language(request, pending)
-        code = data.get("code", "").strip()
-        if not code:
-            errors = [FieldError("code", self.kit.t(language, texts.ENTER_CODE))]
-            return self._code_form(request, pending, ticket, errors, status_code=400)
-        where = self.kit.where(request, pending)
-        try:
-            await run_in_threadpool(self.kit.service.check_ip, where)
-        except Throttled as refused:
-            return self.kit.throttled(request, pending, refused.minutes)
-        result = await run_in_threadpool(
-            self.kit.service.check_reset_code, ticket, self.kit.browser(request), code, where
+        early, result, pending = await self.kit.checked_code(
+            request, "reset", self.kit.service.check_reset_code
         )
+        if early is not None:
+            return early
         if result is not Check.OK:
-            errors = [self.kit.code_error(language, result)]
-            return self._code_form(request, pending, ticket, errors, status_code=400)
+            return self.kit.wrong_code(request, pending, "reset", result)
+        ticket = request.query_params.get("ticket", "")
         return see_other(self.kit.with_auth(f"/reset/password?ticket={ticket}", pending))
-
-    def _code_form(
-        self,
-        request: Request,
-        pending: Pending | None,
-        ticket: str,
-        errors: list[FieldError],
-        status_code: int = 200,
-    ) -> Response:
-        return self.kit.render(
-            request,
-            "email_code.html",
-            pending,
-            status_code=status_code,
-            purpose="reset_code",
-            action=self.kit.with_auth(f"/reset/code?ticket={ticket}", pending),
-            restart=self.kit.with_auth("/reset", pending),
-            kind="reset",
-            errors=errors,
-        )
 
     async def new_password(self, request: Request) -> Response:
         pending = await self.kit.pending(request)

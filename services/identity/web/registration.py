@@ -15,7 +15,6 @@ from starlette.routing import Route
 from services.identity.domain import assurance
 from services.identity.domain.accounts import Account
 from services.identity.service_layer.throttling import Throttled
-from services.identity.web import texts
 from services.identity.web.account_kit import Kit, see_other
 from services.identity.web.flow import DEVICE_COOKIE
 from services.identity.web.pending import Pending
@@ -74,29 +73,15 @@ class RegistrationPages:
         )
 
     async def code(self, request: Request) -> Response:
-        pending = await self.kit.pending(request)
-        ticket = request.query_params.get("ticket", "")
-        if request.method == "GET":
-            return self._code_form(request, pending, ticket, [])
-        data = await self.kit.flow.form(request)
-        if data is None:
-            return self.kit.csrf_failed(request)
-        language = self.kit.language(request, pending)
-        code = data.get("code", "").strip()
-        if not code:
-            errors = [FieldError("code", self.kit.t(language, texts.ENTER_CODE))]
-            return self._code_form(request, pending, ticket, errors, status_code=400)
-        where = self.kit.where(request, pending)
-        try:
-            await run_in_threadpool(self.kit.service.check_ip, where)
-        except Throttled as refused:
-            return self.kit.throttled(request, pending, refused.minutes)
-        result = await run_in_threadpool(
-            self.kit.service.confirm_registration, ticket, self.kit.browser(request), code, where
+        early, result, pending = await self.kit.checked_code(
+            request, "register", self.kit.service.confirm_registration
         )
+        if early is not None:
+            return early
         if not isinstance(result, Account):
-            errors = [self.kit.code_error(language, result)]
-            return self._code_form(request, pending, ticket, errors, status_code=400)
+            return self.kit.wrong_code(request, pending, "register", result)
+        language = self.kit.language(request, pending)
+        where = self.kit.where(request, pending)
         # Signed in at once (password and a proved address), then on to the
         # authenticator app: every account has a second factor.
         cookie, _ = await run_in_threadpool(
@@ -113,26 +98,6 @@ class RegistrationPages:
         self.kit.set_signin_cookie(request, response, cookie)
         self.kit.set_device_cookie(request, response, device)
         return response
-
-    def _code_form(
-        self,
-        request: Request,
-        pending: Pending | None,
-        ticket: str,
-        errors: list[FieldError],
-        status_code: int = 200,
-    ) -> Response:
-        return self.kit.render(
-            request,
-            "email_code.html",
-            pending,
-            status_code=status_code,
-            purpose="register_code",
-            action=self.kit.with_auth(f"/register/code?ticket={ticket}", pending),
-            restart=self.kit.with_auth("/register", pending),
-            kind="register",
-            errors=errors,
-        )
 
     def routes(self) -> list[Route]:
         return [
