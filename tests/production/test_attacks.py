@@ -411,14 +411,20 @@ def test_stripe_webhooks_with_an_old_timestamp_or_a_reused_event_id_change_nothi
 
 # -- CSRF on every form, open redirects ------------------------------------------
 
-NOT_FORMS = ("/oauth2/", "/userinfo", "/webhooks/", "/receipts/")
+# Not forms: OAuth endpoints and webhooks authenticate their callers, and the JSON
+# API (/gaap.<service>.v1...) takes bearer tokens, never cookies.
+NOT_FORMS = ("/oauth2/", "/userinfo", "/webhooks/", "/receipts/", "/gaap.", "/grpc.")
 
 
 def _post_routes(platform: Platform, service: str) -> list[str]:
     app: Any = platform.service(service).http._server.config.app
+    routes = list(app.routes)
+    # The JSON API sits in front of the service's own app (a Router's default).
+    if getattr(app, "default", None) is not None and hasattr(app.default, "routes"):
+        routes += list(app.default.routes)
     return [
         r.path
-        for r in app.routes
+        for r in routes
         if isinstance(r, Route) and "POST" in (r.methods or ()) and not r.path.startswith(NOT_FORMS)
     ]
 
