@@ -12,6 +12,7 @@ from bench import (
     grpc_floor,
     id_token,
     identity,
+    journey,
     notify,
     payments,
     signin,
@@ -43,6 +44,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "notify-send": notify.notify_send,
     "notify-bulk": notify.notify_bulk,
     "notify-delivery": notify.notify_delivery,
+    "journey": journey.journey_benchmark,
 }
 
 
