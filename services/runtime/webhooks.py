@@ -89,9 +89,7 @@ def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     attempts = sa.Table(ATTEMPTS, metadata, *_attempt_columns())
     # The same indexes create_tables makes, so the code declares the whole schema.
     sa.Index(f"ix_{DELIVERIES}_due", deliveries.c.state, deliveries.c.next_attempt_at)
-    sa.Index(
-        f"ix_{DELIVERIES}_subscription", deliveries.c.subscription_id, deliveries.c.created_at
-    )
+    sa.Index(f"ix_{DELIVERIES}_subscription", deliveries.c.subscription_id, deliveries.c.created_at)
     sa.Index(f"ix_{ATTEMPTS}_delivery", attempts.c.delivery_id, attempts.c.attempted_at)
     return deliveries, attempts
 
