@@ -18,6 +18,8 @@ from services.identity.domain.agencies import Agency
 from services.identity.domain.signing_keys import SigningKey
 from services.runtime.errors import StartupError
 
+_AGENCY_BY_ID = sa.select(agencies).where(agencies.c.client_id == sa.bindparam("client_id"))
+
 
 class SqlAgencyRepository:
     def __init__(self, session: Session) -> None:
@@ -27,9 +29,8 @@ class SqlAgencyRepository:
         self.session.execute(agencies.insert().values(**_agency_row(agency)))
 
     def get(self, client_id: str) -> Agency | None:
-        row = self.session.execute(
-            sa.select(agencies).where(agencies.c.client_id == client_id)
-        ).first()
+        # Built once (bound parameter): every token request looks its agency up.
+        row = self.session.execute(_AGENCY_BY_ID, {"client_id": client_id}).first()
         return _agency(row._mapping) if row else None
 
     def update(self, agency: Agency) -> None:
@@ -169,6 +170,23 @@ class SqlKeyRepository:
             ) from None
 
 
+def _record_once(insert: Any) -> Any:
+    return (
+        insert(used_assertions)
+        .values(
+            client_id=sa.bindparam("client_id"),
+            jti=sa.bindparam("jti"),
+            expires_at=sa.bindparam("expires_at"),
+        )
+        .on_conflict_do_nothing()
+        .returning(used_assertions.c.jti)
+    )
+
+
+# Built once per dialect (keyed by "is SQLite"): one statement per token request.
+_FIRST_USE = {True: _record_once(sqlite_insert), False: _record_once(pg_insert)}
+
+
 class SqlAssertionLedger:
     """Remembers client-assertion ids until they expire, to refuse replays."""
 
@@ -177,12 +195,9 @@ class SqlAssertionLedger:
 
     def first_use(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         """Record (client_id, jti); False if it was already recorded."""
-        insert = sqlite_insert if self.session.get_bind().dialect.name == "sqlite" else pg_insert
+        statement = _FIRST_USE[self.session.get_bind().dialect.name == "sqlite"]
         result = self.session.execute(
-            insert(used_assertions)
-            .values(client_id=client_id, jti=jti, expires_at=expires_at)
-            .on_conflict_do_nothing()
-            .returning(used_assertions.c.jti)
+            statement, {"client_id": client_id, "jti": jti, "expires_at": expires_at}
         )
         return result.first() is not None
 
