@@ -32,6 +32,7 @@ from services.identity.web.app import TOKEN_PATH, create_app
 from services.identity.web.flow import Flow
 from services.identity.web.oauth_server import TokenServer
 from services.identity.web.pending import PendingStore
+from services.identity.web.phone import PhonePages
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
 from services.identity.web.userinfo import UserInfo
@@ -123,6 +124,7 @@ def self_service_rules(settings: IdentitySettings) -> Rules:
             "sends-per-address", settings.sends_per_address_per_hour, timedelta(hours=1)
         ),
         posts_per_ip=Rule("posts-per-ip", settings.posts_per_ip_per_hour, timedelta(hours=1)),
+        phone_region=settings.phone_region,
     )
 
 
@@ -195,10 +197,12 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         rules=self_service_rules(settings),
     )
     kit = Kit(flow, flow.self_service)
+    account = AccountPages(kit)
     account_pages = [
         *RegistrationPages(kit).routes(),
         *RecoveryPages(kit).routes(),
-        *AccountPages(kit).routes(),
+        *account.routes(),
+        *PhonePages(kit, account).routes(),
     ]
     # identity verifies tokens for its own API from its own key store, not over HTTP.
     verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)

@@ -86,6 +86,12 @@ class IdentitySettings(DatabaseSettings):
     code_minutes: int = Field(
         15, ge=1, le=60, description="Lifetime of emailed and texted security codes."
     )
+    phone_region: str = Field(
+        "GB",
+        pattern="^[A-Z]{2}$",
+        description="Region (ISO 3166 alpha-2) of mobile numbers citizens type without a "
+        "country code.",
+    )
     code_attempts: int = Field(
         5, ge=1, le=10, description="Wrong entries before a security code stops working."
     )

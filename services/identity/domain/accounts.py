@@ -47,6 +47,12 @@ class Account:
     def has_second_factor(self) -> bool:
         return self.totp_secret is not None
 
+    @property
+    def has_sms_factor(self) -> bool:
+        """A proved mobile number: codes texted to it are a second factor (when
+        the deployment can send texts)."""
+        return self.phone_number is not None and self.phone_number_verified
+
     def locked(self, now: datetime) -> bool:
         return self.locked_until is not None and now < self.locked_until
 

@@ -21,7 +21,8 @@ DIGITS = 6
 class Purpose(StrEnum):
     REGISTER = "register"
     RESET = "reset"
-    PHONE = "phone"
+    PHONE = "phone"  # proving a mobile number being added
+    SMS_SIGNIN = "sms_signin"  # a texted second factor at sign-in
 
 
 class Check(StrEnum):

@@ -1,6 +1,7 @@
 """What citizens do for themselves: register and prove their address, reset a
 forgotten password, change it, enrol an authenticator (with recovery codes),
-use a recovery code, sign out everywhere, see and withdraw consents.
+add a mobile number for texted sign-in codes, use a recovery code, sign out
+everywhere, see and withdraw consents.
 
 Rules kept here:
 - no enumeration: registering an address that has an account, or resetting the
@@ -70,6 +71,8 @@ class Rules:
     posts_per_ip: Rule = field(
         default_factory=lambda: Rule("posts-per-ip", 100, timedelta(hours=1))
     )
+    # Mobile numbers typed without a country code are read as this region's.
+    phone_region: str = "GB"
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,11 @@ class SelfService:
         self.rules = rules or Rules()
         self._clock = clock
         self.throttle = Throttle(sessions, clock)
+
+    @property
+    def can_send_sms(self) -> bool:
+        """Whether this deployment's messenger can text (notify can, SMTP cannot)."""
+        return self._postbox.can_send_sms
 
     # -- throttling -------------------------------------------------------------------
 
@@ -466,6 +474,139 @@ class SelfService:
             or 0
         )
 
+    # -- a mobile number as a second factor ------------------------------------------
+
+    def start_phone(
+        self, account_id: str, number: str, browser: str, language: str, where: Where
+    ) -> str:
+        """Text a code to ``number`` (E.164, already checked) to prove it is the
+        citizen's; returns the ticket the browser carries to the code page.
+        Throttled like emailed codes, per number."""
+        self.check_ip(where)
+        self._check_sends(number, where, account_id)
+        return self._text_code(Purpose.PHONE, account_id, number, browser, language, where)
+
+    def confirm_phone(
+        self, account_id: str, ticket_id: str, browser: str, code: str, where: Where, language: str
+    ) -> Check:
+        """The number becomes the account's proved mobile number, or why not."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            ticket = self._ticket(session, ticket_id, browser, Purpose.PHONE)
+            if ticket is None or ticket.ticket.account_id != account_id:
+                return Check.EXPIRED
+            result = self._judge(session, ticket, code, where)
+            if result is not Check.OK:
+                return result
+            repo = SqlAccountRepository(session)
+            account = repo.get_for_update(account_id)
+            if account is None or ticket.phone_number is None:
+                return Check.EXPIRED
+            updated = replace(
+                account,
+                phone_number=ticket.phone_number,
+                phone_number_verified=True,
+                updated_at=now,
+            )
+            repo.update(updated)
+            self._mark(session, ticket.id, used_at=now)
+            self._record(
+                session,
+                EventType.FACTOR_ADDED,
+                where,
+                account_id,
+                factor="sms",
+                replaced=account.has_sms_factor,
+            )
+        self._alert(updated, Kind.FACTOR_CHANGED, language, factor="sms")
+        return Check.OK
+
+    def remove_phone(self, account_id: str, where: Where, language: str) -> bool:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            repo = SqlAccountRepository(session)
+            account = repo.get_for_update(account_id)
+            if account is None or account.phone_number is None:
+                return False
+            updated = replace(
+                account, phone_number=None, phone_number_verified=False, updated_at=now
+            )
+            repo.update(updated)
+            self._record(session, EventType.FACTOR_REMOVED, where, account_id, factor="sms")
+        self._alert(updated, Kind.FACTOR_CHANGED, language, factor="sms")
+        return True
+
+    def send_signin_code(
+        self, account_id: str, browser: str, language: str, where: Where
+    ) -> str | None:
+        """Text a sign-in code to the account's proved number; returns the ticket,
+        or None when the account has no proved number or is locked (no text
+        that could not be used)."""
+        account = self.account(account_id)
+        if account is None or account.phone_number is None or not account.has_sms_factor:
+            return None
+        if account.locked(self._clock()):
+            return None
+        self.check_ip(where)
+        self._check_sends(account.phone_number, where, account_id)
+        return self._text_code(
+            Purpose.SMS_SIGNIN, account_id, account.phone_number, browser, language, where
+        )
+
+    def check_signin_code(
+        self, account_id: str, ticket_id: str, browser: str, code: str, where: Where
+    ) -> Outcome | Check:
+        """Outcome.OK (the caller steps the session up), Outcome.LOCKED, or why
+        the code was refused. Every refused code counts towards the account's
+        lockout, like a wrong authenticator code."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            repo = SqlAccountRepository(session)
+            account = repo.get_for_update(account_id)
+            if account is None:
+                return Check.EXPIRED
+            if account.locked(now):
+                return Outcome.LOCKED
+            ticket = self._ticket(session, ticket_id, browser, Purpose.SMS_SIGNIN)
+            if (
+                ticket is None
+                or ticket.ticket.account_id != account_id
+                or not account.has_sms_factor
+                or ticket.phone_number != account.phone_number  # the number changed since
+            ):
+                return Check.EXPIRED
+            result = self._judge(session, ticket, code, where)
+            if result is Check.OK:
+                self._mark(session, ticket.id, used_at=now)
+                updated = self.rules.lockout.after_success(account)
+                if updated != account:
+                    repo.update(updated)
+                return Outcome.OK
+            counted = self._count_failure(
+                session, account, where, EventType.SECOND_FACTOR_FAILED, "sms", str(result)
+            )
+            return Outcome.LOCKED if counted is Outcome.LOCKED else result
+
+    def _text_code(
+        self,
+        purpose: Purpose,
+        account_id: str,
+        number: str,
+        browser: str,
+        language: str,
+        where: Where,
+    ) -> str:
+        code = one_time_codes.new_code()
+        # Texted codes need no email: the ticket's number is where the code went.
+        ticket = self._new_ticket(
+            purpose, "", code, browser, language, account_id=account_id, phone_number=number
+        )
+        with transaction(self._sessions) as session:
+            self._insert(session, ticket, language)
+            self._record(session, EventType.CODE_SENT, where, account_id, purpose=str(purpose))
+        self._postbox.post(Kind.PHONE_CODE, number, language, self._code_values(code))
+        return ticket.id
+
     # -- sessions, devices, consents --------------------------------------------------
 
     def sign_out_everywhere(self, account_id: str, where: Where) -> int:
@@ -600,6 +741,7 @@ class SelfService:
         *,
         account_id: str | None = None,
         password_hash: str | None = None,
+        phone_number: str | None = None,
     ) -> _LoadedTicket:
         now = self._clock()
         ticket_id = one_time_codes.new_ticket_id()
@@ -616,6 +758,7 @@ class SelfService:
             ),
             password_hash,
             language,
+            phone_number,
         )
 
     @staticmethod
@@ -630,6 +773,7 @@ class SelfService:
                 browser_hash=ticket.browser_hash,
                 code_hash=ticket.code_hash,
                 password_hash=loaded.password_hash_value,
+                phone_number=loaded.phone_number,
                 language=language,
                 attempts=0,
                 created_at=ticket.created_at,
@@ -666,6 +810,7 @@ class SelfService:
             ),
             row.password_hash,
             row.language,
+            row.phone_number,
         )
 
     def _judge(self, session: Session, loaded: _LoadedTicket, code: str, where: Where) -> Check:
@@ -779,6 +924,7 @@ class _LoadedTicket:
     ticket: Ticket
     password_hash_value: str | None
     language: str
+    phone_number: str | None = None  # where the code was texted
 
     @property
     def id(self) -> str:

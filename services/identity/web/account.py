@@ -84,7 +84,9 @@ class AccountPages:
             language,
         )
         next_page = (
-            "/account/signin/code" if account.has_second_factor else "/account/authenticator"
+            "/account/signin/code"
+            if self.kit.flow.has_factor(account)
+            else "/account/authenticator"
         )
         response = see_other(next_page)
         self.kit.set_signin_cookie(request, response, cookie)
@@ -111,8 +113,9 @@ class AccountPages:
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other("/account/signin")
+        account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
         if request.method == "GET":
-            return self._code_form(request, [])
+            return self._code_form(request, account, [])
         data = await self.kit.flow.form(request)
         if data is None:
             return self.kit.csrf_failed(request)
@@ -126,12 +129,16 @@ class AccountPages:
         )
         if attempt.outcome is not Outcome.OK:
             error = self.kit.outcome_error(language, attempt.outcome, "code", texts.TOTP_WRONG)
-            return self._code_form(request, [error], status_code=400)
+            return self._code_form(request, account, [error], status_code=400)
         await run_in_threadpool(self.kit.flow.signin.step_up, signed_in.cookie, where)
         return see_other("/account")
 
     def _code_form(
-        self, request: Request, errors: list[FieldError], status_code: int = 200
+        self,
+        request: Request,
+        account: Account | None,
+        errors: list[FieldError],
+        status_code: int = 200,
     ) -> Response:
         return self.kit.render(
             request,
@@ -142,11 +149,12 @@ class AccountPages:
             action="/account/signin/code",
             pending_id="",
             errors=errors,
+            **self.kit.flow.factor_choices(request, account),
         )
 
     # -- guards ------------------------------------------------------------------------
 
-    async def _strong(self, request: Request) -> tuple[SignedIn, Account] | Response:
+    async def strong(self, request: Request) -> tuple[SignedIn, Account] | Response:
         """The signed-in citizen proved with a second factor, or where to go."""
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
@@ -154,7 +162,7 @@ class AccountPages:
         account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
         if account is None:
             return see_other("/account/signin")
-        if not account.has_second_factor:
+        if not self.kit.flow.has_factor(account):
             return see_other("/account/authenticator")
         if not signed_in.strong:
             return see_other("/account/signin/code")
@@ -163,7 +171,7 @@ class AccountPages:
     # -- the account page ----------------------------------------------------------------
 
     async def overview(self, request: Request) -> Response:
-        found = await self._strong(request)
+        found = await self.strong(request)
         if isinstance(found, Response):
             return found
         _, account = found
@@ -179,12 +187,15 @@ class AccountPages:
             recovery_codes_left=left,
             withdraw_token=self.kit.csrf_for(request, "withdraw"),
             everywhere_token=self.kit.csrf_for(request, "everywhere"),
+            can_send_sms=self.kit.service.can_send_sms,
+            remove_phone_token=self.kit.csrf_for(request, "remove_phone"),
+            phone_notice=request.query_params.get("phone", ""),
             withdrawn=request.query_params.get("withdrawn") == "1",
             changed=request.query_params.get("changed") == "1",
         )
 
     async def withdraw(self, request: Request) -> Response:
-        found = await self._strong(request)
+        found = await self.strong(request)
         if isinstance(found, Response):
             return found
         _, account = found
@@ -202,7 +213,7 @@ class AccountPages:
         return see_other("/account?withdrawn=1")
 
     async def everywhere(self, request: Request) -> Response:
-        found = await self._strong(request)
+        found = await self.strong(request)
         if isinstance(found, Response):
             return found
         _, account = found
@@ -219,7 +230,7 @@ class AccountPages:
     # -- password ------------------------------------------------------------------------
 
     async def password(self, request: Request) -> Response:
-        found = await self._strong(request)
+        found = await self.strong(request)
         if isinstance(found, Response):
             return found
         signed_in, account = found
@@ -279,7 +290,7 @@ class AccountPages:
         account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
         if account is None:
             return see_other("/account/signin")
-        if account.has_second_factor and not signed_in.strong:
+        if self.kit.flow.has_factor(account) and not signed_in.strong:
             return see_other(
                 self.kit.with_auth("/signin/code", pending) if pending else "/account/signin/code"
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from email_validator import EmailNotValidError, validate_email
 from starlette.concurrency import run_in_threadpool
@@ -197,7 +198,7 @@ class Kit:
             pending,
             status_code=status_code,
             purpose=f"{kind}_code",
-            action=self.with_auth(f"/{kind}/code?ticket={ticket}", pending),
+            action=self.with_auth(f"/{kind}/code?ticket={quote(ticket, safe='')}", pending),
             restart=self.with_auth(f"/{kind}", pending),
             kind=kind,
             errors=errors,

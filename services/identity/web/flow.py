@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from services.identity.domain import assurance, authorization
+from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
 from services.identity.domain.authorization import AuthorizationError, AuthorizationRequest
 from services.identity.domain.scopes import KNOWN_SCOPES
@@ -371,7 +372,8 @@ class Flow:
         if session is None or cookie is None:
             return _see_other(f"/signin?auth={pending.id}")
         language = self.language(request, pending.request)
-        has_factor = await run_in_threadpool(self._has_second_factor, session.account_id)
+        account = await run_in_threadpool(self.signin.account, session.account_id)
+        has_factor = account is not None and self.has_factor(account)
         if not has_factor and self.self_service is not None:
             # Cl.Cm asked of an account without a second factor: set one up now.
             return _see_other(f"/account/authenticator?auth={pending.id}")
@@ -382,7 +384,7 @@ class Flow:
                 error_description="the citizen has no second factor set up",
             )
         if request.method == "GET":
-            return self._code_form(request, pending, [])
+            return self._code_form(request, pending, [], account=account)
         data = await self.form(request)
         if data is None:
             return self.error_page(request, self._csrf_failed(request), 403)
@@ -393,16 +395,40 @@ class Flow:
         )
         if attempt.outcome is not Outcome.OK:
             errors = [FieldError("code", self._failure(language, attempt.outcome, "code"))]
-            return self._code_form(request, pending, errors, status_code=400)
+            return self._code_form(request, pending, errors, status_code=400, account=account)
         await run_in_threadpool(self.signin.step_up, cookie, where)
         return _see_other(f"/authorize/continue?auth={pending.id}")
 
-    def _has_second_factor(self, account_id: str) -> bool:
-        account = self.signin.account(account_id)
-        return account is not None and account.has_second_factor
+    def can_text(self, account: Account) -> bool:
+        """Whether a sign-in code can be texted to the account's proved number."""
+        return (
+            account.has_sms_factor
+            and self.self_service is not None
+            and self.self_service.can_send_sms
+        )
+
+    def has_factor(self, account: Account) -> bool:
+        """An authenticator app, or a proved mobile number this deployment can text."""
+        return account.has_second_factor or self.can_text(account)
+
+    def factor_choices(self, request: Request, account: Account | None) -> dict[str, Any]:
+        """What the second-factor page offers: the authenticator's code form, and
+        a button to text a code instead (with its own CSRF token)."""
+        texts_ok = account is not None and self.can_text(account)
+        browser, _ = browser_session(request)
+        return {
+            "has_totp": account is None or account.has_second_factor,
+            "offer_sms": texts_ok,
+            "sms_token": self.csrf.issue(browser, "sms_send") if texts_ok else "",
+        }
 
     def _code_form(
-        self, request: Request, pending: Pending, errors: list[FieldError], status_code: int = 200
+        self,
+        request: Request,
+        pending: Pending,
+        errors: list[FieldError],
+        status_code: int = 200,
+        account: Account | None = None,
     ) -> Response:
         return self.render(
             request,
@@ -412,6 +438,7 @@ class Flow:
             purpose="second_factor",
             pending_id=pending.id,
             errors=errors,
+            **self.factor_choices(request, account),
         )
 
     # -- consent ------------------------------------------------------------------

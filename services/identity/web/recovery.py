@@ -6,6 +6,7 @@ The reset pages read the same whether or not the address has an account."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -78,7 +79,9 @@ class RecoveryPages:
         if result is not Check.OK:
             return self.kit.wrong_code(request, pending, "reset", result)
         ticket = request.query_params.get("ticket", "")
-        return see_other(self.kit.with_auth(f"/reset/password?ticket={ticket}", pending))
+        return see_other(
+            self.kit.with_auth(f"/reset/password?ticket={quote(ticket, safe='')}", pending)
+        )
 
     async def new_password(self, request: Request) -> Response:
         pending = await self.kit.pending(request)
@@ -127,7 +130,7 @@ class RecoveryPages:
             pending,
             status_code=status_code,
             purpose="new_password",
-            action=self.kit.with_auth(f"/reset/password?ticket={ticket}", pending),
+            action=self.kit.with_auth(f"/reset/password?ticket={quote(ticket, safe='')}", pending),
             errors=errors,
         )
 

@@ -26,3 +26,9 @@ TOTP_WRONG = "Enter the 6-digit code shown in your authenticator app"
 THROTTLED = "There have been too many attempts. Wait %(minutes)d minutes, then try again."
 LINK_EXPIRED = "This link has expired or has already been used. Start again."
 CONSENT_NOT_FOUND = "There is nothing to withdraw for this service."
+ENTER_PHONE = "Enter your mobile number"
+ENTER_VALID_PHONE = (
+    "Enter a mobile number in the correct format, like 07700 900 982 or +44 7700 900 982"
+)
+PHONE_PREMIUM_RATE = "Enter a mobile number: premium-rate numbers cannot be used"
+SMS_UNAVAILABLE = "Getting security codes by text message is not available on this service."

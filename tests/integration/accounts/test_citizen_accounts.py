@@ -450,6 +450,24 @@ def test_account_pages_need_a_second_factor(platform: Platform, mailbox: Mailbox
     assert email in browser.get("/account").text
 
 
+def test_without_a_messenger_that_texts_no_mobile_number_is_offered(
+    platform: Platform, mailbox: Mailbox
+) -> None:
+    browser, email, _, _ = registered(platform, mailbox)
+    overview = browser.get("/account")
+    assert "Getting security codes by text message is not available" in overview.text
+    assert 'href="/account/phone"' not in overview.text
+    unavailable = browser.get("/account/phone")
+    assert unavailable.status_code == 404
+    assert 'name="phone"' not in unavailable.text
+    rp = make_rp(platform)
+    other = fresh(platform)
+    page = other.follow(other.get(rp.auth_request(acr_values="Cl.Cm").url))
+    factor = other.follow(other.submit(page, email=email, password=PASSWORD))
+    assert 'name="code"' in factor.text
+    assert "Text me a code" not in factor.text
+
+
 # -- languages, throttling, bad input -----------------------------------------------------
 
 
