@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -67,8 +66,3 @@ def configure(service: str, level: str = "INFO") -> None:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     # authlib logs issued tokens at DEBUG: never let that through.
     logging.getLogger("authlib").setLevel(logging.WARNING)
-
-
-def extra(**fields: Any) -> dict[str, Any]:
-    """Structured fields for a log call: ``log.info("msg", extra=extra(code="OK"))``."""
-    return fields

@@ -8,7 +8,6 @@ threads, never on the event loop.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -628,7 +627,3 @@ def _with_query(uri: str, values: Mapping[str, str]) -> str:
 
 def _see_other(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303)
-
-
-def requested_claims_json(request: AuthorizationRequest) -> str:
-    return json.dumps(request.claims or {})
