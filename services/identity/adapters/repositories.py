@@ -21,6 +21,24 @@ from services.runtime.errors import StartupError
 _AGENCY_BY_ID = sa.select(agencies).where(agencies.c.client_id == sa.bindparam("client_id"))
 
 
+def find_agency(connection: sa.Connection, client_id: str) -> Agency | None:
+    """One agency by client id on a plain connection: the token endpoint's read,
+    without an ORM session's bookkeeping."""
+    row = connection.execute(_AGENCY_BY_ID, {"client_id": client_id}).first()
+    return _agency(row._mapping) if row else None
+
+
+def record_assertion(
+    connection: sa.Connection, client_id: str, jti: str, expires_at: datetime
+) -> bool:
+    """Record a client assertion's (client_id, jti); False if it was seen before."""
+    statement = _FIRST_USE[connection.dialect.name == "sqlite"]
+    result = connection.execute(
+        statement, {"client_id": client_id, "jti": jti, "expires_at": expires_at}
+    )
+    return result.first() is not None
+
+
 class SqlAgencyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -195,11 +213,7 @@ class SqlAssertionLedger:
 
     def first_use(self, client_id: str, jti: str, expires_at: datetime) -> bool:
         """Record (client_id, jti); False if it was already recorded."""
-        statement = _FIRST_USE[self.session.get_bind().dialect.name == "sqlite"]
-        result = self.session.execute(
-            statement, {"client_id": client_id, "jti": jti, "expires_at": expires_at}
-        )
-        return result.first() is not None
+        return record_assertion(self.session.connection(), client_id, jti, expires_at)
 
     def purge(self, now: datetime) -> int:
         result = self.session.execute(

@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters import audit_log
-from services.identity.adapters.repositories import SqlAgencyRepository
+from services.identity.adapters.repositories import SqlAgencyRepository, find_agency
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
 from services.identity.domain.audit import EventType
@@ -47,6 +48,7 @@ class AgencyRegistry:
         self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
     ) -> None:
         self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
         self._clock = clock
 
     def create(
@@ -102,8 +104,8 @@ class AgencyRegistry:
 
     def find_active(self, client_id: str) -> Agency | None:
         """The agency if it exists and is not disabled: the token endpoint's lookup."""
-        with self._sessions() as session:
-            agency = SqlAgencyRepository(session).get(client_id)
+        with self._engine.connect() as connection:
+            agency = find_agency(connection, client_id)
         return agency if agency is not None and not agency.disabled else None
 
     def list(self, page: PageRequest, *, include_disabled: bool = False) -> Page[Agency]:

@@ -31,9 +31,10 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters.repositories import SqlAssertionLedger
+from services.identity.adapters.repositories import record_assertion
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
@@ -41,7 +42,6 @@ from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens, GrantError, TokenSet
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.tokens import AccessTokenIssuer
-from services.runtime.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def __init__(self, audiences: list[str], sessions: sessionmaker[Session]) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
         self._audiences = audiences
-        self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
 
     def get_audiences(self) -> list[str]:
         return self._audiences
@@ -147,8 +147,8 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         if not isinstance(jti, str) or not 0 < len(jti) <= 255:
             return False
         expires = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_LEEWAY, tz=UTC)
-        with transaction(self._sessions) as session:
-            return SqlAssertionLedger(session).first_use(str(claims["sub"]), jti, expires)
+        with self._engine.begin() as connection:  # one short write, no ORM session
+            return record_assertion(connection, str(claims["sub"]), jti, expires)
 
 
 @functools.lru_cache(maxsize=1024)
