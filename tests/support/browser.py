@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 
-import pytest
-
-from tests.support.databases import in_ci
+from tests.support.databases import unavailable
 
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -29,8 +27,5 @@ CHROMIUM_FLAGS = [
 def chromium_path() -> str:
     path = os.environ.get("GAAP_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(path):
-        message = "Debian's chromium is not installed (apt-get install chromium)"
-        if in_ci():
-            pytest.fail(message + " (CI requires browser tests)", pytrace=False)
-        pytest.skip(message)
+        unavailable("Debian's chromium is not installed (apt-get install chromium)")
     return path

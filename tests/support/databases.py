@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import psycopg
 import pytest
@@ -19,15 +20,21 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def unavailable(message: str) -> NoReturn:
+    """A service a test needs is missing. On a developer's machine the test is
+    skipped with the reason; in CI (CI=true) it fails, because CI must run every
+    PostgreSQL, Redis and browser test."""
+    if in_ci():
+        pytest.fail(f"{message} (CI requires it)", pytrace=False)
+    pytest.skip(message)
+
+
 def require_postgres() -> str:
     try:
         with psycopg.connect(POSTGRES_ADMIN, connect_timeout=3):
             pass
     except psycopg.OperationalError as exc:
-        message = f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}".splitlines()[0]
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+        unavailable(f"PostgreSQL is not reachable at {POSTGRES_ADMIN}: {exc}".splitlines()[0])
     return POSTGRES_ADMIN
 
 
@@ -75,8 +82,5 @@ def require_redis() -> str:
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if in_ci():
-            pytest.fail(message + " (CI requires it)", pytrace=False)
-        pytest.skip(message)
+        unavailable(f"Redis is not reachable at {REDIS_URL}: {exc}")
     return REDIS_URL
