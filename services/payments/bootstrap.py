@@ -85,7 +85,7 @@ def open_payments(
         providers,
         max_amount=settings.max_amount,
         clock=clock,
-        direct=DirectPostgres(database.engine),
+        direct=DirectPostgres(database.direct),
     )
     outbox = webhooks.Outbox(
         database.sessions,

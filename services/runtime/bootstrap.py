@@ -21,6 +21,7 @@ from services.runtime import db, tls, tracing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.caller import caller_service
 from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSettings
+from services.runtime.direct_sql import DirectSql
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
 from services.runtime.json_gateway import json_routes
@@ -33,8 +34,11 @@ from services.runtime.process import ServiceSpec
 class Database:
     engine: Engine
     sessions: sessionmaker[Session]
+    # Hot single statements on PostgreSQL (``direct.enabled`` is False elsewhere).
+    direct: DirectSql
 
     def close(self) -> None:
+        self.direct.close()
         self.engine.dispose()
 
 
@@ -44,7 +48,7 @@ def open_database(
     """Connect to the service's database and bring its schema up to date."""
     engine = db.create_engine(server.resolved_database_url(platform))
     db.migrate(engine, migrations)
-    return Database(engine, db.session_factory(engine))
+    return Database(engine, db.session_factory(engine), DirectSql(engine))
 
 
 def token_verifier(

@@ -3,8 +3,8 @@
 ``CreatePayment`` and ``GetPayment`` are most of an agency's traffic. Through
 the ORM session each cost a BEGIN, several statements built and compiled by
 SQLAlchemy per call, and a COMMIT or ROLLBACK: about 1.5 ms and 0.3 ms of server
-CPU. Here each is one statement sent on the pooled psycopg connection in
-autocommit, prepared by the server after its first uses:
+CPU. Here each is one statement on the thread's own autocommit connection
+(``services.runtime.direct_sql``), prepared by the server on first use:
 
 - create: one statement with data-modifying CTEs claims the idempotency key
   (with its response), inserts the payment and its ``payment.created`` event and
@@ -24,17 +24,13 @@ from __future__ import annotations
 
 import json
 from collections import namedtuple
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Engine
 
 from services.payments.adapters import tables as t
 from services.payments.adapters.repositories import payment_from_row
 from services.payments.domain.payments import Payment
+from services.runtime.direct_sql import DirectSql, Statement
 
 _PAYMENT_COLUMNS = tuple(c.name for c in t.payments.c)
 _PaymentRow = namedtuple("_PaymentRow", _PAYMENT_COLUMNS)  # type: ignore[misc]
@@ -46,7 +42,7 @@ _TIMES = tuple(
 
 # Both statements are put together from tables.py's names only; every value is
 # a bound parameter.
-_GET_PAYMENT = (
+_GET_PAYMENT = Statement(
     f"SELECT {', '.join(_PAYMENT_COLUMNS)} FROM {t.payments.name} "  # noqa: S608
     "WHERE id = %(id)s AND tenant = %(tenant)s"
 )
@@ -75,7 +71,7 @@ _NEW_PAYMENT = {
     "updated_at": "%(now)s",
 }
 
-_CREATE_PAYMENT = f"""
+_CREATE_PAYMENT = Statement(f"""
 WITH claim AS (
     INSERT INTO {t.idempotency_keys.name}
         (tenant, key, fingerprint, response, created_at, expires_at)
@@ -100,19 +96,18 @@ WITH claim AS (
         AND (json_array_length(s.event_types) = 0 OR s.event_types::jsonb ? %(event_type)s)
 )
 SELECT count(*) FROM payment
-"""  # noqa: S608
+""")  # noqa: S608
 
 
 class DirectPostgres:
     """Single-statement paths on PostgreSQL; ``enabled`` is False elsewhere."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self.enabled = engine.dialect.name == "postgresql"
+    def __init__(self, sql: DirectSql) -> None:
+        self._sql = sql
+        self.enabled = sql.enabled
 
     def get_payment(self, tenant: str, payment_id: str) -> Payment | None:
-        with self._connection() as conn:
-            row = conn.execute(_GET_PAYMENT, {"id": payment_id, "tenant": tenant}).fetchone()
+        row = self._sql.fetchone(_GET_PAYMENT, {"id": payment_id, "tenant": tenant})
         if row is None:
             return None
         values = list(row)
@@ -161,32 +156,5 @@ class DirectPostgres:
             "event_id": event_id,
             "body": webhook_body,
         }
-        with self._connection() as conn:
-            row = conn.execute(_CREATE_PAYMENT, params).fetchone()
+        row = self._sql.fetchone(_CREATE_PAYMENT, params)
         return row is not None and row[0] == 1
-
-    @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        """A pooled psycopg connection in autocommit for the statement's length.
-
-        Errors come out as SQLAlchemy's (a lost connection is invalidated and
-        becomes ``OperationalError``, which callers see as UNAVAILABLE), as they
-        would through a session.
-        """
-        dbapi = self._engine.dialect.loaded_dbapi
-        pooled = self._engine.raw_connection()
-        conn = pooled.driver_connection
-        assert conn is not None
-        try:
-            conn.autocommit = True
-            try:
-                yield conn
-            finally:
-                if not conn.closed:
-                    conn.autocommit = False
-        except dbapi.Error as exc:
-            if self._engine.dialect.is_disconnect(exc, conn, None):
-                pooled.invalidate(exc)
-            raise sa_exc.DBAPIError.instance("direct statement", None, exc, dbapi.Error) from exc
-        finally:
-            pooled.close()
