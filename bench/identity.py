@@ -68,7 +68,7 @@ def serve_identity_grpc(conn: Connection, stop: Event, config: IntrospectServer)
         from services.identity.service_layer.tokens import AccessTokenIssuer
         from services.identity.settings import IdentitySettings
         from services.runtime.config import PlatformSettings
-        from services.runtime.process import start
+        from services.runtime.process import settle_heap, start
 
         platform = PlatformSettings.model_validate(
             {
@@ -90,6 +90,7 @@ def serve_identity_grpc(conn: Connection, stop: Event, config: IntrospectServer)
         token = issuer.issue(agency, ("identity:tokens",)).access_token
         identity.database.close()
         running = start(build(platform, settings))
+        settle_heap()  # as services.runtime.process.run does
     except Exception as exc:
         conn.send(describe(exc))
         raise

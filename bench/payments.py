@@ -95,6 +95,7 @@ def serve_payments(conn: Connection, stop: Event, config: PaymentsServerConfig) 
         spec = serve(platform, settings, open_payments(platform, settings), jwks=lambda: jwks)
         spec.jobs = ()  # measure the calls, not the sweeper
         running = process.start(spec)
+        process.settle_heap()  # as process.run does
         conn.send({"port": running.grpc_port})
         stop.wait()
         running.stop(grace=1)

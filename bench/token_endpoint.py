@@ -82,7 +82,7 @@ def serve_identity(conn: Connection, stop: Event, config: IdentityConfig) -> Non
         from services.identity.bootstrap import build, open_identity
         from services.identity.settings import IdentitySettings
         from services.runtime.config import PlatformSettings
-        from services.runtime.process import start
+        from services.runtime.process import settle_heap, start
 
         # model_validate: exactly these settings, whatever GAAP_* / IDENTITY_* say.
         platform = PlatformSettings.model_validate(
@@ -103,6 +103,7 @@ def serve_identity(conn: Connection, stop: Event, config: IdentityConfig) -> Non
         created = identity.registry.create(name="Bench agency", scopes=[SCOPE], jwks=config.jwks)
         identity.database.close()
         running = start(build(platform, settings))
+        settle_heap()  # as services.runtime.process.run does
     except Exception as exc:
         conn.send(describe(exc))
         raise

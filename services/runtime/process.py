@@ -11,6 +11,7 @@ database are closed.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -130,6 +131,21 @@ def start(spec: ServiceSpec) -> RunningService:
     return RunningService(spec).start()
 
 
+def settle_heap() -> None:
+    """Move everything built at start-up out of the garbage collector's sight.
+
+    A service's heap after start-up (SQLAlchemy's tables, protobuf descriptors,
+    templates: over 100,000 objects) lives as long as the process, yet every
+    collection of the oldest generation traverses all of it; measured, the
+    collector then took about 3% of a loaded service's time. ``gc.freeze``
+    leaves those objects to reference counting alone. Called once by ``run``
+    (and by the benchmarks, which serve as ``run`` does), not by ``start``:
+    test processes start and stop many services and must collect them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run(name: str, build: Callable[[], tuple[ServiceSpec, float]]) -> None:
     """A service's ``main``: build, serve until SIGTERM/SIGINT, stop gracefully.
 
@@ -148,6 +164,7 @@ def run(name: str, build: Callable[[], tuple[ServiceSpec, float]]) -> None:
     try:
         spec, grace = build()
         service = start(spec)
+        settle_heap()
     except StartupError as exc:
         sys.stderr.write(f"gaap-{name}: {exc}\n")
         raise SystemExit(2) from None

@@ -41,6 +41,7 @@ ALWAYS_PUBLIC: Mapping[str, Access] = {
 
 class AuthInterceptor(CallInterceptor):
     def __init__(self, verifier: AccessTokenVerifier, policy: Mapping[str, Access]) -> None:
+        super().__init__()
         self._verifier = verifier
         self._policy = {**ALWAYS_PUBLIC, **policy}
 
