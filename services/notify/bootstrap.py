@@ -11,6 +11,7 @@ import httpx
 
 from services.notify import metrics
 from services.notify.adapters import queue, tables
+from services.notify.adapters.direct import DirectSends
 from services.notify.adapters.email_smtp import SmtpEmailProvider
 from services.notify.adapters.sms_http import FailoverSms, HttpSmsProvider
 from services.notify.api.grpc import POLICY, NotifyServicer, notify_service
@@ -94,7 +95,7 @@ def open_notify(
         settings=settings,
         database=database,
         templates=TemplateService(sessions),
-        sending=SendingService(sessions, limiter, limit, defaults),
+        sending=SendingService(sessions, limiter, limit, defaults, DirectSends(database.direct)),
         callbacks=CallbackService(sessions),
         agency_settings=AgencySettingsService(sessions, defaults),
         outbox=callbacks.outbox(sessions, callback_sender),

@@ -119,3 +119,37 @@ def test_oversized_personalisation_is_refused() -> None:
     with pytest.raises(InvalidArgument):
         check_values({"x": "y" * 10_001})
     assert check_values({"First Name": "y" * 10_000}) == {"firstname": "y" * 10_000}
+
+
+def test_each_wording_is_parsed_for_itself_when_a_template_gets_a_new_version() -> None:
+    v1 = template("email", Content("en", "Hi ((name))", "Old ((name))"))
+    v2 = Template(
+        "tpl_1",
+        "a",
+        2,
+        "email",
+        "T",
+        (Content("en", "Hi ((name))", "New ((first name))((paid??, paid))"),),
+        NOW,
+        NOW,
+    )
+    assert render(v1, {"name": "Ada"}).body == "Old Ada"
+    with pytest.raises(InvalidArgument) as missing:
+        render(v2, {"name": "Ada"})  # the new wording's own placeholders
+    assert {v.field for v in missing.value.violations} == {
+        "personalisation.firstname",
+        "personalisation.paid",
+    }
+    assert render(v2, {"name": "A", "firstname": "Ada", "paid": "yes"}).body == "New Ada, paid"
+    assert render(v1, {"name": "Bo"}).body == "Old Bo"
+
+
+def test_parsing_keeps_the_text_between_placeholders_exactly() -> None:
+    text = "((a))-((b??x))((c)) tail (( not one )"
+    parsed = placeholders.parse(text)
+    assert [literal for literal, _ in parsed.parts] == ["", "-", ""]
+    assert parsed.tail == " tail (( not one )"
+    assert parsed.names == ("a", "b", "c")
+    assert placeholders.substitute(text, {"a": "1", "b": "yes", "c": "3"}, "en") == (
+        "1-x3 tail (( not one )"
+    )

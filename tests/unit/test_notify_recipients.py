@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
 
-from services.notify.domain import simulation
+from services.notify.domain import recipients, simulation
 from services.notify.domain.recipients import RecipientError, SmsRules, email_address, phone_number
 
 
@@ -38,6 +39,74 @@ def test_good_addresses(raw: str, normalised: str) -> None:
 def test_bad_addresses(raw: str) -> None:
     with pytest.raises(RecipientError):
         email_address(raw)
+
+
+def email_validator_says(raw: str) -> str | None:
+    """What email-validator itself makes of ``raw`` (None: refused)."""
+    try:
+        checked = validate_email(
+            raw.strip(),
+            check_deliverability=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError:
+        return None
+    return str(checked.normalized)
+
+
+@pytest.mark.parametrize(
+    "local",
+    [
+        "ada",
+        "Ada.Lovelace",
+        "a+tag",
+        "a_b-c",
+        "x" * 70,  # longer than 64: only checked in email-validator's strict mode
+        "Postmaster",  # an RFC 2142 name: lower-cased
+        "ABUSE",
+        ".ada",
+        "ada.",
+        "a..b",
+        "ad a",
+        "ada@home",
+        "åda",
+        '"ada"',
+        "x" * 250,  # the whole address over 254
+    ],
+)
+def test_a_known_domain_gives_the_same_answer_as_email_validator(local: str) -> None:
+    recipients._known_domains.add("known.example.com")
+    assert "known.example.com" in recipients._known_domains
+    for domain in ("known.example.com", "KNOWN.example.com"):
+        raw = f"{local}@{domain}"
+        expected = email_validator_says(raw)
+        try:
+            got: str | None = email_address(raw)
+        except RecipientError:
+            got = None
+        assert got == expected, raw
+
+
+def test_only_domains_email_validator_accepted_as_written_are_remembered() -> None:
+    known = recipients._known_domains
+    email_address("ada@remembered.example.org")
+    assert "remembered.example.org" in known
+    email_address("ada@Upper.example.org")  # normalised to lower case: not as written
+    assert "Upper.example.org" not in known
+    for bad in ("ada@localhost", "ada@x.test", "ada@-x.example.org"):
+        with pytest.raises(RecipientError):
+            email_address(bad)
+        assert bad.split("@")[1] not in known
+
+
+def test_known_domains_are_bounded() -> None:
+    known = recipients._KnownDomains(limit=2)
+    for domain in ("a.example", "b.example", "c.example"):
+        known.add(domain)
+    assert "c.example" in known
+    assert "a.example" not in known
 
 
 UK = SmsRules("GB", international=False)

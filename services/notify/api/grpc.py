@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import grpc
 from gaap.notify.v1 import notify_pb2 as pb
@@ -73,6 +73,7 @@ _CHANNEL_NAMES: dict[int, str] = {v: k for k, v in _CHANNELS.items()}
 _STATUSES = {name: i + 1 for i, name in enumerate(STATUSES)}
 _STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
 M = TypeVar("M", bound=Message)
+T = TypeVar("T")
 
 
 def timestamp(at: datetime | None) -> Timestamp | None:
@@ -106,6 +107,26 @@ def _call(
 
 def _result(value: Any, message_type: type[M], convert: Callable[[Any], M]) -> M:
     return message_type.FromString(value.response) if isinstance(value, Replay) else convert(value)
+
+
+class _Reply(Generic[T, M]):
+    """Builds a result's message once, for the stored response and the reply alike."""
+
+    def __init__(self, convert: Callable[[T], M]) -> None:
+        self._convert = convert
+        self._built: tuple[T, M] | None = None
+
+    def encode(self, value: T) -> bytes:
+        message = self._convert(value)
+        self._built = (value, message)
+        return message.SerializeToString()
+
+    def message(self, value: T | Replay, message_type: type[M]) -> M:
+        if isinstance(value, Replay):
+            return message_type.FromString(value.response)
+        if self._built is not None and self._built[0] is value:
+            return self._built[1]
+        return self._convert(value)
 
 
 def template_message(t: Template) -> pb.Template:
@@ -326,15 +347,9 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
     def _send(self, request: Any, method: str, send: SendRequest) -> pb.Notification:
         agency = principal()
-        call = _call(
-            request,
-            method,
-            request.idempotency_key,
-            lambda n: notification_message(n).SerializeToString(),
-        )
-        return _result(
-            self._sending.send(agency, send, call), pb.Notification, notification_message
-        )
+        reply = _Reply(notification_message)
+        call = _call(request, method, request.idempotency_key, reply.encode)
+        return reply.message(self._sending.send(agency, send, call), pb.Notification)
 
     def GetNotification(
         self, request: pb.GetNotificationRequest, _: grpc.ServicerContext

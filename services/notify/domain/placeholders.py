@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from babel import Locale, UnknownLocaleError
 from babel.lists import format_list
@@ -20,9 +21,19 @@ Value = str | Sequence[str]
 PATTERN = re.compile(r"\(\(([^()?]+?)(?:\?\?([^()]*))?\)\)")
 _IGNORED = re.compile(r"[\s_\-]+")
 _YES = frozenset({"yes", "y", "true", "1"})
+# Stored templates' texts are parsed once (``parse``): the text itself is the
+# key, so a new version with new wording is a new entry and an old one ages out.
+MAX_PARSED_TEXTS = 1024
+_MAX_CACHED_NAME = 100
 
 
 def normalise(name: str) -> str:
+    # Names repeat on every send; a long one (never a real name) is not kept.
+    return _normalise(name) if len(name) <= _MAX_CACHED_NAME else _IGNORED.sub("", name).lower()
+
+
+@lru_cache(maxsize=4096)
+def _normalise(name: str) -> str:
     return _IGNORED.sub("", name).lower()
 
 
@@ -32,7 +43,29 @@ class Placeholder:
     conditional_text: str | None
 
 
+@dataclass(frozen=True)
+class Parsed:
+    """A text cut at its placeholders: ``literal, placeholder`` pairs, then ``tail``."""
+
+    parts: tuple[tuple[str, Placeholder], ...]
+    tail: str
+    names: tuple[str, ...]  # normalised, in order of first appearance
+
+
+@lru_cache(maxsize=MAX_PARSED_TEXTS)
+def parse(text: str) -> Parsed:
+    """``text`` parsed; meant for stored templates' texts (their size is bounded)."""
+    parts: list[tuple[str, Placeholder]] = []
+    at = 0
+    for m in PATTERN.finditer(text):
+        parts.append((text[at : m.start()], Placeholder(normalise(m.group(1)), m.group(2))))
+        at = m.end()
+    names = tuple(dict.fromkeys(p.name for _, p in parts))
+    return Parsed(tuple(parts), text[at:], names)
+
+
 def find(text: str) -> list[Placeholder]:
+    """The placeholders in any text (not cached: used on unchecked input too)."""
     return [Placeholder(normalise(m.group(1)), m.group(2)) for m in PATTERN.finditer(text)]
 
 
@@ -40,8 +73,7 @@ def names_in(texts: Iterable[str]) -> list[str]:
     """Normalised names used in ``texts``, in order of first appearance."""
     seen: dict[str, None] = {}
     for text in texts:
-        for p in find(text):
-            seen.setdefault(p.name, None)
+        seen.update(dict.fromkeys(parse(text).names))
     return list(seen)
 
 
@@ -88,11 +120,15 @@ def substitute(
     ``condition_to`` the template's own conditional text, so the two never mix.
     """
 
-    def replace(match: re.Match[str]) -> str:
-        value = values[normalise(match.group(1))]
-        conditional = match.group(2)
+    parsed = parse(text)
+    out: list[str] = []
+    for literal, placeholder in parsed.parts:
+        out.append(literal)
+        value = values[placeholder.name]
+        conditional = placeholder.conditional_text
         if conditional is not None:
-            return condition_to(conditional) if shows(value) else ""
-        return value_to(as_text(value, language))
-
-    return PATTERN.sub(replace, text)
+            out.append(condition_to(conditional) if shows(value) else "")
+        else:
+            out.append(value_to(as_text(value, language)))
+    out.append(parsed.tail)
+    return "".join(out)

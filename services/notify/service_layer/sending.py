@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify.adapters import tables
+from services.notify.adapters import direct, tables
+from services.notify.adapters.direct import DirectSends, NewSend
 from services.notify.adapters.repositories import (
     DailyCounts,
     Notifications,
@@ -151,11 +152,13 @@ class SendingService:
         limiter: RateLimiter,
         limit: Limit,
         defaults: agency_settings.Defaults,
+        direct_sends: DirectSends | None = None,
     ) -> None:
         self._sessions = sessions
         self._limiter = limiter
         self._limit = limit
         self._defaults = defaults
+        self._direct = direct_sends if direct_sends is not None and direct_sends.enabled else None
         self._cached: dict[tuple[str, str], Template] = {}
         self._writer: GroupWriter[_PendingSend, _SendResult] = GroupWriter(self._write_batch)
 
@@ -281,6 +284,14 @@ class SendingService:
             if key not in keys:  # the same key twice: the second sees the first's record
                 keys.add(key)
                 todo.append(i)
+        if self._direct is not None:
+            try:
+                return self._write_direct(batch, todo, results)
+            except direct.DailyLimitReached:
+                pass  # the general path below finds the counter that is full
+            except Exception:
+                log.warning("batched send failed; writing each alone", exc_info=True)
+                return results
         while todo:
             try:
                 with transaction(self._sessions) as session:
@@ -294,6 +305,22 @@ class SendingService:
             for i, outcome in zip(todo, written, strict=True):
                 results[i] = outcome
             return results
+        return results
+
+    def _write_direct(
+        self, batch: Sequence[_PendingSend], todo: Sequence[int], results: list[_SendResult]
+    ) -> list[_SendResult]:
+        """``_write_together`` as one statement (PostgreSQL)."""
+        assert self._direct is not None
+        sends = [
+            NewSend(p.row, p.call.key, p.call.fingerprint, p.response, p.limit)
+            for p in (batch[i] for i in todo)
+        ]
+        for i, outcome in zip(todo, self._direct.write(sends), strict=True):
+            if outcome == direct.WRITTEN:
+                results[i] = batch[i].notification
+            elif outcome == direct.STALE:
+                results[i] = _STALE
         return results
 
     def _write_together(self, session: Session, batch: Sequence[_PendingSend]) -> list[_SendResult]:
