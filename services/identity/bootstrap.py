@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.identity import metrics
 from services.identity.adapters import instance_secrets, messaging
+from services.identity.adapters.accounts import SESSION_SEALER, SqlAccountRepository
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.adapters.sealing import Sealer
@@ -72,12 +73,12 @@ class Identity:
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
-    keys = KeyStore(
-        sessions,
-        alg=settings.signing_alg,
-        sealer=Sealer.from_setting(settings.key_encryption_key),
-    )
-    keys.ensure_signing_key()
+    sealer = Sealer.from_setting(settings.key_encryption_key)
+    sessions.configure(info={SESSION_SEALER: sealer})  # accounts seal TOTP secrets with it
+    keys = KeyStore(sessions, alg=settings.signing_alg, sealer=sealer)
+    keys.ensure_signing_key()  # stops the start if the key-encryption key is wrong
+    with transaction(sessions) as session:
+        SqlAccountRepository(session).seal_unsealed()
     hasher = Argon2PasswordHasher(
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
 
 from services.identity.adapters import audit_log
+from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
 from services.identity.adapters.sealing import Sealer
-from services.identity.adapters.tables import signing_keys
+from services.identity.adapters.tables import accounts, signing_keys
 from services.identity.bootstrap import MIGRATIONS, open_identity
 from services.identity.domain.agencies import Agency, register
 from services.identity.service_layer.keys import KeyStore, longest_token
@@ -202,3 +204,53 @@ def test_a_sealed_database_needs_its_key_to_start(
         assert opened.keys.signer().alg == "ES256"
     finally:
         opened.database.close()
+
+
+def stored_totp(database: bootstrap.Database, account_id: str) -> str:
+    with database.engine.connect() as conn:
+        return str(
+            conn.execute(
+                sa.select(accounts.c.totp_secret).where(accounts.c.id == account_id)
+            ).scalar_one()
+        )
+
+
+def test_totp_secrets_are_sealed_at_rest_from_the_start_that_sets_a_key(
+    fresh: bootstrap.Database, database_url: str, tmp_path: Path
+) -> None:
+    platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
+    plain = open_identity(platform, IdentitySettings(database_url=database_url))
+    try:
+        before = plain.accounts.create(
+            email="sealed-later@example.org", password="a long passphrase", totp_secret="A" * 32
+        )
+    finally:
+        plain.database.close()
+    assert stored_totp(fresh, before.id) == "A" * 32
+
+    sealed = open_identity(
+        platform, IdentitySettings(database_url=database_url, key_encryption_key=KEK)
+    )
+    try:
+        after = sealed.accounts.create(
+            email="sealed-now@example.org", password="a long passphrase", totp_secret="B" * 32
+        )
+        for account_id, secret in ((before.id, "A" * 32), (after.id, "B" * 32)):
+            at_rest = stored_totp(fresh, account_id)
+            assert at_rest.startswith("sealed:v1:")
+            assert secret not in at_rest
+            with sealed.database.sessions() as session:
+                found = SqlAccountRepository(session).get(account_id)
+            assert found is not None
+            assert found.totp_secret == secret
+        # Bound to its account: a sealed secret copied to another row does not open.
+        with sealed.database.sessions.begin() as session:
+            session.execute(
+                accounts.update()
+                .where(accounts.c.id == before.id)
+                .values(totp_secret=stored_totp(fresh, after.id))
+            )
+        with sealed.database.sessions() as session, pytest.raises(InvalidTag):
+            SqlAccountRepository(session).get(before.id)
+    finally:
+        sealed.database.close()
