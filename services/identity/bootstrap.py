@@ -16,14 +16,20 @@ from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
 from services.identity.domain.throttle import Rule
+from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.accounts import Accounts
 from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.authenticator import Authenticator
 from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.logout import Logout
 from services.identity.service_layer.operators import Operators
-from services.identity.service_layer.self_service import Rules, SelfService
+from services.identity.service_layer.passwords import Passwords
+from services.identity.service_layer.phone_factor import PhoneFactor
+from services.identity.service_layer.registration import Registration
+from services.identity.service_layer.safeguards import Rules, Safeguards
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
@@ -112,7 +118,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     )
 
 
-def self_service_rules(settings: IdentitySettings) -> Rules:
+def citizen_account_rules(settings: IdentitySettings) -> Rules:
     return Rules(
         codes=CodePolicy(
             lifetime=timedelta(minutes=settings.code_minutes), max_attempts=settings.code_attempts
@@ -186,24 +192,30 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         lock_minutes=settings.lockout_minutes,
     )
     postbox, notify_channel = messaging.postbox(settings, token_server)
-    flow.self_service = SelfService(
-        sessions,
-        Argon2PasswordHasher(
-            memory_kib=settings.argon2_memory_kib,
-            time_cost=settings.argon2_time_cost,
-            parallelism=settings.argon2_parallelism,
-        ),
-        postbox,
-        instance_secrets.get_or_create(sessions, "code_key"),
-        rules=self_service_rules(settings),
+    # Citizen accounts: each part gets only what it uses.
+    hasher = Argon2PasswordHasher(
+        memory_kib=settings.argon2_memory_kib,
+        time_cost=settings.argon2_time_cost,
+        parallelism=settings.argon2_parallelism,
     )
-    kit = Kit(flow, flow.self_service)
-    account = AccountPages(kit)
+    code_key = instance_secrets.get_or_create(sessions, "code_key")
+    rules = citizen_account_rules(settings)
+    safeguards = Safeguards(sessions, postbox, rules)
+    tickets = CodeTickets(sessions, code_key, rules.codes, safeguards)
+    activity = AccountActivity(sessions, safeguards)
+    passwords = Passwords(sessions, hasher, postbox, tickets, safeguards)
+    authenticator = Authenticator(sessions, code_key, safeguards)
+    flow.safeguards = safeguards
+    flow.activity = activity
+    kit = Kit(flow, safeguards)
+    account = AccountPages(kit, activity, passwords, authenticator)
     account_pages = [
-        *RegistrationPages(kit).routes(),
-        *RecoveryPages(kit).routes(),
+        *RegistrationPages(
+            kit, Registration(sessions, hasher, postbox, tickets, safeguards), activity
+        ).routes(),
+        *RecoveryPages(kit, passwords, authenticator).routes(),
         *account.routes(),
-        *PhonePages(kit, account).routes(),
+        *PhonePages(kit, account, PhoneFactor(sessions, postbox, tickets, safeguards)).routes(),
     ]
     # identity verifies tokens for its own API from its own key store, not over HTTP.
     verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)
@@ -236,8 +248,8 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
             jobs=[
                 PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions),
                 PeriodicJob("purge-pending-authorizations", 600, pending.purge),
-                PeriodicJob("purge-verification-tickets", 3600, flow.self_service.purge),
-                PeriodicJob("purge-throttle-counters", 600, flow.self_service.throttle.purge),
+                PeriodicJob("purge-verification-tickets", 3600, tickets.purge),
+                PeriodicJob("purge-throttle-counters", 600, safeguards.throttle.purge),
             ],
             on_stop=[
                 postbox.close,

@@ -17,7 +17,9 @@ from starlette.routing import Route
 
 from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
-from services.identity.service_layer.self_service import Enrolment
+from services.identity.service_layer.account_activity import AccountActivity
+from services.identity.service_layer.authenticator import Authenticator, Enrolment
+from services.identity.service_layer.passwords import Passwords
 from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
@@ -42,6 +44,9 @@ def group(secret: str) -> str:
 @dataclass
 class AccountPages:
     kit: Kit
+    activity: AccountActivity
+    passwords: Passwords
+    authenticator_app: Authenticator
 
     # -- signing in to the account -------------------------------------------------------
 
@@ -63,7 +68,7 @@ class AccountPages:
             return self._signin_form(request, email, errors, status_code=400)
         where = self.kit.where(request, None)
         try:
-            await run_in_threadpool(self.kit.service.check_ip, where)
+            await run_in_threadpool(self.kit.safeguards.check_ip, where)
         except Throttled as refused:
             return self.kit.throttled(request, None, refused.minutes)
         attempt = await run_in_threadpool(self.kit.flow.signin.password, email, password, where)
@@ -77,7 +82,7 @@ class AccountPages:
             self.kit.flow.signin.start_session, account, assurance.LOW, where
         )
         device = await run_in_threadpool(
-            self.kit.service.note_device,
+            self.activity.note_device,
             account,
             request.cookies.get(DEVICE_COOKIE),
             where,
@@ -113,7 +118,9 @@ class AccountPages:
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other("/account/signin")
-        account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
+        account = await run_in_threadpool(
+            self.kit.flow.signin.account, signed_in.session.account_id
+        )
         if request.method == "GET":
             return self._code_form(request, account, [])
         data = await self.kit.flow.form(request)
@@ -159,7 +166,9 @@ class AccountPages:
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other("/account/signin")
-        account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
+        account = await run_in_threadpool(
+            self.kit.flow.signin.account, signed_in.session.account_id
+        )
         if account is None:
             return see_other("/account/signin")
         if not self.kit.flow.has_factor(account):
@@ -175,8 +184,8 @@ class AccountPages:
         if isinstance(found, Response):
             return found
         _, account = found
-        agencies = await run_in_threadpool(self.kit.service.agencies, account.id)
-        left = await run_in_threadpool(self.kit.service.recovery_codes_left, account.id)
+        agencies = await run_in_threadpool(self.activity.agencies, account.id)
+        left = await run_in_threadpool(self.authenticator_app.recovery_codes_left, account.id)
         return self.kit.render(
             request,
             "account.html",
@@ -187,7 +196,7 @@ class AccountPages:
             recovery_codes_left=left,
             withdraw_token=self.kit.csrf_for(request, "withdraw"),
             everywhere_token=self.kit.csrf_for(request, "everywhere"),
-            can_send_sms=self.kit.service.can_send_sms,
+            can_send_sms=self.kit.safeguards.can_send_sms,
             remove_phone_token=self.kit.csrf_for(request, "remove_phone"),
             phone_notice=request.query_params.get("phone", ""),
             withdrawn=request.query_params.get("withdrawn") == "1",
@@ -203,7 +212,7 @@ class AccountPages:
         if data is None:
             return self.kit.csrf_failed(request)
         done = await run_in_threadpool(
-            self.kit.service.withdraw_consent,
+            self.activity.withdraw_consent,
             account.id,
             data.get("client_id", ""),
             self.kit.where(request, None),
@@ -221,7 +230,7 @@ class AccountPages:
         if data is None:
             return self.kit.csrf_failed(request)
         await run_in_threadpool(
-            self.kit.service.sign_out_everywhere, account.id, self.kit.where(request, None)
+            self.activity.sign_out_everywhere, account.id, self.kit.where(request, None)
         )
         response = self.kit.render(request, "signed_out_everywhere.html", None)
         response.delete_cookie(SIGNIN_COOKIE, path="/")
@@ -249,7 +258,7 @@ class AccountPages:
         if errors:
             return self._password_form(request, errors, status_code=400)
         outcome = await run_in_threadpool(
-            self.kit.service.change_password,
+            self.passwords.change_password,
             account.id,
             current,
             new,
@@ -287,7 +296,9 @@ class AccountPages:
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(f"/signin?auth={pending.id}" if pending else "/account/signin")
-        account = await run_in_threadpool(self.kit.service.account, signed_in.session.account_id)
+        account = await run_in_threadpool(
+            self.kit.flow.signin.account, signed_in.session.account_id
+        )
         if account is None:
             return see_other("/account/signin")
         if self.kit.flow.has_factor(account) and not signed_in.strong:
@@ -295,19 +306,21 @@ class AccountPages:
                 self.kit.with_auth("/signin/code", pending) if pending else "/account/signin/code"
             )
         if request.method == "GET":
-            enrolment = self.kit.service.new_enrolment(account.id)
+            enrolment = self.authenticator_app.new_enrolment(account.id)
             return self._enrol_form(request, pending, account, enrolment, [])
         data = await self.kit.flow.form(request)
         if data is None:
             return self.kit.csrf_failed(request)
         enrolment = Enrolment(data.get("secret", ""), data.get("proof", ""))
-        if not self.kit.service.valid_enrolment(account.id, enrolment.secret, enrolment.proof):
+        if not self.authenticator_app.valid_enrolment(
+            account.id, enrolment.secret, enrolment.proof
+        ):
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)
         code = data.get("code", "").strip()
         where = self.kit.where(request, pending)
         codes = await run_in_threadpool(
-            self.kit.service.confirm_totp, account.id, enrolment, code, where, language
+            self.authenticator_app.confirm_totp, account.id, enrolment, code, where, language
         )
         if codes is None:
             error = FieldError("code", self.kit.t(language, texts.TOTP_WRONG))

@@ -20,7 +20,7 @@ from starlette.responses import RedirectResponse, Response
 from services.identity.domain import assurance, password_policy
 from services.identity.domain.one_time_codes import Check
 from services.identity.domain.password_policy import PasswordProblem
-from services.identity.service_layer.self_service import SelfService
+from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import BrowserSession, Outcome, Where
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
@@ -58,7 +58,7 @@ class SignedIn:
 @dataclass
 class Kit:
     flow: Flow
-    service: SelfService
+    safeguards: Safeguards
 
     # -- language, rendering, forms ------------------------------------------------
 
@@ -86,7 +86,7 @@ class Kit:
     ) -> Response:
         context.setdefault("auth", pending.id if pending else "")
         context.setdefault("auth_query", f"?auth={pending.id}" if pending else "")
-        context.setdefault("code_minutes", self.service.rules.codes.lifetime.seconds // 60)
+        context.setdefault("code_minutes", self.safeguards.rules.codes.lifetime.seconds // 60)
         return self.flow.render(
             request, template, self.language(request, pending), status_code=status_code, **context
         )
@@ -229,7 +229,7 @@ class Kit:
             return form, None, pending
         where = self.where(request, pending)
         try:
-            await run_in_threadpool(self.service.check_ip, where)
+            await run_in_threadpool(self.safeguards.check_ip, where)
         except Throttled as refused:
             return self.throttled(request, pending, refused.minutes), None, pending
         result = await run_in_threadpool(check, ticket, self.browser(request), code, where)

@@ -28,10 +28,11 @@ from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
 from services.identity.domain.authorization import AuthorizationError, AuthorizationRequest
 from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.logout import Logout
-from services.identity.service_layer.self_service import SelfService
+from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn, Where
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
@@ -64,9 +65,10 @@ class Flow:
     keys: KeyCache
     lock_minutes: int = 15
     clock: Callable[[], datetime] = utcnow
-    # Citizen accounts (registration, recovery, alerts, throttling); None in
-    # deployments of the provider alone.
-    self_service: SelfService | None = None
+    # Citizen accounts (throttling, whether codes can be texted, new-device
+    # alerts); None in deployments of the provider alone.
+    safeguards: Safeguards | None = None
+    activity: AccountActivity | None = None
 
     @staticmethod
     def secure(request: Request) -> bool:
@@ -291,9 +293,9 @@ class Flow:
         if errors:
             return self._signin_form(request, pending, agency, email, errors, status_code=400)
         where = self.where(request, pending.request.client_id)
-        if self.self_service is not None:
+        if self.safeguards is not None:
             try:
-                await run_in_threadpool(self.self_service.check_ip, where)
+                await run_in_threadpool(self.safeguards.check_ip, where)
             except Throttled as refused:
                 message = self.pages.gettext(language, texts.THROTTLED) % {
                     "minutes": refused.minutes
@@ -312,9 +314,9 @@ class Flow:
         await run_in_threadpool(self.pending.update, pending, signed_in_at=self.clock())
         response = _see_other(f"/authorize/continue?auth={pending.id}")
         self._set_signin_cookie(request, response, cookie)
-        if self.self_service is not None:
+        if self.activity is not None:
             device = await run_in_threadpool(
-                self.self_service.note_device,
+                self.activity.note_device,
                 attempt.account,
                 request.cookies.get(DEVICE_COOKIE),
                 where,
@@ -373,7 +375,7 @@ class Flow:
         language = self.language(request, pending.request)
         account = await run_in_threadpool(self.signin.account, session.account_id)
         has_factor = account is not None and self.has_factor(account)
-        if not has_factor and self.self_service is not None:
+        if not has_factor and self.safeguards is not None:
             # Cl.Cm asked of an account without a second factor: set one up now.
             return _see_other(f"/account/authenticator?auth={pending.id}")
         if not has_factor:
@@ -401,9 +403,7 @@ class Flow:
     def can_text(self, account: Account) -> bool:
         """Whether a sign-in code can be texted to the account's proved number."""
         return (
-            account.has_sms_factor
-            and self.self_service is not None
-            and self.self_service.can_send_sms
+            account.has_sms_factor and self.safeguards is not None and self.safeguards.can_send_sms
         )
 
     def has_factor(self, account: Account) -> bool:

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from services.identity.domain import phone_numbers
 from services.identity.domain.one_time_codes import Check
 from services.identity.domain.phone_numbers import PhoneProblem
+from services.identity.service_layer.phone_factor import PhoneFactor
 from services.identity.service_layer.signin import Outcome, Where
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
@@ -37,6 +38,7 @@ PHONE_MESSAGES = {
 class PhonePages:
     kit: Kit
     account: AccountPages
+    phone_factor: PhoneFactor
 
     # -- adding and removing the number (a session proved with a second factor) ----------
 
@@ -45,7 +47,7 @@ class PhonePages:
         if isinstance(found, Response):
             return found
         _, account = found
-        if not self.kit.service.can_send_sms:
+        if not self.kit.safeguards.can_send_sms:
             return self.kit.message_page(request, None, texts.SMS_UNAVAILABLE, 404)
         if request.method == "GET":
             return self._number_form(request, "", [])
@@ -54,13 +56,13 @@ class PhonePages:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
         raw = data.get("phone", "")
-        parsed = phone_numbers.parse(raw, self.kit.service.rules.phone_region)
+        parsed = phone_numbers.parse(raw, self.kit.safeguards.rules.phone_region)
         if isinstance(parsed, PhoneProblem):
             error = FieldError("phone", self.kit.t(language, PHONE_MESSAGES[parsed]))
             return self._number_form(request, raw.strip()[:40], [error], status_code=400)
         try:
             ticket = await run_in_threadpool(
-                self.kit.service.start_phone,
+                self.phone_factor.start_phone,
                 account.id,
                 parsed,
                 self.kit.browser(request),
@@ -90,11 +92,11 @@ class PhonePages:
             return self._code_form(request, None, action, "phone_code", [error], 400)
         where = self.kit.where(request, None)
         try:
-            await run_in_threadpool(self.kit.service.check_ip, where)
+            await run_in_threadpool(self.kit.safeguards.check_ip, where)
         except Throttled as refused:
             return self.kit.throttled(request, None, refused.minutes)
         result = await run_in_threadpool(
-            self.kit.service.confirm_phone,
+            self.phone_factor.confirm_phone,
             account.id,
             ticket,
             self.kit.browser(request),
@@ -116,7 +118,7 @@ class PhonePages:
         if data is None:
             return self.kit.csrf_failed(request)
         await run_in_threadpool(
-            self.kit.service.remove_phone,
+            self.phone_factor.remove_phone,
             account.id,
             self.kit.where(request, None),
             self.kit.language(request),
@@ -153,9 +155,9 @@ class PhonePages:
         return see_other(self.kit.with_auth(f"/signin/sms/code?ticket={ticket}", pending))
 
     def _send_code(self, account_id: str, browser: str, language: str, where: Where) -> str | None:
-        if not self.kit.service.can_send_sms:
+        if not self.kit.safeguards.can_send_sms:
             return None
-        return self.kit.service.send_signin_code(account_id, browser, language, where)
+        return self.phone_factor.send_signin_code(account_id, browser, language, where)
 
     async def signin_code(self, request: Request) -> Response:
         pending = await self.kit.pending(request)
@@ -178,7 +180,7 @@ class PhonePages:
             return self._code_form(request, pending, action, "sms_signin", [error], 400)
         where = self.kit.where(request, pending)
         result = await run_in_threadpool(
-            self.kit.service.check_signin_code,
+            self.phone_factor.check_signin_code,
             signed_in.session.account_id,
             ticket,
             self.kit.browser(request),

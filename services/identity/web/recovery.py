@@ -14,6 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from services.identity.domain.one_time_codes import Check
+from services.identity.service_layer.authenticator import Authenticator
+from services.identity.service_layer.passwords import Passwords
 from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
@@ -25,6 +27,8 @@ from services.runtime.pages import FieldError
 @dataclass
 class RecoveryPages:
     kit: Kit
+    passwords: Passwords
+    authenticator_app: Authenticator
 
     # -- forgotten password ----------------------------------------------------------
 
@@ -42,7 +46,7 @@ class RecoveryPages:
             return self._reset_form(request, pending, email, [error], status_code=400)
         try:
             ticket = await run_in_threadpool(
-                self.kit.service.start_reset,
+                self.passwords.start_reset,
                 email,
                 self.kit.browser(request),
                 language,
@@ -72,7 +76,7 @@ class RecoveryPages:
 
     async def reset_code(self, request: Request) -> Response:
         early, result, pending = await self.kit.checked_code(
-            request, "reset", self.kit.service.check_reset_code
+            request, "reset", self.passwords.check_reset_code
         )
         if early is not None:
             return early
@@ -87,7 +91,7 @@ class RecoveryPages:
         pending = await self.kit.pending(request)
         ticket = request.query_params.get("ticket", "")
         browser = self.kit.browser(request)
-        email = await run_in_threadpool(self.kit.service.reset_ready, ticket, browser)
+        email = await run_in_threadpool(self.passwords.reset_ready, ticket, browser)
         if email is None:
             return self.kit.message_page(request, pending, texts.LINK_EXPIRED)
         if request.method == "GET":
@@ -101,7 +105,7 @@ class RecoveryPages:
         if errors:
             return self._password_form(request, pending, ticket, errors, status_code=400)
         account = await run_in_threadpool(
-            self.kit.service.complete_reset,
+            self.passwords.complete_reset,
             ticket,
             browser,
             password,
@@ -158,7 +162,7 @@ class RecoveryPages:
             return self._recovery_form(request, pending, errors, status_code=400)
         where = self.kit.where(request, pending)
         outcome = await run_in_threadpool(
-            self.kit.service.use_recovery_code, signed_in.session.account_id, code, where
+            self.authenticator_app.use_recovery_code, signed_in.session.account_id, code, where
         )
         if outcome is not Outcome.OK:
             errors = [self.kit.outcome_error(language, outcome, "code", texts.RECOVERY_CODE_WRONG)]

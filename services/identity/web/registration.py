@@ -14,6 +14,8 @@ from starlette.routing import Route
 
 from services.identity.domain import assurance
 from services.identity.domain.accounts import Account
+from services.identity.service_layer.account_activity import AccountActivity
+from services.identity.service_layer.registration import Registration
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web.account_kit import Kit, see_other
 from services.identity.web.flow import DEVICE_COOKIE
@@ -24,6 +26,8 @@ from services.runtime.pages import FieldError
 @dataclass
 class RegistrationPages:
     kit: Kit
+    registration: Registration
+    activity: AccountActivity
 
     async def register(self, request: Request) -> Response:
         pending = await self.kit.pending(request)
@@ -43,7 +47,7 @@ class RegistrationPages:
             return self._form(request, pending, email, errors, status_code=400)
         try:
             ticket = await run_in_threadpool(
-                self.kit.service.register,
+                self.registration.register,
                 email,
                 password,
                 self.kit.browser(request),
@@ -74,7 +78,7 @@ class RegistrationPages:
 
     async def code(self, request: Request) -> Response:
         early, result, pending = await self.kit.checked_code(
-            request, "register", self.kit.service.confirm_registration
+            request, "register", self.registration.confirm_registration
         )
         if early is not None:
             return early
@@ -88,7 +92,7 @@ class RegistrationPages:
             self.kit.flow.signin.start_session, result, assurance.LOW, where
         )
         device = await run_in_threadpool(
-            self.kit.service.note_device,
+            self.activity.note_device,
             result,
             request.cookies.get(DEVICE_COOKIE),
             where,

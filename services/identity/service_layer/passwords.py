@@ -1,0 +1,179 @@
+"""A citizen's password after registration: resetting a forgotten one with an
+emailed code, and changing a known one. Either ends the account's other
+sessions and tokens and emails an alert.
+
+No enumeration: a reset looks exactly the same whether or not the address has
+an account (a ticket either way; a code is sent only when it has one).
+Runs on worker threads (argon2id and the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.identity.adapters.accounts import SqlAccountRepository
+from services.identity.adapters.passwords import Argon2PasswordHasher
+from services.identity.domain import one_time_codes
+from services.identity.domain.accounts import Account
+from services.identity.domain.audit import EventType
+from services.identity.domain.messages import Kind
+from services.identity.domain.one_time_codes import Check, Purpose, Ticket
+from services.identity.service_layer.account_activity import end_sessions
+from services.identity.service_layer.code_tickets import CodeTickets
+from services.identity.service_layer.postbox import Postbox
+from services.identity.service_layer.safeguards import Safeguards
+from services.identity.service_layer.signin import Outcome, Where
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+
+RESET_WINDOW = timedelta(minutes=15)  # from proving the code to choosing a password
+
+
+class Passwords:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        hasher: Argon2PasswordHasher,
+        postbox: Postbox,
+        tickets: CodeTickets,
+        safeguards: Safeguards,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._hasher = hasher
+        self._postbox = postbox
+        self._tickets = tickets
+        self._safeguards = safeguards
+        self._clock = clock
+
+    # -- password reset -----------------------------------------------------------------
+
+    def start_reset(self, email: str, browser: str, language: str, where: Where) -> str:
+        """A ticket whether or not the address has an account; a code is sent
+        only when it has one."""
+        email = email.strip().lower()
+        self._safeguards.check_ip(where)
+        with self._sessions() as session:
+            account = SqlAccountRepository(session).by_email(email)
+        self._safeguards.check_sends(email, where, account.id if account else None)
+        code = one_time_codes.new_code()
+        ticket = self._tickets.new(
+            Purpose.RESET,
+            email,
+            code,
+            browser,
+            language,
+            account_id=account.id if account else None,
+        )
+        with transaction(self._sessions) as session:
+            self._tickets.insert(session, ticket, language)
+            self._safeguards.record(
+                session,
+                EventType.PASSWORD_RESET_REQUESTED,
+                where,
+                account.id if account else None,
+                known_address=account is not None,
+            )
+        if account is not None:
+            self._postbox.post(Kind.RESET_CODE, email, language, self._tickets.code_values(code))
+        return ticket.id
+
+    def check_reset_code(self, ticket_id: str, browser: str, code: str, where: Where) -> Check:
+        """OK once the emailed code is proved; the new password may then be chosen."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+            if ticket is None:
+                return Check.EXPIRED
+            result = self._tickets.judge(session, ticket, code, where)
+            if result is not Check.OK:
+                return result
+            if ticket.ticket.account_id is None:
+                self._tickets.refuse(session, ticket, Check.WRONG, where)
+                return Check.WRONG
+            self._tickets.mark(session, ticket.id, verified_at=now)
+            return Check.OK
+
+    def reset_ready(self, ticket_id: str, browser: str) -> str | None:
+        """The address of a reset whose code was proved and whose new password is
+        still to be chosen, or None."""
+        with self._sessions() as session:
+            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+        if ticket is None or not self._ready(ticket.ticket):
+            return None
+        return ticket.email
+
+    def complete_reset(
+        self, ticket_id: str, browser: str, password: str, where: Where
+    ) -> Account | None:
+        """Set the new password; every session and refresh token of the account ends."""
+        password_hash = self._hasher.hash(password)
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+            if ticket is None or not self._ready(ticket.ticket):
+                return None
+            assert ticket.ticket.account_id is not None
+            repo = SqlAccountRepository(session)
+            account = repo.get_for_update(ticket.ticket.account_id)
+            if account is None:
+                return None
+            updated = replace(
+                account, password_hash=password_hash, failed_attempts=0, updated_at=now
+            )
+            repo.update(updated)
+            self._tickets.mark(session, ticket.id, used_at=now)
+            end_sessions(session, account.id, now)
+            self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
+        self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, ticket.language)
+        return updated
+
+    def _ready(self, ticket: Ticket) -> bool:
+        return (
+            ticket.verified_at is not None
+            and ticket.used_at is None
+            and self._clock() < ticket.verified_at + RESET_WINDOW
+        )
+
+    # -- password change ----------------------------------------------------------------
+
+    def change_password(
+        self,
+        account_id: str,
+        current: str,
+        new: str,
+        where: Where,
+        language: str,
+        keep_sid: str,
+    ) -> Outcome:
+        """With the current password; other sessions and their tokens end."""
+        now = self._clock()
+        with self._sessions() as session:
+            account = SqlAccountRepository(session).get(account_id)
+        if account is None:
+            return Outcome.INVALID
+        if account.locked(now):
+            return Outcome.LOCKED
+        if not self._hasher.verify(account.password_hash, current):
+            return self._safeguards.failure(
+                account_id, where, EventType.PASSWORD_CHANGE_FAILED, "password"
+            )
+        password_hash = self._hasher.hash(new)
+        with transaction(self._sessions) as session:
+            repo = SqlAccountRepository(session)
+            locked = repo.get_for_update(account_id)
+            if locked is None:
+                return Outcome.INVALID
+            updated = replace(
+                locked, password_hash=password_hash, failed_attempts=0, updated_at=now
+            )
+            repo.update(updated)
+            end_sessions(session, account_id, now, keep_sid=keep_sid)
+            self._safeguards.record(session, EventType.PASSWORD_CHANGED, where, account_id)
+        self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, language)
+        return Outcome.OK

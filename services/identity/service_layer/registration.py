@@ -1,0 +1,146 @@
+"""Creating an account: an email address and a password, then proving the
+address with an emailed code.
+
+No enumeration: registering an address that already has an account looks
+exactly like registering a new one (same page, same work, a ticket whose code
+was never sent); its owner gets an email saying so instead.
+Runs on worker threads (argon2id and the database).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.identity.adapters.accounts import SqlAccountRepository
+from services.identity.adapters.passwords import Argon2PasswordHasher
+from services.identity.domain import one_time_codes
+from services.identity.domain.accounts import Account
+from services.identity.domain.audit import EventType
+from services.identity.domain.messages import Kind
+from services.identity.domain.one_time_codes import Check, Purpose
+from services.identity.service_layer.code_tickets import CodeTickets
+from services.identity.service_layer.postbox import Postbox
+from services.identity.service_layer.safeguards import Safeguards
+from services.identity.service_layer.signin import Where
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+
+
+class Registration:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        hasher: Argon2PasswordHasher,
+        postbox: Postbox,
+        tickets: CodeTickets,
+        safeguards: Safeguards,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._hasher = hasher
+        self._postbox = postbox
+        self._tickets = tickets
+        self._safeguards = safeguards
+        self._clock = clock
+
+    def register(self, email: str, password: str, browser: str, language: str, where: Where) -> str:
+        """Start a registration; returns the ticket the browser carries to the code
+        page. The address and password are already valid (see the pages)."""
+        email = email.strip().lower()
+        self._safeguards.check_ip(where)
+        with self._sessions() as session:
+            existing = SqlAccountRepository(session).by_email(email)
+        self._safeguards.check_sends(email, where, existing.id if existing else None)
+        password_hash = self._hasher.hash(password)  # the same work either way
+        code = one_time_codes.new_code()
+        ticket = self._tickets.new(
+            Purpose.REGISTER,
+            email,
+            code,
+            browser,
+            language,
+            account_id=existing.id if existing else None,
+            password_hash=None if existing else password_hash,
+        )
+        with transaction(self._sessions) as session:
+            self._tickets.insert(session, ticket, language)
+            self._safeguards.record(
+                session,
+                EventType.REGISTRATION_STARTED,
+                where,
+                existing.id if existing else None,
+                existing_account=existing is not None,
+            )
+        if existing is not None:
+            self._postbox.post(Kind.ALREADY_REGISTERED, email, language, {})
+        else:
+            self._postbox.post(Kind.VERIFY_EMAIL, email, language, self._tickets.code_values(code))
+        return ticket.id
+
+    def confirm_registration(
+        self, ticket_id: str, browser: str, code: str, where: Where
+    ) -> Account | Check:
+        """The new account, or why the code was refused."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            ticket = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            if ticket is None:
+                return Check.EXPIRED
+            result = self._tickets.judge(session, ticket, code, where)
+            if result is not Check.OK:
+                return result
+            repo = SqlAccountRepository(session)
+            if ticket.password_hash_value is None or repo.by_email(ticket.email) is not None:
+                # The address already had an account: its code was never sent.
+                self._tickets.refuse(session, ticket, Check.WRONG, where)
+                return Check.WRONG
+            account = Account(
+                id="acc_" + uuid.uuid4().hex,
+                email=ticket.email,
+                email_verified=True,
+                password_hash=ticket.password_hash_value,
+                created_at=now,
+                updated_at=now,
+                locale=ticket.language,
+            )
+            repo.add(account)
+            self._tickets.mark(session, ticket.id, used_at=now)
+            self._safeguards.record(session, EventType.EMAIL_VERIFIED, where, account.id)
+            self._safeguards.record(session, EventType.REGISTERED, where, account.id)
+            return account
+
+    def resend_registration(self, ticket_id: str, browser: str, where: Where) -> str | None:
+        """A fresh code for the same registration (the old ticket ends)."""
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            ticket = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            if ticket is None or ticket.ticket.used_at is not None:
+                return None
+            self._tickets.mark(session, ticket.id, used_at=now)
+        self._safeguards.check_ip(where)
+        self._safeguards.check_sends(ticket.email, where, ticket.ticket.account_id)
+        code = one_time_codes.new_code()
+        fresh = self._tickets.new(
+            Purpose.REGISTER,
+            ticket.email,
+            code,
+            browser,
+            ticket.language,
+            account_id=ticket.ticket.account_id,
+            password_hash=ticket.password_hash_value,
+        )
+        with transaction(self._sessions) as session:
+            self._tickets.insert(session, fresh, ticket.language)
+            self._safeguards.record(session, EventType.CODE_SENT, where, ticket.ticket.account_id)
+        if fresh.password_hash_value is None:
+            self._postbox.post(Kind.ALREADY_REGISTERED, ticket.email, ticket.language, {})
+        else:
+            self._postbox.post(
+                Kind.VERIFY_EMAIL, ticket.email, ticket.language, self._tickets.code_values(code)
+            )
+        return fresh.id

@@ -1,0 +1,155 @@
+"""What every citizen self-service action shares: its rules, throttling per
+client address and per address a code is sent to, counting wrong passwords and
+codes towards the account's lockout, email alerts, and the audit trail.
+
+Rules kept here:
+- wrong passwords and codes count towards the account's lockout under a row
+  lock (replicas count together);
+- every outcome is an audit event; no password or code is ever logged.
+Runs on worker threads (the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.identity.adapters import audit_log
+from services.identity.adapters.accounts import SqlAccountRepository
+from services.identity.domain import messages
+from services.identity.domain.accounts import Account
+from services.identity.domain.audit import EventType
+from services.identity.domain.lockout import LockoutPolicy
+from services.identity.domain.messages import Kind
+from services.identity.domain.one_time_codes import CodePolicy
+from services.identity.domain.throttle import Rule
+from services.identity.service_layer.postbox import Postbox
+from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.throttling import Throttle
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The operator's settings for citizen accounts, in one place for bootstrap."""
+
+    codes: CodePolicy = field(default_factory=CodePolicy)
+    lockout: LockoutPolicy = field(default_factory=LockoutPolicy)
+    # Codes sent to one address (registration, reset) and account form posts
+    # from one client address.
+    sends_per_address: Rule = field(
+        default_factory=lambda: Rule("sends-per-address", 5, timedelta(hours=1))
+    )
+    posts_per_ip: Rule = field(
+        default_factory=lambda: Rule("posts-per-ip", 100, timedelta(hours=1))
+    )
+    # Mobile numbers typed without a country code are read as this region's.
+    phone_region: str = "GB"
+
+
+class Safeguards:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        postbox: Postbox,
+        rules: Rules | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self._postbox = postbox
+        self.rules = rules or Rules()
+        self._clock = clock
+        self.throttle = Throttle(sessions, clock)
+
+    @property
+    def can_send_sms(self) -> bool:
+        """Whether this deployment's messenger can text (notify can, SMTP cannot)."""
+        return self._postbox.can_send_sms
+
+    # -- throttling -------------------------------------------------------------------
+
+    def check_ip(self, where: Where) -> None:
+        """One account form post from this client address (raises Throttled)."""
+        self.throttle.check(
+            self.rules.posts_per_ip, where.ip or "unknown", ip=where.ip, client_id=where.client_id
+        )
+
+    def check_sends(self, address: str, where: Where, account_id: str | None) -> None:
+        """One code sent to this email address or mobile number (raises Throttled)."""
+        self.throttle.check(
+            self.rules.sends_per_address,
+            address,
+            ip=where.ip,
+            client_id=where.client_id,
+            account_id=account_id,
+        )
+
+    # -- lockout ----------------------------------------------------------------------
+
+    def failure(self, account_id: str, where: Where, event: EventType, factor: str) -> Outcome:
+        """A wrong answer outside any transaction: counted under the account's row lock."""
+        with transaction(self._sessions) as session:
+            account = SqlAccountRepository(session).get_for_update(account_id)
+            if account is None:
+                return Outcome.INVALID
+            return self.count_failure(session, account, where, event, factor, "wrong")
+
+    def count_failure(
+        self,
+        session: Session,
+        account: Account,
+        where: Where,
+        event: EventType,
+        factor: str,
+        reason: str,
+    ) -> Outcome:
+        """Count a wrong answer for ``account`` (already locked for update in
+        ``session``); LOCKED when it was the last one allowed."""
+        updated = self.rules.lockout.after_failure(account, self._clock())
+        SqlAccountRepository(session).update(updated)
+        self.record(session, event, where, account.id, reason=reason)
+        if updated.locked_until is not None:
+            self.record(session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor)
+            return Outcome.LOCKED
+        return Outcome.INVALID
+
+    # -- alerts and audit -------------------------------------------------------------
+
+    def alert(self, account: Account, kind: Kind, language: str, factor: str = "") -> None:
+        """Email the account's owner that something changed (sent off the request path)."""
+        lang = messages.language_of(language)
+        values = {"time": self._clock().strftime("%Y-%m-%d %H:%M")}
+        if factor:
+            values["factor"] = messages.FACTOR_NAMES[factor][lang]
+        self._postbox.post(kind, account.email, lang, values)
+
+    def audit(
+        self, type: EventType, where: Where, account_id: str | None = None, **details: object
+    ) -> None:
+        """An audit event in a transaction of its own."""
+        with transaction(self._sessions) as session:
+            self.record(session, type, where, account_id, **details)
+
+    def record(
+        self,
+        session: Session,
+        type: EventType,
+        where: Where,
+        account_id: str | None = None,
+        **details: object,
+    ) -> None:
+        """An audit event in ``session``'s transaction, so it commits with the change."""
+        audit_log.record(
+            session,
+            type,
+            at=self._clock(),
+            account_id=account_id,
+            client_id=where.client_id,
+            ip=where.ip,
+            **details,
+        )
