@@ -115,13 +115,13 @@ class Registration:
             return account
 
     def resend_registration(self, ticket_id: str, browser: str, where: Where) -> str | None:
-        """A fresh code for the same registration (the old ticket ends)."""
-        now = self._clock()
-        with transaction(self._sessions) as session:
+        """A new code for the same registration, or None for a ticket that is
+        unknown, used or another browser's. The old ticket ends only when the new
+        one is stored: a throttled request leaves the old code working."""
+        with self._sessions() as session:
             ticket = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
-            if ticket is None or ticket.ticket.used_at is not None:
-                return None
-            self._tickets.mark(session, ticket.id, used_at=now)
+        if ticket is None or ticket.ticket.used_at is not None:
+            return None
         self._safeguards.check_ip(where)
         self._safeguards.check_sends(ticket.email, where, ticket.ticket.account_id)
         code = one_time_codes.new_code()
@@ -135,6 +135,10 @@ class Registration:
             password_hash=ticket.password_hash_value,
         )
         with transaction(self._sessions) as session:
+            again = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            if again is None or again.ticket.used_at is not None:
+                return None  # confirmed or resent meanwhile (another tab)
+            self._tickets.mark(session, ticket_id, used_at=self._clock())
             self._tickets.insert(session, fresh, ticket.language)
             self._safeguards.record(session, EventType.CODE_SENT, where, ticket.ticket.account_id)
         if fresh.password_hash_value is None:

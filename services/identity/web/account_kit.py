@@ -191,14 +191,19 @@ class Kit:
         kind: str,
         status_code: int = 200,
     ) -> Response:
-        """The page that asks for the code emailed for ``kind`` (register or reset)."""
+        """The page that asks for the code emailed for ``kind`` (register or reset).
+        Registration also offers a new code; a reset is simply started again."""
+        quoted = quote(ticket, safe="")
         return self.render(
             request,
             "email_code.html",
             pending,
             status_code=status_code,
             purpose=f"{kind}_code",
-            action=self.with_auth(f"/{kind}/code?ticket={quote(ticket, safe='')}", pending),
+            action=self.with_auth(f"/{kind}/code?ticket={quoted}", pending),
+            resend=self.with_auth(f"/{kind}/code/resend?ticket={quoted}", pending)
+            if kind == "register"
+            else "",
             restart=self.with_auth(f"/{kind}", pending),
             kind=kind,
             errors=errors,

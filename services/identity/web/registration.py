@@ -103,8 +103,29 @@ class RegistrationPages:
         self.kit.set_device_cookie(request, response, device)
         return response
 
+    async def resend(self, request: Request) -> Response:
+        """A new code for the registration in progress; the old one stops working.
+        A ticket that is unknown, used or another browser's starts again."""
+        pending = await self.kit.pending(request)
+        data = await self.kit.flow.form(request)
+        if data is None:
+            return self.kit.csrf_failed(request)
+        try:
+            fresh = await run_in_threadpool(
+                self.registration.resend_registration,
+                request.query_params.get("ticket", ""),
+                self.kit.browser(request),
+                self.kit.where(request, pending),
+            )
+        except Throttled as refused:
+            return self.kit.throttled(request, pending, refused.minutes)
+        if fresh is None:
+            return see_other(self.kit.with_auth("/register", pending))
+        return see_other(self.kit.with_auth(f"/register/code?ticket={fresh}", pending))
+
     def routes(self) -> list[Route]:
         return [
             Route("/register", self.register, methods=["GET", "POST"]),
             Route("/register/code", self.code, methods=["GET", "POST"]),
+            Route("/register/code/resend", self.resend, methods=["POST"]),
         ]

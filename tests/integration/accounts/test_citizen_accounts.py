@@ -187,6 +187,32 @@ def test_a_ticket_belongs_to_the_browser_it_was_issued_to(
     assert platform.admin.accounts.by_email(email) is None
 
 
+def test_a_new_code_replaces_the_old_one_for_the_same_browser_only(
+    platform: Platform, mailbox: Mailbox
+) -> None:
+    email = new_email()
+    browser = fresh(platform)
+    sent = browser.follow(
+        browser.submit(browser.get("/register"), email=email, password=PASSWORD, confirm=PASSWORD)
+    )
+    first = mailbox.code(email, VERIFY)
+    assert "Send a new code" in sent.text
+
+    thief = fresh(platform)  # another browser with the page's address gets nothing sent
+    stranger = post_form(thief, thief.get(str(sent.url)), "/register/code/resend")
+    assert stranger.status_code == 303
+    assert stranger.headers["location"].endswith("/register")
+
+    again = browser.follow(post_form(browser, sent, "/register/code/resend"))
+    assert 'name="code"' in again.text
+    second = mailbox.code(email, VERIFY, 2)
+    assert len(mailbox.to(email, VERIFY)) == 2
+    assert "already been used" in browser.submit(sent, code=first).text
+    done = browser.submit(again, code=second)
+    assert done.status_code == 303
+    assert platform.admin.accounts.by_email(email) is not None
+
+
 # -- the authenticator app and recovery codes --------------------------------------------
 
 
