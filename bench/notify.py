@@ -259,6 +259,7 @@ def serve_notify(conn: Connection, stop: Event, config: SendServerConfig) -> Non
         spec = serve(platform, settings, notify, jwks=lambda: jwks)
         spec.jobs = ()  # measure the calls, not the callback and retention jobs
         running = process.start(spec)
+        process.settle_heap()  # as process.run does
         conn.send({"port": running.grpc_port, "template_id": template_id})
         stop.wait()
         running.stop(grace=1)

@@ -1,4 +1,4 @@
-"""The send path's group commit and the worker's directly built MIME message."""
+"""The send path's group commit and timestamps, and the worker's directly built MIME message."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import email
 import email.policy
 import threading
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage as ParsedMessage
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.notify.adapters.email_smtp import fast_mime
+from services.notify.api.grpc import timestamp
 from services.notify.domain.providers import EmailMessage
 from services.notify.service_layer.group_commit import GroupWriter
 
@@ -111,3 +114,34 @@ def test_group_writer_hands_a_failed_write_to_every_caller_of_that_batch_only() 
     with pytest.raises(RuntimeError, match="database away"):
         writer.submit(13)
     assert writer.submit(7) == 7  # the writer is free again
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        datetime(2025, 6, 1, 12, 30, 1, 123456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
+        datetime(2025, 6, 1, 12, 0, 0, 5),  # naive: taken as UTC
+    ],
+)
+def test_timestamps_are_what_from_datetime_makes(at: datetime) -> None:
+    expected = Timestamp()
+    expected.FromDatetime(at)
+    assert timestamp(at) == expected
+    assert timestamp(None) is None
+
+
+def test_group_writer_wakes_each_waiter_once_with_its_own_result() -> None:
+    writer: GroupWriter[int, int] = GroupWriter(lambda items: [i + 1 for i in items], max_batch=2)
+    results: dict[int, int] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, writer.submit(i)))
+        for i in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert results == {i: i + 1 for i in range(20)}
+    assert writer.submit(100) == 101  # nothing left holding the writer

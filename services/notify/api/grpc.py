@@ -76,12 +76,18 @@ M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(at: datetime | None) -> Timestamp | None:
     if at is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
+    if at.tzinfo is None:  # naive: taken as UTC, as FromDatetime does
+        stamp = Timestamp()
+        stamp.FromDatetime(at)
+        return stamp
+    since = at - _EPOCH  # what FromDatetime computes, without its time tuple
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def _datetime(stamp: Timestamp, present: bool) -> datetime | None:

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from services.notify.domain import formatting, placeholders, sms
 from services.notify.domain.placeholders import Value
@@ -44,11 +45,17 @@ class Template:
     def placeholders(self) -> list[str]:
         return placeholders.names_in(t for c in self.contents for t in (c.subject, c.body))
 
+    @cached_property
+    def _by_tag(self) -> dict[str, Content]:
+        return {c.language.lower(): c for c in self.contents}
+
     def content_for(self, language: str) -> Content:
         """The requested language, else its parent tags ("zh-Hans-CN" -> "zh-Hans" ->
         "zh"), else the default."""
-        by_tag = {c.language.lower(): c for c in self.contents}
-        parts = language.lower().split("-") if language else []
+        if not language:
+            return self.contents[0]
+        by_tag = self._by_tag
+        parts = language.lower().split("-")
         while parts:
             found = by_tag.get("-".join(parts))
             if found is not None:

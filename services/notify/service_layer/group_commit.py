@@ -23,11 +23,18 @@ R = TypeVar("R")  # its result
 
 
 class _Slot(Generic[I, R]):
+    """One caller's item; ``done`` is held until its turn or its result comes.
+
+    A bare lock, not an ``Event``: released once, by one thread, it wakes its
+    one waiter without an Event's Python-level condition bookkeeping.
+    """
+
     __slots__ = ("done", "error", "item", "lead", "result")
 
     def __init__(self, item: I) -> None:
         self.item = item
-        self.done = threading.Event()
+        self.done = threading.Lock()
+        self.done.acquire()
         self.lead = False
         self.result: R | None = None
         self.error: BaseException | None = None
@@ -55,7 +62,7 @@ class GroupWriter(Generic[I, R]):
             slot.lead = not self._busy
             self._busy = True
         if not slot.lead:
-            slot.done.wait()
+            slot.done.acquire()  # until the writer releases it
         if slot.lead:  # our turn: write what has queued up (ourselves first)
             self._write_batch()
         if slot.error is not None:
@@ -81,7 +88,9 @@ class GroupWriter(Generic[I, R]):
                 self._busy = following is not None
             if following is not None:
                 following.lead = True
-                following.done.set()
+                following.done.release()
             for slot in batch:
-                slot.lead = False
-                slot.done.set()
+                if slot.lead:  # the caller writing this batch is not waiting
+                    slot.lead = False
+                else:
+                    slot.done.release()

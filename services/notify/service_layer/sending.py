@@ -666,9 +666,11 @@ def _row(
     }
 
 
+_NOTIFICATION_FIELDS = tuple(Notification.__dataclass_fields__)
+
+
 def _as_notification(row: dict[str, Any]) -> Notification:
-    fields = set(Notification.__dataclass_fields__)
-    return Notification(**{k: v for k, v in row.items() if k in fields})
+    return Notification(**{k: row[k] for k in _NOTIFICATION_FIELDS})
 
 
 def _parse_rows(request: BulkRequest, channel: str) -> list[tuple[str, Mapping[str, Value], str]]:

@@ -85,7 +85,7 @@ def send(
         "recipient": "ada@example.com",
         "subject": "Hello Ada",
         "body": "Dear Ada, 您好",
-        "personalisation": {"name": "Ada"},
+        "personalisation": {"name": "Adà", "items": ["您", "好"]},
         "reply_to": "",
         "reference": "case-1",
         "language": "en",
@@ -150,7 +150,10 @@ def test_a_batch_stores_rows_keys_and_counts_and_reports_each_send(notify: Notif
         ).one()
     assert bytes(record.response) == b"response \x00\xff"
     assert record.expires_at - record.created_at == timedelta(hours=24)
-    assert (row.body, row.personalisation) == ("Dear Ada, 您好", {"name": "Ada"})
+    assert (row.body, row.personalisation) == (
+        "Dear Ada, 您好",
+        {"name": "Adà", "items": ["您", "好"]},
+    )
     assert row.created_at == row.due_at == NOW
     assert (row.status, row.attempts, row.bulk_send_id, row.sent_at) == ("created", 0, None, None)
 
