@@ -24,7 +24,7 @@ from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
-from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.logout import BackChannel, Logout
 from services.identity.service_layer.operators import Operators
 from services.identity.service_layer.passwords import Passwords
 from services.identity.service_layer.phone_factor import PhoneFactor
@@ -171,6 +171,9 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         identity.registry,
     )
     pending = PendingStore(sessions)
+    back_channel = BackChannel(
+        identity.citizen_tokens, identity.registry, identity.keys, issuer=issuer
+    )
     flow = Flow(
         issuer=issuer,
         sessions=sessions,
@@ -180,14 +183,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         signin=identity.signin,
         tokens=identity.citizen_tokens,
         pending=pending,
-        logout=Logout(
-            sessions,
-            identity.signin,
-            identity.citizen_tokens,
-            identity.registry,
-            identity.keys,
-            issuer=issuer,
-        ),
+        logout=Logout(sessions, identity.signin, identity.citizen_tokens, back_channel),
         keys=local_keys,
         lock_minutes=settings.lockout_minutes,
     )
@@ -202,8 +198,8 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     rules = citizen_account_rules(settings)
     safeguards = Safeguards(sessions, postbox, rules)
     tickets = CodeTickets(sessions, code_key, rules.codes, safeguards)
-    activity = AccountActivity(sessions, safeguards)
-    passwords = Passwords(sessions, hasher, postbox, tickets, safeguards)
+    activity = AccountActivity(sessions, safeguards, back_channel)
+    passwords = Passwords(sessions, hasher, postbox, tickets, safeguards, back_channel)
     authenticator = Authenticator(sessions, code_key, safeguards)
     flow.safeguards = safeguards
     flow.activity = activity

@@ -11,14 +11,21 @@ import base64
 import hashlib
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
 from html import unescape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
+import jwt
 import pyotp
 
+from tests.support.platform import ISSUER
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 CALLBACK = "https://rp.example.gov/callback"
 SIGNED_OUT = "https://rp.example.gov/signed-out"
 
@@ -157,3 +164,48 @@ def decode_unverified(token: str) -> dict[str, Any]:
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return decoded
+
+
+class LogoutReceiver:
+    """An agency's back-channel logout endpoint: keeps the logout tokens POSTed to it."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"])).decode()
+                receiver.tokens.append(parse_qs(body)["logout_token"][0])
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def claims(self, identity_url: str, audience: str, timeout: float = 10) -> dict[str, Any]:
+        """The first logout token's claims, verified as an agency would (identity's
+        JWKS, issuer, audience, the logout event, no nonce)."""
+        deadline = time.monotonic() + timeout
+        while not self.tokens and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.tokens, "no back-channel logout token arrived"
+        token = self.tokens[0]
+        header = jwt.get_unverified_header(token)
+        assert header["typ"] == "logout+jwt"
+        document = httpx.get(identity_url + "/.well-known/jwks.json").json()
+        key = {k["kid"]: jwt.PyJWK(k) for k in document["keys"]}[header["kid"]]
+        claims: dict[str, Any] = jwt.decode(
+            token, key, algorithms=["ES256", "RS256"], audience=audience, issuer=ISSUER
+        )
+        assert BACKCHANNEL_EVENT in claims["events"]
+        assert "nonce" not in claims
+        return claims
+
+    def close(self) -> None:
+        self.server.shutdown()

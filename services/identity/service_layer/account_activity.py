@@ -21,6 +21,7 @@ from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
+from services.identity.service_layer.logout import BackChannel, session_clients
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Where
 from services.runtime.db import transaction
@@ -42,9 +43,10 @@ def _hash(value: str) -> str:
 
 def end_sessions(
     session: Session, account_id: str, now: datetime, keep_sid: str | None = None
-) -> int:
+) -> dict[str, list[str]]:
     """End the account's sessions and revoke their tokens (all but ``keep_sid``'s)
-    in ``session``'s transaction; returns how many sessions ended."""
+    in ``session``'s transaction; returns each ended session's sid with the
+    agencies that received tokens in it (for ``BackChannel.notify``)."""
     s, t = session_table, user_tokens
     session_filter = [s.c.account_id == account_id, s.c.ended_at.is_(None)]
     token_filter = [t.c.account_id == account_id, t.c.revoked_at.is_(None)]
@@ -53,9 +55,10 @@ def end_sessions(
         token_filter.append(t.c.sid != keep_sid)
     ended = session.execute(
         s.update().where(*session_filter).values(ended_at=now).returning(s.c.sid)
-    ).all()
+    ).scalars()
+    clients = session_clients(session, list(ended))
     session.execute(t.update().where(*token_filter).values(revoked_at=now))
-    return len(ended)
+    return clients
 
 
 class AccountActivity:
@@ -63,11 +66,13 @@ class AccountActivity:
         self,
         sessions: sessionmaker[Session],
         safeguards: Safeguards,
+        back_channel: BackChannel,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self._safeguards = safeguards
+        self._back_channel = back_channel
         self._clock = clock
 
     def sign_out_everywhere(self, account_id: str, where: Where) -> int:
@@ -76,9 +81,10 @@ class AccountActivity:
         with transaction(self._sessions) as session:
             ended = end_sessions(session, account_id, now)
             self._safeguards.record(
-                session, EventType.SIGNED_OUT_EVERYWHERE, where, account_id, sessions=ended
+                session, EventType.SIGNED_OUT_EVERYWHERE, where, account_id, sessions=len(ended)
             )
-        return ended
+        self._back_channel.notify(account_id, ended)
+        return len(ended)
 
     def note_device(self, account: Account, device: str | None, where: Where, language: str) -> str:
         """Remember the browser a citizen signed in from; a sign-in from a browser

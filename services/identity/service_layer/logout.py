@@ -11,7 +11,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 import jwt
@@ -44,11 +44,14 @@ def http_poster(timeout: float = 5.0) -> Poster:
     return post
 
 
-class Logout:
+class BackChannel:
+    """Tells agencies that a citizen's sessions ended (back-channel logout).
+
+    Every way a session ends sends it: RP-initiated logout, signing out
+    everywhere, a password reset or change (which end the other sessions)."""
+
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        signin: SignIn,
         tokens: CitizenTokens,
         registry: AgencyRegistry,
         keys: KeyStore,
@@ -56,45 +59,26 @@ class Logout:
         issuer: str,
         poster: Poster | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._signin = signin
         self._tokens = tokens
         self._registry = registry
         self._keys = keys
         self._issuer = issuer
         self._post = poster or http_poster()
 
-    def end_session(self, sid: str, where: Where) -> None:
-        with transaction(self._sessions) as session:
-            account_id = self._signin.end(session, sid)
-            clients = [
-                row.client_id
-                for row in session.execute(
-                    sa.select(user_tokens.c.client_id).where(user_tokens.c.sid == sid).distinct()
-                )
-            ]
-            revoked = self._tokens.revoke_session(session, sid)
-            if account_id is not None:
-                audit_log.record(
-                    session,
-                    EventType.SIGNED_OUT,
-                    at=utcnow(),
-                    account_id=account_id,
-                    client_id=where.client_id,
-                    ip=where.ip,
-                    revoked_tokens=revoked,
-                )
-        if account_id is not None:
-            self._notify(account_id, sid, clients)
-
-    def _notify(self, account_id: str, sid: str, clients: list[str]) -> None:
+    def notify(self, account_id: str, ended: Mapping[str, Sequence[str]]) -> None:
+        """``ended``: each ended session's sid and the agencies that received
+        tokens in it; those that registered a back-channel URI get a token."""
         targets = []
-        for client_id in clients:
-            agency = self._registry.find_active(client_id)
-            if agency is not None and agency.backchannel_logout_uri:
-                targets.append(
-                    (agency.backchannel_logout_uri, self.logout_token(agency, account_id, sid))
-                )
+        agencies: dict[str, Agency | None] = {}
+        for sid, clients in ended.items():
+            for client_id in clients:
+                if client_id not in agencies:
+                    agencies[client_id] = self._registry.find_active(client_id)
+                agency = agencies[client_id]
+                if agency is not None and agency.backchannel_logout_uri:
+                    targets.append(
+                        (agency.backchannel_logout_uri, self.logout_token(agency, account_id, sid))
+                    )
         if targets:
             # Off the request path: a slow agency must not hold up the citizen.
             threading.Thread(target=self._deliver, args=(targets,), daemon=True).start()
@@ -129,3 +113,50 @@ class Logout:
                 if status is not None and 200 <= status < 300:
                     break
                 time.sleep(2**attempt)
+
+
+def session_clients(session: Session, sids: Sequence[str]) -> dict[str, list[str]]:
+    """The agencies that received tokens in each of ``sids`` (read before the
+    tokens are revoked)."""
+    found: dict[str, list[str]] = {sid: [] for sid in sids}
+    if sids:
+        rows = session.execute(
+            sa.select(user_tokens.c.sid, user_tokens.c.client_id)
+            .where(user_tokens.c.sid.in_(sids))
+            .distinct()
+        )
+        for sid, client_id in rows:
+            found[sid].append(client_id)
+    return found
+
+
+class Logout:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        signin: SignIn,
+        tokens: CitizenTokens,
+        back_channel: BackChannel,
+    ) -> None:
+        self._sessions = sessions
+        self._signin = signin
+        self._tokens = tokens
+        self.back_channel = back_channel
+
+    def end_session(self, sid: str, where: Where) -> None:
+        with transaction(self._sessions) as session:
+            account_id = self._signin.end(session, sid)
+            clients = session_clients(session, [sid])
+            revoked = self._tokens.revoke_session(session, sid)
+            if account_id is not None:
+                audit_log.record(
+                    session,
+                    EventType.SIGNED_OUT,
+                    at=utcnow(),
+                    account_id=account_id,
+                    client_id=where.client_id,
+                    ip=where.ip,
+                    revoked_tokens=revoked,
+                )
+        if account_id is not None:
+            self.back_channel.notify(account_id, clients)

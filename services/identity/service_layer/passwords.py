@@ -24,6 +24,7 @@ from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose, Ticket
 from services.identity.service_layer.account_activity import end_sessions
 from services.identity.service_layer.code_tickets import CodeTickets
+from services.identity.service_layer.logout import BackChannel
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome, Where
@@ -41,6 +42,7 @@ class Passwords:
         postbox: Postbox,
         tickets: CodeTickets,
         safeguards: Safeguards,
+        back_channel: BackChannel,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -49,6 +51,7 @@ class Passwords:
         self._postbox = postbox
         self._tickets = tickets
         self._safeguards = safeguards
+        self._back_channel = back_channel
         self._clock = clock
 
     # -- password reset -----------------------------------------------------------------
@@ -128,8 +131,9 @@ class Passwords:
             )
             repo.update(updated)
             self._tickets.mark(session, ticket.id, used_at=now)
-            end_sessions(session, account.id, now)
+            ended = end_sessions(session, account.id, now)
             self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
+        self._back_channel.notify(updated.id, ended)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, ticket.language)
         return updated
 
@@ -173,7 +177,8 @@ class Passwords:
                 locked, password_hash=password_hash, failed_attempts=0, updated_at=now
             )
             repo.update(updated)
-            end_sessions(session, account_id, now, keep_sid=keep_sid)
+            ended = end_sessions(session, account_id, now, keep_sid=keep_sid)
             self._safeguards.record(session, EventType.PASSWORD_CHANGED, where, account_id)
+        self._back_channel.notify(account_id, ended)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, language)
         return Outcome.OK

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import jwt
 import pyotp
 import sqlalchemy as sa
 
@@ -29,7 +30,7 @@ from tests.integration.accounts.helpers import (
     register,
 )
 from tests.integration.oidc.conftest import make_rp
-from tests.support.oidc import CitizenBrowser, callback_params
+from tests.support.oidc import CitizenBrowser, LogoutReceiver, callback_params
 from tests.support.platform import Platform
 
 
@@ -433,21 +434,29 @@ def test_the_account_page_lists_agencies_and_withdrawing_consent_ends_their_toke
 
 
 def test_sign_out_everywhere_ends_every_session_and_refresh_token(
-    platform: Platform, mailbox: Mailbox
+    platform: Platform, mailbox: Mailbox, logout_receiver: LogoutReceiver
 ) -> None:
-    rp = make_rp(platform)
+    rp = make_rp(platform, backchannel_logout_uri=logout_receiver.url)
     browser, email, secret, _ = registered(platform, mailbox)
     elsewhere = fresh(platform)
     request = rp.auth_request(scope="openid offline_access", acr_values="Cl.Cm", prompt="consent")
     params = callback_params(elsewhere.sign_in(request.url, email, PASSWORD, secret))
-    refresh = rp.redeem(params["code"], request.verifier).json()["refresh_token"]
+    tokens = rp.redeem(params["code"], request.verifier).json()
     page = browser.get("/account")
     done = post_form(browser, page, "/account/signout-everywhere")
     assert "You have signed out everywhere" in done.text
-    assert rp.token(grant_type="refresh_token", refresh_token=refresh).status_code == 400
+    assert (
+        rp.token(grant_type="refresh_token", refresh_token=tokens["refresh_token"]).status_code
+        == 400
+    )
     silent = elsewhere.follow(elsewhere.get(rp.auth_request(prompt="none").url))
     assert callback_params(silent)["error"] == "login_required"
     assert browser.get("/account").status_code == 303
+    # The agency that got tokens in the other browser's session is told, by sid.
+    id_claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
+    logout = logout_receiver.claims(platform.identity.http_url, rp.client_id)
+    assert logout["sid"] == id_claims["sid"]
+    assert logout["sub"] == id_claims["sub"]
 
 
 def test_a_sign_in_from_a_new_device_sends_an_alert(platform: Platform, mailbox: Mailbox) -> None:
