@@ -1,9 +1,11 @@
-"""The send path's group commit and timestamps, and the worker's directly built MIME message."""
+"""The send path's group commit, ids and timestamps, and the worker's directly built MIME."""
 
 from __future__ import annotations
 
 import email
 import email.policy
+import os
+import re
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, timezone
@@ -15,6 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from services.notify.adapters.email_smtp import fast_mime
 from services.notify.api.grpc import timestamp
 from services.notify.domain.providers import EmailMessage
+from services.notify.service_layer.common import new_id
 from services.notify.service_layer.group_commit import GroupWriter
 
 SENDER = "GaaP Notify <notify@gaap.localhost>"
@@ -145,3 +148,36 @@ def test_group_writer_wakes_each_waiter_once_with_its_own_result() -> None:
         t.join(5)
     assert results == {i: i + 1 for i in range(20)}
     assert writer.submit(100) == 101  # nothing left holding the writer
+
+
+def test_new_ids_are_random_hex_and_unique_across_threads() -> None:
+    found: list[str] = []
+    lock = threading.Lock()
+
+    def make() -> None:
+        ids = [new_id("ntf") for _ in range(500)]  # several refills of a thread's stock
+        with lock:
+            found.extend(ids)
+
+    threads = [threading.Thread(target=make) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert len(set(found)) == len(found) == 2000
+    assert all(re.fullmatch(r"ntf_[0-9a-f]{32}", i) for i in found)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_reuse_its_parents_stock_of_ids() -> None:
+    new_id("x")  # this thread now holds a stock
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave at once
+        os.write(write, new_id("x").encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.close(write)
+    assert child != new_id("x")
