@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import os
@@ -15,7 +16,8 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.notify.adapters.email_smtp import fast_mime
-from services.notify.api.grpc import timestamp
+from services.notify.api.grpc import notification_message, timestamp
+from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import EmailMessage
 from services.notify.service_layer.common import new_id
 from services.notify.service_layer.group_commit import GroupWriter
@@ -181,3 +183,17 @@ def test_a_forked_child_does_not_reuse_its_parents_stock_of_ids() -> None:
     os.close(read)
     os.close(write)
     assert child != new_id("x")
+
+
+def test_a_notification_message_sets_only_the_times_it_has() -> None:
+    created = datetime(2025, 6, 1, 12, 30, 1, 123456, tzinfo=UTC)
+    n = Notification(
+        "ntf_1", "a", "live", "email", "created", "tpl_1", 1, "a@example.com", "S", "B", "",
+        "en", "", {}, created, None, None, None, 0, None, None,
+    )  # fmt: skip
+    message = notification_message(n)
+    assert message.create_time == message.scheduled_for == timestamp(created)
+    assert not message.HasField("sent_time")
+    assert not message.HasField("completed_time")
+    sent = notification_message(dataclasses.replace(n, sent_at=created + timedelta(seconds=1)))
+    assert sent.sent_time.ToDatetime(tzinfo=UTC) == created + timedelta(seconds=1)

@@ -79,15 +79,24 @@ T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _stamp(field: Timestamp, at: datetime | None) -> None:
+    """Set a message's timestamp field in place (no Timestamp made and copied in)."""
+    if at is None:
+        return
+    if at.tzinfo is None:  # naive: taken as UTC, as FromDatetime does
+        field.FromDatetime(at)
+        return
+    since = at - _EPOCH  # what FromDatetime computes, without its time tuple
+    field.seconds = since.days * 86_400 + since.seconds
+    field.nanos = since.microseconds * 1000
+
+
 def timestamp(at: datetime | None) -> Timestamp | None:
     if at is None:
         return None
-    if at.tzinfo is None:  # naive: taken as UTC, as FromDatetime does
-        stamp = Timestamp()
-        stamp.FromDatetime(at)
-        return stamp
-    since = at - _EPOCH  # what FromDatetime computes, without its time tuple
-    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+    stamp = Timestamp()
+    _stamp(stamp, at)
+    return stamp
 
 
 def _datetime(stamp: Timestamp, present: bool) -> datetime | None:
@@ -152,7 +161,7 @@ def template_message(t: Template) -> pb.Template:
 
 
 def notification_message(n: Notification) -> pb.Notification:
-    return pb.Notification(
+    message = pb.Notification(
         id=n.id,
         channel=_CHANNELS[n.channel],
         status=_STATUSES[n.status],  # type: ignore[arg-type]
@@ -163,15 +172,16 @@ def notification_message(n: Notification) -> pb.Notification:
         body=n.body,
         reference=n.reference,
         language=n.language,
-        create_time=timestamp(n.created_at),
-        scheduled_for=timestamp(n.scheduled_for or n.created_at),
-        sent_time=timestamp(n.sent_at),
-        completed_time=timestamp(n.completed_at),
         fragment_count=n.fragments,
         bulk_send_id=n.bulk_send_id or "",
         purged=n.purged_at is not None,
         email_reply_to=n.reply_to,
     )
+    _stamp(message.create_time, n.created_at)
+    _stamp(message.scheduled_for, n.scheduled_for or n.created_at)
+    _stamp(message.sent_time, n.sent_at)
+    _stamp(message.completed_time, n.completed_at)
+    return message
 
 
 def bulk_message(b: BulkSend) -> pb.BulkSend:
