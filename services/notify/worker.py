@@ -2,6 +2,7 @@
 
 Several may run against one database (``FOR UPDATE SKIP LOCKED`` keeps them
 apart). SIGTERM or SIGINT: stop claiming, finish what is in flight, record it.
+Each turn of the loop beats a heartbeat file that the liveness probe reads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from services.notify.bootstrap import deliverer, open_notify
 from services.notify.settings import NotifySettings
 from services.runtime import config, logs
 from services.runtime.errors import StartupError
+from services.runtime.heartbeat import Heartbeat, heartbeat_path
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,9 @@ async def serve(settings: NotifySettings, platform: config.PlatformSettings) -> 
     try:
         async with httpx.AsyncClient(timeout=10.0) as http:
             worker = deliverer(notify, http)
+            heartbeat = Heartbeat(heartbeat_path(platform.var_dir, "notify-worker"))
             log.info("worker started", extra={"service": "notify-worker"})
-            await worker.run(stop)
+            await worker.run(stop, on_turn=heartbeat.beat)
     finally:
         notify.database.close()
         log.info("worker stopped")

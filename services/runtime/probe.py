@@ -4,7 +4,8 @@ health check answers SERVING on its own listener, 1 otherwise.
 The container image's HEALTHCHECK runs it (the service comes from the argument
 or ``GAAP_SERVICE``, e.g. ``gaap-payments``), and so may Kubernetes as an exec
 probe where its built-in gRPC probe cannot be used (it speaks no TLS). It speaks
-TLS, and mutual TLS, with the process's own settings.
+TLS, and mutual TLS, with the process's own settings. For notify's worker,
+which has no listener, it checks the worker loop's heartbeat file instead.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.runtime import config, tls
 from services.runtime.errors import StartupError
+from services.runtime.heartbeat import heartbeat_path, is_fresh
 from services.runtime.migrate import SERVICES, settings_class
 
-# Processes without a listener: alive is all a probe can say of them.
+# Processes without a listener: alive while their main loop's heartbeat is fresh.
 NO_LISTENER = ("notify-worker",)
 
 
@@ -69,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     service = (args[0] if args else os.environ.get("GAAP_SERVICE", "")).removeprefix("gaap-")
     if service in NO_LISTENER:
-        raise SystemExit(0)
+        var_dir = config.load(config.PlatformSettings).var_dir
+        raise SystemExit(0 if is_fresh(heartbeat_path(var_dir, service)) else 1)
     if service not in SERVICES:
         sys.stderr.write(f"probe: unknown service {service!r}\n")
         raise SystemExit(2)

@@ -63,13 +63,14 @@ def test_start_order_waits_for_health_and_migrations(compose: dict[str, Any]) ->
         assert services[name]["depends_on"]["identity"]["condition"] == "service_healthy"
 
 
-def test_every_listening_service_is_health_checked_by_the_probe(compose: dict[str, Any]) -> None:
+def test_every_service_and_the_worker_is_health_checked_by_the_probe(
+    compose: dict[str, Any],
+) -> None:
     services = compose["services"]
-    for name in ("identity", "payments", "notify"):
+    for name in ("identity", "payments", "notify", "notify-worker"):
         check = services[name]["healthcheck"]
         assert check["test"] == ["CMD", "python", "-m", "services.runtime.probe"]
         assert services[name]["environment"]["GAAP_SERVICE"] == f"gaap-{name}"
-    assert services["notify-worker"]["healthcheck"] == {"disable": True}
 
 
 def test_commands_name_real_entry_points(compose: dict[str, Any]) -> None:

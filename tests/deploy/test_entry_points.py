@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from services.identity import bootstrap as identity_bootstrap
 from services.identity.settings import IdentitySettings
 from services.runtime import process
 from services.runtime.config import PlatformSettings
+from services.runtime.heartbeat import MAX_AGE_SECONDS, Heartbeat, heartbeat_path
 from tests.support.platform import LOCAL
 
 
@@ -74,4 +76,14 @@ def test_the_probe_says_serving_or_not(tmp_path: Path) -> None:
     finally:
         running.stop(grace=1)
     assert run("services.runtime.probe", env=env).returncode == 1
-    assert run("services.runtime.probe", "gaap-notify-worker", env=env).returncode == 0
+
+
+def test_the_workers_probe_reads_its_heartbeat(tmp_path: Path) -> None:
+    env = _env(tmp_path, GAAP_SERVICE="gaap-notify-worker")
+    assert run("services.runtime.probe", env=env).returncode == 1  # never beat
+    beat = heartbeat_path(tmp_path, "notify-worker")
+    Heartbeat(beat).beat()
+    assert run("services.runtime.probe", env=env).returncode == 0
+    hung = time.time() - MAX_AGE_SECONDS - 5
+    os.utime(beat, (hung, hung))
+    assert run("services.runtime.probe", "gaap-notify-worker", env=env).returncode == 1

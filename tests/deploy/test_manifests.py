@@ -99,7 +99,9 @@ def test_base_probes_are_grpc_health_on_the_grpc_port() -> None:
         assert ports == {"grpc": grpc_port, "http": http_port}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"] == {"port": grpc_port}
-    assert "readinessProbe" not in pod_spec(deployments["notify-worker"])["containers"][0]
+    (worker,) = pod_spec(deployments["notify-worker"])["containers"]
+    assert "readinessProbe" not in worker  # it serves nothing to be ready for
+    assert worker["livenessProbe"]["exec"]["command"] == ["python", "-m", "services.runtime.probe"]
 
 
 def test_production_speaks_tls_and_probes_over_tls() -> None:

@@ -73,10 +73,13 @@ class Deliverer:
 
     # -- the loop ---------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: keep up to ``batch`` notifications claimed and in flight."""
+    async def run(self, stop: asyncio.Event, on_turn: Callable[[], None] | None = None) -> None:
+        """Until ``stop``: keep up to ``batch`` notifications claimed and in flight;
+        ``on_turn`` is called on every turn of the loop (the liveness heartbeat)."""
         inflight: set[asyncio.Task[None]] = set()
         while not stop.is_set():
+            if on_turn is not None:
+                on_turn()
             room = self.config.batch - len(inflight)
             if room >= max(1, self.config.batch // 2):
                 claimed = await self._claim(room)

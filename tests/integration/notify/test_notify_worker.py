@@ -27,6 +27,7 @@ from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
 from services.runtime.db import transaction
+from services.runtime.heartbeat import heartbeat_path, is_fresh
 from tests.integration.notify.support import (
     RecordingHandler,
     SmtpServer,
@@ -135,6 +136,8 @@ def test_a_worker_killed_mid_send_loses_nothing_and_resends_only_what_was_not_ac
                 ),
                 timeout=30,
             )
+            # One send hanging is not the worker hanging: its loop still turns.
+            assert is_fresh(heartbeat_path(tmp_path, "notify-worker"), max_age=10)
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(10)
