@@ -1,4 +1,5 @@
-"""A batch of single sends written as one prepared PostgreSQL statement.
+"""A batch of single sends written as one prepared PostgreSQL statement (and the
+agency's SMS settings read as another).
 
 Through the ORM a batch of sends cost a BEGIN, four statements built and
 compiled by SQLAlchemy (template versions, idempotency keys, daily counter,
@@ -148,6 +149,12 @@ FROM input i LEFT JOIN fresh f ON f.ord = i.ord LEFT JOIN mine m ON m.ord = i.or
 """)  # noqa: S608
 
 
+_SMS_SETTINGS = Statement(
+    f"SELECT sms_default_region, international_sms FROM {t.agency_settings.name} "  # noqa: S608
+    "WHERE tenant = %(tenant)s"
+)
+
+
 class DailyLimitReached(Exception):
     """A daily counter had no room for the batch: nothing was written."""
 
@@ -188,6 +195,12 @@ class DirectSends:
             raise
         assert row is not None
         return [_OUTCOMES[letter] for letter in row[1]]
+
+    def sms_settings(self, tenant: str) -> tuple[str, bool] | None:
+        """The agency's stored SMS region and international permission, if it set
+        any: every SMS send reads them (one prepared statement, no transaction)."""
+        row = self._sql.fetchone(_SMS_SETTINGS, {"tenant": tenant})
+        return None if row is None else (str(row[0]), bool(row[1]))
 
 
 _TTL_SECONDS = int(idempotency.DEFAULT_TTL.total_seconds())

@@ -46,11 +46,16 @@ class Defaults:
 
 def read(session: Session, tenant: str, defaults: Defaults) -> AgencySettings:
     row = session.execute(sa.select(t).where(t.c.tenant == tenant)).first()
+    stored = None if row is None else (row.sms_default_region, bool(row.international_sms))
+    return settings_from(stored, defaults)
+
+
+def settings_from(stored: tuple[str, bool] | None, defaults: Defaults) -> AgencySettings:
+    """An agency's settings from its stored SMS region and international
+    permission, or the defaults if it never changed them."""
+    region, international = stored if stored is not None else (defaults.sms_default_region, False)
     return AgencySettings(
-        row.sms_default_region if row else defaults.sms_default_region,
-        bool(row.international_sms) if row else False,
-        defaults.email_daily_limit,
-        defaults.sms_daily_limit,
+        region, international, defaults.email_daily_limit, defaults.sms_daily_limit
     )
 
 

@@ -198,10 +198,7 @@ class SendingService:
         problems: list[FieldViolation] = []
         sms_rules = SmsRules()
         if request.channel == "sms":  # only SMS needs the agency's own settings
-            with transaction(self._sessions) as session:
-                sms_rules = agency_settings.read(
-                    session, agency.client_id, self._defaults
-                ).sms_rules
+            sms_rules = self._agency_settings(agency.client_id).sms_rules
         recipient_field = "email_address" if request.channel == "email" else "phone_number"
         recipient, problem = rules.recipient_problem(
             request.channel, request.recipient, sms_rules, recipient_field
@@ -237,6 +234,13 @@ class SendingService:
             self._defaults_limit(request.channel),
             now,
         )
+
+    def _agency_settings(self, tenant: str) -> agency_settings.AgencySettings:
+        """Read afresh on every send (an update applies at once on every replica)."""
+        if self._direct is not None:
+            return agency_settings.settings_from(self._direct.sms_settings(tenant), self._defaults)
+        with transaction(self._sessions) as session:
+            return agency_settings.read(session, tenant, self._defaults)
 
     def _defaults_limit(self, channel: str) -> int:
         return (

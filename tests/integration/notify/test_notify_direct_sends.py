@@ -28,7 +28,7 @@ from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
 from services.runtime.db import transaction
-from services.runtime.errors import ResourceExhausted
+from services.runtime.errors import InvalidArgument, ResourceExhausted
 from tests.support import databases
 
 AGENCY = Principal("agency-direct", "live", frozenset({"notify:send"}), "tok", 0)
@@ -257,3 +257,30 @@ def test_the_daily_limit_through_the_service_is_exact(
     assert sum(not isinstance(r, ResourceExhausted) for r in results) == 3  # the limit
     assert sum(isinstance(r, ResourceExhausted) for r in results) == 3
     assert "batched send failed" not in caplog.text
+
+
+def test_sms_sends_read_the_agencys_settings_afresh(notify: Notify) -> None:
+    agency = Principal(f"a-{uuid.uuid4().hex[:8]}", "live", frozenset({"notify:send"}), "t", 0)
+    direct = DirectSends(notify.database.direct)
+    assert direct.sms_settings(agency.client_id) is None  # never changed: the defaults
+    created = notify.templates.create(
+        agency.client_id,
+        "sms",
+        "Code",
+        [Content("en", "", "Your code is ((code))")],
+        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+    )
+
+    def send_sms() -> Any:
+        request = SendRequest("sms", created.id, "+14155552671", {"code": "1234"})  # type: ignore[union-attr]
+        return notify.sending.send(
+            agency, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+        )
+
+    with pytest.raises(InvalidArgument, match="phone_number"):
+        send_sms()  # a US number, and the agency may not send abroad
+    notify.agency_settings.update(
+        agency.client_id, "GB", True, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+    )
+    assert direct.sms_settings(agency.client_id) == ("GB", True)
+    assert send_sms().recipient == "+14155552671"
