@@ -504,16 +504,29 @@ def test_bulk_sends_validate_every_row_then_queue_and_report_progress(
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(invalid.value)) == {"rows[2].recipient", "rows[3].personalisation.name"}
     rows = "".join(f"0791234{i:04d},Person {i},{i}\n" for i in range(50))
+    due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
     bulk = stub.CreateBulkSend(
         pb.CreateBulkSendRequest(
             template_id=template.id,
             csv="Phone Number,name,code\n" + rows,
-            scheduled_for=stamp(datetime.now(UTC) + timedelta(hours=1)),
+            scheduled_for=stamp(due),
             idempotency_key=key(),
         ),
         metadata=live,
     )
     assert (bulk.total, bulk.pending) == (50, 50)
+    # Queued rows read back as sent one by one would (PostgreSQL writes them with COPY).
+    first = stub.ListNotifications(
+        pb.ListNotificationsRequest(bulk_send_id=bulk.id, page_size=50), metadata=live
+    ).notifications
+    by_number = {n.recipient: n for n in first}
+    queued = stub.GetNotification(
+        pb.GetNotificationRequest(notification_id=by_number["+447912340007"].id), metadata=live
+    )
+    assert queued.body == "Hi Person 7, code 7"
+    assert queued.scheduled_for.ToDatetime(tzinfo=UTC) == due
+    assert queued.template_version == template.version
+    assert queued.fragment_count == 1
     cancelled = stub.CancelBulkSend(
         pb.CancelBulkSendRequest(bulk_send_id=bulk.id, idempotency_key=key()), metadata=live
     )
