@@ -21,9 +21,9 @@ from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.logout import BackChannel, session_clients
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import Where
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

@@ -24,8 +24,9 @@ from services.identity.domain import recovery_codes as recovery
 from services.identity.domain import totp
 from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.signin import Outcome
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

@@ -24,8 +24,8 @@ from services.identity.adapters.tables import verification_tickets
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
 from services.identity.domain.one_time_codes import Check, CodePolicy, Purpose, Ticket
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import Where
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

@@ -23,9 +23,10 @@ from services.identity.adapters.tables import user_tokens
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.keys import KeyStore
-from services.identity.service_layer.signin import SignIn, Where
+from services.identity.service_layer.signin import SignIn
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

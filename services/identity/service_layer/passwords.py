@@ -23,11 +23,12 @@ from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose, Ticket
 from services.identity.service_layer.account_activity import end_sessions
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.logout import BackChannel
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.signin import Outcome
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

@@ -22,10 +22,10 @@ from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import Where
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters import audit_log
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.domain import messages
 from services.identity.domain.accounts import Account
@@ -26,8 +25,9 @@ from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import CodePolicy
 from services.identity.domain.throttle import Rule
+from services.identity.service_layer.audit_trail import AuditTrail, Where
 from services.identity.service_layer.postbox import Postbox
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.throttling import Throttle
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
@@ -51,7 +51,7 @@ class Rules:
     phone_region: str = "GB"
 
 
-class Safeguards:
+class Safeguards(AuditTrail):
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -60,10 +60,9 @@ class Safeguards:
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
+        super().__init__(sessions, clock)
         self._postbox = postbox
         self.rules = rules or Rules()
-        self._clock = clock
         self.throttle = Throttle(sessions, clock)
 
     @property
@@ -127,29 +126,3 @@ class Safeguards:
         if factor:
             values["factor"] = messages.FACTOR_NAMES[factor][lang]
         self._postbox.post(kind, account.email, lang, values)
-
-    def audit(
-        self, type: EventType, where: Where, account_id: str | None = None, **details: object
-    ) -> None:
-        """An audit event in a transaction of its own."""
-        with transaction(self._sessions) as session:
-            self.record(session, type, where, account_id, **details)
-
-    def record(
-        self,
-        session: Session,
-        type: EventType,
-        where: Where,
-        account_id: str | None = None,
-        **details: object,
-    ) -> None:
-        """An audit event in ``session``'s transaction, so it commits with the change."""
-        audit_log.record(
-            session,
-            type,
-            at=self._clock(),
-            account_id=account_id,
-            client_id=where.client_id,
-            ip=where.ip,
-            **details,
-        )

@@ -17,7 +17,6 @@ from enum import Enum
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters import audit_log
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.tables import consents
@@ -26,6 +25,7 @@ from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.lockout import LockoutPolicy
+from services.identity.service_layer.audit_trail import AuditTrail, Where
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
@@ -51,14 +51,6 @@ class Attempt:
     account: Account | None = None
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where an attempt came from, for audit events."""
-
-    ip: str | None = None
-    client_id: str | None = None
-
-
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -80,6 +72,7 @@ class SignIn:
         self._idle = idle_timeout
         self._max = max_session
         self._clock = clock
+        self._trail = AuditTrail(sessions, clock)
 
     def account(self, account_id: str) -> Account | None:
         with self._sessions() as session:
@@ -93,10 +86,10 @@ class SignIn:
             account = SqlAccountRepository(session).by_email(email)
         if account is None:
             self._hasher.verify_decoy(password)  # same cost as a real check
-            self._audit(EventType.SIGN_IN_FAILED, where, reason="unknown account")
+            self._trail.audit(EventType.SIGN_IN_FAILED, where, reason="unknown account")
             return Attempt(Outcome.INVALID)
         if account.locked(now):
-            self._audit(EventType.SIGN_IN_FAILED, where, account.id, reason="locked")
+            self._trail.audit(EventType.SIGN_IN_FAILED, where, account.id, reason="locked")
             return Attempt(Outcome.LOCKED)
         ok = self._hasher.verify(account.password_hash, password)
         return self._settle(account.id, ok, where, "password", rehash=password if ok else None)
@@ -143,9 +136,9 @@ class SignIn:
                     if factor == "password"
                     else EventType.SECOND_FACTOR_FAILED
                 )
-                self._record(session, event, where, account.id, reason=f"wrong {factor}")
+                self._trail.record(session, event, where, account.id, reason=f"wrong {factor}")
                 if updated.locked_until is not None:
-                    self._record(
+                    self._trail.record(
                         session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor
                     )
                     return Attempt(Outcome.LOCKED)
@@ -187,7 +180,7 @@ class SignIn:
                     last_seen_at=now,
                 )
             )
-            self._record(session, EventType.SIGN_IN_SUCCEEDED, where, account.id, acr=acr)
+            self._trail.record(session, EventType.SIGN_IN_SUCCEEDED, where, account.id, acr=acr)
         return cookie, browser
 
     def step_up(self, cookie: str, where: Where) -> BrowserSession | None:
@@ -207,7 +200,7 @@ class SignIn:
             )
             found = self._load(session, cookie, now)
             if found is not None:
-                self._record(
+                self._trail.record(
                     session, EventType.SIGN_IN_SUCCEEDED, where, found.account_id, acr=found.acr
                 )
         return found
@@ -284,30 +277,4 @@ class SignIn:
                     .where(consents.c.account_id == account_id, consents.c.client_id == client_id)
                     .values(scopes=merged, granted_at=now, last_used_at=now)
                 )
-            self._record(session, EventType.CONSENT_GRANTED, where, account_id, scopes=merged)
-
-    # -- audit -----------------------------------------------------------------
-
-    def _audit(
-        self, type: EventType, where: Where, account_id: str | None = None, **details: object
-    ) -> None:
-        with transaction(self._sessions) as session:
-            self._record(session, type, where, account_id, **details)
-
-    def _record(
-        self,
-        session: Session,
-        type: EventType,
-        where: Where,
-        account_id: str | None = None,
-        **details: object,
-    ) -> None:
-        audit_log.record(
-            session,
-            type,
-            at=self._clock(),
-            account_id=account_id,
-            client_id=where.client_id,
-            ip=where.ip,
-            **details,
-        )
+            self._trail.record(session, EventType.CONSENT_GRANTED, where, account_id, scopes=merged)

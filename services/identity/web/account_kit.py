@@ -20,8 +20,9 @@ from starlette.responses import RedirectResponse, Response
 from services.identity.domain import assurance, password_policy
 from services.identity.domain.one_time_codes import Check
 from services.identity.domain.password_policy import PasswordProblem
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import BrowserSession, Outcome, Where
+from services.identity.service_layer.signin import BrowserSession, Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.flow import DEVICE_COOKIE, SIGNIN_COOKIE, Flow

@@ -30,10 +30,11 @@ from services.identity.domain.authorization import AuthorizationError, Authoriza
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.agencies import AgencyRegistry
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.logout import Logout
 from services.identity.service_layer.safeguards import Safeguards
-from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn, Where
+from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.pending import Pending, PendingStore

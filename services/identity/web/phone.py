@@ -18,8 +18,9 @@ from starlette.routing import Route
 from services.identity.domain import phone_numbers
 from services.identity.domain.one_time_codes import Check
 from services.identity.domain.phone_numbers import PhoneProblem
+from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.phone_factor import PhoneFactor
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.account import AccountPages

@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.identity.domain.audit import EventType
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.audit_trail import Where
+from services.identity.service_layer.signin import Outcome
 from tests.integration.identity_ops.support import (
     CITIZEN_SCOPES,
     OPERATOR_SCOPES,
