@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
@@ -75,3 +76,46 @@ def test_a_lost_connection_fails_one_statement_then_reconnects(direct: DirectSql
     again = direct.fetchone(Statement("SELECT pg_backend_pid()"), {})
     assert again is not None
     assert again != pid
+
+
+def test_values_of_every_kind_go_in_and_come_back(direct: DirectSql) -> None:
+    at = datetime(2026, 11, 28, 6, 30, 15, 123456, tzinfo=UTC)
+    row = direct.fetchone(
+        Statement(
+            "SELECT %(text)s::text, %(none)s::text, %(small)s::bigint, %(big)s::bigint,"
+            " %(flag)s::boolean, %(at)s::timestamptz, %(blob)s::bytea, %(doc)s::json"
+        ),
+        {
+            "text": "naïve ✓",
+            "none": None,
+            "small": 7,
+            "big": 2**40,
+            "flag": True,
+            "at": at,
+            "blob": b"\x00\xff",
+            "doc": '{"a": [1, 2]}',
+        },
+    )
+    assert row is not None
+    assert row[:5] == ("naïve ✓", None, 7, 2**40, True)
+    assert row[5] == at
+    assert bytes(row[6]) == b"\x00\xff"
+    assert row[7] == {"a": [1, 2]}
+
+
+def test_a_statement_prepared_for_small_numbers_takes_big_ones(direct: DirectSql) -> None:
+    # psycopg types an int by its size: the same statement is prepared once
+    # per set of parameter types, never reused with the wrong one.
+    echo = Statement("SELECT %(n)s + 0")
+    assert direct.fetchone(echo, {"n": 1}) == (1,)
+    assert direct.fetchone(echo, {"n": 2**40}) == (2**40 + 0,)
+    assert direct.fetchone(echo, {"n": 3}) == (3,)
+
+
+def test_a_bad_statement_is_a_programming_error_and_the_connection_stays(
+    direct: DirectSql,
+) -> None:
+    direct.fetchone(INSERT, {"id": "d", "n": 4})
+    with pytest.raises(sa_exc.ProgrammingError):
+        direct.fetchone(Statement("SELECT no_such_column FROM items"), {})
+    assert direct.fetchone(READ, {"id": "d"}) == (4,)
