@@ -19,7 +19,8 @@ from bench.harness import Session
 from bench.report import Figure, Target
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.bootstrap import open_identity
-from services.identity.service_layer.signin import Outcome, Where
+from services.identity.service_layer.audit_trail import Where
+from services.identity.service_layer.signin import Outcome
 from services.identity.settings import IdentitySettings
 from services.runtime.config import PlatformSettings
 

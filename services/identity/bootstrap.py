@@ -172,7 +172,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     )
     pending = PendingStore(sessions)
     back_channel = BackChannel(
-        identity.citizen_tokens, identity.registry, identity.keys, issuer=issuer
+        sessions, identity.citizen_tokens, identity.registry, identity.keys, issuer=issuer
     )
     flow = Flow(
         issuer=issuer,
@@ -246,6 +246,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 PeriodicJob("purge-pending-authorizations", 600, pending.purge),
                 PeriodicJob("purge-verification-tickets", 3600, tickets.purge),
                 PeriodicJob("purge-throttle-counters", 600, safeguards.throttle.purge),
+                back_channel.job,
             ],
             on_stop=[
                 postbox.close,

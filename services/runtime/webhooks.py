@@ -14,6 +14,12 @@ as the change it reports (so an accepted change always gets its webhook), and a
 ``PeriodicJob`` runs ``Outbox.deliver_due``: it leases due rows with
 ``FOR UPDATE SKIP LOCKED`` (two replicas never take the same row), posts them
 outside the transaction, records every attempt, and schedules retries.
+
+What is posted is decided when a delivery is attempted, by a ``Prepare``
+callable: the default signs the stored JSON body with the subscription's
+current secret (``signed_json``); identity's back-channel logout mints a fresh
+logout token instead. Either way the request is built just before it is sent,
+so a timestamp or an expiry in it is never stale after a wait in the batch.
 """
 
 from __future__ import annotations
@@ -168,6 +174,42 @@ class RetryPolicy:
 
 
 Sender = Callable[[str, bytes, dict[str, str]], int]
+Request = tuple[bytes, dict[str, str]]  # body and headers
+
+
+@dataclass(frozen=True)
+class Gone:
+    """Nothing can be sent any more (the subscription was disabled, the agency
+    removed): recorded as the attempt's error, and the delivery fails at once."""
+
+    reason: str
+
+
+# Called while the delivery is leased (with that transaction's session): a
+# callable that builds the request just before it is sent, or Gone.
+Prepare = Callable[[Session, "Delivery"], "Callable[[], Request] | Gone"]
+
+
+def signed_json(secret_for: Callable[[Session, Delivery], str | None], user_agent: str) -> Prepare:
+    """Agency webhooks: the stored JSON body, signed with ``Gaap-Signature``."""
+
+    def prepare(session: Session, delivery: Delivery) -> Callable[[], Request] | Gone:
+        secret = secret_for(session, delivery)
+        if secret is None:
+            return Gone("subscription disabled")
+
+        def request() -> Request:
+            return delivery.body, {
+                "content-type": "application/json",
+                "user-agent": user_agent,
+                SIGNATURE_HEADER: sign(secret, delivery.body),
+                "Gaap-Event-Id": delivery.event_id,
+                "Gaap-Delivery-Id": delivery.id,
+            }
+
+        return request
+
+    return prepare
 
 
 def http_sender(timeout: float = 5.0) -> Sender:
@@ -186,7 +228,8 @@ class Outbox:
         deliveries: sa.Table,
         attempts: sa.Table,
         *,
-        secret_for: Callable[[Session, Delivery], str | None],
+        secret_for: Callable[[Session, Delivery], str | None] | None = None,
+        prepare: Prepare | None = None,
         policy: RetryPolicy,
         sender: Sender | None = None,
         lease: timedelta = timedelta(seconds=60),
@@ -197,12 +240,16 @@ class Outbox:
         self._sessions = sessions
         self.deliveries = deliveries
         self.attempts = attempts
-        self._secret_for = secret_for
+        if (secret_for is None) == (prepare is None):
+            raise ValueError("give the outbox either secret_for or prepare")
+        if secret_for is not None:
+            prepare = signed_json(secret_for, user_agent)
+        assert prepare is not None
+        self._prepare = prepare
         self._policy = policy
         self._send = sender or http_sender()
         self._lease = lease
         self._batch = batch
-        self._user_agent = user_agent
         self._clock = clock
 
     @staticmethod
@@ -239,11 +286,11 @@ class Outbox:
     def deliver_due(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
         leased = self._lease_due()
-        for delivery, secret in leased:
-            self._attempt(delivery, secret)
+        for delivery, request in leased:
+            self._attempt(delivery, request)
         return len(leased)
 
-    def _lease_due(self) -> list[tuple[Delivery, str | None]]:
+    def _lease_due(self) -> list[tuple[Delivery, Callable[[], Request] | Gone]]:
         d = self.deliveries
         now = self._clock()
         with transaction(self._sessions) as session:
@@ -264,31 +311,31 @@ class Outbox:
                 .where(d.c.id.in_([r.id for r in rows]))
                 .values(next_attempt_at=now + self._lease)
             )
-            return [(r, self._secret_for(session, r)) for r in rows]
+            return [(r, self._prepare(session, r)) for r in rows]
 
-    def _attempt(self, delivery: Delivery, secret: str | None) -> None:
+    def _attempt(self, delivery: Delivery, request: Callable[[], Request] | Gone) -> None:
         started = time.perf_counter()
         status: int | None = None
+        if isinstance(request, Gone):
+            self._record(delivery, None, request.reason, 0, gone=True)
+            return
         error: str | None = None
-        if secret is None:
-            error = "subscription disabled"
-        else:
-            headers = {
-                "content-type": "application/json",
-                "user-agent": self._user_agent,
-                SIGNATURE_HEADER: sign(secret, delivery.body),
-                "Gaap-Event-Id": delivery.event_id,
-                "Gaap-Delivery-Id": delivery.id,
-            }
-            try:
-                status = self._send(delivery.url, delivery.body, headers)
-            except httpx.HTTPError as exc:
-                error = type(exc).__name__
+        body, headers = request()
+        try:
+            status = self._send(delivery.url, body, headers)
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
         elapsed = int((time.perf_counter() - started) * 1000)
         self._record(delivery, status, error, elapsed)
 
     def _record(
-        self, delivery: Delivery, status: int | None, error: str | None, duration_ms: int
+        self,
+        delivery: Delivery,
+        status: int | None,
+        error: str | None,
+        duration_ms: int,
+        *,
+        gone: bool = False,
     ) -> None:
         now = self._clock()
         d = self.deliveries
@@ -304,11 +351,7 @@ class Outbox:
         if succeeded:
             values.update(state="succeeded", finished_at=now)
         else:
-            delay = (
-                None
-                if final_client_error or secret_gone(error)
-                else self._policy.next_delay(attempts)
-            )
+            delay = None if final_client_error or gone else self._policy.next_delay(attempts)
             if delay is None:
                 values.update(state="failed", finished_at=now)
             else:
@@ -343,7 +386,3 @@ class Outbox:
             sa.select(a).where(a.c.delivery_id == delivery_id).order_by(a.c.attempted_at, a.c.id)
         )
         return [Attempt(r.attempted_at, r.status_code, r.error, r.duration_ms) for r in rows]
-
-
-def secret_gone(error: str | None) -> bool:
-    return error == "subscription disabled"

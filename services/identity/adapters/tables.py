@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency
+from services.runtime import idempotency, webhooks
 from services.runtime.db import new_metadata
 from services.runtime.db_types import UtcDateTime
 
@@ -238,3 +238,10 @@ throttle_counters = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
+
+# -- back-channel logout outbox (migration 0005) -------------------------------------------
+
+# One row per logout token owed to an agency, written in the transaction that ends
+# the session; the shared outbox delivers it with retries. ``event_id`` is the
+# token's jti (the same on every attempt), ``body`` the pairwise subject and sid.
+backchannel_deliveries, backchannel_attempts = webhooks.define_tables(metadata)

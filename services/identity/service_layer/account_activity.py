@@ -83,7 +83,7 @@ class AccountActivity:
             self._safeguards.record(
                 session, EventType.SIGNED_OUT_EVERYWHERE, where, account_id, sessions=len(ended)
             )
-        self._back_channel.notify(account_id, ended)
+            self._back_channel.queue(session, account_id, ended)
         return len(ended)
 
     def note_device(self, account: Account, device: str | None, where: Where, language: str) -> str:

@@ -102,10 +102,15 @@ class AgencyRegistry:
         with self._sessions() as session:
             return agencies.require(SqlAgencyRepository(session).get(client_id), client_id)
 
-    def find_active(self, client_id: str) -> Agency | None:
-        """The agency if it exists and is not disabled: the token endpoint's lookup."""
-        with self._engine.connect() as connection:
-            agency = find_agency(connection, client_id)
+    def find_active(self, client_id: str, session: Session | None = None) -> Agency | None:
+        """The agency if it exists and is not disabled: the token endpoint's lookup.
+        Inside a transaction, pass its ``session``: on SQLite a second connection
+        would wait for the one the transaction holds."""
+        if session is not None:
+            agency = find_agency(session.connection(), client_id)
+        else:
+            with self._engine.connect() as connection:
+                agency = find_agency(connection, client_id)
         return agency if agency is not None and not agency.disabled else None
 
     def list(self, page: PageRequest, *, include_disabled: bool = False) -> Page[Agency]:

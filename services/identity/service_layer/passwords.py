@@ -134,7 +134,7 @@ class Passwords:
             self._tickets.mark(session, ticket.id, used_at=now)
             ended = end_sessions(session, account.id, now)
             self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
-        self._back_channel.notify(updated.id, ended)
+            self._back_channel.queue(session, updated.id, ended)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, ticket.language)
         return updated
 
@@ -180,6 +180,6 @@ class Passwords:
             repo.update(updated)
             ended = end_sessions(session, account_id, now, keep_sid=keep_sid)
             self._safeguards.record(session, EventType.PASSWORD_CHANGED, where, account_id)
-        self._back_channel.notify(account_id, ended)
+            self._back_channel.queue(session, account_id, ended)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, language)
         return Outcome.OK
