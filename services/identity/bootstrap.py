@@ -247,6 +247,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 PeriodicJob("purge-verification-tickets", 3600, tickets.purge),
                 PeriodicJob("purge-throttle-counters", 600, safeguards.throttle.purge),
                 back_channel.job,
+                back_channel.purge_job,
             ],
             on_stop=[
                 postbox.close,

@@ -380,6 +380,26 @@ class Outbox:
             },
         )
 
+    def purge_finished(self, before: datetime, batch: int = 1000) -> int:
+        """Forget deliveries that ended (succeeded or failed) before ``before``,
+        with their attempts, a batch per transaction; returns how many."""
+        d, a = self.deliveries, self.attempts
+        purged = 0
+        while True:
+            with transaction(self._sessions) as session:
+                ids = list(
+                    session.execute(
+                        sa.select(d.c.id)
+                        .where(d.c.state != "pending", d.c.finished_at < before)
+                        .limit(batch)
+                    ).scalars()
+                )
+                if not ids:
+                    return purged
+                session.execute(a.delete().where(a.c.delivery_id.in_(ids)))
+                session.execute(d.delete().where(d.c.id.in_(ids)))
+            purged += len(ids)
+
     def attempts_of(self, session: Session, delivery_id: str) -> list[Attempt]:
         a = self.attempts
         rows = session.execute(

@@ -65,6 +65,9 @@ RETRIES = webhooks.RetryPolicy(
 # The job's own interval: what a wake-up after commit did not send (a retry
 # that fell due, or a row left by a process that died) goes out within this.
 JOB_INTERVAL_SECONDS = 5.0
+# A finished delivery (its pairwise subject and sid) is kept this long, for
+# operators tracing a complaint, then purged.
+KEEP_FINISHED = timedelta(days=7)
 
 
 class BackChannel:
@@ -98,6 +101,11 @@ class BackChannel:
             sender=sender,
         )
         self.job = PeriodicJob("backchannel-logout", JOB_INTERVAL_SECONDS, self.outbox.deliver_due)
+        self.purge_job = PeriodicJob("purge-backchannel-logouts", 3600, self.purge)
+
+    def purge(self) -> int:
+        """Forget deliveries finished more than ``KEEP_FINISHED`` ago."""
+        return self.outbox.purge_finished(utcnow() - KEEP_FINISHED)
 
     def queue(self, session: Session, account_id: str, ended: Mapping[str, Sequence[str]]) -> int:
         """In the transaction that ends the sessions: ``ended`` is each ended

@@ -5,6 +5,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -241,3 +242,38 @@ def test_the_job_is_woken_only_after_commit(identity: Identity, agency: Agency) 
         channel.queue(session, "acc_backchannel", {"sid-order": [agency.client_id]})
         assert woken == []  # not while the rows are still uncommitted
     assert woken == [True]
+
+
+def test_finished_deliveries_are_purged_after_a_week(identity: Identity, agency: Agency) -> None:
+    channel = back_channel(identity, AgencyEndpoint())
+    for sid in ("sid-old", "sid-recent", "sid-pending"):
+        end_session(channel, identity, agency, sid)
+    d = backchannel_deliveries
+    by_sid = {json.loads(r.body)["sid"]: r.id for r in owed(identity, agency)}
+    with transaction(identity.database.sessions) as session:
+        long_ago = utcnow() - timedelta(days=8)
+        session.execute(
+            d.update()
+            .where(d.c.id == by_sid["sid-old"])
+            .values(state="succeeded", finished_at=long_ago)
+        )
+        session.execute(
+            d.update()
+            .where(d.c.id == by_sid["sid-recent"])
+            .values(state="succeeded", finished_at=utcnow() - timedelta(days=1))
+        )
+        session.execute(
+            backchannel_attempts.insert().values(
+                delivery_id=by_sid["sid-old"], attempted_at=long_ago, duration_ms=3, status_code=200
+            )
+        )
+    assert channel.purge() >= 1
+    left = {json.loads(r.body)["sid"] for r in owed(identity, agency)}
+    assert left == {"sid-recent", "sid-pending"}
+    with identity.database.engine.connect() as conn:
+        orphans = conn.execute(
+            sa.select(backchannel_attempts.c.id).where(
+                backchannel_attempts.c.delivery_id == by_sid["sid-old"]
+            )
+        ).all()
+    assert orphans == []
