@@ -234,6 +234,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 )
             ],
             policy=POLICY,
+            database=identity.database,
             http_app=create_app(
                 issuer=issuer,
                 token_server=token_server,

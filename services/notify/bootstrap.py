@@ -129,6 +129,7 @@ def serve(
         bootstrap.Parts(
             grpc_services=[notify_service(servicer)],
             policy=POLICY,
+            database=notify.database,
             http_app=lambda ready: build_app(routes, ready=ready),
             jobs=[
                 PeriodicJob("status-callbacks", 1.0, notify.deliver_callbacks),

@@ -142,6 +142,7 @@ def serve(
         bootstrap.Parts(
             grpc_services=[payments_service(servicer)],
             policy=POLICY,
+            database=app.database,
             http_app=create_app(pages, app.stripe_events, settings.webhook_secrets),
             jobs=[
                 PeriodicJob(

@@ -69,6 +69,7 @@ class Parts:
     grpc_services: Sequence[GrpcService]
     policy: Mapping[str, Access]
     http_app: Callable[[Callable[[], bool]], ASGIApp]
+    database: Database
     jobs: Sequence[PeriodicJob] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
 
@@ -82,6 +83,11 @@ def assemble(
 ) -> ServiceSpec:
     logging.getLogger().setLevel(platform.log_level)
     tracer = tracing.configure(name, platform)
+    stop_tracing = [
+        tracing.trace_database(parts.database.engine, parts.database.direct, tracer),
+        tracing.trace_outbound_http(tracer),
+        *([tracer.shutdown] if tracer else []),
+    ]
     caller, caller_policy = caller_service(name)
     services = [*parts.grpc_services, caller]
     policy = {**parts.policy, **caller_policy}
@@ -94,10 +100,11 @@ def assemble(
             *tracing.server_interceptors(tracer),
             *standard_interceptors(name, verifier, policy),
         ],
-        http_app=parts.http_app,
+        http_app=tracing.traced_http_app(parts.http_app, tracer),
         max_workers=platform.grpc_max_workers,
         jobs=parts.jobs,
-        on_stop=[*parts.on_stop, *([tracer.shutdown] if tracer else [])],
+        # Tracing stops after the service's own parts (its database) have closed.
+        on_stop=[*parts.on_stop, *stop_tracing],
         tls=tls.server_tls(platform),
         json_api=_json_api(name, platform, services),
     )

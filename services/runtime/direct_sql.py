@@ -30,10 +30,13 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 import psycopg
+from opentelemetry.trace import SpanKind, Tracer
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
+
+from services.runtime.tracing import sql_operation
 
 _NAMED = re.compile(r"%\((\w+)\)s")
 
@@ -127,8 +130,20 @@ class DirectSql:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: set[psycopg.Connection[Any]] = set()
+        # Set by ``tracing.trace_database`` when tracing is on.
+        self.tracer: Tracer | None = None
 
     def fetchone(self, statement: Statement, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        if self.tracer is None:
+            return self._fetchone(statement, values)
+        with self.tracer.start_as_current_span(
+            sql_operation(statement.sql),
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": "postgresql", "db.statement": statement.sql},
+        ):
+            return self._fetchone(statement, values)
+
+    def _fetchone(self, statement: Statement, values: Mapping[str, Any]) -> tuple[Any, ...] | None:
         link = self._link()
         try:
             return link.fetchone(statement.sql, statement.params(values))

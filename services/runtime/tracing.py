@@ -1,21 +1,40 @@
 """OpenTelemetry tracing, off unless ``GAAP_OTEL_ENDPOINT`` names an OTLP gRPC collector.
 
-When on, every gRPC call a service serves becomes a span (the instrumentation's
-server interceptor, outermost, so the span covers auth and errors too), and the
-W3C ``traceparent`` of an incoming call continues the caller's trace. Spans go in
-batches to the collector; nothing is exported when tracing is off.
+When on, a service traces:
+
+- every gRPC call it serves (the instrumentation's server interceptor,
+  outermost, so the span covers auth and errors too);
+- every HTTP request to its pages and endpoints (the ASGI middleware: sign-in,
+  the payment page, the token endpoint, webhooks from Stripe, receipts);
+- every SQL statement, as a child span: through SQLAlchemy (the statement text,
+  never its parameters) and through ``DirectSql``;
+- every outbound HTTP request made with httpx (agency webhooks, status
+  callbacks, back-channel logout, SMS providers, JWKS fetches), which also
+  carries the trace on to the receiver in ``traceparent``.
+
+The W3C ``traceparent`` of an incoming call or request continues the caller's
+trace. Spans go in batches to the collector; when tracing is off nothing is
+imported, wrapped or exported.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 from typing import TYPE_CHECKING, Any
 
 from services.runtime.config import PlatformSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import grpc
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from sqlalchemy.engine import Engine
+    from starlette.types import ASGIApp
+
+    from services.runtime.direct_sql import DirectSql
 
 
 def configure(
@@ -57,3 +76,166 @@ def server_interceptors(provider: TracerProvider | None) -> list[grpc.ServerInte
         tracer_provider=provider
     )
     return [interceptor]
+
+
+def traced_http_app(
+    factory: Callable[[Callable[[], bool]], ASGIApp], provider: TracerProvider | None
+) -> Callable[[Callable[[], bool]], ASGIApp]:
+    """The service's HTTP app factory, its apps wrapped in a span per request.
+
+    Span names and URL attributes carry the redacted path only (``redacted_path``)
+    and no query: a payment page's path is a bearer capability, and sign-in URLs
+    carry login hints and ID tokens. Probes and metrics scrapes are not traced."""
+    if provider is None:
+        return factory
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    def build(ready: Callable[[], bool]) -> ASGIApp:
+        app: ASGIApp = OpenTelemetryMiddleware(
+            factory(ready),
+            excluded_urls="/healthz$,/metrics$",
+            default_span_details=_span_details,
+            server_request_hook=_redact_request,
+            exclude_spans=["receive", "send"],
+            tracer_provider=provider,
+        )
+        return app
+
+    return build
+
+
+# A path segment kept as it is: a plain lower-case word (``pay``, ``signin``,
+# ``.well-known``). Anything else (an id, a token, a name) becomes ``{id}``.
+_PLAIN_SEGMENT = re.compile(r"[a-z.][a-z.-]{0,39}")
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
+
+
+def redacted_path(path: str) -> str:
+    return "/".join(
+        part if not part or _PLAIN_SEGMENT.fullmatch(part) else "{id}" for part in path.split("/")
+    )
+
+
+def _span_details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return f"{scope.get('method', 'HTTP')} {redacted_path(scope.get('path', ''))}", {}
+
+
+def _redact_request(span: Any, scope: dict[str, Any]) -> None:
+    _redact(span, redacted_path(scope.get("path", "")))
+
+
+def _redact_outbound(span: Any, request: Any) -> None:
+    url = request.url  # an httpx.URL, or httpcore's (scheme, host, port, target)
+    if isinstance(url, tuple):
+        path = url[3].split(b"?", 1)[0].decode("ascii", "replace")
+    else:
+        path = str(url.path)
+    _redact(span, redacted_path(path))
+
+
+async def _redact_outbound_async(span: Any, request: Any) -> None:
+    _redact_outbound(span, request)
+
+
+def _redact(span: Any, path: str) -> None:
+    """Replace whatever URL attributes the instrumentation set with ``path``."""
+    if not span.is_recording():
+        return
+    present = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        if key in present:
+            span.set_attribute(key, "" if key == "url.query" else path)
+
+
+def trace_database(
+    engine: Engine, direct: DirectSql, provider: TracerProvider | None
+) -> Callable[[], None]:
+    """A client span per statement run on ``engine`` or by ``direct``, child of
+    the call that ran it; returns what stops them.
+
+    Our own listeners rather than OpenTelemetry's SQLAlchemy instrumentor: that
+    one patches ``create_engine`` for the whole process and can be switched on
+    once per process, while a test (or a development process) runs several
+    services with an engine each."""
+    if provider is None:
+        return lambda: None
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from sqlalchemy import event
+
+    tracer = provider.get_tracer("gaap.sql")
+    system = engine.dialect.name
+    key = "_gaap_span"
+
+    def before(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        context = args[1]
+        span = tracer.start_span(
+            sql_operation(statement),
+            kind=SpanKind.CLIENT,
+            # The statement as written, with placeholders: never its values.
+            attributes={"db.system": system, "db.statement": statement},
+        )
+        setattr(context, key, span)
+
+    def after(_conn: Any, _cursor: Any, _statement: str, *args: Any) -> None:
+        span = getattr(args[1], key, None)
+        if span is not None:
+            span.end()
+
+    def failed(error: Any) -> None:
+        span = getattr(error.execution_context, key, None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error.original_exception).__name__))
+            span.end()
+
+    listeners = (
+        ("before_cursor_execute", before),
+        ("after_cursor_execute", after),
+        ("handle_error", failed),
+    )
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    direct.tracer = tracer
+
+    def stop() -> None:
+        direct.tracer = None
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+    return stop
+
+
+def sql_operation(statement: str) -> str:
+    """A span name: the statement's first word (``SELECT``, ``INSERT``, ``WITH``)."""
+    return statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+
+
+def trace_outbound_http(provider: TracerProvider | None) -> Callable[[], None]:
+    """Spans, and ``traceparent``, for every httpx request of this process;
+    returns what stops them."""
+    if provider is None:
+        return lambda: None
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+    # Process-wide: instrumented by the first service of the process to start,
+    # uninstrumented when the last one stops.
+    with _outbound_lock:
+        if not _outbound_users:
+            HTTPXClientInstrumentor().instrument(
+                tracer_provider=provider,
+                request_hook=_redact_outbound,
+                async_request_hook=_redact_outbound_async,
+            )
+        _outbound_users.append(provider)
+
+    def stop() -> None:
+        with _outbound_lock:
+            if provider in _outbound_users:
+                _outbound_users.remove(provider)
+                if not _outbound_users:
+                    HTTPXClientInstrumentor().uninstrument()
+
+    return stop
+
+
+_outbound_lock = threading.Lock()
+_outbound_users: list[TracerProvider] = []
