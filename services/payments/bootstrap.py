@@ -91,10 +91,9 @@ def open_payments(
         database.sessions,
         tables.webhook_deliveries,
         tables.webhook_attempts,
-        secret_for=secret_lookup,
+        prepare=webhooks.signed_json(secret_lookup, "GaaP-Payments-Webhooks/1"),
         policy=WEBHOOK_RETRIES,
         sender=webhook_sender or webhooks.http_sender(WEBHOOK_TIMEOUT_SECONDS),
-        user_agent="GaaP-Payments-Webhooks/1",
         clock=clock,
     )
     return PaymentsApp(

@@ -16,7 +16,7 @@ as the change it reports (so an accepted change always gets its webhook), and a
 outside the transaction, records every attempt, and schedules retries.
 
 What is posted is decided when a delivery is attempted, by a ``Prepare``
-callable: the default signs the stored JSON body with the subscription's
+callable: agency webhooks sign the stored JSON body with the subscription's
 current secret (``signed_json``); identity's back-channel logout mints a fresh
 logout token instead. Either way the request is built just before it is sent,
 so a timestamp or an expiry in it is never stale after a wait in the batch.
@@ -228,23 +228,16 @@ class Outbox:
         deliveries: sa.Table,
         attempts: sa.Table,
         *,
-        secret_for: Callable[[Session, Delivery], str | None] | None = None,
-        prepare: Prepare | None = None,
+        prepare: Prepare,
         policy: RetryPolicy,
         sender: Sender | None = None,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
-        user_agent: str = "GaaP-Webhooks/1",
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = sessions
         self.deliveries = deliveries
         self.attempts = attempts
-        if (secret_for is None) == (prepare is None):
-            raise ValueError("give the outbox either secret_for or prepare")
-        if secret_for is not None:
-            prepare = signed_json(secret_for, user_agent)
-        assert prepare is not None
         self._prepare = prepare
         self._policy = policy
         self._send = sender or http_sender()

@@ -241,7 +241,7 @@ def _outbox(
         factory,
         tables["deliveries"],
         tables["attempts"],
-        secret_for=lambda session, delivery: secret,
+        prepare=webhooks.signed_json(lambda session, delivery: secret, "GaaP-Webhooks/1"),
         policy=webhooks.RetryPolicy(
             [timedelta(minutes=1), timedelta(minutes=5)], retry_client_errors=retry_client_errors
         ),

@@ -167,8 +167,7 @@ def outbox(
         sessions,
         tables.webhook_deliveries,
         tables.webhook_attempts,
-        secret_for=secret_for,
+        prepare=webhooks.signed_json(secret_for, "GaaP-Notify-Callbacks/1"),
         policy=RETRY_POLICY,
         sender=sender,
-        user_agent="GaaP-Notify-Callbacks/1",
     )
