@@ -11,20 +11,27 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import httpx
 
-from services.notify.bootstrap import deliverer, open_notify
+from services.notify.bootstrap import Notify, deliverer, open_notify
+from services.notify.service_layer.delivery import Deliverer
 from services.notify.settings import NotifySettings
-from services.runtime import config, logs
+from services.runtime import config, logs, tracing
 from services.runtime.errors import StartupError
 from services.runtime.heartbeat import Heartbeat, heartbeat_path
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 log = logging.getLogger(__name__)
 
 
 async def serve(settings: NotifySettings, platform: config.PlatformSettings) -> None:
     notify = open_notify(platform, settings)
+    provider = tracing.configure("notify-worker", platform)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -32,12 +39,38 @@ async def serve(settings: NotifySettings, platform: config.PlatformSettings) -> 
     try:
         async with httpx.AsyncClient(timeout=10.0) as http:
             worker = deliverer(notify, http)
+            stop_tracing = trace_worker(notify, worker, provider)
             heartbeat = Heartbeat(heartbeat_path(platform.var_dir, "notify-worker"))
             log.info("worker started", extra={"service": "notify-worker"})
-            await worker.run(stop, on_turn=heartbeat.beat)
+            try:
+                await worker.run(stop, on_turn=heartbeat.beat)
+            finally:
+                stop_tracing()
     finally:
         notify.database.close()
         log.info("worker stopped")
+
+
+def trace_worker(
+    notify: Notify, worker: Deliverer, provider: TracerProvider | None
+) -> Callable[[], None]:
+    """With tracing on: a span per attempt, its statements and its SMS requests
+    as children; returns what stops it (and flushes the spans)."""
+    if provider is None:
+        return lambda: None
+    stops = [
+        tracing.trace_database(notify.database.engine, notify.database.direct, provider),
+        tracing.trace_outbound_http(provider),
+        provider.shutdown,
+    ]
+    worker.tracer = provider.get_tracer("gaap.notify.worker")
+
+    def stop() -> None:
+        worker.tracer = None
+        for each in stops:
+            each()
+
+    return stop
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +71,8 @@ class Deliverer:
         self._writing = False
         # Template versions never change, so they are cached for the worker's life.
         self._templates: dict[tuple[str, str, int], Template] = {}
+        # Set when tracing is on: a span per attempt (the worker's ``serve``).
+        self.tracer: Tracer | None = None
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -136,6 +139,22 @@ class Deliverer:
             asyncio.get_running_loop().create_task(self._write_pending())
 
     async def attempt(self, item: Claimed) -> Outcome:
+        if self.tracer is None:
+            return await self._attempt(item)
+        # The notification's id and what became of it; never its recipient or content.
+        with self.tracer.start_as_current_span(
+            f"send {item.channel}",
+            attributes={"gaap.notification.id": item.id, "gaap.attempt": item.attempts},
+        ) as span:
+            outcome = await self._attempt(item)
+            span.set_attribute(
+                "gaap.outcome", outcome.status or ("retry" if outcome.retry_at else "sent")
+            )
+            if outcome.provider:
+                span.set_attribute("gaap.provider", outcome.provider)
+            return outcome
+
+    async def _attempt(self, item: Claimed) -> Outcome:
         simulated = simulation.outcome(
             item.channel, item.recipient, item.mode == "test" and not self.config.deliver_test_mode
         )

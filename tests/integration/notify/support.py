@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +28,7 @@ from starlette.routing import Route
 from services.notify.bootstrap import Notify, deliverer, open_notify
 from services.notify.settings import NotifySettings
 from services.notify.sinks.sms import gateway_app
+from services.notify.worker import trace_worker
 from services.runtime.db_types import utcnow
 from services.runtime.http import HttpServer, bind
 from tests.support.platform import Platform, server_settings
@@ -143,7 +145,10 @@ def worker_settings(
 
 
 def run_worker(
-    platform: Platform, settings: NotifySettings, clock: Callable[[], datetime] = utcnow
+    platform: Platform,
+    settings: NotifySettings,
+    clock: Callable[[], datetime] = utcnow,
+    tracing: TracerProvider | None = None,
 ) -> int:
     """Send everything due now (by ``clock``), as one worker would; returns attempts."""
     notify = open_notify(platform.settings, settings)
@@ -151,7 +156,11 @@ def run_worker(
     async def go() -> int:
         async with httpx.AsyncClient(timeout=5) as http:
             worker = deliverer(notify, http, clock)  # tests move time instead of sleeping
-            return await worker.run_until_idle()
+            stop_tracing = trace_worker(notify, worker, tracing)
+            try:
+                return await worker.run_until_idle()
+            finally:
+                stop_tracing()
 
     try:
         return asyncio.run(go())

@@ -21,6 +21,9 @@ from gaap.notify.v1 import notify_pb2 as pb
 from gaap.notify.v1 import notify_pb2_grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc_status import rpc_status
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.notify.adapters import tables
 from services.notify.bootstrap import Notify
@@ -254,6 +257,36 @@ def test_an_email_is_stored_then_sent_as_multipart_and_delivered(
     # Sent once: another run finds nothing to do.
     run_worker(platform, settings)
     assert len(smtp.handler.to(to)) == 1
+
+
+def test_a_traced_worker_shows_each_attempt_with_its_statements_and_no_personal_data(
+    platform: Platform,
+    stub: Stub,
+    live: tuple[tuple[str, str], ...],
+    smtp: SmtpServer,
+    settings: NotifySettings,
+) -> None:
+    template = email_template(stub, live)
+    to = f"traced-{uuid.uuid4().hex[:8]}@example.gov"
+    sent = send_email(stub, live, template.id, to, reference="traced-ref")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    assert run_worker(platform, settings, tracing=provider) >= 1
+    spans = list(exporter.get_finished_spans())
+    [attempt] = [
+        s
+        for s in spans
+        if s.name == "send email" and (s.attributes or {}).get("gaap.notification.id") == sent.id
+    ]
+    assert (attempt.attributes or {})["gaap.outcome"] in ("delivered", "sent")
+    values = [s.name for s in spans] + [
+        str(v) for s in spans for v in (s.attributes or {}).values()
+    ]
+    for personal in (to, "traced-ref", "Ada"):
+        assert not any(personal in value for value in values), personal
+    statements = [s for s in spans if "db.statement" in (s.attributes or {})]
+    assert statements  # the claim and the outcome's record
 
 
 def test_sms_goes_through_an_http_provider_and_its_receipt_delivers_it(
