@@ -9,18 +9,18 @@ import os
 import re
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage as ParsedMessage
 
 import pytest
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.notify.adapters.email_smtp import fast_mime
-from services.notify.api.grpc import notification_message, timestamp
+from services.notify.api.grpc import notification_message
 from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import EmailMessage
 from services.notify.service_layer.common import new_id
 from services.notify.service_layer.group_commit import GroupWriter
+from services.runtime.timestamps import timestamp
 
 SENDER = "GaaP Notify <notify@gaap.localhost>"
 
@@ -119,22 +119,6 @@ def test_group_writer_hands_a_failed_write_to_every_caller_of_that_batch_only() 
     with pytest.raises(RuntimeError, match="database away"):
         writer.submit(13)
     assert writer.submit(7) == 7  # the writer is free again
-
-
-@pytest.mark.parametrize(
-    "at",
-    [
-        datetime(2025, 6, 1, 12, 30, 1, 123456, tzinfo=UTC),
-        datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
-        datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-5, minutes=-30))),
-        datetime(2025, 6, 1, 12, 0, 0, 5),  # naive: taken as UTC
-    ],
-)
-def test_timestamps_are_what_from_datetime_makes(at: datetime) -> None:
-    expected = Timestamp()
-    expected.FromDatetime(at)
-    assert timestamp(at) == expected
-    assert timestamp(None) is None
 
 
 def test_group_writer_wakes_each_waiter_once_with_its_own_result() -> None:

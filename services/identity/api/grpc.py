@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -14,7 +13,6 @@ from gaap.common.v1 import caller_pb2
 from gaap.identity.v1 import identity_pb2, identity_pb2_grpc
 from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.identity.adapters.audit_log import AuditFilter
 from services.identity.domain.agencies import Agency
@@ -38,6 +36,7 @@ from services.runtime.errors import (
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors.auth import AUTHENTICATED, Access
 from services.runtime.pagination import PageRequest
+from services.runtime.timestamps import field_datetime, stamp_into, timestamp
 
 SERVICE_NAME = identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
 TOKENS_SCOPE = "identity:tokens"
@@ -209,7 +208,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.LockAccountRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Account:
         key = _keyed("LockAccount", request)
-        until = _datetime(request.lock_until) if request.HasField("lock_until") else None
+        until = field_datetime(request, "lock_until")
         locked = self._api.operators.lock(
             request.account_id, until=until, reason=request.reason, actor=key.tenant, keyed=key
         )
@@ -233,8 +232,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             types=list(request.types),
             account_id=request.account_id or None,
             client_id=request.client_id or None,
-            since=_datetime(request.start_time) if request.HasField("start_time") else None,
-            until=_datetime(request.end_time) if request.HasField("end_time") else None,
+            since=field_datetime(request, "start_time"),
+            until=field_datetime(request, "end_time"),
         )
         page = self._api.operators.audit_events(
             where, PageRequest.parse(request.page_size, request.page_token)
@@ -255,7 +254,7 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         scopes=list(agency.scopes),
         redirect_uris=list(agency.redirect_uris),
         auth_methods=[_AUTH_METHODS[m] for m in agency.auth_methods],
-        create_time=_timestamp(agency.created_at),
+        create_time=timestamp(agency.created_at),
         disabled=agency.disabled,
         subject_type=agency.subject_type,
         sector_identifier=agency.sector_identifier or "",
@@ -263,8 +262,7 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         post_logout_redirect_uris=list(agency.post_logout_redirect_uris),
         backchannel_logout_uri=agency.backchannel_logout_uri or "",
     )
-    if agency.disabled_at is not None:
-        message.disable_time.CopyFrom(_timestamp(agency.disabled_at))
+    stamp_into(message.disable_time, agency.disabled_at)
     return message
 
 
@@ -301,10 +299,9 @@ def account_message(account: AccountStatus) -> identity_pb2.Account:
         locked=account.locked,
         locked_indefinitely=account.locked_indefinitely,
         failed_attempts=account.failed_attempts,
-        create_time=_timestamp(account.created_at),
+        create_time=timestamp(account.created_at),
     )
-    if account.locked_until is not None:
-        message.locked_until.CopyFrom(_timestamp(account.locked_until))
+    stamp_into(message.locked_until, account.locked_until)
     return message
 
 
@@ -313,23 +310,13 @@ def audit_message(event: AuditEvent) -> identity_pb2.AuditEvent:
     details.update(event.details)
     return identity_pb2.AuditEvent(
         id=event.id,
-        time=_timestamp(event.at),
+        time=timestamp(event.at),
         type=str(event.type),
         account_id=event.account_id or "",
         client_id=event.client_id or "",
         ip=event.ip or "",
         details=details,
     )
-
-
-def _timestamp(at: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromNanoseconds(int(at.timestamp() * 1e6) * 1000)
-    return stamp
-
-
-def _datetime(stamp: Timestamp) -> datetime:
-    return stamp.ToDatetime(tzinfo=UTC)
 
 
 def _keyed(method: str, request: M) -> Keyed:

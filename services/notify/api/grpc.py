@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import grpc
 from gaap.notify.v1 import notify_pb2 as pb
 from gaap.notify.v1 import notify_pb2_grpc
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.notify.domain.notifications import Notification
 from services.notify.domain.placeholders import Value
@@ -32,6 +30,7 @@ from services.runtime.errors import FieldViolation, InvalidArgument, PermissionD
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors.auth import AUTHENTICATED, Access
 from services.runtime.pagination import PageRequest
+from services.runtime.timestamps import field_datetime, stamp_into, timestamp
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NotifyService"].full_name
 SEND, TEMPLATES, READ = "notify:send", "notify:templates", "notify:read"
@@ -74,33 +73,6 @@ _STATUSES = {name: i + 1 for i, name in enumerate(STATUSES)}
 _STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
 M = TypeVar("M", bound=Message)
 T = TypeVar("T")
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _stamp(field: Timestamp, at: datetime | None) -> None:
-    """Set a message's timestamp field in place (no Timestamp made and copied in)."""
-    if at is None:
-        return
-    if at.tzinfo is None:  # naive: taken as UTC, as FromDatetime does
-        field.FromDatetime(at)
-        return
-    since = at - _EPOCH  # what FromDatetime computes, without its time tuple
-    field.seconds = since.days * 86_400 + since.seconds
-    field.nanos = since.microseconds * 1000
-
-
-def timestamp(at: datetime | None) -> Timestamp | None:
-    if at is None:
-        return None
-    stamp = Timestamp()
-    _stamp(stamp, at)
-    return stamp
-
-
-def _datetime(stamp: Timestamp, present: bool) -> datetime | None:
-    return stamp.ToDatetime(tzinfo=UTC) if present else None
 
 
 def _values(personalisation: Mapping[str, pb.PersonalisationValue]) -> dict[str, Value]:
@@ -177,10 +149,10 @@ def notification_message(n: Notification) -> pb.Notification:
         purged=n.purged_at is not None,
         email_reply_to=n.reply_to,
     )
-    _stamp(message.create_time, n.created_at)
-    _stamp(message.scheduled_for, n.scheduled_for or n.created_at)
-    _stamp(message.sent_time, n.sent_at)
-    _stamp(message.completed_time, n.completed_at)
+    stamp_into(message.create_time, n.created_at)
+    stamp_into(message.scheduled_for, n.scheduled_for or n.created_at)
+    stamp_into(message.sent_time, n.sent_at)
+    stamp_into(message.completed_time, n.completed_at)
     return message
 
 
@@ -339,7 +311,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
                 request.email_address,
                 _values(request.personalisation),
                 request.reference,
-                _datetime(request.scheduled_for, request.HasField("scheduled_for")),
+                field_datetime(request, "scheduled_for"),
                 request.email_reply_to,
                 request.language,
             ),
@@ -355,7 +327,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
                 request.phone_number,
                 _values(request.personalisation),
                 request.reference,
-                _datetime(request.scheduled_for, request.HasField("scheduled_for")),
+                field_datetime(request, "scheduled_for"),
                 "",
                 request.language,
             ),
@@ -387,8 +359,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             template_id=request.template_id or None,
             reference=request.reference or None,
             bulk_send_id=request.bulk_send_id or None,
-            created_after=_datetime(request.created_after, request.HasField("created_after")),
-            created_before=_datetime(request.created_before, request.HasField("created_before")),
+            created_after=field_datetime(request, "created_after"),
+            created_before=field_datetime(request, "created_before"),
         )
         return pb.ListNotificationsResponse(
             notifications=[notification_message(n) for n in page.items],
@@ -426,7 +398,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             request.csv,
             [(r.recipient, _values(r.personalisation), r.reference) for r in request.rows],
             request.reference,
-            _datetime(request.scheduled_for, request.HasField("scheduled_for")),
+            field_datetime(request, "scheduled_for"),
             request.email_reply_to,
             request.language,
         )

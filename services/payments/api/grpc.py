@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import grpc
 from gaap.payments.v1 import payments_pb2 as pb
 from gaap.payments.v1 import payments_pb2_grpc
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from services.payments.adapters.repositories import EventRecord, PaymentFilter, Subscription
 from services.payments.domain.money import check_currency
@@ -26,6 +25,7 @@ from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors.auth import Access
 from services.runtime.pagination import PageRequest
 from services.runtime.rate_limit import Limit, RateLimiter
+from services.runtime.timestamps import field_datetime, stamp_into, timestamp
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["PaymentsService"].full_name
 CREATE, READ, REFUND = "payments:create", "payments:read", "payments:refund"
@@ -152,8 +152,8 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
             reference=request.reference,
             state=_STATES_BACK.get(request.state),
             email=request.email,
-            created_after=_time(request, "created_after"),
-            created_before=_time(request, "created_before"),
+            created_after=field_datetime(request, "created_after"),
+            created_before=field_datetime(request, "created_before"),
         )
         found = self._payments.list(caller.client_id, filters, page)
         return pb.ListPaymentsResponse(
@@ -277,7 +277,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.ReconciliationReport:
         caller = principal()
         self._limits.read(caller)
-        start, end = _time(request, "start_time"), _time(request, "end_time")
+        start, end = field_datetime(request, "start_time"), field_datetime(request, "end_time")
         violations = [
             FieldViolation(name, "required")
             for name, value in (("start_time", start), ("end_time", end))
@@ -309,8 +309,8 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
             provider=p.provider,
             captured_amount=p.captured_amount,
             refundable_amount=p.refundable_amount,
-            create_time=_stamp(p.created_at),
-            update_time=_stamp(p.updated_at),
+            create_time=timestamp(p.created_at),
+            update_time=timestamp(p.updated_at),
         )
         if p.page_open(self._clock()):
             message.next_url = self._links.url(p.id)
@@ -323,10 +323,8 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
                     cardholder_name=p.card.cardholder_name,
                 )
             )
-        if p.authorised_at is not None:
-            message.authorise_time.CopyFrom(_stamp(p.authorised_at))
-        if p.captured_at is not None:
-            message.capture_time.CopyFrom(_stamp(p.captured_at))
+        stamp_into(message.authorise_time, p.authorised_at)
+        stamp_into(message.capture_time, p.captured_at)
         return message
 
 
@@ -336,25 +334,12 @@ def _id(field: str, value: str) -> str:
     return value
 
 
-def _stamp(at: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(at)
-    return stamp
-
-
-def _time(message: Message, field: str) -> datetime | None:
-    if not message.HasField(field):
-        return None
-    stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def _event(e: EventRecord) -> pb.PaymentEvent:
     return pb.PaymentEvent(
         payment_id=e.payment_id,
         type=e.type,
         state=_STATES[e.state],
-        time=_stamp(e.at),
+        time=timestamp(e.at),
         refund_id=e.refund_id or "",
     )
 
@@ -366,8 +351,8 @@ def _refund(r: Refund) -> pb.Refund:
         amount=r.amount,
         currency=r.currency,
         state=_REFUND_STATES[r.state],
-        create_time=_stamp(r.created_at),
-        update_time=_stamp(r.updated_at),
+        create_time=timestamp(r.created_at),
+        update_time=timestamp(r.updated_at),
     )
 
 
@@ -377,7 +362,7 @@ def _subscription(s: Subscription) -> pb.WebhookSubscription:
         url=s.url,
         event_types=list(s.event_types),
         disabled=s.disabled_at is not None,
-        create_time=_stamp(s.created_at),
+        create_time=timestamp(s.created_at),
     )
 
 
@@ -388,10 +373,10 @@ def _delivery(view: DeliveryView) -> pb.WebhookDelivery:
         event_id=d.event_id,
         event_type=d.event_type,
         state=d.state,
-        create_time=_stamp(d.created_at),
+        create_time=timestamp(d.created_at),
         attempts=[
             pb.WebhookAttempt(
-                time=_stamp(a.attempted_at),
+                time=timestamp(a.attempted_at),
                 status_code=a.status_code or 0,
                 error=a.error or "",
                 duration_ms=a.duration_ms,
@@ -400,7 +385,7 @@ def _delivery(view: DeliveryView) -> pb.WebhookDelivery:
         ],
     )
     if d.state == "pending":
-        message.next_attempt_time.CopyFrom(_stamp(d.next_attempt_at))
+        stamp_into(message.next_attempt_time, d.next_attempt_at)
     return message
 
 
@@ -414,7 +399,7 @@ def _report(r: Report) -> pb.ReconciliationReport:
                 refund_id=x.refund_id,
                 reference=x.reference,
                 amount=x.amount,
-                time=_stamp(x.at),
+                time=timestamp(x.at),
             )
             for x in r.lines
         ],
