@@ -105,9 +105,9 @@ def traced_http_app(
 
 
 # A path segment kept as it is: a plain lower-case word (``pay``, ``signin``,
-# ``.well-known``). Anything else (an id, a token, a name) becomes ``{id}``.
-_PLAIN_SEGMENT = re.compile(r"[a-z.][a-z.-]{0,39}")
-_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
+# ``.well-known``) or an API version (``v1``). Anything else (an id, a token, a
+# name) becomes ``{id}``.
+_PLAIN_SEGMENT = re.compile(r"[a-z.][a-z.-]{0,39}|v\d{1,2}")
 
 
 def redacted_path(path: str) -> str:
@@ -121,30 +121,37 @@ def _span_details(scope: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def _redact_request(span: Any, scope: dict[str, Any]) -> None:
-    _redact(span, redacted_path(scope.get("path", "")))
+    host, port = scope.get("server") or ("", None)
+    _redact(span, scope.get("scheme", "http"), str(host), port, scope.get("path", ""))
 
 
 def _redact_outbound(span: Any, request: Any) -> None:
     url = request.url  # an httpx.URL, or httpcore's (scheme, host, port, target)
     if isinstance(url, tuple):
-        path = url[3].split(b"?", 1)[0].decode("ascii", "replace")
+        scheme, host, port, target = url
+        path = target.split(b"?", 1)[0].decode("ascii", "replace")
+        _redact(span, scheme.decode(), host.decode(), port, path)
     else:
-        path = str(url.path)
-    _redact(span, redacted_path(path))
+        _redact(span, url.scheme, url.host, url.port, url.path)
 
 
 async def _redact_outbound_async(span: Any, request: Any) -> None:
     _redact_outbound(span, request)
 
 
-def _redact(span: Any, path: str) -> None:
-    """Replace whatever URL attributes the instrumentation set with ``path``."""
+def _redact(span: Any, scheme: str, host: str, port: int | None, path: str) -> None:
+    """Replace whatever URL attributes the instrumentation set: the host stays
+    (which agency's endpoint), the path is redacted, the query goes."""
     if not span.is_recording():
         return
+    path = redacted_path(path)
+    full = f"{scheme}://{host}{f':{port}' if port else ''}{path}"
+    values = {"http.target": path, "url.path": path, "url.query": "", "http.url": full}
+    values["url.full"] = full
     present = getattr(span, "attributes", None) or {}
-    for key in _URL_ATTRIBUTES:
+    for key, value in values.items():
         if key in present:
-            span.set_attribute(key, "" if key == "url.query" else path)
+            span.set_attribute(key, value)
 
 
 def trace_database(

@@ -86,6 +86,8 @@ def test_a_traced_payment_shows_its_statements_its_page_and_its_webhook(
     ]
     assert url_values
     assert all(str(v).endswith("/hooks") or v == "" for v in url_values)
+    full = [v for k, v in (outbound.attributes or {}).items() if k in ("url.full", "http.url")]
+    assert full == [receiver.url]  # the agency's host stays: which endpoint was slow
 
     # Nothing that opens the page, and no value an agency or citizen sent.
     values = every_value(spans)
@@ -109,3 +111,38 @@ def test_paths_keep_their_words_and_lose_their_ids() -> None:
     assert tracing.redacted_path("/receipts/sms/primary") == "/receipts/sms/primary"
     assert tracing.redacted_path("/callbacks/Agency42/status") == "/callbacks/{id}/status"
     assert tracing.redacted_path("/") == "/"
+    assert tracing.redacted_path("/v1/send/v1x") == "/v1/send/{id}"
+
+
+class FakeSpan:
+    def __init__(self, **attributes: Any) -> None:
+        self.attributes = dict(attributes)
+
+    def is_recording(self) -> bool:
+        return True
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.attributes[key] = value
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        httpx.URL("https://sms.example:8443/v1/send/acct_77?key=SECRET"),
+        (b"https", b"sms.example", 8443, b"/v1/send/acct_77?key=SECRET"),  # httpcore's form
+    ],
+)
+def test_an_outbound_url_keeps_its_host_and_loses_its_ids_and_query(url: Any) -> None:
+    span = FakeSpan(**{"url.full": "https://sms.example:8443/v1/send/acct_77?key=SECRET"})
+    span.attributes["url.query"] = "key=SECRET"
+
+    class Request:
+        pass
+
+    request = Request()
+    request.url = url  # type: ignore[attr-defined]
+    tracing._redact_outbound(span, request)
+    assert span.attributes == {
+        "url.full": "https://sms.example:8443/v1/send/{id}",
+        "url.query": "",
+    }
