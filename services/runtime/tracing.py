@@ -13,8 +13,11 @@ When on, a service traces:
   carries the trace on to the receiver in ``traceparent``.
 
 The W3C ``traceparent`` of an incoming call or request continues the caller's
-trace. Spans go in batches to the collector; when tracing is off nothing is
-imported, wrapped or exported.
+trace, and work queued for later (a notification) keeps the ``traceparent`` of
+the call that queued it, so the worker's span joins that trace. Spans go in
+batches to the collector. When tracing is off, only OpenTelemetry's small API
+package is loaded (to read the current span, which is then always invalid):
+nothing of the SDK or the instrumentations is imported, wrapped or exported.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from __future__ import annotations
 import re
 import threading
 from typing import TYPE_CHECKING, Any
+
+from opentelemetry.context import Context
+from opentelemetry.trace import get_current_span
 
 from services.runtime.config import PlatformSettings
 
@@ -64,6 +70,25 @@ def configure(
             )
         )
     return provider
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the span this thread or task is in; ``None``
+    when there is none (always, with tracing off). Stored with work that another
+    process finishes later (a queued notification), to continue the trace there."""
+    context = get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+
+
+def context_from(traceparent: str | None) -> Context | None:
+    """The context a stored ``traceparent`` names (``None``: a new trace)."""
+    if not traceparent:
+        return None
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator().extract({"traceparent": traceparent})
 
 
 def server_interceptors(provider: TracerProvider | None) -> list[grpc.ServerInterceptor[Any, Any]]:

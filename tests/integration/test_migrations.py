@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -44,3 +45,28 @@ def test_migrations_match_the_tables_the_code_declares(database_url: str, servic
     finally:
         engine.dispose()
     assert diffs == []
+
+
+def test_a_notify_database_from_before_0002_gets_the_traceparent_column(
+    database_url: str,
+) -> None:
+    # 0001 builds notify's tables from the current metadata; a database made
+    # before 0002 existed has no traceparent column, and 0002 must add it.
+    url = for_service(database_url, "notify")
+    module_file = importlib.import_module(SERVICES["notify"]).__file__
+    assert module_file is not None
+    migrations = Path(module_file).parents[1] / "migrations"
+    engine = db.create_engine(url)
+    try:
+        db.migrate(engine, migrations)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ALTER TABLE notifications DROP COLUMN traceparent")
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+        db.migrate(engine, migrations)
+        with engine.connect() as connection:
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("notifications")}
+            version = connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    finally:
+        engine.dispose()
+    assert "traceparent" in columns
+    assert version == "0002"

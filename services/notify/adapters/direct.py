@@ -66,6 +66,7 @@ _FROM_ROW = {
     "language": "text",
     "fragments": "int",
     "bulk_send_id": "text",
+    "traceparent": "text",
     "created_at": "timestamptz",
     "scheduled_for": "timestamptz",
     "due_at": "timestamptz",

@@ -54,6 +54,7 @@ class Claimed:
     reply_to: str
     attempts: int  # including this one
     first_due_at: datetime
+    traceparent: str | None = None  # of the call that created it (tracing on)
 
 
 def _due(now: datetime) -> Any:
@@ -96,6 +97,7 @@ def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list
             r.reply_to,
             r.attempts,
             r.first_due_at,
+            r.traceparent,
         )
         for r in rows
     ]

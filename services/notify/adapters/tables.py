@@ -64,6 +64,9 @@ notifications = sa.Table(
     sa.Column("sent_at", UtcDateTime),
     sa.Column("completed_at", UtcDateTime),
     sa.Column("purged_at", UtcDateTime),
+    # The W3C traceparent of the call that created it (tracing on), so the
+    # worker's delivery span joins that trace (migration 0002).
+    sa.Column("traceparent", sa.String(55)),
 )
 
 bulk_sends = sa.Table(

@@ -37,6 +37,7 @@ from services.notify.domain.statuses import DELIVERED, TECHNICAL_FAILURE
 from services.notify.domain.templates import Template
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.tracing import context_from
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,8 @@ class Deliverer:
         # The notification's id and what became of it; never its recipient or content.
         with self.tracer.start_as_current_span(
             f"send {item.channel}",
+            # A child of the call that created the notification, when it was traced.
+            context=context_from(item.traceparent),
             attributes={"gaap.notification.id": item.id, "gaap.attempt": item.attempts},
         ) as span:
             outcome = await self._attempt(item)

@@ -53,6 +53,7 @@ from services.runtime.errors import (
 from services.runtime.idempotency import check_key
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.rate_limit import Limit, RateLimiter
+from services.runtime.tracing import current_traceparent
 
 MAX_REPORTED_ROWS = 100  # violations listed in one error (the count says how many in all)
 MAX_TEMPLATE_RELOADS = 5
@@ -657,6 +658,7 @@ def _row(
         "language": rendered.language,
         "fragments": rendered.fragments,
         "bulk_send_id": bulk_id,
+        "traceparent": current_traceparent(),
         "created_at": now,
         "scheduled_for": scheduled_for,
         "due_at": due,

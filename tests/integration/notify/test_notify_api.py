@@ -27,7 +27,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from services.notify.adapters import tables
 from services.notify.bootstrap import Notify
+from services.notify.domain.templates import Content
+from services.notify.service_layer.common import Idempotent
+from services.notify.service_layer.sending import SendRequest
 from services.notify.settings import NotifySettings
+from services.runtime.context import Principal
 from services.runtime.db import transaction
 from tests.integration.notify.support import (
     SMS_KEY,
@@ -287,6 +291,48 @@ def test_a_traced_worker_shows_each_attempt_with_its_statements_and_no_personal_
         assert not any(personal in value for value in values), personal
     statements = [s for s in spans if "db.statement" in (s.attributes or {})]
     assert statements  # the claim and the outcome's record
+
+
+def test_a_delivery_attempt_joins_the_trace_of_the_call_that_queued_it(
+    platform: Platform, notify: Notify, settings: NotifySettings, smtp: SmtpServer
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    caller = provider.get_tracer("test")
+    stub_template: Any = notify.templates.create(
+        "ag_traced",
+        "email",
+        "Traced",
+        [Content("en", "Hello", "Hello ((name))")],
+        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+    )
+    agency = Principal("ag_traced", "live", frozenset({"notify:send"}), "t", 0)
+    to = f"joined-{uuid.uuid4().hex[:8]}@example.gov"
+    assert stub_template is not None
+
+    def send(name: str) -> Any:
+        request = SendRequest("email", stub_template.id, to, {"name": name})
+        return notify.sending.send(
+            agency, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+        )
+
+    with caller.start_as_current_span("SendEmail") as call:
+        sent = send("Ada")
+    untraced = send("Bo")
+    run_worker(platform, settings, tracing=provider)
+    attempts = {
+        (s.attributes or {}).get("gaap.notification.id"): s
+        for s in exporter.get_finished_spans()
+        if s.name == "send email"
+    }
+    joined = attempts[sent.id]
+    assert joined.context.trace_id == call.get_span_context().trace_id
+    assert joined.parent is not None
+    assert joined.parent.span_id == call.get_span_context().span_id
+    alone = attempts[untraced.id]
+    assert alone.parent is None  # queued outside any trace: a trace of its own
+    assert alone.context.trace_id != call.get_span_context().trace_id
 
 
 def test_sms_goes_through_an_http_provider_and_its_receipt_delivers_it(

@@ -91,6 +91,7 @@ def send(
         "language": "en",
         "fragments": 0,
         "bulk_send_id": None,
+        "traceparent": None,
         "created_at": NOW,
         "scheduled_for": None,
         "due_at": NOW,
