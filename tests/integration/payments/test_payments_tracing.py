@@ -9,14 +9,13 @@ from typing import Any
 import httpx
 import pytest
 from gaap.payments.v1 import payments_pb2 as pb
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from services.runtime import tracing
 from tests.integration.payments.support import Agency, WebhookReceiver, payments_service
 from tests.support.platform import Platform
+from tests.support.tracing import in_memory, recorded_text
 
 CREATE = "/gaap.payments.v1.PaymentsService/CreatePayment"
 
@@ -25,21 +24,13 @@ def traced_payments(
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[TracerProvider, InMemorySpanExporter]:
     """The next service assembled traces into memory, as with GAAP_OTEL_ENDPOINT set."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "gaap-payments"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider, exporter = in_memory("gaap-payments")
     monkeypatch.setattr(tracing, "configure", lambda *args, **kwargs: provider)
     return provider, exporter
 
 
 def children(spans: list[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
     return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
-
-
-def every_value(spans: list[ReadableSpan]) -> list[str]:
-    return [s.name for s in spans] + [
-        str(value) for s in spans for value in (s.attributes or {}).values()
-    ]
 
 
 def test_a_traced_payment_shows_its_statements_its_page_and_its_webhook(
@@ -90,7 +81,7 @@ def test_a_traced_payment_shows_its_statements_its_page_and_its_webhook(
     assert full == [receiver.url]  # the agency's host stays: which endpoint was slow
 
     # Nothing that opens the page, and no value an agency or citizen sent.
-    values = every_value(spans)
+    values = recorded_text(spans)
     for secret in (token, "TRACE-REF-7", "Trace fee", payment.id):
         assert not any(secret in value for value in values), secret
 
