@@ -6,8 +6,9 @@ When on, a service traces:
   outermost, so the span covers auth and errors too);
 - every HTTP request to its pages and endpoints (the ASGI middleware: sign-in,
   the payment page, the token endpoint, webhooks from Stripe, receipts);
-- every SQL statement, as a child span: through SQLAlchemy (the statement text,
-  never its parameters) and through ``DirectSql``;
+- every SQL statement run within a traced call, as a child span: through
+  SQLAlchemy (the statement text, never its parameters) and through
+  ``DirectSql``;
 - every outbound HTTP request made with httpx (agency webhooks, status
   callbacks, back-channel logout, SMS providers, JWKS fetches), which also
   carries the trace on to the receiver in ``traceparent``.
@@ -199,6 +200,10 @@ def trace_database(
     key = "_gaap_span"
 
     def before(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        if not get_current_span().get_span_context().is_valid:
+            # Outside any traced call (a job's or the worker's polling): a
+            # trace per poll would be noise, not news.
+            return
         context = args[1]
         span = tracer.start_span(
             sql_operation(statement),
