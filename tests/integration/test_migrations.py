@@ -50,8 +50,8 @@ def test_migrations_match_the_tables_the_code_declares(database_url: str, servic
 def test_a_notify_database_from_before_0002_gets_the_traceparent_column(
     database_url: str,
 ) -> None:
-    # 0001 builds notify's tables from the current metadata; a database made
-    # before 0002 existed has no traceparent column, and 0002 must add it.
+    # A database in service before 0002 (at 0001, no traceparent column) is
+    # brought up to date by the next start.
     url = for_service(database_url, "notify")
     module_file = importlib.import_module(SERVICES["notify"]).__file__
     assert module_file is not None

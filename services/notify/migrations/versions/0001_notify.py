@@ -1,5 +1,9 @@
 """Templates, notifications (the queue), bulk sends, callbacks, settings, counters.
 
+The tables are spelled out as they were at this revision, not taken from
+``adapters/tables.py``: a migration must build the same schema whatever the
+code declares later (later columns come from later migrations).
+
 Revision ID: 0001
 Revises:
 """
@@ -7,8 +11,8 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.notify.adapters import tables
 from services.runtime import idempotency, webhooks
+from services.runtime.db_types import UtcDateTime
 
 revision = "0001"
 down_revision = None
@@ -16,20 +20,104 @@ branch_labels = None
 depends_on = None
 
 _OWN = (
-    tables.templates,
-    tables.template_versions,
-    tables.notifications,
-    tables.bulk_sends,
-    tables.status_callbacks,
-    tables.agency_settings,
-    tables.daily_counts,
+    "templates",
+    "template_versions",
+    "notifications",
+    "bulk_sends",
+    "status_callbacks",
+    "agency_settings",
+    "daily_counts",
 )
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    for table in _OWN:
-        table.create(bind)
+    op.create_table(
+        "templates",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("latest_version", sa.Integer, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "template_versions",
+        sa.Column("template_id", sa.String(40), nullable=False),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("contents", sa.JSON, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("template_id", "version"),
+    )
+    op.create_table(
+        "notifications",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("mode", sa.String(8), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("template_id", sa.String(40), nullable=False),
+        sa.Column("template_version", sa.Integer, nullable=False),
+        sa.Column("recipient", sa.String(320), nullable=False),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("personalisation", sa.JSON, nullable=False),
+        sa.Column("reply_to", sa.String(320), nullable=False),
+        sa.Column("reference", sa.String(200), nullable=False),
+        sa.Column("language", sa.String(35), nullable=False),
+        sa.Column("fragments", sa.Integer, nullable=False),
+        sa.Column("bulk_send_id", sa.String(40)),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("scheduled_for", UtcDateTime),
+        sa.Column("due_at", UtcDateTime, nullable=False),
+        sa.Column("first_due_at", UtcDateTime, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False),
+        sa.Column("provider", sa.String(40)),
+        sa.Column("provider_message_id", sa.String(200)),
+        sa.Column("sent_at", UtcDateTime),
+        sa.Column("completed_at", UtcDateTime),
+        sa.Column("purged_at", UtcDateTime),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "bulk_sends",
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("template_id", sa.String(40), nullable=False),
+        sa.Column("template_version", sa.Integer, nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("total", sa.Integer, nullable=False),
+        sa.Column("reference", sa.String(200), nullable=False),
+        sa.Column("scheduled_for", UtcDateTime),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "status_callbacks",
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("id", sa.String(40), nullable=False),
+        sa.Column("url", sa.String(2000), nullable=False),
+        sa.Column("secret", sa.String(100), nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("tenant"),
+    )
+    op.create_table(
+        "agency_settings",
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("sms_default_region", sa.String(2), nullable=False),
+        sa.Column("international_sms", sa.Boolean, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("tenant"),
+    )
+    op.create_table(
+        "daily_counts",
+        sa.Column("tenant", sa.String(64), nullable=False),
+        sa.Column("channel", sa.String(8), nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("tenant", "channel", "day"),
+    )
     op.create_index("ix_templates_tenant", "templates", ["tenant", "created_at", "id"])
     op.create_index(
         "ix_notifications_tenant_created", "notifications", ["tenant", "created_at", "id"]
@@ -64,4 +152,4 @@ def downgrade() -> None:
     op.drop_table(webhooks.DELIVERIES)
     op.drop_table(idempotency.TABLE_NAME)
     for table in reversed(_OWN):
-        op.drop_table(table.name)
+        op.drop_table(table)

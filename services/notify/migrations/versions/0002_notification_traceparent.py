@@ -15,11 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # 0001 creates notify's tables from the current metadata, so a database
-    # made from scratch has the column already; one made before this has not.
-    present = {c["name"] for c in sa.inspect(op.get_bind()).get_columns("notifications")}
-    if "traceparent" not in present:
-        op.add_column("notifications", sa.Column("traceparent", sa.String(55)))
+    op.add_column("notifications", sa.Column("traceparent", sa.String(55)))
 
 
 def downgrade() -> None:
