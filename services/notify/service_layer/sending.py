@@ -224,6 +224,7 @@ class SendingService:
             reply_to=request.reply_to,
             now=now,
             bulk_id=None,
+            traceparent=current_traceparent(),
         )
         notification = _as_notification(row)
         return _PendingSend(
@@ -401,6 +402,7 @@ class SendingService:
         rows = _parse_rows(request, template.channel)
         problems = _common_problems(request.reference, request.scheduled_for, request.reply_to, now)
         bulk_id = new_id("bulk")
+        traceparent = current_traceparent()  # the bulk call's, for every row
         prepared: list[dict[str, Any]] = []
         row_problems = 0
         for number, (raw_recipient, raw_values, reference) in enumerate(rows, start=1):
@@ -434,6 +436,7 @@ class SendingService:
                         reply_to=request.reply_to,
                         now=now,
                         bulk_id=bulk_id,
+                        traceparent=traceparent,
                     )
                 )
         if problems:
@@ -639,6 +642,7 @@ def _row(
     reply_to: str,
     now: datetime,
     bulk_id: str | None,
+    traceparent: str | None,
 ) -> dict[str, Any]:
     due = max(scheduled_for, now) if scheduled_for is not None else now
     return {
@@ -658,7 +662,7 @@ def _row(
         "language": rendered.language,
         "fragments": rendered.fragments,
         "bulk_send_id": bulk_id,
-        "traceparent": current_traceparent(),
+        "traceparent": traceparent,
         "created_at": now,
         "scheduled_for": scheduled_for,
         "due_at": due,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -32,12 +33,14 @@ from tests.support.platform import ISSUER
 class AgencyEndpoint:
     """An agency's back-channel URI: answers with the queued statuses, then 200."""
 
-    def __init__(self, *statuses: int) -> None:
+    def __init__(self, *statuses: int, seconds: float = 0.0) -> None:
         self.statuses = list(statuses)
+        self.seconds = seconds  # how long each request takes to answer
         self.received: list[tuple[str, bytes, dict[str, str]]] = []
 
     def __call__(self, url: str, body: bytes, headers: dict[str, str]) -> int:
         self.received.append((url, body, headers))
+        time.sleep(self.seconds)
         return self.statuses.pop(0) if self.statuses else 200
 
     def tokens(self) -> list[str]:
@@ -277,3 +280,33 @@ def test_finished_deliveries_are_purged_after_a_week(identity: Identity, agency:
             )
         ).all()
     assert orphans == []
+
+
+def test_two_replicas_delivering_at_once_send_each_token_once(
+    identity: Identity, agency: Agency
+) -> None:
+    # A slow agency: the first replica is still sending when the second looks.
+    endpoint = AgencyEndpoint(seconds=0.1)
+    replicas = [back_channel(identity, endpoint), back_channel(identity, endpoint)]
+    for i in range(5):
+        end_session(replicas[0], identity, agency, f"sid-race-{i}")
+    start = threading.Barrier(len(replicas))
+
+    def deliver(channel: BackChannel) -> None:
+        start.wait()
+        channel.outbox.deliver_due()
+
+    threads = [threading.Thread(target=deliver, args=(r,)) for r in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    # The database is the module's: other tests' agencies may be owed tokens too.
+    mine = [
+        parse_qs(body.decode())["logout_token"][0]
+        for url, body, _ in endpoint.received
+        if url == agency.backchannel_logout_uri
+    ]
+    sids = sorted(verified(identity, t, agency)["sid"] for t in mine)
+    assert sids == [f"sid-race-{i}" for i in range(5)]  # each once, none twice
+    assert {r.state for r in owed(identity, agency)} == {"succeeded"}
