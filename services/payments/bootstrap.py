@@ -96,14 +96,15 @@ def open_payments(
         sender=webhook_sender or webhooks.http_sender(WEBHOOK_TIMEOUT_SECONDS),
         clock=clock,
     )
+    checkout = Checkout(database.sessions, providers, clock=clock)
     return PaymentsApp(
         database=database,
         providers=providers,
         payments=payments,
-        checkout=Checkout(database.sessions, providers, clock=clock),
+        checkout=checkout,
         subscriptions=WebhookSubscriptions(database.sessions, outbox, clock=clock),
         outbox=outbox,
-        sweeper=Sweeper(database.sessions, providers, payments, clock=clock),
+        sweeper=Sweeper(database.sessions, providers, payments, checkout, clock=clock),
         stripe_events=StripeEvents(database.sessions, clock=clock),
         links=PageLinks(page_secret, settings.public_url),
         csrf=CsrfTokens(csrf_secret),

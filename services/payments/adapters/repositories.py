@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from services.payments.adapters import tables as t
 from services.payments.domain import ledger
 from services.payments.domain.cards import CardSummary
-from services.payments.domain.payments import Failure, Payment, State
+from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
 
 
@@ -68,6 +68,7 @@ def payment_from_row(row: Any) -> Payment:
         refunded_amount=row.refunded_amount,
         authorised_at=row.authorised_at,
         captured_at=row.captured_at,
+        hold_claim=HoldClaim(row.hold_claim) if row.hold_claim else None,
     )
 
 
@@ -99,6 +100,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "updated_at": p.updated_at,
         "authorised_at": p.authorised_at,
         "captured_at": p.captured_at,
+        "hold_claim": p.hold_claim.value if p.hold_claim else None,
     }
 
 

@@ -40,6 +40,7 @@ payments = sa.Table(
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("authorised_at", UtcDateTime),
     sa.Column("captured_at", UtcDateTime),
+    sa.Column("hold_claim", sa.String(8)),
     sa.Index("ix_payments_tenant_id", "tenant", "id"),
     sa.Index("ix_payments_tenant_reference", "tenant", "reference"),
     sa.Index("ix_payments_state_created", "state", "created_at"),

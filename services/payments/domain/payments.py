@@ -92,6 +92,16 @@ RANK: Mapping[State, int] = {
 }
 
 
+class HoldClaim(enum.StrEnum):
+    """Who acts on an authorised hold at the provider. The first claim, taken under
+    the payment's row lock before any provider call, wins: a confirmation (or an
+    agency's capture) and the expiry sweeper never act on the same hold, and a
+    claim is always carried through, by its claimant or by the sweeper."""
+
+    CAPTURE = "capture"  # the citizen confirmed, or the agency captured
+    RELEASE = "release"  # the page or the capture window expired
+
+
 def can_move(current: State, target: State) -> bool:
     return target in TRANSITIONS[current]
 
@@ -136,7 +146,7 @@ class Payment:
     refunded_amount: int = 0  # submitted + successful refunds
     authorised_at: datetime | None = None
     captured_at: datetime | None = None
-    version: int = 0
+    hold_claim: HoldClaim | None = None
 
     @property
     def finished(self) -> bool:

@@ -21,7 +21,7 @@ from services.payments.adapters.repositories import (
     Subscriptions,
 )
 from services.payments.domain import events, ledger
-from services.payments.domain.payments import Failure, Payment, State
+from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
 from services.runtime.webhooks import Outbox
 
@@ -65,6 +65,13 @@ class Changes:
         if event in events.WEBHOOK_EVENTS:
             self.notify(moved, event)
         return moved
+
+    def claim_hold(self, payment: Payment, claim: HoldClaim) -> Payment:
+        """Record who acts on the payment's hold (``HoldClaim``); the caller holds
+        the row lock and has checked that nobody claimed it before."""
+        claimed = replace(payment, hold_claim=claim, updated_at=self.now)
+        self.payments.save(claimed)
+        return claimed
 
     def refund_requested(self, payment: Payment, refund: Refund) -> Payment:
         self.refunds.add(refund)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.adapters.repositories import Payments
 from services.payments.domain.cards import Card
-from services.payments.domain.payments import Failure, Payment, State
+from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.providers import (
     Outcome,
     ProviderError,
@@ -107,62 +107,65 @@ class Checkout:
         return self._change(payment_id, record)
 
     def confirm(self, payment_id: str) -> Payment:
-        """The citizen confirms: capture now, or hold for the agency (delayed capture)."""
-        now = self._clock()
-        with self._sessions() as session:
-            payment = _get(session, payment_id)
-        if payment.state in (State.CAPTURABLE, State.SUCCESS):
-            return payment  # a second click
-        if payment.state is not State.SUBMITTED or payment.authorised_at is None:
-            raise FailedPrecondition("this payment is not waiting for confirmation")
-        if not payment.page_open(now):
-            raise FailedPrecondition("this payment page has expired")
-        if not payment.delayed_capture:
-            try:
-                self._providers.named(payment.provider).capture(
-                    reference=payment.provider_ref,
-                    amount=payment.amount,
-                    idempotency_key=operation_key(payment.id, "capture"),
-                )
-            except ProviderError:
-                raise Unavailable("the payment provider is unavailable; try again") from None
-            except ProviderRefused:
-                return self._change(
-                    payment_id,
-                    lambda changes, current: (
-                        changes.move(current, State.ERROR, Failure.PROVIDER_ERROR)
-                        if current.state is State.SUBMITTED
-                        else current
-                    ),
-                )
-        target = State.CAPTURABLE if payment.delayed_capture else State.SUCCESS
+        """The citizen confirms: capture now, or hold for the agency (delayed capture).
 
-        def finish(changes: Changes, current: Payment) -> Payment:
-            if current.state is not State.SUBMITTED:
-                return current
-            return changes.move(current, target)
+        A capture first claims the hold (``HoldClaim``) while the page is open;
+        from then on the sweeper finishes the capture rather than releasing the
+        hold, so a capture that happens always ends ``success`` with its ledger
+        lines, whichever of the two records it."""
+        claimed = self._change(payment_id, _claim_confirmation)
+        if claimed.state is not State.SUBMITTED:
+            return claimed  # a second click, or delayed capture (now capturable)
+        return self.finish_capture(claimed)
 
-        return self._change(payment_id, finish)
+    def finish_capture(self, payment: Payment) -> Payment:
+        """Carry out the capture claimed on a confirmed payment and record it; safe
+        to repeat (the provider key is the payment's own)."""
+        try:
+            self._providers.named(payment.provider).capture(
+                reference=payment.provider_ref,
+                amount=payment.amount,
+                idempotency_key=operation_key(payment.id, "capture"),
+            )
+        except ProviderError:
+            raise Unavailable("the payment provider is unavailable; try again") from None
+        except ProviderRefused:
+            return self._change(
+                payment.id,
+                lambda changes, current: (
+                    changes.move(current, State.ERROR, Failure.PROVIDER_ERROR)
+                    if current.state is State.SUBMITTED
+                    else current
+                ),
+            )
+        return self._change(
+            payment.id,
+            lambda changes, current: (
+                changes.move(current, State.SUCCESS)
+                if current.state is State.SUBMITTED
+                else current
+            ),
+        )
 
     def cancel(self, payment_id: str) -> Payment:
-        """The citizen gives up: release any hold, then fail the payment."""
-        with self._sessions() as session:
-            payment = _get(session, payment_id)
-        if payment.finished or payment.state is State.CAPTURABLE:
-            return payment
-        if payment.authorised_at is not None:
+        """The citizen gives up: claim the hold for release, release it, then fail
+        the payment. A capture claimed first wins."""
+        claimed = self._change(payment_id, _claim_cancellation)
+        if _past_cancelling(claimed):
+            return claimed
+        if claimed.authorised_at is not None:
             try:
-                self._providers.named(payment.provider).cancel(
-                    reference=payment.provider_ref,
-                    idempotency_key=operation_key(payment.id, "cancel"),
+                self._providers.named(claimed.provider).cancel(
+                    reference=claimed.provider_ref,
+                    idempotency_key=operation_key(claimed.id, "cancel"),
                 )
             except ProviderError:
                 raise Unavailable("the payment provider is unavailable; try again") from None
             except ProviderRefused:
-                return payment
+                return claimed  # the sweeper finishes the release, or records the error
 
         def give_up(changes: Changes, current: Payment) -> Payment:
-            if current.finished or current.state is State.CAPTURABLE:
+            if _past_cancelling(current):
                 return current
             return changes.move(current, State.FAILED, Failure.CANCELLED_BY_CITIZEN)
 
@@ -178,6 +181,38 @@ class Checkout:
         with transaction(self._sessions) as session:
             payment = _get(session, payment_id, lock=True)
             return change(Changes(session, self._clock()), payment)
+
+
+def _claim_confirmation(changes: Changes, payment: Payment) -> Payment:
+    """Under the row lock: the payment, claimed for capture, or moved to
+    ``capturable`` for delayed capture (no provider call, so no claim needed)."""
+    if payment.state in (State.CAPTURABLE, State.SUCCESS) or (
+        payment.state is State.SUBMITTED and payment.hold_claim is HoldClaim.CAPTURE
+    ):
+        return payment  # a second click
+    if payment.state is not State.SUBMITTED or payment.authorised_at is None:
+        raise FailedPrecondition("this payment is not waiting for confirmation")
+    if payment.hold_claim is HoldClaim.RELEASE:
+        raise FailedPrecondition("this payment is being cancelled")
+    if not payment.page_open(changes.now):
+        raise FailedPrecondition("this payment page has expired")
+    if payment.delayed_capture:
+        return changes.move(payment, State.CAPTURABLE)
+    return changes.claim_hold(payment, HoldClaim.CAPTURE)
+
+
+def _past_cancelling(payment: Payment) -> bool:
+    return (
+        payment.finished
+        or payment.state is State.CAPTURABLE
+        or payment.hold_claim is HoldClaim.CAPTURE
+    )
+
+
+def _claim_cancellation(changes: Changes, payment: Payment) -> Payment:
+    if _past_cancelling(payment) or payment.authorised_at is None or payment.hold_claim:
+        return payment
+    return changes.claim_hold(payment, HoldClaim.RELEASE)
 
 
 def _get(session: Session, payment_id: str, *, lock: bool = False) -> Payment:

@@ -10,6 +10,7 @@ change (payment, events, ledger, outbox, idempotency key) is one transaction.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -28,7 +29,7 @@ from services.payments.adapters.repositories import (
 )
 from services.payments.domain import events
 from services.payments.domain import payments as rules
-from services.payments.domain.payments import Failure, NewPayment, Payment, State
+from services.payments.domain.payments import Failure, HoldClaim, NewPayment, Payment, State
 from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
 from services.payments.domain.refunds import Refund, RefundState, check_refund
 from services.payments.service_layer.changes import Changes, encode_body, webhook_event
@@ -47,6 +48,7 @@ from services.runtime.idempotency import DEFAULT_TTL, IdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
 MAX_REPORT_DAYS = 366
 
 
@@ -193,40 +195,85 @@ class PaymentsService:
     def capture(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
         tenant = caller.client_id
         before = self.get(tenant, payment_id)
+        captured_here = False
         if before.state is State.CAPTURABLE:
-            self._check_window(before)
-            self._provider_call(
-                lambda: self._providers.named(before.provider).capture(
-                    reference=before.provider_ref,
-                    amount=before.amount,
-                    idempotency_key=operation_key(before.id, "capture"),
-                )
-            )
+            claimed = self._claim_hold(tenant, payment_id, HoldClaim.CAPTURE)
+            if claimed.state is State.CAPTURABLE and claimed.hold_claim is HoldClaim.CAPTURE:
+                self._provider_call(lambda: self._capture_at_provider(claimed))
+                captured_here = True
         now = self._clock()
         with transaction(self._sessions) as session:
             replay = _claim(session, tenant, keyed)
             if replay is not None:
                 return self._payment(session, tenant, replay["payment_id"])
             payment = self._payment(session, tenant, payment_id, lock=True)
-            if payment.state is not State.CAPTURABLE:
+            if captured_here and payment.state is State.SUCCESS:
+                captured = payment  # the sweeper recorded this call's capture first
+            elif payment.state is State.CAPTURABLE:
+                captured = Changes(session, now).move(payment, State.SUCCESS)
+            else:
                 raise FailedPrecondition(
                     f"payment {payment.id} is {payment.state.value}; only capturable "
                     "(delayed-capture, confirmed) payments can be captured"
                 )
-            captured = Changes(session, now).move(payment, State.SUCCESS)
             _complete(session, tenant, keyed, {"payment_id": payment.id})
             return captured
+
+    def finish_capture(self, payment: Payment) -> Payment:
+        """Carry out an agency's capture claimed on a capturable payment (its
+        caller stopped); the sweeper's way to make a claimed capture win."""
+        try:
+            self._capture_at_provider(payment)
+        except ProviderError:
+            raise Unavailable("the payment provider is unavailable") from None
+        except ProviderRefused:
+            log.error("provider refused a claimed capture", extra={"payment": payment.id})
+            return self._record(payment, State.ERROR, Failure.PROVIDER_ERROR)
+        return self._record(payment, State.SUCCESS, None)
+
+    def _record(self, payment: Payment, target: State, failure: Failure | None) -> Payment:
+        with transaction(self._sessions) as session:
+            current = self._payment(session, payment.tenant, payment.id, lock=True)
+            if current.state is not State.CAPTURABLE:
+                return current
+            return Changes(session, self._clock()).move(current, target, failure)
+
+    def _capture_at_provider(self, payment: Payment) -> None:
+        self._providers.named(payment.provider).capture(
+            reference=payment.provider_ref,
+            amount=payment.amount,
+            idempotency_key=operation_key(payment.id, "capture"),
+        )
+
+    def _claim_hold(self, tenant: str, payment_id: str, claim: HoldClaim) -> Payment:
+        """Claim a capturable (or authorised) payment's hold under its row lock
+        before any provider call; the first claim wins (``HoldClaim``)."""
+        with transaction(self._sessions) as session:
+            payment = self._payment(session, tenant, payment_id, lock=True)
+            wanted = State.SUCCESS if claim is HoldClaim.CAPTURE else State.CANCELLED
+            if not rules.can_move(payment.state, wanted) or payment.authorised_at is None:
+                return payment  # moved on meanwhile: the caller's final step says what
+            if payment.hold_claim is not None and payment.hold_claim is not claim:
+                doing = "captured" if payment.hold_claim is HoldClaim.CAPTURE else "released"
+                raise FailedPrecondition(f"payment {payment.id} is being {doing}; try again")
+            if payment.hold_claim is None:
+                if claim is HoldClaim.CAPTURE:
+                    self._check_window(payment)  # a claim made in time is carried through
+                payment = Changes(session, self._clock()).claim_hold(payment, claim)
+            return payment
 
     def cancel(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
         tenant = caller.client_id
         before = self.get(tenant, payment_id)
         if rules.can_move(before.state, State.CANCELLED) and before.authorised_at is not None:
-            self._provider_call(
-                lambda: self._providers.named(before.provider).cancel(
-                    reference=before.provider_ref,
-                    idempotency_key=operation_key(before.id, "cancel"),
+            claimed = self._claim_hold(tenant, payment_id, HoldClaim.RELEASE)
+            if claimed.hold_claim is HoldClaim.RELEASE:
+                self._provider_call(
+                    lambda: self._providers.named(claimed.provider).cancel(
+                        reference=claimed.provider_ref,
+                        idempotency_key=operation_key(claimed.id, "cancel"),
+                    )
                 )
-            )
         now = self._clock()
         with transaction(self._sessions) as session:
             replay = _claim(session, tenant, keyed)
@@ -236,6 +283,8 @@ class PaymentsService:
             if payment.authorised_at is not None and before.authorised_at is None:
                 # Authorised since we looked: cancel at the provider first; retry.
                 raise FailedPrecondition("the payment changed while cancelling; try again")
+            if payment.hold_claim is HoldClaim.CAPTURE:
+                raise FailedPrecondition(f"payment {payment.id} is being captured")
             cancelled = Changes(session, now).move(
                 payment, State.CANCELLED, Failure.CANCELLED_BY_AGENCY
             )

@@ -7,8 +7,11 @@
 - Refunds reserved but never acknowledged by the provider (a crash, an outage)
   are sent again with the same provider key.
 
-Each payment is re-read under a row lock and moved only if it is still due, and
-provider calls carry the payment's own idempotency key, so two replicas sweeping
+Each payment is claimed for release under a row lock (``HoldClaim``) before its
+hold is released, and moved only if it is still due; a payment already claimed
+for capture (the citizen confirmed, the agency captured) has its capture
+finished instead, so a capture that happens always ends ``success``. Provider
+calls carry the payment's own idempotency key, so two replicas sweeping
 together have one effect.
 """
 
@@ -26,17 +29,20 @@ from services.payments.domain.payments import (
     CAPTURE_WINDOW,
     PAGE_LIFETIME,
     Failure,
+    HoldClaim,
     Payment,
     State,
 )
 from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
 from services.payments.domain.refunds import RefundState
 from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.checkout import Checkout
 from services.payments.service_layer.payments import Clock, PaymentsService
 from services.payments.service_layer.providers import Providers
 from services.runtime import idempotency
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 STUCK_REFUND_AFTER = timedelta(minutes=5)
@@ -48,6 +54,7 @@ class Sweeper:
         sessions: sessionmaker[Session],
         providers: Providers,
         payments: PaymentsService,
+        checkout: Checkout,
         *,
         clock: Clock = utcnow,
         batch: int = 200,
@@ -55,6 +62,7 @@ class Sweeper:
         self._sessions = sessions
         self._providers = providers
         self._payments = payments
+        self._checkout = checkout
         self._clock = clock
         self._batch = batch
 
@@ -75,27 +83,58 @@ class Sweeper:
         return changed
 
     def _expire(self, payment_id: str, target: State, failure: Failure) -> int:
-        with self._sessions() as session:
-            before = Payments(session).get_by_id(payment_id)
-        if before is None or not self._due(before):
+        claimed = self._claim_release(payment_id)
+        if claimed is None:
             return 0
-        if before.authorised_at is not None:
+        if claimed.hold_claim is HoldClaim.CAPTURE:
+            return self._finish_capture(claimed)
+        if claimed.authorised_at is not None:
             try:
-                self._providers.named(before.provider).cancel(
-                    reference=before.provider_ref,
-                    idempotency_key=operation_key(before.id, "cancel"),
+                self._providers.named(claimed.provider).cancel(
+                    reference=claimed.provider_ref,
+                    idempotency_key=operation_key(claimed.id, "cancel"),
                 )
             except ProviderError:
                 return 0  # try again next sweep
             except ProviderRefused:
-                log.error("provider refused to release a hold", extra={"payment": before.id})
+                log.error("provider refused to release a hold", extra={"payment": claimed.id})
                 target, failure = State.ERROR, Failure.PROVIDER_ERROR
         with transaction(self._sessions) as session:
             current = Payments(session).get_by_id(payment_id, lock=True)
-            if current is None or not self._due(current):
-                return 0  # another replica (or the citizen) got there first
+            if (
+                current is None
+                or not self._due(current)
+                or current.hold_claim is HoldClaim.CAPTURE
+                or current.authorised_at != claimed.authorised_at
+            ):
+                return 0  # another replica or the citizen got there first, or it was
+                # authorised meanwhile (the next sweep releases that hold)
             Changes(session, self._clock()).move(current, target, failure)
         return 1
+
+    def _claim_release(self, payment_id: str) -> Payment | None:
+        """The payment, due and claimed for release under its row lock; or claimed
+        for capture before it fell due (then the capture is finished instead)."""
+        with transaction(self._sessions) as session:
+            current = Payments(session).get_by_id(payment_id, lock=True)
+            if current is None or not self._due(current):
+                return None
+            if current.hold_claim is None and current.authorised_at is not None:
+                return Changes(session, self._clock()).claim_hold(current, HoldClaim.RELEASE)
+            return current
+
+    def _finish_capture(self, payment: Payment) -> int:
+        """A capture claimed (the citizen confirmed, or the agency captured) but not
+        recorded yet, or whose claimant stopped: the capture wins. The provider
+        call repeats the claimant's, with the same key."""
+        try:
+            if payment.state is State.SUBMITTED:
+                finished = self._checkout.finish_capture(payment)
+            else:
+                finished = self._payments.finish_capture(payment)
+        except Unavailable:
+            return 0  # try again next sweep
+        return int(finished.state is not payment.state)
 
     def _due(self, payment: Payment) -> bool:
         now = self._clock()
