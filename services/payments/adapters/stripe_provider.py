@@ -19,9 +19,12 @@ from services.payments.domain.providers import (
     Authorisation,
     Outcome,
     ProviderError,
+    ProviderMismatch,
     ProviderRefused,
     RefundResult,
+    mismatched,
 )
+from services.payments.metrics import provider_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,12 @@ class StripeProvider:
         except stripe.StripeError as exc:
             log.warning("stripe authorisation failed", extra={"error": type(exc).__name__})
             return Authorisation(Outcome.ERROR)
+        reported = intent.to_dict()
+        wrong = mismatched(amount, currency, reported.get("amount"), reported.get("currency"))
+        if wrong:  # never a hold for another sum: a provider error, and the hold released
+            provider_mismatch(self.name, payment_id, wrong)
+            self._release_quietly(intent.id, idempotency_key)
+            return Authorisation(Outcome.ERROR, intent.id)
         if intent.status == "requires_capture":
             return Authorisation(Outcome.AUTHORISED, intent.id)
         if intent.status == "succeeded":  # captured already: should not happen with manual
@@ -78,13 +87,23 @@ class StripeProvider:
         return Authorisation(Outcome.DECLINED, intent.id)
 
     def capture(self, *, reference: str, amount: int, idempotency_key: str) -> None:
-        self._call(
+        intent = self._call(
             lambda: self._client.v1.payment_intents.capture(
                 reference,
                 {"amount_to_capture": amount},
                 options={"idempotency_key": idempotency_key},
             )
         )
+        received = intent.to_dict().get("amount_received")
+        if type(received) is not int or received != amount:
+            provider_mismatch(self.name, reference, ("amount",))
+            raise ProviderMismatch(("amount",))
+
+    def _release_quietly(self, reference: str, idempotency_key: str) -> None:
+        try:
+            self.cancel(reference=reference, idempotency_key=idempotency_key + "-release")
+        except (ProviderError, ProviderRefused):
+            log.error("stripe hold left to lapse", extra={"intent": reference})
 
     def cancel(self, *, reference: str, idempotency_key: str) -> None:
         self._call(
@@ -108,6 +127,10 @@ class StripeProvider:
         )
         if refund.status in ("failed", "canceled"):
             raise ProviderRefused(f"Stripe refused the refund ({refund.status})")
+        refunded = refund.to_dict().get("amount")
+        if type(refunded) is not int or refunded != amount:
+            provider_mismatch(self.name, reference, ("amount",))
+            raise ProviderMismatch(("amount",))
         return RefundResult(refund.status == "succeeded", refund.id)
 
     @staticmethod

@@ -57,6 +57,28 @@ class Provider(Protocol):
     ) -> RefundResult: ...
 
 
+class ProviderMismatch(ProviderRefused):
+    """The provider's answer names another amount or currency than the payment's:
+    a provider error, never recorded as money moved (and counted, for an alert)."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        super().__init__(f"the provider reported another {' and '.join(fields)}")
+        self.fields = fields
+
+
+def mismatched(
+    amount: int, currency: str, reported_amount: object, reported_currency: object
+) -> tuple[str, ...]:
+    """The fields of a provider's report that differ from the payment's; a missing
+    or malformed field differs too (nothing a provider says is taken on trust)."""
+    found: list[str] = []
+    if type(reported_amount) is not int or reported_amount != amount:
+        found.append("amount")
+    if not isinstance(reported_currency, str) or reported_currency.upper() != currency.upper():
+        found.append("currency")
+    return tuple(found)
+
+
 def operation_key(payment_id: str, operation: str) -> str:
     """The provider idempotency key of one operation on one payment."""
     return f"gaap-{payment_id}-{operation}"

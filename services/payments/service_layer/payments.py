@@ -30,7 +30,12 @@ from services.payments.adapters.repositories import (
 from services.payments.domain import events
 from services.payments.domain import payments as rules
 from services.payments.domain.payments import Failure, HoldClaim, NewPayment, Payment, State
-from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
+from services.payments.domain.providers import (
+    ProviderError,
+    ProviderMismatch,
+    ProviderRefused,
+    operation_key,
+)
 from services.payments.domain.refunds import Refund, RefundState, check_refund
 from services.payments.service_layer.changes import Changes, encode_body, webhook_event
 from services.payments.service_layer.providers import Providers
@@ -350,6 +355,8 @@ class PaymentsService:
             )
         except ProviderError:
             return refund  # stays submitted; the sweeper and replays resubmit it
+        except ProviderMismatch:
+            return refund  # stays submitted (reserved), counted for an operator to look at
         except ProviderRefused:
             return self._settle(refund, RefundState.FAILED, "")
         state = RefundState.SUCCESS if result.succeeded else RefundState.SUBMITTED

@@ -1,9 +1,11 @@
 """Stripe's webhook events applied to payments and refunds.
 
 Each event id is recorded in the same transaction as its effect, so a
-redelivered event changes nothing. Events only move a payment forward through
-the state machine: a late ``payment_intent.amount_capturable_updated`` after
-``payment_intent.succeeded`` is ignored.
+redelivered event changes nothing. An event's amount and currency must be the
+payment's (or the refund's): a mismatch is a provider error, never money moved.
+Events only move a payment forward through the state machine: a late
+``payment_intent.amount_capturable_updated`` after ``payment_intent.succeeded``
+is ignored.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.payments.adapters import tables as t
 from services.payments.adapters.repositories import Payments, Refunds
 from services.payments.domain.payments import RANK, Failure, Payment, State, can_move
+from services.payments.domain.providers import mismatched
 from services.payments.domain.refunds import RefundState
+from services.payments.metrics import provider_mismatch
 from services.payments.service_layer.changes import Changes
 from services.payments.service_layer.payments import Clock
 from services.runtime.db import transaction
@@ -59,7 +63,8 @@ class StripeEvents:
         if payment is None:
             return
         if event_type == "payment_intent.succeeded":
-            self._forward(changes, payment, State.SUCCESS, None)
+            if _matches(changes, payment, intent, "amount_received"):
+                self._forward(changes, payment, State.SUCCESS, None)
         elif event_type == "payment_intent.payment_failed" and payment.authorised_at is None:
             self._forward(changes, payment, State.FAILED, Failure.DECLINED)
         elif event_type == "payment_intent.canceled" and payment.state is State.CAPTURABLE:
@@ -68,6 +73,7 @@ class StripeEvents:
             event_type == "payment_intent.amount_capturable_updated"
             and payment.state is State.SUBMITTED
             and payment.authorised_at is None
+            and _matches(changes, payment, intent, "amount_capturable")
         ):
             authorised = replace(payment, authorised_at=changes.now, updated_at=changes.now)
             changes.payments.save(authorised)
@@ -94,6 +100,12 @@ class StripeEvents:
                 refund = _refund_by_id(changes.session, wanted)
             if refund is None or refund.state is not RefundState.SUBMITTED:
                 continue
+            wrong = mismatched(
+                refund.amount, refund.currency, item.get("amount"), item.get("currency")
+            )
+            if wrong:  # stays submitted (reserved): an operator looks at it
+                provider_mismatch(PROVIDER, refund.payment_id, wrong)
+                continue
             status = item.get("status")
             target = {"succeeded": RefundState.SUCCESS, "failed": RefundState.FAILED}.get(
                 str(status)
@@ -103,6 +115,19 @@ class StripeEvents:
             payment = Payments(changes.session).get_by_id(refund.payment_id, lock=True)
             if payment is not None:
                 changes.refund_settled(payment, refund, target, str(item.get("id")))
+
+
+def _matches(changes: Changes, payment: Payment, intent: Mapping[str, Any], field: str) -> bool:
+    """Whether the event's amount (``field``) and currency are the payment's. If
+    not, the payment becomes a provider error where the state machine allows it;
+    either way it is never recorded as paid, and the mismatch is counted."""
+    wrong = mismatched(payment.amount, payment.currency, intent.get(field), intent.get("currency"))
+    if not wrong:
+        return True
+    provider_mismatch(PROVIDER, payment.id, wrong)
+    if can_move(payment.state, State.ERROR):
+        changes.move(payment, State.ERROR, Failure.PROVIDER_ERROR)
+    return False
 
 
 def _refund_by_id(session: Session, refund_id: str) -> Any:

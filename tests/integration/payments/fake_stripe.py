@@ -27,6 +27,7 @@ class FakeStripe:
     def __init__(self) -> None:
         self.calls: list[Call] = []
         self.refund_status = "succeeded"
+        self.capture_shortfall = 0  # a misbehaving provider: captures this much less
         self._replies: dict[str, tuple[int, dict[str, Any]]] = {}
         self._intents: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -79,9 +80,8 @@ class FakeStripe:
             if parts[3] == "capture":
                 if intent["status"] != "requires_capture":
                     return _error(400, "invalid_request_error", "payment_intent_unexpected_state")
-                intent.update(
-                    status="succeeded", amount_received=int(call.params["amount_to_capture"])
-                )
+                received = int(call.params["amount_to_capture"]) - self.capture_shortfall
+                intent.update(status="succeeded", amount_received=received)
             elif parts[3] == "cancel":
                 if intent["status"] == "succeeded":
                     return _error(400, "invalid_request_error", "payment_intent_unexpected_state")
@@ -93,6 +93,7 @@ class FakeStripe:
                 "id": f"re_{n}",
                 "object": "refund",
                 "amount": int(call.params["amount"]),
+                "currency": "gbp",
                 "payment_intent": call.params["payment_intent"],
                 "status": self.refund_status,
                 "metadata": {"gaap_refund_id": call.params.get("metadata[gaap_refund_id]", "")},

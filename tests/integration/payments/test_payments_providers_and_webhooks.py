@@ -149,6 +149,8 @@ def test_pending_refund_settled_by_a_signed_stripe_webhook(
                 "id": f"re_{len(stripe_server.calls)}",
                 "object": "refund",
                 "status": "succeeded",
+                "amount": 400,
+                "currency": "gbp",
                 "metadata": {"gaap_refund_id": refund.id},
             }
         },
@@ -183,7 +185,15 @@ def test_out_of_order_stripe_events_never_move_backwards(live: Payments) -> None
     succeeded = {
         "id": "evt_s_" + payment.id,
         "type": "payment_intent.succeeded",
-        "data": {"object": {"id": intent, "object": "payment_intent", "status": "succeeded"}},
+        "data": {
+            "object": {
+                "id": intent,
+                "object": "payment_intent",
+                "status": "succeeded",
+                "amount_received": payment.amount,
+                "currency": "gbp",
+            }
+        },
     }
     late = {
         "id": "evt_a_" + payment.id,
