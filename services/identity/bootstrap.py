@@ -7,14 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from services.identity import metrics
-from services.identity.adapters import instance_secrets, messaging
-from services.identity.adapters.accounts import SESSION_SEALER, SqlAccountRepository
+from services.identity.adapters import at_rest, instance_secrets, messaging
 from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.adapters.repositories import SqlAssertionLedger
-from services.identity.adapters.sealing import Sealer
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
+from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.identity.domain.throttle import Rule
 from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.accounts import Accounts
@@ -43,7 +42,7 @@ from services.identity.web.phone import PhonePages
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
 from services.identity.web.userinfo import UserInfo
-from services.runtime import bootstrap
+from services.runtime import bootstrap, sealing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.config import PlatformSettings
 from services.runtime.db import transaction
@@ -79,12 +78,18 @@ class Identity:
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
-    sealer = Sealer.from_setting(settings.key_encryption_key)
-    sessions.configure(info={SESSION_SEALER: sealer})  # accounts seal TOTP secrets with it
-    keys = KeyStore(sessions, alg=settings.signing_alg, sealer=sealer)
-    keys.ensure_signing_key()  # stops the start if the key-encryption key is wrong
-    with transaction(sessions) as session:
-        SqlAccountRepository(session).seal_unsealed()
+    sealer = sealing.Sealer.from_setting(settings.key_encryption_key, "IDENTITY_KEY_ENCRYPTION_KEY")
+    # Repositories seal and unseal with it (TOTP secrets, instance secrets).
+    sessions.configure(info={sealing.SESSION_KEY: sealer})
+    at_rest.open_sealed(sessions, sealer)  # stops the start if the key is wrong or missing
+    keys = KeyStore(
+        sessions,
+        alg=settings.signing_alg,
+        sealer=sealer,
+        algorithms=ID_TOKEN_ALGORITHMS,
+        propagation=timedelta(seconds=settings.key_propagation_seconds),
+    )
+    keys.ensure_signing_key()  # every algorithm's key published before anything is served
     hasher = Argon2PasswordHasher(
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,

@@ -45,8 +45,9 @@ class IdentitySettings(DatabaseSettings):
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes.")
     key_encryption_key: str = Field(
         "",
-        description="Base64 of 32 random bytes: seals signing keys and TOTP secrets at rest "
-        "(AES-256-GCM). Empty: stored unsealed. Once set, it is needed to start.",
+        description="Base64 of 32 random bytes: seals signing keys, TOTP secrets and the CSRF, "
+        "code and pairwise keys at rest (AES-256-GCM). Required once an agency is live; once "
+        "set, it is needed to start.",
     )
     key_propagation_seconds: int = Field(
         900,

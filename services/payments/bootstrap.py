@@ -8,8 +8,8 @@ from pathlib import Path
 
 from services.payments import metrics
 from services.payments.adapters import tables
+from services.payments.adapters.at_rest import open_sealed, service_secret
 from services.payments.adapters.direct import DirectPostgres
-from services.payments.adapters.repositories import service_secret
 from services.payments.adapters.sandbox import SandboxProvider
 from services.payments.adapters.stripe_provider import StripeProvider
 from services.payments.api.grpc import POLICY, PaymentsServicer, RateLimits, payments_service
@@ -22,9 +22,8 @@ from services.payments.service_layer.subscriptions import WebhookSubscriptions, 
 from services.payments.service_layer.sweeper import Sweeper
 from services.payments.settings import PaymentsSettings
 from services.payments.web.app import PaymentPages, create_app
-from services.runtime import bootstrap, rate_limit, webhooks
+from services.runtime import bootstrap, rate_limit, sealing, webhooks
 from services.runtime.config import PlatformSettings
-from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.keys import JwksFetcher
 from services.runtime.pages import CsrfTokens
@@ -70,9 +69,16 @@ def open_payments(
     webhook_sender: webhooks.Sender | None = None,
 ) -> PaymentsApp:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
-    with transaction(database.sessions) as session:
-        page_secret = service_secret(session, "page")
-        csrf_secret = service_secret(session, "csrf")
+    sealer = sealing.Sealer.from_setting(settings.key_encryption_key, "PAYMENTS_KEY_ENCRYPTION_KEY")
+    # Repositories seal and unseal with it (webhook signing secrets).
+    database.sessions.configure(info={sealing.SESSION_KEY: sealer})
+    # Real money (a Stripe key that is not a test-mode key) needs sealed secrets.
+    real_money = bool(settings.stripe_api_key) and not settings.stripe_api_key.startswith(
+        ("sk_test_", "rk_test_")
+    )
+    open_sealed(database.sessions, sealer, live=real_money)
+    page_secret = service_secret(database.sessions, "page")
+    csrf_secret = service_secret(database.sessions, "csrf")
     sandbox = SandboxProvider(database.sessions)
     live = (
         StripeProvider(settings.stripe_api_key, api_base=settings.stripe_api_base)

@@ -31,6 +31,12 @@ class PaymentsSettings(DatabaseSettings):
     stripe_api_base: str = Field(
         "", description="Stripe API base URL override (tests point it at a local server)."
     )
+    key_encryption_key: str = Field(
+        "",
+        description="Base64 of 32 random bytes: seals webhook signing secrets and the "
+        "page-link and CSRF keys at rest (AES-256-GCM). Required with a live Stripe key; once "
+        "set, it is needed to start.",
+    )
     stripe_webhook_secrets: str = Field(
         "",
         description="Comma-separated Stripe webhook signing secrets accepted at "

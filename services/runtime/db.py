@@ -28,7 +28,11 @@ _MIGRATION_LOCK_ID = 0x6761617000
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for ``url``; a malformed URL or unknown driver stops the process."""
+    """An engine for ``url``; a malformed URL or unknown driver stops the process.
+
+    Bound values (recipients, message bodies, codes) never appear in an error's
+    text (``hide_parameters``), so a logged traceback cannot carry them.
+    """
     try:
         parsed = sa.make_url(url)
     except (ArgumentError, ValueError):
@@ -40,7 +44,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
         # call with UNAVAILABLE and SQLAlchemy then invalidates the whole pool, so
         # the service recovers by itself once the database is back.
         return sa.create_engine(
-            parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            hide_parameters=True,
         )
     except (NoSuchModuleError, ImportError):
         raise StartupError(f"no database driver for {parsed.drivername!r}") from None
@@ -49,7 +57,9 @@ def create_engine(url: str, *, pool_size: int = 10) -> Engine:
 def _sqlite_engine(url: sa.URL) -> Engine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = sa.create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -110,7 +110,10 @@ _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 def _check(result: pq.abc.PGresult) -> pq.abc.PGresult:
     if result.status in _OK:
         return result
-    message = (result.error_message or b"statement failed").decode(errors="replace").strip()
+    # The primary message only: libpq's full text adds DETAIL and CONTEXT lines
+    # that quote the row's values (``Key (email)=(...)``, ``Failing row contains``).
+    primary = result.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or b"statement failed"
+    message = primary.decode(errors="replace").strip()
     sqlstate = result.error_field(pq.DiagnosticField.SQLSTATE)
     error: type[psycopg.Error] = psycopg.OperationalError
     if sqlstate:

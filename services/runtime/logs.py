@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -24,7 +25,24 @@ _SECRETS = re.compile(
 )
 
 
+# A database error's text quotes the values it was about: PostgreSQL's DETAIL
+# (``Key (email)=(...)``, ``Failing row contains (...)``) and CONTEXT (a COPY
+# line), and SQLAlchemy's ``[parameters: ...]`` (engines hide them, but an
+# engine made elsewhere may not). Each such line keeps its label, loses its text.
+_DATABASE_VALUES = re.compile(r"(?m)^(\s*)(DETAIL|CONTEXT|\[parameters):.*$")
+
+
+def scrub(text: str) -> str:
+    """``text`` without credentials or the values a database error quotes."""
+    return _SECRETS.sub("[redacted]", _DATABASE_VALUES.sub(r"\1\2: [redacted]", text))
+
+
 class RedactingJsonFormatter(JsonFormatter):
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        # Every field (message, exc_info, extras) before it is serialised, so a
+        # multi-line traceback is scrubbed line by line.
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in log_data.items()}
+
     def format(self, record: logging.LogRecord) -> str:
         return _SECRETS.sub("[redacted]", super().format(record))
 

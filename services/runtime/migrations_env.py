@@ -13,7 +13,8 @@ from alembic import context
 def run(target_metadata: sa.MetaData) -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:
-        engine = sa.create_engine(context.config.get_main_option("sqlalchemy.url") or "")
+        url = context.config.get_main_option("sqlalchemy.url") or ""
+        engine = sa.create_engine(url, hide_parameters=True)
         with engine.begin() as conn:
             _run(conn, target_metadata)
         return

@@ -1,9 +1,9 @@
 """Citizen accounts in identity's database.
 
-TOTP secrets are sealed at rest (``sealing.Sealer``, bound to the account id)
-when identity has a key-encryption key: the sealer rides on the session's
-``info`` (``SESSION_SEALER``), set once by ``open_identity``, so every
-repository made from a session seals and unseals without being told.
+TOTP secrets are sealed at rest (``services.runtime.sealing``, bound to the
+account id) when identity has a key-encryption key: the sealer rides on the
+session's ``info``, set once by ``open_identity``, so every repository made
+from a session seals and unseals without being told.
 """
 
 from __future__ import annotations
@@ -14,18 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from services.identity.adapters.sealing import PREFIX, Sealer
 from services.identity.adapters.tables import accounts
 from services.identity.domain.accounts import Account
-
-SESSION_SEALER = "identity.sealer"
-_PLAIN = Sealer(None)
+from services.runtime import sealing
+from services.runtime.sealing import PREFIX, Sealer
 
 
 class SqlAccountRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.sealer: Sealer = session.info.get(SESSION_SEALER, _PLAIN)
+        self.sealer: Sealer = sealing.of(session)
 
     def add(self, account: Account) -> None:
         self.session.execute(accounts.insert().values(**self._row(account)))
@@ -59,7 +57,8 @@ class SqlAccountRepository:
         self.session.execute(accounts.update().where(accounts.c.id == account.id).values(**values))
 
     def seal_unsealed(self) -> int:
-        """Seal TOTP secrets stored before a key-encryption key was configured.
+        """Seal TOTP secrets stored before a key-encryption key was configured
+        (``sealing.seal_once``, at the first start with a key).
 
         Each row is rewritten only if its secret is still the one read, so a
         citizen enrolling a new authenticator meanwhile keeps the new one."""

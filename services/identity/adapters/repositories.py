@@ -12,11 +12,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from services.identity.adapters.sealing import PREFIX, Sealer
 from services.identity.adapters.tables import agencies, signing_keys, used_assertions
 from services.identity.domain.agencies import Agency
 from services.identity.domain.signing_keys import SigningKey
 from services.runtime.errors import StartupError
+from services.runtime.sealing import PREFIX, Sealer, UnsealedSecret
 
 _AGENCY_BY_ID = sa.select(agencies).where(agencies.c.client_id == sa.bindparam("client_id"))
 
@@ -159,7 +159,8 @@ class SqlKeyRepository:
         ]
 
     def seal_unsealed(self) -> int:
-        """Seal keys stored before a key-encryption key was configured."""
+        """Seal keys stored before a key-encryption key was configured
+        (``sealing.seal_once``, at the first start with a key)."""
         if not self.sealer.enabled:
             return 0
         t = signing_keys
@@ -183,9 +184,11 @@ class SqlKeyRepository:
             return self.sealer.unseal(stored, kid.encode())
         except InvalidTag:
             raise StartupError(
-                f"cannot unseal signing key {kid}: IDENTITY_KEY_ENCRYPTION_KEY is not the key "
+                f"cannot unseal signing key {kid}: {self.sealer.setting} is not the key "
                 "it was sealed with"
             ) from None
+        except UnsealedSecret as refused:
+            raise StartupError(str(refused)) from None
 
 
 def _record_once(insert: Any) -> Any:

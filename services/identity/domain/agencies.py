@@ -16,6 +16,7 @@ from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
 from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 Mode = Literal["test", "live"]
@@ -184,7 +185,7 @@ def _check_oidc(
         violations.append(FieldViolation("subject_type", "must be 'pairwise' or 'public'"))
     if sector_identifier is not None and not 0 < len(sector_identifier) <= 255:
         violations.append(FieldViolation("sector_identifier", "1 to 255 characters"))
-    if id_token_alg not in ("ES256", "RS256"):
+    if id_token_alg not in ID_TOKEN_ALGORITHMS:
         violations.append(FieldViolation("id_token_alg", "must be 'ES256' or 'RS256'"))
     for i, uri in enumerate(post_logout_redirect_uris):
         problem = redirect_uri_problem(uri)

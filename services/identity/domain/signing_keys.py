@@ -22,6 +22,9 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
 from services.runtime.errors import FailedPrecondition
 
 SIGNING_ALGORITHMS = ("ES256", "PS256", "RS256")
+# What discovery advertises as id_token_signing_alg_values_supported: an agency
+# may ask for any of them, so each always has a published key.
+ID_TOKEN_ALGORITHMS = ("ES256", "RS256")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,27 @@ def generate(alg: str, now: datetime) -> SigningKey:
     return SigningKey(
         kid=kid, alg=alg, private_pem=pem, public_jwk=jwk, created_at=now, activates_at=now
     )
+
+
+def first_keys(
+    keys: Sequence[SigningKey], algs: Sequence[str], now: datetime, *, propagation: timedelta
+) -> list[SigningKey]:
+    """A first key for each of ``algs`` that has none signing or about to sign.
+
+    It is published at once. It signs at once only if no key was ever stored:
+    nothing has been served yet, so nobody holds a JWKS without it. Otherwise
+    it signs after ``propagation``, like a rotated key, so a relying party or a
+    replica holding the JWKS of a moment ago sees it before any token it signs.
+    """
+    ready = {
+        k.alg for k in keys if k.published_at(now) and (k.retires_at is None or now < k.retires_at)
+    }
+    starts = now if not keys else now + propagation
+    return [
+        replace(generate(alg, now), activates_at=starts)
+        for alg in dict.fromkeys(algs)
+        if alg not in ready
+    ]
 
 
 def active_key(

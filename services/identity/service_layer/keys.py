@@ -1,5 +1,11 @@
-"""identity's signing keys in use: created on first start, rotated by operators,
+"""identity's signing keys in use: created at start, rotated by operators,
 cached in memory.
+
+Every algorithm identity may sign with (the configured one and every ID-token
+algorithm discovery advertises) gets its key at start, under a lock, before the
+process serves anything: a key is in the JWKS before any token is signed with
+it, and replicas starting together on one database create one key set. Nothing
+creates a key on first use, when another replica's JWKS would not show it.
 
 The cache is short-lived (``refresh_seconds``) so that a rotation made by any
 replica, or by ``gaap-admin``, is picked up by all of them; it is also reloaded
@@ -11,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,12 +27,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters import audit_log
 from services.identity.adapters.repositories import SqlKeyRepository
-from services.identity.adapters.sealing import Sealer
 from services.identity.domain import signing_keys
 from services.identity.domain.audit import EventType
 from services.identity.domain.signing_keys import Rotation, SigningKey
 from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
+from services.runtime.errors import FailedPrecondition
+from services.runtime.sealing import Sealer
 
 # Verifiers accept a token up to this long after its ``exp`` (AccessTokenVerifier's
 # leeway is 30 s; pyjwt users commonly allow a minute): a retired key stays
@@ -79,9 +86,17 @@ class KeyStore:
         refresh_seconds: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
         sealer: Sealer | None = None,
+        algorithms: Iterable[str] = (),
+        propagation: timedelta = timedelta(0),
     ) -> None:
+        """``algorithms``: those besides ``alg`` that must always have a key (the
+        advertised ID-token algorithms); ``propagation``: how long a first key
+        of an algorithm is published before it signs on a database that has
+        served keys already (``IDENTITY_KEY_PROPAGATION_SECONDS``)."""
         self._sessions = sessions
         self._alg = alg
+        self.algorithms = tuple(dict.fromkeys((alg, *algorithms)))
+        self._propagation = propagation
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._sealer = sealer or Sealer(None)
@@ -93,16 +108,17 @@ class KeyStore:
         return SqlKeyRepository(session, self._sealer)
 
     def ensure_signing_key(self, alg: str | None = None) -> None:
-        """Create a key for ``alg`` if none signs now (safe when replicas start
-        together), and seal keys stored before a key-encryption key was set."""
-        alg = alg or self._alg
+        """Give ``alg`` (default: every algorithm of this store) a key if it has
+        none signing or about to sign; safe when replicas start together."""
+        algs = [alg] if alg else list(self.algorithms)
         with transaction(self._sessions) as session:
             advisory_lock(session, "identity.signing_keys")
             repo = self._repo(session)
             now = self._clock()
-            if signing_keys.active_key(repo.all(), now, alg) is None:
-                repo.add(signing_keys.generate(alg, now))
-            repo.seal_unsealed()
+            for key in signing_keys.first_keys(
+                repo.all(), algs, now, propagation=self._propagation
+            ):
+                repo.add(key)
         self.reload()
 
     def rotate(
@@ -208,13 +224,22 @@ class KeyStore:
         return snapshot
 
     def signer(self, alg: str | None = None) -> Signer:
-        """The key that signs now with ``alg`` (the configured default if None)."""
-        alg = alg or self._alg
-        signer = self._current().signers.get(alg)
+        """The key that signs now with ``alg``.
+
+        Without ``alg`` (access tokens): the configured algorithm's key, or while
+        that algorithm's first key is still propagating, the key of an algorithm
+        that signs now. With ``alg`` (an agency's ID-token algorithm) only that
+        algorithm will do. Never a key made here and now: see the module's doc.
+        """
+        signers = self._current().signers
+        signer = signers.get(alg or self._alg)
+        if signer is None and alg is None:
+            signer = next(iter(signers.values()), None)
         if signer is None:
-            self.ensure_signing_key(alg)
-            signer = self._current().signers.get(alg)
-        assert signer is not None
+            raise FailedPrecondition(
+                f"no {alg or self._alg} signing key is active yet: its first key signs once it "
+                "has been published for IDENTITY_KEY_PROPAGATION_SECONDS"
+            )
         return signer
 
     def jwks(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from services.identity.domain.accounts import SUPPORTED_CLAIMS
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS
 from services.identity.domain.authorization import DISPLAYS, SUPPORTED_PROMPTS
 from services.identity.domain.scopes import KNOWN_SCOPES
+from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.identity.service_layer.keys import KeyStore
 from services.identity.web.oauth_server import NO_STORE, TokenServer
 from services.runtime.http import build_app
@@ -52,7 +53,7 @@ def metadata(issuer: str, languages: tuple[str, ...] = ("en", "zh-Hans")) -> dic
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "acr_values_supported": list(assurance.LEVELS),
         "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": ["ES256", "RS256"],
+        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic",
             "client_secret_post",

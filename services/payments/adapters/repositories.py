@@ -19,6 +19,7 @@ from services.payments.domain import ledger
 from services.payments.domain.cards import CardSummary
 from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
+from services.runtime import sealing
 
 
 def new_id(prefix: str) -> str:
@@ -389,7 +390,7 @@ class Subscriptions:
                 tenant=sub.tenant,
                 url=sub.url,
                 event_types=list(sub.event_types),
-                secret=secret,
+                secret=sealing.of(self.session).seal_text(secret, sub.id),
                 created_at=sub.created_at,
                 disabled_at=None,
             )
@@ -427,34 +428,7 @@ class Subscriptions:
     def secret_for(self, sub_id: str) -> str | None:
         """The signing secret of an active subscription (None once disabled)."""
         c = t.webhook_subscriptions.c
-        return self.session.scalar(
+        stored = self.session.scalar(
             sa.select(c.secret).where(c.id == sub_id, c.disabled_at.is_(None))
         )
-
-
-def service_secret(session: Session, name: str) -> str:
-    """A secret generated once and shared by every replica through the database."""
-    c = t.service_secrets.c
-    value = session.scalar(sa.select(c.value).where(c.name == name))
-    if value is None:
-        candidate = secrets.token_urlsafe(48)
-        dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-            session.execute(
-                pg_insert(t.service_secrets)
-                .values(name=name, value=candidate)
-                .on_conflict_do_nothing()
-            )
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-            session.execute(
-                sqlite_insert(t.service_secrets)
-                .values(name=name, value=candidate)
-                .on_conflict_do_nothing()
-            )
-        value = session.scalar(sa.select(c.value).where(c.name == name))
-    assert value is not None
-    return str(value)
+        return None if stored is None else sealing.of(self.session).unseal_text(stored, sub_id)

@@ -93,7 +93,8 @@ ledger_lines = sa.Table(
 )
 
 # The signing secret must be recoverable (it signs every delivery), so it is
-# stored as is; the API shows it only once.
+# sealed with PAYMENTS_KEY_ENCRYPTION_KEY when one is set (migration 0003 widened
+# the column for that), not hashed; the API shows it only once.
 webhook_subscriptions = sa.Table(
     "webhook_subscriptions",
     metadata,
@@ -101,7 +102,7 @@ webhook_subscriptions = sa.Table(
     sa.Column("tenant", sa.String(64), nullable=False),
     sa.Column("url", sa.String(2000), nullable=False),
     sa.Column("event_types", sa.JSON, nullable=False),
-    sa.Column("secret", sa.String(100), nullable=False),
+    sa.Column("secret", sa.String(255), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("disabled_at", UtcDateTime),
     sa.Index("ix_webhook_subscriptions_tenant", "tenant", "id"),

@@ -72,8 +72,13 @@ def test_create_and_update_an_oidc_agency(tmp_path: Path, database_url: str) -> 
 
 
 def test_rotate_and_list_keys(tmp_path: Path, database_url: str) -> None:
-    before = as_json(admin(tmp_path, database_url, "list-keys"))
-    assert [k["status"] for k in before] == ["signing"]
+    listed = as_json(admin(tmp_path, database_url, "list-keys"))
+    # A key per advertised ID-token algorithm, each signing from the first start.
+    assert sorted((k["alg"], k["status"]) for k in listed) == [
+        ("ES256", "signing"),
+        ("RS256", "signing"),
+    ]
+    before = [k for k in listed if k["alg"] == "ES256"]
     (rotation,) = as_json(admin(tmp_path, database_url, "rotate-keys", "--alg", "ES256"))
     assert rotation["retired_kid"] == before[0]["kid"]
     after = {k["kid"]: k for k in as_json(admin(tmp_path, database_url, "list-keys"))}

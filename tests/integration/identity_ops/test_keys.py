@@ -17,8 +17,7 @@ from cryptography.exceptions import InvalidTag
 from services.identity.adapters import audit_log
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
-from services.identity.adapters.sealing import Sealer
-from services.identity.adapters.tables import accounts, signing_keys
+from services.identity.adapters.tables import accounts, instance_secrets, signing_keys
 from services.identity.bootstrap import MIGRATIONS, open_identity
 from services.identity.domain.agencies import Agency, register
 from services.identity.service_layer.keys import KeyStore, longest_token
@@ -29,6 +28,7 @@ from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import FailedPrecondition, StartupError, Unauthenticated
 from services.runtime.keys import KeyCache
+from services.runtime.sealing import Sealer
 from tests.support.platform import ISSUER
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -161,33 +161,52 @@ def stored_pems(database: bootstrap.Database) -> list[tuple[bytes, bool]]:
         return [(bytes(pem), sealed) for pem, sealed in rows]
 
 
-def test_sealed_keys_are_not_pem_at_rest_and_still_sign(fresh: bootstrap.Database) -> None:
-    KeyStore(fresh.sessions).ensure_signing_key()  # a key from before sealing was turned on
+def test_sealed_keys_are_not_pem_at_rest_and_still_sign(
+    fresh: bootstrap.Database, database_url: str, tmp_path: Path
+) -> None:
+    platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
+    _clear_sealing(fresh)
+    before = open_identity(platform, IdentitySettings(database_url=database_url))
+    before.database.close()  # keys from before sealing was turned on
     assert all(pem.startswith(b"-----BEGIN") for pem, _ in stored_pems(fresh))
 
-    store = KeyStore(fresh.sessions, sealer=Sealer.from_setting(KEK))
-    store.ensure_signing_key()  # seals what it finds
-    store.ensure_signing_key("RS256")
-    stored = stored_pems(fresh)
-    assert len(stored) == 2
-    for pem, sealed in stored:
-        assert sealed
-        assert b"BEGIN" not in pem
-        assert pem.startswith(b"sealed:v1:")
-    token = AccessTokenIssuer(store, issuer=ISSUER, ttl_seconds=300).issue(
-        _agency(), ("identity:tokens",)
+    opened = open_identity(  # the first start with a key seals what it finds
+        platform, IdentitySettings(database_url=database_url, key_encryption_key=KEK)
     )
-    verifier = AccessTokenVerifier(
-        issuer=ISSUER, audience="urn:gaap:identity", keys=KeyCache(store.jwks)
-    )
-    assert verifier.verify(token.access_token).client_id == "ag_test"  # the unsealed key signs
+    try:
+        stored = stored_pems(fresh)
+        assert len(stored) == 2  # ES256 and RS256
+        for pem, sealed in stored:
+            assert sealed
+            assert b"BEGIN" not in pem
+            assert pem.startswith(b"sealed:v1:")
+        token = AccessTokenIssuer(opened.keys, issuer=ISSUER, ttl_seconds=300).issue(
+            _agency(), ("identity:tokens",)
+        )
+        verifier = AccessTokenVerifier(
+            issuer=ISSUER, audience="urn:gaap:identity", keys=KeyCache(opened.keys.jwks)
+        )
+        assert verifier.verify(token.access_token).client_id == "ag_test"  # the key signs
+    finally:
+        opened.database.close()
+
+
+def _clear_sealing(database: bootstrap.Database) -> None:
+    """A database that has never been opened with a key-encryption key."""
+    with database.sessions.begin() as session:
+        session.execute(signing_keys.delete())
+        session.execute(instance_secrets.delete())
+        session.execute(accounts.update().values(totp_secret=None))
 
 
 def test_a_sealed_database_needs_its_key_to_start(
     fresh: bootstrap.Database, database_url: str, tmp_path: Path
 ) -> None:
-    KeyStore(fresh.sessions, sealer=Sealer.from_setting(KEK)).ensure_signing_key()
+    _clear_sealing(fresh)
     platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
+    open_identity(
+        platform, IdentitySettings(database_url=database_url, key_encryption_key=KEK)
+    ).database.close()
     for kek, message in (
         ("", "set IDENTITY_KEY_ENCRYPTION_KEY"),
         (base64.b64encode(os.urandom(32)).decode(), "is not the key it was sealed with"),
@@ -206,6 +225,24 @@ def test_a_sealed_database_needs_its_key_to_start(
         opened.database.close()
 
 
+def test_keys_sealed_by_an_earlier_version_refuse_a_wrong_key_before_it_is_recorded(
+    fresh: bootstrap.Database, database_url: str, tmp_path: Path
+) -> None:
+    """An earlier version sealed signing keys but kept no check value: the first
+    start with a wrong key must not record that key as the right one."""
+    _clear_sealing(fresh)
+    KeyStore(fresh.sessions, sealer=Sealer.from_setting(KEK, "K")).ensure_signing_key()
+    platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    with pytest.raises(StartupError, match="is not the key it was sealed with"):
+        open_identity(
+            platform, IdentitySettings(database_url=database_url, key_encryption_key=wrong)
+        )
+    open_identity(
+        platform, IdentitySettings(database_url=database_url, key_encryption_key=KEK)
+    ).database.close()
+
+
 def stored_totp(database: bootstrap.Database, account_id: str) -> str:
     with database.engine.connect() as conn:
         return str(
@@ -219,6 +256,7 @@ def test_totp_secrets_are_sealed_at_rest_from_the_start_that_sets_a_key(
     fresh: bootstrap.Database, database_url: str, tmp_path: Path
 ) -> None:
     platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
+    _clear_sealing(fresh)
     plain = open_identity(platform, IdentitySettings(database_url=database_url))
     try:
         before = plain.accounts.create(
