@@ -157,6 +157,9 @@ consents = sa.Table(
     sa.Column("account_id", sa.String(40), primary_key=True),
     sa.Column("client_id", sa.String(64), primary_key=True),
     sa.Column("scopes", sa.JSON, nullable=False),
+    # Personal claims agreed one by one (asked through the claims parameter),
+    # beyond those the consented scopes cover.
+    sa.Column("claims", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
     sa.Column("granted_at", UtcDateTime, nullable=False),
     sa.Column("last_used_at", UtcDateTime, nullable=False),
 )

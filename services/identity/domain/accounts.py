@@ -7,21 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-# Which claims each scope releases (OpenID Connect Core §5.4).
-SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
-    "profile": ("name", "given_name", "family_name", "locale", "updated_at"),
-    "email": ("email", "email_verified"),
-    "phone": ("phone_number", "phone_number_verified"),
-    "address": ("address",),
-}
-SUPPORTED_CLAIMS: tuple[str, ...] = (
-    "sub",
-    *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
-    "acr",
-    "amr",
-    "auth_time",
-    "sid",
-)
+from services.identity.domain.disclosure import PERSONAL_CLAIMS, PROTOCOL_CLAIMS
+
+SUPPORTED_CLAIMS: tuple[str, ...] = (PROTOCOL_CLAIMS[0], *PERSONAL_CLAIMS, *PROTOCOL_CLAIMS[1:])
 
 
 @dataclass(frozen=True)
@@ -80,16 +68,8 @@ class PasswordHasher(Protocol):
     def needs_rehash(self, password_hash: str) -> bool: ...
 
 
-def released_claims(
-    account: Account,
-    scopes: Iterable[str],
-    requested: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Claims released for granted ``scopes`` plus individually requested claims
-    (the ``claims`` parameter), never more than the account has."""
-    names: set[str] = set()
-    for scope in scopes:
-        names.update(SCOPE_CLAIMS.get(scope, ()))
-    names.update(k for k in (requested or {}) if k in SUPPORTED_CLAIMS)
+def released_claims(account: Account, names: Iterable[str]) -> dict[str, Any]:
+    """The values of the claims ``names`` (decided by ``disclosure.releasable``)
+    that the account has; never more than it has."""
     available = account.claims()
-    return {k: available[k] for k in sorted(names) if k in available}
+    return {k: available[k] for k in sorted(set(names)) if k in available}

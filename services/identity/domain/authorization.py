@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from services.identity.domain import assurance
+from services.identity.domain import assurance, disclosure
 from services.identity.domain.agencies import Agency
 
 SUPPORTED_PROMPTS = frozenset({"none", "login", "consent"})
@@ -80,12 +80,6 @@ class AuthorizationRequest:
             }
         )
 
-    def id_token_claims(self) -> Mapping[str, Any]:
-        return (self.claims or {}).get("id_token") or {}
-
-    def userinfo_claims(self) -> Mapping[str, Any]:
-        return (self.claims or {}).get("userinfo") or {}
-
 
 def check_client(params: Mapping[str, str], agency: Agency | None) -> str:
     """The client and redirect URI; failures here are shown, never redirected."""
@@ -141,7 +135,9 @@ def parse(params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
         raise AuthorizationError("invalid_request", "unknown prompt value")
     if "none" in prompt and len(prompt) > 1:
         raise AuthorizationError("invalid_request", "prompt=none cannot be combined")
-    claims = _claims(params.get("claims"))
+    # Claims the registration does not cover are dropped here, before anyone can
+    # be asked for them (disclosure.py): essential or not, they are unavailable.
+    claims = disclosure.restrict_request(_claims(params.get("claims")), agency.scopes)
     acr, essential = _acr(params, claims)
     display = params.get("display", "page")
     return AuthorizationRequest(

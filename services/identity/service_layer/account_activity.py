@@ -20,6 +20,7 @@ from services.identity.adapters.tables import agencies, consents, known_devices,
 from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
+from services.identity.domain.disclosure import Disclosure, in_order
 from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.logout import BackChannel, session_clients
@@ -33,6 +34,7 @@ class AgencyUse:
     client_id: str
     name: str
     scopes: tuple[str, ...]
+    claims: tuple[str, ...]  # the personal claims it may receive (disclosure.py)
     granted_at: datetime
     last_signed_in: datetime | None
 
@@ -120,8 +122,8 @@ class AccountActivity:
         return value
 
     def agencies(self, account_id: str) -> list[AgencyUse]:
-        """The agencies the citizen has consented to, newest first, with when
-        each was last signed in to."""
+        """The agencies the citizen has consented to, newest first, with the
+        claims each may receive and when each was last signed in to."""
         c, a, t = consents, agencies, user_tokens
         last = (
             sa.select(t.c.client_id, sa.func.max(t.c.auth_time).label("last"))
@@ -130,7 +132,15 @@ class AccountActivity:
             .subquery()
         )
         query = (
-            sa.select(c.c.client_id, c.c.scopes, c.c.granted_at, a.c.name, last.c.last)
+            sa.select(
+                c.c.client_id,
+                c.c.scopes,
+                c.c.claims,
+                c.c.granted_at,
+                a.c.name,
+                a.c.scopes.label("registered"),
+                last.c.last,
+            )
             .select_from(
                 c.outerjoin(a, a.c.client_id == c.c.client_id).outerjoin(
                     last, last.c.client_id == c.c.client_id
@@ -141,7 +151,14 @@ class AccountActivity:
         )
         with self._sessions() as session:
             return [
-                AgencyUse(r.client_id, r.name or r.client_id, tuple(r.scopes), r.granted_at, r.last)
+                AgencyUse(
+                    r.client_id,
+                    r.name or r.client_id,
+                    tuple(r.scopes),
+                    in_order(Disclosure.of(r.scopes, r.claims).released(r.registered or ())),
+                    r.granted_at,
+                    r.last,
+                )
                 for r in session.execute(query)
             ]
 

@@ -34,6 +34,7 @@ from services.identity.domain.accounts import released_claims
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.domain.authorization import AuthorizationRequest
+from services.identity.domain.disclosure import releasable, requested_claims
 from services.identity.domain.subjects import subject_for
 from services.identity.service_layer.keys import KeyStore
 from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
@@ -272,7 +273,8 @@ class CitizenTokens:
             elif row.expires_at <= now:
                 raise GrantError("invalid_grant", "refresh token expired")
             else:
-                scopes = tuple(row.scope.split())
+                # Never more than the agency is registered for today.
+                scopes = tuple(s for s in row.scope.split() if s in agency.scopes)
                 if scope:
                     narrower = tuple(dict.fromkeys(scope.split()))
                     if not set(narrower) <= set(scopes):
@@ -353,8 +355,11 @@ class CitizenTokens:
         }
         if nonce:
             id_claims["nonce"] = nonce
-        requested = (grant.claims or {}).get("id_token") or {}
-        id_claims.update(released_claims(account, (), requested))
+        # The ID token carries the claims asked for it one by one; scope claims are
+        # for UserInfo. The grant's claims were consented (flow.py); the agency's
+        # registration today bounds them again.
+        asked = requested_claims(grant.claims, "id_token")
+        id_claims.update(released_claims(account, releasable((), asked, agency.scopes)))
         id_signer = self._keys.signer(agency.id_token_alg)
         id_token = jwt.encode(
             id_claims,
@@ -474,10 +479,10 @@ class CitizenTokens:
             account = SqlAccountRepository(session).get(account_id)
         if account is None:
             return {}
-        requested = (claims or {}).get("userinfo") or {}
+        asked = requested_claims(claims, "userinfo")
         return {
             "sub": self.subject(account_id, agency),
-            **released_claims(account, scopes, requested),
+            **released_claims(account, releasable(scopes, asked, agency.scopes)),
         }
 
 

@@ -1,4 +1,5 @@
-"""Citizen sign-in: passwords, second factors, lockout, server-side sessions, consent.
+"""Citizen sign-in: passwords, second factors, lockout, server-side sessions
+(consent is in consents.py).
 
 Runs on worker threads (argon2id is deliberately slow and must stay off the
 event loop). Every outcome is an audit event; no password or code is logged.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -19,7 +20,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.passwords import Argon2PasswordHasher
-from services.identity.adapters.tables import consents
 from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
@@ -238,43 +238,3 @@ class SignIn:
             .returning(t.c.account_id)
         ).first()
         return row.account_id if row else None
-
-    # -- consent --------------------------------------------------------------
-
-    def consented(self, account_id: str, client_id: str, scopes: Sequence[str]) -> bool:
-        with self._sessions() as session:
-            granted = session.scalar(
-                sa.select(consents.c.scopes).where(
-                    consents.c.account_id == account_id, consents.c.client_id == client_id
-                )
-            )
-        return granted is not None and set(scopes) <= set(granted)
-
-    def grant_consent(
-        self, account_id: str, client_id: str, scopes: Sequence[str], where: Where
-    ) -> None:
-        now = self._clock()
-        with transaction(self._sessions) as session:
-            existing = session.scalar(
-                sa.select(consents.c.scopes).where(
-                    consents.c.account_id == account_id, consents.c.client_id == client_id
-                )
-            )
-            merged = sorted(set(existing or ()) | set(scopes))
-            if existing is None:
-                session.execute(
-                    consents.insert().values(
-                        account_id=account_id,
-                        client_id=client_id,
-                        scopes=merged,
-                        granted_at=now,
-                        last_used_at=now,
-                    )
-                )
-            else:
-                session.execute(
-                    consents.update()
-                    .where(consents.c.account_id == account_id, consents.c.client_id == client_id)
-                    .values(scopes=merged, granted_at=now, last_used_at=now)
-                )
-            self._trail.record(session, EventType.CONSENT_GRANTED, where, account_id, scopes=merged)

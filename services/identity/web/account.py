@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
+from services.identity.domain.disclosure import CLAIM_LABELS
 from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.authenticator import Authenticator, Enrolment
 from services.identity.service_layer.passwords import Passwords
@@ -193,6 +194,7 @@ class AccountPages:
             purpose="account",
             account=account,
             agencies=agencies,
+            claim_labels=CLAIM_LABELS,
             recovery_codes_left=left,
             withdraw_token=self.kit.csrf_for(request, "withdraw"),
             everywhere_token=self.kit.csrf_for(request, "everywhere"),

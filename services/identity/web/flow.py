@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -27,11 +27,13 @@ from services.identity.domain import assurance, authorization
 from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
 from services.identity.domain.authorization import AuthorizationError, AuthorizationRequest
+from services.identity.domain.disclosure import CLAIM_LABELS, Disclosure, in_order
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.consents import Consents
 from services.identity.service_layer.logout import Logout
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import BrowserSession, Outcome, SignIn
@@ -70,6 +72,10 @@ class Flow:
     # alerts); None in deployments of the provider alone.
     safeguards: Safeguards | None = None
     activity: AccountActivity | None = None
+    consents: Consents = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.consents = Consents(self.sessions, self.clock)
 
     @staticmethod
     def secure(request: Request) -> bool:
@@ -236,11 +242,11 @@ class Flow:
                     error_description=f"the session does not reach {req.acr}",
                 )
             return _see_other(f"/signin/code?auth={pending.id}")
-        consent_needed = ("consent" in req.prompt and not pending.consented) or not (
-            pending.consented
-            or await run_in_threadpool(
-                self.signin.consented, session.account_id, req.client_id, req.scopes
-            )
+        # Every scope and claim asked must be consented by this account for this
+        # agency; prompt=none never releases anything new (consent_required).
+        given = await run_in_threadpool(self.consents.given, session.account_id, req.client_id)
+        consent_needed = bool(given.missing(Disclosure.asked_by(req.scopes, req.claims))) or (
+            "consent" in req.prompt and not pending.consented
         )
         if consent_needed:
             if none:
@@ -451,22 +457,28 @@ class Flow:
         if session is None:
             return _see_other(f"/signin?auth={pending.id}")
         req = pending.request
+        asked = Disclosure.asked_by(req.scopes, req.claims)
+        agency = await run_in_threadpool(self.registry.find_active, req.client_id)
+        if agency is None:
+            return self.error_page(request, self._expired(request))
         if request.method == "GET":
-            agency = await run_in_threadpool(self.registry.find_active, req.client_id)
             language = self.language(request, req)
+            given = await run_in_threadpool(self.consents.given, session.account_id, req.client_id)
+            # Only what is new; with nothing new (prompt=consent), all that is asked.
+            new = given.missing(asked) or Disclosure().missing(asked)
             scopes = [
                 (s, self.pages.gettext(language, KNOWN_SCOPES[s]))
                 for s in req.scopes
-                if s != "openid" and s in KNOWN_SCOPES
+                if s in new.scopes and s in KNOWN_SCOPES
             ]
-            claims = sorted({*req.id_token_claims(), *req.userinfo_claims()})
+            claims = [self.pages.gettext(language, CLAIM_LABELS[c]) for c in in_order(new.claims)]
             return self.render(
                 request,
                 "consent.html",
                 language,
                 purpose="consent",
                 pending_id=pending.id,
-                agency_name=agency.name if agency else req.client_id,
+                agency_name=agency.name,
                 scopes=scopes,
                 claims=claims,
                 errors=[],
@@ -479,10 +491,11 @@ class Flow:
                 req, error="access_denied", error_description="the citizen did not consent"
             )
         await run_in_threadpool(
-            self.signin.grant_consent,
+            self.consents.grant,
             session.account_id,
             req.client_id,
-            list(req.scopes),
+            asked,
+            agency.scopes,
             self.where(request, req.client_id),
         )
         await run_in_threadpool(self.pending.update, pending, consented=True)
