@@ -8,7 +8,7 @@ from pathlib import Path
 
 from services.identity import metrics
 from services.identity.adapters import at_rest, instance_secrets, messaging
-from services.identity.adapters.passwords import Argon2PasswordHasher
+from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_slots
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
@@ -35,6 +35,7 @@ from services.identity.settings import IdentitySettings
 from services.identity.web.account import AccountPages
 from services.identity.web.account_kit import Kit
 from services.identity.web.app import TOKEN_PATH, create_app
+from services.identity.web.busy import busy_page
 from services.identity.web.flow import Flow
 from services.identity.web.oauth_server import TokenServer
 from services.identity.web.pending import PendingStore
@@ -42,7 +43,7 @@ from services.identity.web.phone import PhonePages
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
 from services.identity.web.userinfo import UserInfo
-from services.runtime import bootstrap, sealing
+from services.runtime import bootstrap, container, sealing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.config import PlatformSettings
 from services.runtime.db import transaction
@@ -51,6 +52,7 @@ from services.runtime.keys import KeyCache
 from services.runtime.pages import CsrfTokens, Pages
 from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
+from services.runtime.work_gate import Gate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WEB = Path(__file__).parent / "web"
@@ -67,6 +69,7 @@ class Identity:
     citizen_tokens: CitizenTokens
     signin: SignIn
     accounts: Accounts
+    hasher: Argon2PasswordHasher  # one per process: its gate bounds hashing memory
 
     def purge_used_assertions(self) -> int:
         """Forget client-assertion ids whose assertions have expired (a replay
@@ -94,6 +97,10 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         memory_kib=settings.argon2_memory_kib,
         time_cost=settings.argon2_time_cost,
         parallelism=settings.argon2_parallelism,
+        gate=Gate(
+            "password checks",
+            hashing_slots(settings.argon2_memory_kib, budget_mib=settings.argon2_memory_budget_mib),
+        ),
     )
     citizen_tokens = CitizenTokens(
         sessions,
@@ -106,10 +113,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     signin = SignIn(
         sessions,
         hasher,
-        lockout=LockoutPolicy(
-            max_attempts=settings.lockout_attempts,
-            lock_for=timedelta(minutes=settings.lockout_minutes),
-        ),
+        lockout=lockout_policy(settings),
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
         max_session=timedelta(hours=settings.session_max_hours),
     )
@@ -120,6 +124,15 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         citizen_tokens,
         signin,
         Accounts(sessions, hasher),
+        hasher,
+    )
+
+
+def lockout_policy(settings: IdentitySettings) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_attempts=settings.lockout_attempts,
+        address_attempts=settings.lockout_address_attempts,
+        lock_for=timedelta(minutes=settings.lockout_minutes),
     )
 
 
@@ -128,10 +141,7 @@ def citizen_account_rules(settings: IdentitySettings) -> Rules:
         codes=CodePolicy(
             lifetime=timedelta(minutes=settings.code_minutes), max_attempts=settings.code_attempts
         ),
-        lockout=LockoutPolicy(
-            max_attempts=settings.lockout_attempts,
-            lock_for=timedelta(minutes=settings.lockout_minutes),
-        ),
+        lockout=lockout_policy(settings),
         sends_per_address=Rule(
             "sends-per-address", settings.sends_per_address_per_hour, timedelta(hours=1)
         ),
@@ -141,6 +151,9 @@ def citizen_account_rules(settings: IdentitySettings) -> Rules:
 
 
 def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec:
+    # argon2id's memory goes back to the system after each hash, so the hashing
+    # gate bounds the process's memory, not just the hashes running at once.
+    container.return_large_blocks()
     identity = open_identity(platform, settings)
     sessions = identity.database.sessions
     metrics.register(sessions)
@@ -194,11 +207,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     )
     postbox, notify_channel = messaging.postbox(settings, token_server)
     # Citizen accounts: each part gets only what it uses.
-    hasher = Argon2PasswordHasher(
-        memory_kib=settings.argon2_memory_kib,
-        time_cost=settings.argon2_time_cost,
-        parallelism=settings.argon2_parallelism,
-    )
+    hasher = identity.hasher
     code_key = instance_secrets.get_or_create(sessions, "code_key")
     rules = citizen_account_rules(settings)
     safeguards = Safeguards(sessions, postbox, rules)
@@ -246,12 +255,14 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 keys=identity.keys,
                 pages=[*flow.routes(), *account_pages],
                 userinfo=userinfo.endpoint,
+                busy=busy_page(flow),
             ),
             jobs=[
                 PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions),
                 PeriodicJob("purge-pending-authorizations", 600, pending.purge),
                 PeriodicJob("purge-verification-tickets", 3600, tickets.purge),
                 PeriodicJob("purge-throttle-counters", 600, safeguards.throttle.purge),
+                PeriodicJob("purge-signin-failures", 3600, safeguards.passwords.purge),
                 back_channel.job,
                 back_channel.purge_job,
             ],

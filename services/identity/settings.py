@@ -35,7 +35,18 @@ class IdentitySettings(DatabaseSettings):
         12, ge=1, le=168, description="...and after this long in any case."
     )
     lockout_attempts: int = Field(
-        6, ge=3, le=20, description="Wrong passwords or codes in a row before an account locks."
+        6,
+        ge=3,
+        le=20,
+        description="Wrong passwords for one email address from one client address, or wrong "
+        "second-factor codes for one account, in a row before it locks.",
+    )
+    lockout_address_attempts: int = Field(
+        30,
+        ge=3,
+        le=1000,
+        description="Wrong passwords for one email address from any client address, in a row, "
+        "before it locks everywhere (slower than the lock per client address).",
     )
     lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lock lasts.")
     argon2_memory_kib: int = Field(
@@ -43,6 +54,13 @@ class IdentitySettings(DatabaseSettings):
     )
     argon2_time_cost: int = Field(2, ge=2, description="argon2id iterations (OWASP minimum: 2).")
     argon2_parallelism: int = Field(1, ge=1, le=16, description="argon2id lanes.")
+    argon2_memory_budget_mib: int = Field(
+        0,
+        ge=0,
+        description="Memory the argon2id hashes running at once in one process may use; "
+        "more sign-ins wait briefly, then get a try-again page (503). 0: a quarter of the "
+        "container's memory limit (cgroup memory.max), or 2 hashes per CPU without one.",
+    )
     key_encryption_key: str = Field(
         "",
         description="Base64 of 32 random bytes: seals signing keys, TOTP secrets and the CSRF, "

@@ -75,7 +75,7 @@ accounts = sa.Table(
     sa.Column("phone_number_verified", sa.Boolean, nullable=False),
     sa.Column("address", sa.JSON),
     sa.Column("locale", sa.String(16)),
-    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("failed_second_factor", sa.Integer, nullable=False),
     sa.Column("locked_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
@@ -239,6 +239,19 @@ throttle_counters = sa.Table(
     sa.Column("key", sa.String(120), primary_key=True),
     sa.Column("window_start", UtcDateTime, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Wrong passwords in a row, per email address and per (email, client address),
+# for addresses with and without an account alike (domain.lockout). Keys and
+# ``address`` are hashes of the normalised email address.
+signin_failures = sa.Table(
+    "signin_failures",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("address", sa.String(64), nullable=False, index=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("locked_until", UtcDateTime),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 

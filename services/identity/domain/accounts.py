@@ -28,7 +28,9 @@ class Account:
     phone_number_verified: bool = False
     address: Mapping[str, str] | None = None
     locale: str | None = None
-    failed_attempts: int = 0
+    # Wrong second-factor answers in a row (wrong passwords are counted per
+    # address: domain.lockout).
+    failed_second_factor: int = 0
     locked_until: datetime | None = None
 
     @property

@@ -30,6 +30,9 @@ class AuditTrail:
         self._sessions = sessions
         self._clock = clock
 
+    def now(self) -> datetime:
+        return self._clock()
+
     def audit(
         self, type: EventType, where: Where, account_id: str | None = None, **details: object
     ) -> None:

@@ -3,7 +3,8 @@ issues recovery codes, and using a recovery code in its place.
 
 Rules kept here: the secret being enrolled travels in the form, bound to the
 account by a keyed proof; recovery codes are single use, stored only as keyed
-hashes, and a wrong or used one counts towards the account's lockout.
+hashes, and a wrong or used one counts towards the account's lock like any
+wrong second factor.
 Runs on worker threads (the database).
 """
 
@@ -119,7 +120,8 @@ class Authenticator:
 
     def use_recovery_code(self, account_id: str, code: str, where: Where) -> Outcome:
         """A recovery code in place of the authenticator: single use; a wrong or
-        used code counts towards lockout."""
+        used code counts towards the account's lock like a wrong authenticator
+        code."""
         now = self._clock()
         digest = recovery.digest(self._key, account_id, code)
         with transaction(self._sessions) as session:
@@ -148,7 +150,7 @@ class Authenticator:
                     )
                     .values(used_at=now)
                 )
-                repo.update(self._safeguards.rules.lockout.after_success(account))
+                repo.update(self._safeguards.rules.lockout.after_sign_in(account))
                 self._safeguards.record(
                     session,
                     EventType.RECOVERY_CODE_USED,
@@ -158,7 +160,7 @@ class Authenticator:
                 )
                 return Outcome.OK
             reason = "used before" if row is not None else "wrong"
-            return self._safeguards.count_failure(
+            return self._safeguards.second_factor_failed(
                 session, account, where, EventType.RECOVERY_CODE_FAILED, "recovery code", reason
             )
 

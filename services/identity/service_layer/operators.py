@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters import audit_log
+from services.identity.adapters import audit_log, signin_failures
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
 from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import AuditEvent, EventType
+from services.identity.domain.lockout import address_key
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
@@ -46,17 +47,22 @@ class AccountStatus:
     created_at: datetime
 
 
-def status_of(account: Account, now: datetime) -> AccountStatus:
+def status_of(account: Account, session: Session, now: datetime) -> AccountStatus:
+    """The account's status, its address's wrong passwords (``signin_failures``)
+    included: a lock after wrong passwords is a lock too."""
+    address = address_key(account.email)
+    password_lock = signin_failures.locked_until(session, [address], now)
+    locks = [u for u in (account.locked_until, password_lock) if u is not None and now < u]
     return AccountStatus(
         account_id=account.id,
         email=account.email,
         email_verified=account.email_verified,
         phone_number_verified=account.phone_number_verified,
         has_second_factor=account.has_second_factor,
-        locked_until=account.locked_until if account.locked(now) else None,
-        locked=account.locked(now),
+        locked_until=max(locks) if locks else None,
+        locked=bool(locks),
         locked_indefinitely=account.locked_until == INDEFINITELY,
-        failed_attempts=account.failed_attempts,
+        failed_attempts=account.failed_second_factor + signin_failures.failures(session, address),
         created_at=account.created_at,
     )
 
@@ -96,9 +102,9 @@ class Operators:
         with self._sessions() as session:
             repo = SqlAccountRepository(session)
             account = repo.get(account_id) if account_id else repo.by_email(email)
-        if account is None:
-            raise NotFound("no such account")
-        return status_of(account, self._clock())
+            if account is None:
+                raise NotFound("no such account")
+            return status_of(account, session, self._clock())
 
     def lock(
         self,
@@ -125,7 +131,7 @@ class Operators:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
             account = _require(repo.get_for_update(account_id))
-            locked = replace(account, locked_until=until or INDEFINITELY, failed_attempts=0)
+            locked = replace(account, locked_until=until or INDEFINITELY, failed_second_factor=0)
             repo.update(locked)
             ended = session.execute(
                 session_table.update()
@@ -146,7 +152,7 @@ class Operators:
                 revoked_tokens=revoked,
             )
             remember(session, keyed, account_id)
-        return status_of(locked, now)
+            return status_of(locked, session, now)
 
     def unlock(
         self, account_id: str, *, reason: str, actor: str, keyed: Keyed | None = None
@@ -161,8 +167,11 @@ class Operators:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
             account = _require(repo.get_for_update(account_id))
-            unlocked = replace(account, locked_until=None, failed_attempts=0)
+            unlocked = replace(account, locked_until=None, failed_second_factor=0)
             repo.update(unlocked)
+            password_lock = signin_failures.locked_until(session, [address_key(account.email)], now)
+            # Wrong passwords' locks go too, from every client address.
+            signin_failures.lift(session, address_key(account.email))
             audit_log.record(
                 session,
                 EventType.ACCOUNT_UNLOCKED,
@@ -170,13 +179,13 @@ class Operators:
                 account_id=account_id,
                 by=actor,
                 reason=reason,
-                was_locked=account.locked(now),
+                was_locked=account.locked(now) or password_lock is not None,
             )
             remember(session, keyed, account_id)
-        return status_of(unlocked, now)
+            return status_of(unlocked, session, now)
 
     def _status(self, session: Session, account_id: str, now: datetime) -> AccountStatus:
-        return status_of(_require(SqlAccountRepository(session).get(account_id)), now)
+        return status_of(_require(SqlAccountRepository(session).get(account_id)), session, now)
 
     # -- audit --------------------------------------------------------------------
 

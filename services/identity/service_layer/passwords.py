@@ -127,14 +127,16 @@ class Passwords:
             account = repo.get_for_update(ticket.ticket.account_id)
             if account is None:
                 return None
-            updated = replace(
-                account, password_hash=password_hash, failed_attempts=0, updated_at=now
-            )
+            # Wrong second factors stay counted: the emailed code proves the
+            # address, not the second factor.
+            updated = replace(account, password_hash=password_hash, updated_at=now)
             repo.update(updated)
             self._tickets.mark(session, ticket.id, used_at=now)
             ended = end_sessions(session, account.id, now)
             self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
             self._back_channel.queue(session, updated.id, ended)
+        # The old password's wrong guesses no longer matter.
+        self._safeguards.passwords.lift(updated.email)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, ticket.language)
         return updated
 
@@ -156,27 +158,35 @@ class Passwords:
         language: str,
         keep_sid: str,
     ) -> Outcome:
-        """With the current password; other sessions and their tokens end."""
+        """With the current password; other sessions and their tokens end. A
+        wrong current password counts like a wrong password at sign-in."""
         now = self._clock()
         with self._sessions() as session:
             account = SqlAccountRepository(session).get(account_id)
         if account is None:
             return Outcome.INVALID
-        if account.locked(now):
+        lockout = self._safeguards.passwords
+        if account.locked(now) or lockout.locked(account.email, where.ip):
             return Outcome.LOCKED
         if not self._hasher.verify(account.password_hash, current):
-            return self._safeguards.failure(
-                account_id, where, EventType.PASSWORD_CHANGE_FAILED, "password"
+            now_locked = lockout.failure(account.email, where.ip)
+            self._safeguards.audit(
+                EventType.PASSWORD_CHANGE_FAILED, where, account_id, reason="wrong"
             )
+            if now_locked:
+                self._safeguards.audit(
+                    EventType.ACCOUNT_LOCKED, where, account_id, factor="password"
+                )
+                return Outcome.LOCKED
+            return Outcome.INVALID
+        lockout.success(account.email, where.ip)
         password_hash = self._hasher.hash(new)
         with transaction(self._sessions) as session:
             repo = SqlAccountRepository(session)
             locked = repo.get_for_update(account_id)
             if locked is None:
                 return Outcome.INVALID
-            updated = replace(
-                locked, password_hash=password_hash, failed_attempts=0, updated_at=now
-            )
+            updated = replace(locked, password_hash=password_hash, updated_at=now)
             repo.update(updated)
             ended = end_sessions(session, account_id, now, keep_sid=keep_sid)
             self._safeguards.record(session, EventType.PASSWORD_CHANGED, where, account_id)

@@ -134,7 +134,8 @@ class PhoneFactor:
     ) -> Outcome | Check:
         """Outcome.OK (the caller steps the session up), Outcome.LOCKED, or why
         the code was refused. Every refused code counts towards the account's
-        lockout, like a wrong authenticator code."""
+        lock, like a wrong authenticator code; only a correct one starts the
+        count again."""
         now = self._clock()
         with transaction(self._sessions) as session:
             repo = SqlAccountRepository(session)
@@ -154,11 +155,11 @@ class PhoneFactor:
             result = self._tickets.judge(session, ticket, code, where)
             if result is Check.OK:
                 self._tickets.mark(session, ticket.id, used_at=now)
-                updated = self._safeguards.rules.lockout.after_success(account)
+                updated = self._safeguards.rules.lockout.after_sign_in(account)
                 if updated != account:
                     repo.update(updated)
                 return Outcome.OK
-            counted = self._safeguards.count_failure(
+            counted = self._safeguards.second_factor_failed(
                 session, account, where, EventType.SECOND_FACTOR_FAILED, "sms", str(result)
             )
             return Outcome.LOCKED if counted is Outcome.LOCKED else result

@@ -1,10 +1,11 @@
 """What every citizen self-service action shares: its rules, throttling per
-client address and per address a code is sent to, counting wrong passwords and
-codes towards the account's lockout, email alerts, and the audit trail.
+client address and per address a code is sent to, counting wrong passwords (per
+email address) and wrong second factors (per account) towards lockout, email
+alerts, and the audit trail.
 
 Rules kept here:
-- wrong passwords and codes count towards the account's lockout under a row
-  lock (replicas count together);
+- wrong second factors count towards the account's lockout under a row lock,
+  wrong passwords in ``signin_failures`` (replicas count together);
 - every outcome is an audit event; no password or code is ever logged.
 Runs on worker threads (the database).
 """
@@ -17,7 +18,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.domain import messages
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
@@ -26,10 +26,10 @@ from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import CodePolicy
 from services.identity.domain.throttle import Rule
 from services.identity.service_layer.audit_trail import AuditTrail, Where
+from services.identity.service_layer.password_lockout import PasswordLockout
 from services.identity.service_layer.postbox import Postbox
-from services.identity.service_layer.signin import Outcome
+from services.identity.service_layer.signin import Outcome, second_factor_failed
 from services.identity.service_layer.throttling import Throttle
-from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
 
@@ -64,6 +64,7 @@ class Safeguards(AuditTrail):
         self._postbox = postbox
         self.rules = rules or Rules()
         self.throttle = Throttle(sessions, clock)
+        self.passwords = PasswordLockout(sessions, self.rules.lockout, clock)
 
     @property
     def can_send_sms(self) -> bool:
@@ -90,15 +91,7 @@ class Safeguards(AuditTrail):
 
     # -- lockout ----------------------------------------------------------------------
 
-    def failure(self, account_id: str, where: Where, event: EventType, factor: str) -> Outcome:
-        """A wrong answer outside any transaction: counted under the account's row lock."""
-        with transaction(self._sessions) as session:
-            account = SqlAccountRepository(session).get_for_update(account_id)
-            if account is None:
-                return Outcome.INVALID
-            return self.count_failure(session, account, where, event, factor, "wrong")
-
-    def count_failure(
+    def second_factor_failed(
         self,
         session: Session,
         account: Account,
@@ -107,15 +100,18 @@ class Safeguards(AuditTrail):
         factor: str,
         reason: str,
     ) -> Outcome:
-        """Count a wrong answer for ``account`` (already locked for update in
-        ``session``); LOCKED when it was the last one allowed."""
-        updated = self.rules.lockout.after_failure(account, self._clock())
-        SqlAccountRepository(session).update(updated)
-        self.record(session, event, where, account.id, reason=reason)
-        if updated.locked_until is not None:
-            self.record(session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor)
-            return Outcome.LOCKED
-        return Outcome.INVALID
+        """Count a wrong second-factor answer for ``account`` (already locked for
+        update in ``session``); LOCKED when it was the last one allowed."""
+        return second_factor_failed(
+            self,
+            self.rules.lockout,
+            session,
+            account,
+            where,
+            factor=factor,
+            reason=reason,
+            event=event,
+        )
 
     # -- alerts and audit -------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.service_layer.audit_trail import AuditTrail, Where
+from services.identity.service_layer.password_lockout import PasswordLockout
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
@@ -51,6 +52,29 @@ class Attempt:
     account: Account | None = None
 
 
+def second_factor_failed(
+    trail: AuditTrail,
+    policy: LockoutPolicy,
+    session: Session,
+    account: Account,
+    where: Where,
+    *,
+    factor: str,
+    reason: str,
+    event: EventType = EventType.SECOND_FACTOR_FAILED,
+) -> Outcome:
+    """Count a wrong second-factor answer (authenticator or texted code, recovery
+    code) for ``account``, already locked for update in ``session``; LOCKED when
+    it was the last one allowed."""
+    updated = policy.after_second_factor_failure(account, trail.now())
+    SqlAccountRepository(session).update(updated)
+    trail.record(session, event, where, account.id, reason=reason)
+    if updated.locked_until is not None:
+        trail.record(session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor)
+        return Outcome.LOCKED
+    return Outcome.INVALID
+
+
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
@@ -69,6 +93,7 @@ class SignIn:
         self._sessions = sessions
         self._hasher = hasher
         self._lockout = lockout or LockoutPolicy()
+        self.password_lockout = PasswordLockout(sessions, self._lockout, clock)
         self._idle = idle_timeout
         self._max = max_session
         self._clock = clock
@@ -81,22 +106,59 @@ class SignIn:
     # -- first factor --------------------------------------------------------
 
     def password(self, email: str, password: str, where: Where) -> Attempt:
+        """The same work and the same answer for a known and an unknown address:
+        argon2id always runs (against a decoy when the address has no account or
+        is locked), and wrong passwords are counted per address either way."""
         now = self._clock()
         with self._sessions() as session:
             account = SqlAccountRepository(session).by_email(email)
-        if account is None:
+        account_id = account.id if account else None
+        if self.password_lockout.locked(email, where.ip):
             self._hasher.verify_decoy(password)  # same cost as a real check
-            self._trail.audit(EventType.SIGN_IN_FAILED, where, reason="unknown account")
-            return Attempt(Outcome.INVALID)
+            self._trail.audit(EventType.SIGN_IN_FAILED, where, account_id, reason="locked")
+            return Attempt(Outcome.LOCKED)
+        if account is None:
+            self._hasher.verify_decoy(password)
+            ok = False
+        else:
+            ok = self._hasher.verify(account.password_hash, password)
+        if not ok:
+            locked = self.password_lockout.failure(email, where.ip)
+            reason = "wrong password" if account else "unknown account"
+            with transaction(self._sessions) as session:
+                self._trail.record(
+                    session, EventType.SIGN_IN_FAILED, where, account_id, reason=reason
+                )
+                if locked:
+                    self._trail.record(
+                        session, EventType.ACCOUNT_LOCKED, where, account_id, factor="password"
+                    )
+            return Attempt(Outcome.LOCKED if locked else Outcome.INVALID)
+        assert account is not None
+        self.password_lockout.success(email, where.ip)
         if account.locked(now):
+            # Locked by wrong second factors or an operator: said only to whoever
+            # knows the password.
             self._trail.audit(EventType.SIGN_IN_FAILED, where, account.id, reason="locked")
             return Attempt(Outcome.LOCKED)
-        ok = self._hasher.verify(account.password_hash, password)
-        return self._settle(account.id, ok, where, "password", rehash=password if ok else None)
+        if not self._hasher.needs_rehash(account.password_hash):
+            return Attempt(Outcome.OK, account)
+        with transaction(self._sessions) as session:
+            repo = SqlAccountRepository(session)
+            current = repo.get_for_update(account.id)
+            if current is None:
+                return Attempt(Outcome.INVALID)
+            if current.password_hash != account.password_hash:
+                return Attempt(Outcome.OK, current)  # changed meanwhile: keep the new one
+            updated = replace(current, password_hash=self._hasher.hash(password))
+            repo.update(updated)
+        return Attempt(Outcome.OK, updated)
 
     # -- second factor -------------------------------------------------------
 
     def second_factor(self, account_id: str, code: str, where: Where) -> Attempt:
+        """An authenticator code. Wrong ones count towards the account's lock on
+        their own: only a correct second factor starts the count again."""
         now = self._clock()
         with self._sessions() as session:
             account = SqlAccountRepository(session).get(account_id)
@@ -107,51 +169,29 @@ class SignIn:
         step = totp.matching_step(
             account.totp_secret, code, now.timestamp(), account.totp_last_step
         )
-        return self._settle(account.id, step is not None, where, "totp", totp_step=step)
-
-    def _settle(
-        self,
-        account_id: str,
-        ok: bool,
-        where: Where,
-        factor: str,
-        *,
-        rehash: str | None = None,
-        totp_step: int | None = None,
-    ) -> Attempt:
-        """Record the outcome under a row lock, so replicas count attempts together."""
-        now = self._clock()
         with transaction(self._sessions) as session:
             repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
-            if account is None:
+            current = repo.get_for_update(account_id)
+            if current is None:
                 return Attempt(Outcome.INVALID)
-            if account.locked(now):
+            if current.locked(now):
                 return Attempt(Outcome.LOCKED)
-            if not ok:
-                updated = self._lockout.after_failure(account, now)
-                repo.update(updated)
-                event = (
-                    EventType.SIGN_IN_FAILED
-                    if factor == "password"
-                    else EventType.SECOND_FACTOR_FAILED
+            if step is None or (
+                current.totp_last_step is not None and step <= current.totp_last_step
+            ):
+                # Wrong, or a racing replica used this code first.
+                outcome = second_factor_failed(
+                    self._trail,
+                    self._lockout,
+                    session,
+                    current,
+                    where,
+                    factor="totp",
+                    reason="wrong totp",
                 )
-                self._trail.record(session, event, where, account.id, reason=f"wrong {factor}")
-                if updated.locked_until is not None:
-                    self._trail.record(
-                        session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor
-                    )
-                    return Attempt(Outcome.LOCKED)
-                return Attempt(Outcome.INVALID)
-            updated = self._lockout.after_success(account)
-            if totp_step is not None:
-                if account.totp_last_step is not None and totp_step <= account.totp_last_step:
-                    return Attempt(Outcome.INVALID)  # a racing replica used this code
-                updated = replace(updated, totp_last_step=totp_step)
-            if rehash is not None and self._hasher.needs_rehash(account.password_hash):
-                updated = replace(updated, password_hash=self._hasher.hash(rehash))
-            if updated != account:
-                repo.update(updated)
+                return Attempt(outcome)
+            updated = replace(self._lockout.after_sign_in(current), totp_last_step=step)
+            repo.update(updated)
             return Attempt(Outcome.OK, updated)
 
     # -- sessions -------------------------------------------------------------

@@ -129,6 +129,9 @@ class AccountPages:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
         where = self.kit.where(request, None)
+        refused = await self.kit.flow.throttled_post(request, where, language)
+        if refused is not None:
+            return refused
         attempt = await run_in_threadpool(
             self.kit.flow.signin.second_factor,
             signed_in.session.account_id,

@@ -23,6 +23,7 @@ from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.identity.service_layer.keys import KeyStore
 from services.identity.web.oauth_server import NO_STORE, TokenServer
 from services.runtime.http import build_app
+from services.runtime.work_gate import Busy
 
 MAX_FORM_BYTES = 64 * 1024
 TOKEN_PATH = "/oauth2/token"
@@ -128,7 +129,10 @@ def create_app(
     keys: KeyStore,
     pages: list[BaseRoute],
     userinfo: Callable[[Request], Awaitable[Response]],
+    busy: Callable[[Request, Exception], Awaitable[Response]] | None = None,
 ) -> Callable[[Callable[[], bool]], ASGIApp]:
+    """``busy`` answers a request refused because too many password hashes are
+    running (``work_gate.Busy``), wherever in the pages it happened."""
     discovery = json.dumps(metadata(issuer)).encode()
 
     async def well_known(_: Request) -> Response:
@@ -150,4 +154,11 @@ def create_app(
         Route(JWKS_PATH, jwks),
         *pages,
     ]
-    return lambda ready: build_app(routes, ready=ready)
+
+    def app(ready: Callable[[], bool]) -> ASGIApp:
+        built = build_app(routes, ready=ready)
+        if busy is not None:
+            built.add_exception_handler(Busy, busy)
+        return built
+
+    return app

@@ -159,6 +159,20 @@ class Flow:
     def where(self, request: Request, client_id: str | None) -> Where:
         return Where(ip=request.client.host if request.client else None, client_id=client_id)
 
+    async def throttled_post(
+        self, request: Request, where: Where, language: str
+    ) -> Response | None:
+        """Count one password or code post from the client address; the page
+        to answer with (429) when it is past the limit, else None."""
+        if self.safeguards is None:
+            return None
+        try:
+            await run_in_threadpool(self.safeguards.check_ip, where)
+        except Throttled as refused:
+            message = self.pages.gettext(language, texts.THROTTLED) % {"minutes": refused.minutes}
+            return self.render(request, "error.html", language, status_code=429, message=message)
+        return None
+
     def _pending(self, request: Request, pending_id: str | None) -> Pending | None:
         browser, _ = browser_session(request)
         if not pending_id or not _SAFE_ID.fullmatch(pending_id):
@@ -300,16 +314,9 @@ class Flow:
         if errors:
             return self._signin_form(request, pending, agency, email, errors, status_code=400)
         where = self.where(request, pending.request.client_id)
-        if self.safeguards is not None:
-            try:
-                await run_in_threadpool(self.safeguards.check_ip, where)
-            except Throttled as refused:
-                message = self.pages.gettext(language, texts.THROTTLED) % {
-                    "minutes": refused.minutes
-                }
-                return self.render(
-                    request, "error.html", language, status_code=429, message=message
-                )
+        refused = await self.throttled_post(request, where, language)
+        if refused is not None:
+            return refused
         attempt = await run_in_threadpool(self.signin.password, email, password, where)
         if attempt.outcome is not Outcome.OK or attempt.account is None:
             errors = [FieldError("email", self._failure(language, attempt.outcome, "password"))]
@@ -398,6 +405,9 @@ class Flow:
             return self.error_page(request, self._csrf_failed(request), 403)
         code = data.get("code", "").strip()
         where = self.where(request, pending.request.client_id)
+        refused = await self.throttled_post(request, where, language)
+        if refused is not None:
+            return refused
         attempt = await run_in_threadpool(
             self.signin.second_factor, session.account_id, code, where
         )

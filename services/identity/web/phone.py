@@ -180,6 +180,9 @@ class PhonePages:
             error = FieldError("code", self.kit.t(language, texts.ENTER_CODE))
             return self._code_form(request, pending, action, "sms_signin", [error], 400)
         where = self.kit.where(request, pending)
+        refused = await self.kit.flow.throttled_post(request, where, language)
+        if refused is not None:
+            return refused
         result = await run_in_threadpool(
             self.phone_factor.check_signin_code,
             signed_in.session.account_id,

@@ -161,6 +161,9 @@ class RecoveryPages:
             errors = [FieldError("code", self.kit.t(language, texts.ENTER_RECOVERY_CODE))]
             return self._recovery_form(request, pending, errors, status_code=400)
         where = self.kit.where(request, pending)
+        refused = await self.kit.flow.throttled_post(request, where, language)
+        if refused is not None:
+            return refused
         outcome = await run_in_threadpool(
             self.authenticator_app.use_recovery_code, signed_in.session.account_id, code, where
         )

@@ -1,0 +1,93 @@
+"""Wrong passwords, counted per email address whether or not it has an account
+(``domain.lockout``): the same work, the same counts and the same lock for a
+known and an unknown address, so the lockout never tells them apart.
+
+Counts live in identity's database, so replicas count together.
+Runs on worker threads (the database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.identity.adapters import signin_failures
+from services.identity.domain.lockout import LockoutPolicy, address_key, client_key
+from services.runtime.db import transaction
+from services.runtime.db_types import utcnow
+
+
+@dataclass(frozen=True)
+class AddressStatus:
+    """What an operator sees of an address's wrong passwords."""
+
+    failures: int
+    locked_until: datetime | None
+
+
+class PasswordLockout:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        policy: LockoutPolicy,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._sessions = sessions
+        self.policy = policy
+        self._clock = clock
+
+    def locked(self, email: str, ip: str | None) -> bool:
+        """Whether wrong passwords have locked this address, from this client or
+        from everywhere."""
+        with self._sessions() as session:
+            until = signin_failures.locked_until(session, _keys(email, ip), self._clock())
+        return until is not None
+
+    def failure(self, email: str, ip: str | None) -> bool:
+        """Count one wrong password; True when it locked the address (from this
+        client or everywhere)."""
+        now = self._clock()
+        policy = self.policy
+        address = address_key(email)
+        limits = ((client_key(email, ip), policy.max_attempts), (address, policy.address_attempts))
+        locked = False
+        with transaction(self._sessions) as session:
+            for key, limit in limits:
+                forget_at = now + policy.forget_after
+                before = signin_failures.add_one(session, key, address, forget_at)
+                strike = policy.strike(before, limit, now)
+                if strike.locked_until is not None:
+                    forget_at = max(forget_at, strike.locked_until)
+                    locked = True
+                signin_failures.settle(
+                    session, key, strike.failures, strike.locked_until, forget_at
+                )
+        return locked
+
+    def success(self, email: str, ip: str | None) -> None:
+        """A correct password: this address's counts start again."""
+        with transaction(self._sessions) as session:
+            signin_failures.forget(session, _keys(email, ip), self._clock())
+
+    def status(self, email: str) -> AddressStatus:
+        address = address_key(email)
+        with self._sessions() as session:
+            failures = signin_failures.failures(session, address)
+            until = signin_failures.locked_until(session, [address], self._clock())
+        return AddressStatus(failures, until)
+
+    def lift(self, email: str) -> None:
+        """Forget every count and lock of this address (from every client)."""
+        with transaction(self._sessions) as session:
+            signin_failures.lift(session, address_key(email))
+
+    def purge(self) -> int:
+        with transaction(self._sessions) as session:
+            return signin_failures.purge(session, self._clock())
+
+
+def _keys(email: str, ip: str | None) -> list[str]:
+    return [client_key(email, ip), address_key(email)]
