@@ -394,12 +394,19 @@ class SendingService:
     def send_bulk(
         self, agency: Principal, request: BulkRequest, call: Idempotent[BulkSend]
     ) -> BulkSend | Replay:
+        # One token of the per-minute rate: a bulk send is one API call (as in GOV.UK
+        # Notify); every row counts against the daily limit, checked here first.
         self._limiter.acquire(f"send:{agency.client_id}", self._limit)
         now = utcnow()
         with transaction(self._sessions) as session:
             template = self._template(session, agency.client_id, request.template_id, None)
             settings = agency_settings.read(session, agency.client_id, self._defaults)
+            used = DailyCounts(session).used(agency.client_id, template.channel, now.date())
         rows = _parse_rows(request, template.channel)
+        limit = settings.daily_limit(template.channel)
+        if len(rows) > limit - used:  # refused before the rows' costly checks
+            refusal = _bulk_exhausted(template.channel, len(rows), limit, used, now)
+            return self._refuse_bulk(agency.client_id, call, refusal)
         problems = _common_problems(request.reference, request.scheduled_for, request.reply_to, now)
         bulk_id = new_id("bulk")
         traceparent = current_traceparent()  # the bulk call's, for every row
@@ -446,21 +453,12 @@ class SendingService:
                 else "invalid request"
             )
             raise InvalidArgument(message + "; nothing was queued", problems[:MAX_REPORTED_ROWS])
-        limit = settings.daily_limit(template.channel)
-        if len(prepared) > limit:
-            raise InvalidArgument.from_violations(
-                [FieldViolation("rows", f"{len(prepared)} rows exceed the daily limit of {limit}")]
-            )
 
         def work(session: Session) -> BulkSend:
-            _take_daily(
-                session,
-                tenant=agency.client_id,
-                channel=template.channel,
-                count=len(prepared),
-                settings=settings,
-                now=now,
-            )
+            daily = DailyCounts(session)
+            if not daily.take(agency.client_id, template.channel, now.date(), len(prepared), limit):
+                used = daily.used(agency.client_id, template.channel, now.date())
+                raise _bulk_exhausted(template.channel, len(prepared), limit, used, now)
             session.execute(
                 tables.bulk_sends.insert().values(
                     id=bulk_id,
@@ -488,6 +486,17 @@ class SendingService:
             )
 
         return run_idempotent(self._sessions, agency.client_id, call, work)
+
+    def _refuse_bulk(
+        self, tenant: str, call: Idempotent[BulkSend], error: Exception
+    ) -> BulkSend | Replay:
+        """The first response if this key was used before with the same request
+        (its rows were counted then), else ``error``."""
+
+        def fail(_: Session) -> BulkSend:
+            raise error
+
+        return run_idempotent(self._sessions, tenant, call, fail)
 
     def get_bulk(self, tenant: str, bulk_id: str) -> BulkSend:
         with transaction(self._sessions) as session:
@@ -608,25 +617,25 @@ def _render_collecting(
         return None
 
 
-def _take_daily(
-    session: Session,
-    *,
-    tenant: str,
-    channel: str,
-    count: int,
-    settings: agency_settings.AgencySettings,
-    now: datetime,
-) -> None:
-    limit = settings.daily_limit(channel)
-    if not DailyCounts(session).take(tenant, channel, now.date(), count, limit):
-        raise _daily_exhausted(channel, limit, now)
-
-
 def _daily_exhausted(channel: str, limit: int, now: datetime) -> ResourceExhausted:
     midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
     return ResourceExhausted(
         f"daily {channel} limit of {limit} reached; it resets at 00:00 UTC",
         (midnight - now).total_seconds(),
+    )
+
+
+def _bulk_exhausted(
+    channel: str, rows: int, limit: int, used: int, now: datetime
+) -> ResourceExhausted:
+    """A bulk send that does not fit today's limit, saying how many rows would."""
+    room = max(0, limit - used)
+    refusal = _daily_exhausted(channel, limit, now)
+    return ResourceExhausted(
+        f"this bulk send has {rows:,} rows but only {room:,} more {channel} messages fit "
+        f"in today's limit of {limit:,}; send at most {room:,} rows now, or the rest after "
+        "00:00 UTC. Nothing was queued",
+        refusal.retry_after,
     )
 
 
