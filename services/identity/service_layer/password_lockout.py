@@ -9,7 +9,6 @@ Runs on worker threads (the database).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,14 +17,6 @@ from services.identity.adapters import signin_failures
 from services.identity.domain.lockout import LockoutPolicy, address_key, client_key
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
-
-
-@dataclass(frozen=True)
-class AddressStatus:
-    """What an operator sees of an address's wrong passwords."""
-
-    failures: int
-    locked_until: datetime | None
 
 
 class PasswordLockout:
@@ -71,13 +62,6 @@ class PasswordLockout:
         """A correct password: this address's counts start again."""
         with transaction(self._sessions) as session:
             signin_failures.forget(session, _keys(email, ip), self._clock())
-
-    def status(self, email: str) -> AddressStatus:
-        address = address_key(email)
-        with self._sessions() as session:
-            failures = signin_failures.failures(session, address)
-            until = signin_failures.locked_until(session, [address], self._clock())
-        return AddressStatus(failures, until)
 
     def lift(self, email: str) -> None:
         """Forget every count and lock of this address (from every client)."""
