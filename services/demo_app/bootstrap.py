@@ -23,7 +23,7 @@ from services.demo_app.web.app import DemoPages, Sinks, create_app
 from services.runtime import db
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import StartupError
-from services.runtime.http import HttpServer, bind
+from services.runtime.http import HttpServer, bind, metrics_app
 from services.runtime.pages import CsrfTokens
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,19 @@ SETUP_TIMEOUT = 60.0
 @dataclass
 class RunningDemoApp:
     server: HttpServer
+    metrics: HttpServer
     client: GaapClient
     journey: Journey
     url: str
     engine: Engine
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.metrics.sock.getsockname()[0]}:{self.metrics.port}"
+
     def stop(self, grace: float = 5.0) -> None:
         self.server.stop(grace)
+        self.metrics.stop(grace)
         self.client.close()
         self.engine.dispose()
 
@@ -56,6 +62,11 @@ def _agency(path: Path) -> dict[str, str]:
 def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoApp:
     """Bind, set up what the app needs on the platform, and serve."""
     sock = bind(settings.http_address)
+    try:
+        metrics_sock = bind(settings.metrics_address)
+    except StartupError:
+        sock.close()
+        raise
     port = sock.getsockname()[1]
     public_url = settings.resolved_public_url()
     if settings.http_address.endswith(":0") and not settings.public_url:
@@ -78,6 +89,7 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
         except (GaapError, httpx.HTTPError) as exc:
             if time.monotonic() > deadline:
                 sock.close()
+                metrics_sock.close()
                 raise StartupError(f"cannot set up the demo app on the platform: {exc}") from None
             time.sleep(0.5)
     oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
@@ -91,7 +103,15 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
         Sinks(settings.resolved_mail_dir(platform), settings.resolved_sms_dir(platform)),
         platform.issuer + "/logout",
     )
-    server = HttpServer(create_app(pages, secrets)(lambda: True), sock)
+    server = HttpServer(
+        create_app(pages, secrets)(lambda: True), sock, trusted_proxies=platform.proxies
+    )
+    metrics = HttpServer(metrics_app(), metrics_sock)
     server.start()
-    log.info("serving", extra={"http": public_url, "service": "demo-app"})
-    return RunningDemoApp(server, client, journey, public_url, engine)
+    metrics.start()
+    running = RunningDemoApp(server, metrics, client, journey, public_url, engine)
+    log.info(
+        "serving",
+        extra={"http": public_url, "metrics": running.metrics_url, "service": "demo-app"},
+    )
+    return running

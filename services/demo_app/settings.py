@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,8 +13,14 @@ from services.runtime.config import PlatformSettings, _check_address
 
 class DemoAppSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DEMO_APP_", frozen=True, extra="ignore")
+    default_metrics_port: ClassVar[int] = 9180
 
     http_address: str = Field("127.0.0.1:8080", description="HTTP listen address, HOST:PORT.")
+    metrics_address: str = Field(
+        "",
+        description="Prometheus `/metrics` listen address, HOST:PORT "
+        "(port 0 when the HTTP port is 0).",
+    )
     public_url: str = Field(
         "",
         description="The app's public base URL (default: `http://<http_address>`); "
@@ -32,10 +39,16 @@ class DemoAppSettings(BaseSettings):
     mail_dir: str = Field("", description="The SMTP sink's folder (default `<var_dir>/mail`).")
     sms_dir: str = Field("", description="The SMS sink's folder (default `<var_dir>/sms`).")
 
-    @field_validator("http_address")
+    @field_validator("http_address", "metrics_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        return _check_address(value)
+        return _check_address(value) if value else value
+
+    def model_post_init(self, context: Any, /) -> None:
+        if not self.metrics_address:
+            ephemeral = self.http_address.rpartition(":")[2] == "0"
+            port = 0 if ephemeral else self.default_metrics_port
+            object.__setattr__(self, "metrics_address", f"127.0.0.1:{port}")
 
     def resolved_public_url(self) -> str:
         return (self.public_url or f"http://{self.http_address}").rstrip("/")

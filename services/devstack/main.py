@@ -188,6 +188,10 @@ def _print_banner(
         "",
         f"  Demo agency app: {demo_app.resolved_public_url()}/  "
         "(sign in as the demo citizen below, apply, pay with 4242 4242 4242 4242)",
+        "",
+        "  Prometheus metrics (their own listeners, never the public HTTP ports):",
+        *(f"  {name:<9} http://{settings[name].metrics_address}/metrics" for name, _ in SERVICES),
+        f"  {DEMO_APP:<9} http://{demo_app.metrics_address}/metrics",
     ]
     notify = settings["notify"]
     assert isinstance(notify, NotifySettings)

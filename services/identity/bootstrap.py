@@ -146,6 +146,9 @@ def citizen_account_rules(settings: IdentitySettings) -> Rules:
             "sends-per-address", settings.sends_per_address_per_hour, timedelta(hours=1)
         ),
         posts_per_ip=Rule("posts-per-ip", settings.posts_per_ip_per_hour, timedelta(hours=1)),
+        authorizations_per_ip=Rule(
+            "authorizations-per-ip", settings.authorizations_per_ip_per_hour, timedelta(hours=1)
+        ),
         phone_region=settings.phone_region,
     )
 

@@ -15,6 +15,7 @@ class IdentitySettings(DatabaseSettings):
     service: ClassVar[str] = "identity"
     default_grpc_port: ClassVar[int] = 50051
     default_http_port: ClassVar[int] = 8081
+    default_metrics_port: ClassVar[int] = 9181
 
     access_token_ttl_seconds: int = Field(
         300,
@@ -125,4 +126,11 @@ class IdentitySettings(DatabaseSettings):
         ge=1,
         le=100000,
         description="Sign-in and account forms accepted from one client address per hour.",
+    )
+    authorizations_per_ip_per_hour: int = Field(
+        300,
+        ge=1,
+        le=100000,
+        description="Sign-ins started (`/authorize`, each kept 30 minutes) from one client "
+        "address per hour.",
     )

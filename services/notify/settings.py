@@ -16,6 +16,7 @@ class NotifySettings(DatabaseSettings):
     service: ClassVar[str] = "notify"
     default_grpc_port: ClassVar[int] = 50053
     default_http_port: ClassVar[int] = 8083
+    default_metrics_port: ClassVar[int] = 9183
 
     public_url: str = Field(
         "http://127.0.0.1:8083",

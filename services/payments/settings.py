@@ -15,6 +15,7 @@ class PaymentsSettings(DatabaseSettings):
     service: ClassVar[str] = "payments"
     default_grpc_port: ClassVar[int] = 50052
     default_http_port: ClassVar[int] = 8082
+    default_metrics_port: ClassVar[int] = 9182
 
     public_url: str = Field(
         "http://127.0.0.1:8082",

@@ -107,6 +107,8 @@ def assemble(
         on_stop=[*parts.on_stop, *stop_tracing],
         tls=tls.server_tls(platform),
         json_api=_json_api(name, platform, services),
+        metrics_address=server.metrics_address,
+        trusted_proxies=platform.proxies,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.runtime.client_address import TrustedProxies
 from services.runtime.errors import StartupError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -79,6 +80,12 @@ class PlatformSettings(BaseSettings):
         description="OTLP gRPC endpoint (`http://collector:4317`) for OpenTelemetry traces; "
         "empty: tracing off.",
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated CIDRs of the proxies in front of the HTTP listeners (the "
+        "ingress controller's pods): only from these are `X-Forwarded-For` and "
+        "`X-Forwarded-Proto` believed; empty: the peer is the client.",
+    )
 
     @field_validator("issuer")
     @classmethod
@@ -86,6 +93,16 @@ class PlatformSettings(BaseSettings):
         if not value.startswith(("https://", "http://")) or value.endswith("/"):
             raise ValueError("must be an http(s) URL without a trailing slash")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        TrustedProxies.parse(value)  # raises ValueError naming the bad entry
+        return value
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.trusted_proxies)
 
     @property
     def resolved_jwks_url(self) -> str:
@@ -98,11 +115,17 @@ class ServerSettings(BaseSettings):
     service: ClassVar[str]
     default_grpc_port: ClassVar[int]
     default_http_port: ClassVar[int]
+    default_metrics_port: ClassVar[int]
 
     grpc_address: str = Field("", description="gRPC listen address, HOST:PORT.")
     http_address: str = Field("", description="HTTP listen address, HOST:PORT.")
+    metrics_address: str = Field(
+        "",
+        description="Prometheus `/metrics` listen address, HOST:PORT: a listener of its own, "
+        "never the public HTTP port (port 0 when the HTTP port is 0).",
+    )
 
-    @field_validator("grpc_address", "http_address")
+    @field_validator("grpc_address", "http_address", "metrics_address")
     @classmethod
     def _address(cls, value: str) -> str:
         return _check_address(value) if value else value
@@ -113,6 +136,11 @@ class ServerSettings(BaseSettings):
             object.__setattr__(self, "grpc_address", f"127.0.0.1:{self.default_grpc_port}")
         if not self.http_address:
             object.__setattr__(self, "http_address", f"127.0.0.1:{self.default_http_port}")
+        if not self.metrics_address:
+            # Test and benchmark instances on ephemeral ports must not collide.
+            ephemeral = self.http_address.rpartition(":")[2] == "0"
+            port = 0 if ephemeral else self.default_metrics_port
+            object.__setattr__(self, "metrics_address", f"127.0.0.1:{port}")
 
 
 class DatabaseSettings(ServerSettings):
@@ -163,6 +191,8 @@ def markdown_table(classes: list[type[BaseSettings]]) -> str:
                 default = f"127.0.0.1:{cls.default_grpc_port}"
             if name == "http_address" and hasattr(cls, "default_http_port"):
                 default = f"127.0.0.1:{cls.default_http_port}"
+            if name == "metrics_address" and hasattr(cls, "default_metrics_port"):
+                default = f"127.0.0.1:{cls.default_metrics_port}"
             shown = f"`{default}`" if default not in ("", None) else "(empty)"
             rows.append(f"| `{env.upper()}` | {shown} | {field.description or ''} |")
     return "\n".join(rows)

@@ -1,5 +1,6 @@
-"""HTTP pieces every service shares: security headers, ``/metrics``, ``/healthz``,
-and a uvicorn server that runs on a socket we bound ourselves."""
+"""HTTP pieces every service shares: security headers, body limits, ``/healthz``,
+``/metrics`` on a listener of its own, and a uvicorn server that runs on a
+socket we bound ourselves, seeing clients through trusted proxies."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.runtime.body_limit import FORM_BYTES, BodyLimit
+from services.runtime.client_address import NO_PROXIES, ForwardedHeaders, TrustedProxies
 from services.runtime.errors import StartupError
 
 SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -54,20 +57,34 @@ async def metrics(_: Request) -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+def metrics_app() -> Starlette:
+    """``/metrics`` alone, for the metrics listener: the counts it shows (security
+    events, payment volumes) are for the monitoring system, not the public."""
+    return Starlette(
+        routes=[Route("/metrics", metrics)],
+        middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit, default=0)],
+    )
+
+
 def build_app(
     routes: Sequence[BaseRoute],
     *,
     ready: Callable[[], bool] = lambda: True,
+    body_limits: Mapping[str, int] | None = None,
 ) -> Starlette:
-    """A Starlette app with the service's routes plus ``/metrics`` and ``/healthz``."""
+    """A Starlette app with the service's routes plus ``/healthz``; request
+    bodies up to ``FORM_BYTES`` unless ``body_limits`` (path -> bytes) says."""
 
     async def healthz(_: Request) -> Response:
         ok = ready()
         return JSONResponse({"status": "ok" if ok else "shutting down"}, 200 if ok else 503)
 
     return Starlette(
-        routes=[*routes, Route("/metrics", metrics), Route("/healthz", healthz)],
-        middleware=[Middleware(SecurityHeaders)],
+        routes=[*routes, Route("/healthz", healthz)],
+        middleware=[
+            Middleware(SecurityHeaders),
+            Middleware(BodyLimit, default=FORM_BYTES, paths=body_limits),
+        ],
     )
 
 
@@ -92,17 +109,28 @@ class HttpServer:
     """uvicorn on a pre-bound socket, in a thread with its own event loop."""
 
     def __init__(
-        self, app: ASGIApp, sock: socket.socket, tls: Mapping[str, Any] | None = None
+        self,
+        app: ASGIApp,
+        sock: socket.socket,
+        tls: Mapping[str, Any] | None = None,
+        *,
+        trusted_proxies: TrustedProxies = NO_PROXIES,
     ) -> None:
-        """``tls``: uvicorn's ssl_* options (``tls.ServerTls.uvicorn_options``)."""
+        """``tls``: uvicorn's ssl_* options (``tls.ServerTls.uvicorn_options``);
+        ``trusted_proxies``: whose X-Forwarded-For/-Proto to believe."""
         self.sock = sock
         self.port: int = sock.getsockname()[1]
+        # What uvicorn serves (tests may drive it with a chosen client address).
+        self.app: ASGIApp = ForwardedHeaders(app, trusted_proxies)
         config = uvicorn.Config(
-            app,
+            self.app,
             log_config=None,
             access_log=False,
             lifespan="off",
             server_header=False,
+            # uvicorn's own handling trusts loopback (and FORWARDED_ALLOW_IPS) by
+            # default; ForwardedHeaders with GAAP_TRUSTED_PROXIES is the only one.
+            proxy_headers=False,
             timeout_graceful_shutdown=10,
             **(tls or {}),
         )

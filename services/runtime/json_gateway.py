@@ -32,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp
 
+from services.runtime.body_limit import BodyLimit
 from services.runtime.openapi import openapi_document
 
 MAX_BODY = 4 * 1024 * 1024
@@ -138,9 +139,7 @@ class Gateway:
             return Response(
                 status_code=415, headers={"accept-post": JSON}, content="use application/json"
             )
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return connect_error("resource_exhausted", 413, "the request body is too large")
+        body = await request.body()  # at most MAX_BODY: with_json_api's BodyLimit
         try:
             message = json_format.Parse(body or b"{}", method.request())
         except (json_format.ParseError, UnicodeDecodeError) as exc:
@@ -279,5 +278,7 @@ def json_routes(
 
 
 def with_json_api(app: ASGIApp, routes: Sequence[BaseRoute]) -> ASGIApp:
-    """``app`` (a service's HTTP app) with the JSON routes in front of it."""
-    return Router(routes=list(routes), default=app)
+    """``app`` (a service's HTTP app) with the JSON routes in front of it; their
+    bodies up to ``MAX_BODY`` (the app limits its own routes' bodies)."""
+    limits = {r.path: MAX_BODY for r in routes if isinstance(r, Route)}
+    return BodyLimit(Router(routes=list(routes), default=app), default=None, paths=limits)

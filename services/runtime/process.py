@@ -26,9 +26,10 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from services.runtime import logs
+from services.runtime.client_address import NO_PROXIES, TrustedProxies
 from services.runtime.errors import StartupError
 from services.runtime.grpc_server import GrpcService, create_server
-from services.runtime.http import HttpServer, bind
+from services.runtime.http import HttpServer, bind, metrics_app
 from services.runtime.json_gateway import with_json_api
 from services.runtime.periodic import PeriodicJob
 from services.runtime.tls import ServerTls
@@ -52,6 +53,9 @@ class ServiceSpec:
     tls: ServerTls | None = None
     # JSON over HTTP (Connect) for the gRPC services, given the loopback target.
     json_api: Callable[[Callable[[], str]], list[BaseRoute]] | None = None
+    # Prometheus' /metrics, on a listener the ingress never routes to.
+    metrics_address: str = "127.0.0.1:0"
+    trusted_proxies: TrustedProxies = NO_PROXIES
 
 
 class RunningService:
@@ -60,6 +64,11 @@ class RunningService:
         self.health = health.HealthServicer()
         self._serving = True
         sock = bind(spec.http_address)
+        try:
+            metrics_sock = bind(spec.metrics_address)
+        except StartupError:
+            sock.close()
+            raise
         try:
             self.grpc_server, self.grpc_port = create_server(
                 spec.grpc_address,
@@ -71,12 +80,15 @@ class RunningService:
             )
         except StartupError:
             sock.close()
+            metrics_sock.close()
             raise
         app = spec.http_app(lambda: self._serving)
         if spec.json_api is not None:
             app = with_json_api(app, spec.json_api(lambda: self._loopback_target))
-        self.http = HttpServer(app, sock, spec.tls.uvicorn_options() if spec.tls else None)
+        tls_options = spec.tls.uvicorn_options() if spec.tls else None
+        self.http = HttpServer(app, sock, tls_options, trusted_proxies=spec.trusted_proxies)
         self.http_port = self.http.port
+        self.metrics = HttpServer(metrics_app(), metrics_sock, tls_options)
         self._stopped = threading.Event()
 
     @property
@@ -97,14 +109,27 @@ class RunningService:
         scheme = "https" if self.spec.tls else "http"
         return f"{scheme}://{host}:{self.http_port}"
 
+    @property
+    def metrics_url(self) -> str:
+        """Where Prometheus scrapes: ``<metrics_url>/metrics``."""
+        host = self.spec.metrics_address.rpartition(":")[0]
+        scheme = "https" if self.spec.tls else "http"
+        return f"{scheme}://{host}:{self.metrics.port}"
+
     def start(self) -> RunningService:
         self.grpc_server.start()
         self.http.start()
+        self.metrics.start()
         for job in self.spec.jobs:
             job.start()
         log.info(
             "serving",
-            extra={"grpc": self.grpc_target, "http": self.http_url, "service": self.spec.name},
+            extra={
+                "grpc": self.grpc_target,
+                "http": self.http_url,
+                "metrics": self.metrics_url,
+                "service": self.spec.name,
+            },
         )
         return self
 
@@ -118,6 +143,7 @@ class RunningService:
             job.stop()
         done = self.grpc_server.stop(grace)
         self.http.stop(grace)
+        self.metrics.stop(grace)
         done.wait(grace + 1)
         for hook in self.spec.on_stop:
             try:

@@ -90,6 +90,7 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
         GAAP_VAR_DIR=str(tmp_path),
         IDENTITY_GRPC_ADDRESS="127.0.0.1:0",
         IDENTITY_HTTP_ADDRESS="127.0.0.1:0",
+        IDENTITY_METRICS_ADDRESS="127.0.0.1:0",
     )
     env.update(extra)
     return env
@@ -141,7 +142,9 @@ def test_configuration_errors_stop_with_one_clear_line(
     assert "hunter2" not in result.stderr
 
 
-@pytest.mark.parametrize("listener", ["IDENTITY_GRPC_ADDRESS", "IDENTITY_HTTP_ADDRESS"])
+@pytest.mark.parametrize(
+    "listener", ["IDENTITY_GRPC_ADDRESS", "IDENTITY_HTTP_ADDRESS", "IDENTITY_METRICS_ADDRESS"]
+)
 def test_port_in_use_stops_with_one_clear_line(
     tmp_path: Path, busy_port: int, listener: str
 ) -> None:

@@ -69,6 +69,8 @@ class Fleet:
             grpc_port, http_port = free_ports(2)
             env.setdefault(f"{service.upper()}_GRPC_ADDRESS", f"127.0.0.1:{grpc_port}")
             env.setdefault(f"{service.upper()}_HTTP_ADDRESS", f"127.0.0.1:{http_port}")
+            # An ephemeral metrics port: replicas of one service share a host here.
+            env.setdefault(f"{service.upper()}_METRICS_ADDRESS", "127.0.0.1:0")
         replica = Replica(name, service, env, self.folder / f"{name}.log")
         self.replicas[name] = replica
         return replica

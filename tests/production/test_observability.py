@@ -89,17 +89,17 @@ def test_business_metrics_are_counted_in_each_services_database(platform: Platfo
                 )
             )
 
-    paid = scrape(platform.payments.http_url)
+    paid = scrape(platform.payments.metrics_url)
     assert paid[("gaap_payments_recent", (("provider", "sandbox"), ("state", "created")))] >= 3
     assert paid[("gaap_payments_business_metrics_up", ())] == 1
-    sent = scrape(platform.notify.http_url)
+    sent = scrape(platform.notify.metrics_url)
     created = sum(
         value
         for (name, labels), value in sent.items()
         if name == "gaap_notify_notifications_recent" and ("channel", "email") in labels
     )
     assert created >= 2
-    security = scrape(platform.identity.http_url)
+    security = scrape(platform.identity.metrics_url)
     events = "gaap_identity_security_events_last_hour"
     assert security[(events, (("type", "sign_in.failed"),))] == 2
     assert security[(events, (("type", "account.locked"),))] == 1

@@ -71,6 +71,7 @@ def tls_platform(var: Path, pki: Pki, *, mutual: bool) -> Iterator[TlsPlatform]:
         database_url=f"sqlite:///{var}/identity.db",
         grpc_address=LOCAL,
         http_address=f"127.0.0.1:{port}",
+        metrics_address=LOCAL,
     )
     identity = process.start(identity_bootstrap.build(identity_platform, identity_settings))
     payments_platform = PlatformSettings(

@@ -56,6 +56,10 @@ class Devstack:
     def http(self, service: str) -> str:
         return "http://" + self.env[f"{service.upper()}_HTTP_ADDRESS"]
 
+    def metrics(self, service: str) -> str:
+        """``service``'s metrics listener (``demo_app`` for the demo app)."""
+        return "http://" + self.env[f"{service.upper()}_METRICS_ADDRESS"]
+
     def demo(self, name: str) -> dict[str, Any]:
         """``agency`` or ``citizen``: what make run saved under var/demo."""
         loaded: dict[str, Any] = json.loads((self.var / "demo" / f"{name}.json").read_text())
@@ -68,7 +72,7 @@ class Devstack:
 
 
 def environment(var: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
-    ports = free_ports(9)
+    ports = free_ports(13)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -88,6 +92,8 @@ def environment(var: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
         [{"name": "local", "url": f"http://127.0.0.1:{ports[7]}/messages", "key": "k", "weight": 1}]
     )
     env["DEMO_APP_HTTP_ADDRESS"] = f"127.0.0.1:{ports[8]}"
+    for i, name in enumerate((*SERVICES, "demo_app")):
+        env[f"{name.upper()}_METRICS_ADDRESS"] = f"127.0.0.1:{ports[9 + i]}"
     env.update(extra)
     return env
 

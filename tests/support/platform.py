@@ -150,7 +150,12 @@ S = TypeVar("S", bound=ServerSettings)
 
 def server_settings(cls: type[S], database_url: str, **extra: Any) -> S:
     """Ephemeral ports, and the service's own database when it keeps one."""
-    values: dict[str, Any] = {"grpc_address": LOCAL, "http_address": LOCAL, **extra}
+    values: dict[str, Any] = {
+        "grpc_address": LOCAL,
+        "http_address": LOCAL,
+        "metrics_address": LOCAL,
+        **extra,
+    }
     if "database_url" in cls.model_fields:
         values["database_url"] = for_service(database_url, cls.service)
     return cls(**values)
@@ -158,26 +163,38 @@ def server_settings(cls: type[S], database_url: str, **extra: Any) -> S:
 
 @contextmanager
 def running_platform(
-    database_url: str, var_dir: Path, *, real_issuer: bool = False, **identity: Any
+    database_url: str,
+    var_dir: Path,
+    *,
+    real_issuer: bool = False,
+    trusted_proxies: str = "",
+    **identity: Any,
 ) -> Iterator[Platform]:
     """identity on ``database_url``; payments and notify verifying its tokens.
 
     With ``real_issuer`` the issuer is identity's own URL (as in production), for
     clients that fetch discovery from the issuer; otherwise a fixed test name.
+    ``trusted_proxies``: GAAP_TRUSTED_PROXIES of all three.
     """
+    proxies = {"trusted_proxies": trusted_proxies}
     http = LOCAL
     issuer = ISSUER
     if real_issuer:
         port = free_port()
         http, issuer = f"127.0.0.1:{port}", f"http://127.0.0.1:{port}"
-    base = settings_for(var_dir, issuer=issuer)
+    base = settings_for(var_dir, issuer=issuer).model_copy(update=proxies)
     identity_settings = IdentitySettings(
-        database_url=database_url, grpc_address=LOCAL, http_address=http, **identity
+        database_url=database_url,
+        grpc_address=LOCAL,
+        http_address=http,
+        metrics_address=LOCAL,
+        **identity,
     )
     identity_service = process.start(identity_bootstrap.build(base, identity_settings))
     settings = settings_for(
         var_dir, jwks_url=identity_service.http_url + "/.well-known/jwks.json", issuer=issuer
-    )
+    ).model_copy(update=proxies)
+
     payments = process.start(
         payments_bootstrap.build(settings, server_settings(PaymentsSettings, database_url))
     )

@@ -47,6 +47,10 @@ class Rules:
     posts_per_ip: Rule = field(
         default_factory=lambda: Rule("posts-per-ip", 100, timedelta(hours=1))
     )
+    # Sign-ins started (/authorize, each a pending row) from one client address.
+    authorizations_per_ip: Rule = field(
+        default_factory=lambda: Rule("authorizations-per-ip", 300, timedelta(hours=1))
+    )
     # Mobile numbers typed without a country code are read as this region's.
     phone_region: str = "GB"
 
@@ -77,6 +81,15 @@ class Safeguards(AuditTrail):
         """One account form post from this client address (raises Throttled)."""
         self.throttle.check(
             self.rules.posts_per_ip, where.ip or "unknown", ip=where.ip, client_id=where.client_id
+        )
+
+    def check_authorize(self, where: Where) -> None:
+        """One sign-in started from this client address (raises Throttled)."""
+        self.throttle.check(
+            self.rules.authorizations_per_ip,
+            where.ip or "unknown",
+            ip=where.ip,
+            client_id=where.client_id,
         )
 
     def check_sends(self, address: str, where: Where, account_id: str | None) -> None:

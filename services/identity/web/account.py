@@ -54,7 +54,7 @@ class AccountPages:
     async def signin(self, request: Request) -> Response:
         if request.method == "GET":
             return self._signin_form(request, "", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "account_signin")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
@@ -124,7 +124,7 @@ class AccountPages:
         )
         if request.method == "GET":
             return self._code_form(request, account, [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "account_code")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
@@ -213,7 +213,7 @@ class AccountPages:
         if isinstance(found, Response):
             return found
         _, account = found
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "withdraw")
         if data is None:
             return self.kit.csrf_failed(request)
         done = await run_in_threadpool(
@@ -231,7 +231,7 @@ class AccountPages:
         if isinstance(found, Response):
             return found
         _, account = found
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "everywhere")
         if data is None:
             return self.kit.csrf_failed(request)
         await run_in_threadpool(
@@ -250,7 +250,7 @@ class AccountPages:
         signed_in, account = found
         if request.method == "GET":
             return self._password_form(request, [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "change_password")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
@@ -313,7 +313,7 @@ class AccountPages:
         if request.method == "GET":
             enrolment = self.authenticator_app.new_enrolment(account.id)
             return self._enrol_form(request, pending, account, enrolment, [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "authenticator")
         if data is None:
             return self.kit.csrf_failed(request)
         enrolment = Enrolment(data.get("secret", ""), data.get("proof", ""))

@@ -224,7 +224,7 @@ class Kit:
         ticket = request.query_params.get("ticket", "")
         if request.method == "GET":
             return self.code_form(request, pending, ticket, [], kind=kind), None, pending
-        data = await self.flow.form(request)
+        data = await self.flow.form(request, f"{kind}_code")
         if data is None:
             return self.csrf_failed(request), None, pending
         language = self.language(request, pending)

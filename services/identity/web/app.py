@@ -25,7 +25,6 @@ from services.identity.web.oauth_server import NO_STORE, TokenServer
 from services.runtime.http import build_app
 from services.runtime.work_gate import Busy
 
-MAX_FORM_BYTES = 64 * 1024
 TOKEN_PATH = "/oauth2/token"
 REVOKE_PATH = "/oauth2/revoke"
 INTROSPECT_PATH = "/oauth2/introspect"
@@ -104,9 +103,7 @@ def form_endpoint(handler: FormHandler) -> Callable[[Request], Awaitable[Respons
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != "application/x-www-form-urlencoded":
             return _oauth_error("the body must be application/x-www-form-urlencoded")
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return _oauth_error("the request body is too large", 413)
+        body = await request.body()  # at most FORM_BYTES: build_app's BodyLimit
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
         except (UnicodeDecodeError, ValueError):

@@ -40,6 +40,7 @@ from services.identity.service_layer.signin import BrowserSession, Outcome, Sign
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.pending import Pending, PendingStore
+from services.runtime.client_address import client_ip
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.keys import KeyCache
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 SIGNIN_COOKIE = "gaap_signin"
 DEVICE_COOKIE = "gaap_device"  # a long-lived id of the browser, for new-device alerts
-MAX_FORM_BYTES = 64 * 1024
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -79,8 +79,8 @@ class Flow:
 
     @staticmethod
     def secure(request: Request) -> bool:
-        """Cookies are Secure when the page is served over TLS (uvicorn honours
-        X-Forwarded-Proto from a trusted proxy)."""
+        """Cookies are Secure when the page is served over TLS (X-Forwarded-Proto
+        counts from GAAP_TRUSTED_PROXIES only: services.runtime.client_address)."""
         return request.url.scheme == "https"
 
     # -- helpers --------------------------------------------------------------
@@ -139,11 +139,11 @@ class Flow:
             request, "error.html", self.language(request), status_code=status_code, message=message
         )
 
-    async def form(self, request: Request) -> dict[str, str] | None:
-        """The posted form if its CSRF token is good for this browser and page."""
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return None
+    async def form(self, request: Request, purpose: str) -> dict[str, str] | None:
+        """The posted form if its CSRF token is good for this browser and for
+        ``purpose``, the form the endpoint takes (never what the post says: a
+        token minted for one form is refused by every other). The body's size
+        is limited as it arrives (services.runtime.body_limit)."""
         # NUL never belongs in a form field, and PostgreSQL refuses it in text.
         data = {
             k: v.replace("\x00", "")
@@ -151,13 +151,12 @@ class Flow:
             if isinstance(v, str)
         }
         browser, _ = browser_session(request)
-        purpose = data.get("purpose", "")
         if not self.csrf.check(browser, purpose, data.get("csrf_token", "")):
             return None
         return data
 
     def where(self, request: Request, client_id: str | None) -> Where:
-        return Where(ip=request.client.host if request.client else None, client_id=client_id)
+        return Where(ip=client_ip(request), client_id=client_id)
 
     async def throttled_post(
         self, request: Request, where: Where, language: str
@@ -216,6 +215,22 @@ class Flow:
                 values["state"] = params["state"]
             values["iss"] = self.issuer
             return RedirectResponse(_with_query(redirect_uri, values), status_code=303)
+        if self.safeguards is not None:
+            # Each sign-in started keeps a pending row for 30 minutes: bounded per
+            # client address, so nobody can fill the table from one place.
+            try:
+                where = self.where(request, parsed.client_id)
+                await run_in_threadpool(self.safeguards.check_authorize, where)
+            except Throttled as refused:
+                language = self.language(request, parsed)
+                message = self.pages.gettext(language, texts.THROTTLED)
+                return self.render(
+                    request,
+                    "error.html",
+                    language,
+                    status_code=429,
+                    message=message % {"minutes": refused.minutes},
+                )
         browser, new = browser_session(request)
         pending = await run_in_threadpool(self.pending.create, parsed, browser)
         response = await self._resume(request, pending)
@@ -296,7 +311,7 @@ class Flow:
         agency = await run_in_threadpool(self.registry.find_active, pending.request.client_id)
         if request.method == "GET":
             return self._signin_form(request, pending, agency, pending.request.login_hint or "", [])
-        data = await self.form(request)
+        data = await self.form(request, "signin")
         if data is None:
             return self.error_page(request, self._csrf_failed(request), 403)
         language = self.language(request, pending.request)
@@ -400,7 +415,7 @@ class Flow:
             )
         if request.method == "GET":
             return self._code_form(request, pending, [], account=account)
-        data = await self.form(request)
+        data = await self.form(request, "second_factor")
         if data is None:
             return self.error_page(request, self._csrf_failed(request), 403)
         code = data.get("code", "").strip()
@@ -493,7 +508,7 @@ class Flow:
                 claims=claims,
                 errors=[],
             )
-        data = await self.form(request)
+        data = await self.form(request, "consent")
         if data is None:
             return self.error_page(request, self._csrf_failed(request), 403)
         if data.get("decision") != "allow":
@@ -518,7 +533,7 @@ class Flow:
         if params is None:
             return self.error_page(request, self._t(request, "This sign-out link is not valid."))
         is_confirmation = request.method == "POST" and "csrf_token" in params
-        if is_confirmation and await self.form(request) is None:
+        if is_confirmation and await self.form(request, "logout") is None:
             return self.error_page(request, self._csrf_failed(request), 403)
         hint = params.get("id_token_hint")
         claims = await run_in_threadpool(self._id_token_hint, hint) if hint else None
@@ -629,9 +644,6 @@ async def _parameters(request: Request) -> dict[str, str] | None:
     """Query (GET) or form (POST) parameters; a repeated parameter is invalid
     (RFC 6749 §3.1)."""
     if request.method == "POST":
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            return None
         items = list((await request.form()).multi_items())
     else:
         items = list(request.query_params.multi_items())

@@ -52,7 +52,7 @@ class PhonePages:
             return self.kit.message_page(request, None, texts.SMS_UNAVAILABLE, 404)
         if request.method == "GET":
             return self._number_form(request, "", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "phone")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
@@ -83,7 +83,7 @@ class PhonePages:
         action = f"/account/phone/code?ticket={quote(ticket, safe='')}"
         if request.method == "GET":
             return self._code_form(request, None, action, "phone_code", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "phone_code")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request)
@@ -115,7 +115,7 @@ class PhonePages:
         if isinstance(found, Response):
             return found
         _, account = found
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "remove_phone")
         if data is None:
             return self.kit.csrf_failed(request)
         await run_in_threadpool(
@@ -137,7 +137,7 @@ class PhonePages:
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(self._signin(pending))
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "sms_send")
         if data is None:
             return self.kit.csrf_failed(request)
         where = self.kit.where(request, pending)
@@ -171,7 +171,7 @@ class PhonePages:
         action = self.kit.with_auth(f"/signin/sms/code?ticket={quote(ticket, safe='')}", pending)
         if request.method == "GET":
             return self._code_form(request, pending, action, "sms_signin", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "sms_signin")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)

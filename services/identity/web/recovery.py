@@ -36,7 +36,7 @@ class RecoveryPages:
         pending = await self.kit.pending(request)
         if request.method == "GET":
             return self._reset_form(request, pending, "", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "reset")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)
@@ -96,7 +96,7 @@ class RecoveryPages:
             return self.kit.message_page(request, pending, texts.LINK_EXPIRED)
         if request.method == "GET":
             return self._password_form(request, pending, ticket, [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "new_password")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)
@@ -152,7 +152,7 @@ class RecoveryPages:
             return see_other(f"/signin?auth={pending.id}" if pending else "/account/signin")
         if request.method == "GET":
             return self._recovery_form(request, pending, [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "recovery_code")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)

@@ -33,7 +33,7 @@ class RegistrationPages:
         pending = await self.kit.pending(request)
         if request.method == "GET":
             return self._form(request, pending, "", [])
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "register")
         if data is None:
             return self.kit.csrf_failed(request)
         language = self.kit.language(request, pending)
@@ -107,7 +107,7 @@ class RegistrationPages:
         """A new code for the registration in progress; the old one stops working.
         A ticket that is unknown, used or another browser's starts again."""
         pending = await self.kit.pending(request)
-        data = await self.kit.flow.form(request)
+        data = await self.kit.flow.form(request, "register_code")
         if data is None:
             return self.kit.csrf_failed(request)
         try:

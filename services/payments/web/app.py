@@ -244,9 +244,7 @@ def stripe_webhook(events: StripeEvents, secrets: Sequence[str]) -> Callable[[Re
     async def receive(request: Request) -> Response:
         if not secrets:
             return PlainTextResponse("Stripe webhooks are not configured", status_code=404)
-        body = await request.body()
-        if len(body) > MAX_WEBHOOK_BYTES:
-            return PlainTextResponse("payload too large", status_code=413)
+        body = await request.body()  # at most MAX_WEBHOOK_BYTES (BodyLimit)
         header = request.headers.get(STRIPE_SIGNATURE, "")
         if not any(
             webhooks.verify(secret, header, body, tolerance=STRIPE_TOLERANCE) for secret in secrets
@@ -294,4 +292,5 @@ def create_app(
         route("/pay/{token}/cancel", pages.cancel, ["GET", "POST"]),
         Route("/webhooks/stripe", stripe_webhook(stripe_events, stripe_secrets), methods=["POST"]),
     ]
-    return lambda ready: build_app(routes, ready=ready)
+    limits = {"/webhooks/stripe": MAX_WEBHOOK_BYTES}
+    return lambda ready: build_app(routes, ready=ready, body_limits=limits)

@@ -8,20 +8,24 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
 import pyotp
 import pytest
 from gaap.notify.v1 import notify_pb2 as npb
+from gaap.payments.v1 import payments_pb2 as ppb
 
 from gaap_client import GaapClient, Targets
 from gaap_client.webhooks import sign
 from services.demo_app import bootstrap
-from services.demo_app.service_layer.notices import TEMPLATES
+from services.demo_app.adapters.store import KeptValues, WebhookEvents
+from services.demo_app.service_layer.notices import TEMPLATES, WEBHOOK_SECRET
 from services.demo_app.settings import DemoAppSettings
 from services.identity.bootstrap import open_identity
 from services.identity.settings import IdentitySettings
+from services.runtime import db
 from services.runtime.config import PlatformSettings
 from tests.support import devstack
 from tests.support.devstack import Devstack
@@ -74,6 +78,51 @@ def test_the_webhook_refuses_what_payments_did_not_sign(stack: Devstack) -> None
     unsigned = httpx.post(url, content=body)
     forged = httpx.post(url, content=body, headers={"Gaap-Signature": sign("whsec_guess", body)})
     assert (unsigned.status_code, forged.status_code) == (400, 400)
+
+
+def test_a_replayed_webhook_is_the_same_event_whatever_its_header_says(stack: Devstack) -> None:
+    """Dedupe is on the event id inside the signed body: the Gaap-Event-Id header
+    is not signed, so a replay with a fresh one must not pass as a new event."""
+    client = GaapClient.from_agency_file(
+        stack.var / "demo" / "agency.json",
+        Targets(stack.grpc("identity"), stack.grpc("payments"), stack.grpc("notify")),
+    )
+    try:
+        payment = client.payments.CreatePayment(
+            ppb.CreatePaymentRequest(
+                amount=100,
+                reference="REPLAY",
+                description="Not an application's payment",
+                return_url="https://agency.example/done",
+                idempotency_key=uuid.uuid4().hex,
+            )
+        )
+    finally:
+        client.close()
+    engine = db.create_engine(f"sqlite:///{stack.var / 'demo_app.db'}")
+    sessions = db.session_factory(engine)
+    try:
+        with sessions() as session:
+            secret = KeptValues(session).get(WEBHOOK_SECRET)
+        assert secret
+        event_id = "evt_" + uuid.uuid4().hex
+        body = json.dumps(
+            {"id": event_id, "type": "payment.succeeded", "payment": {"id": payment.id}}
+        ).encode()
+        headers = ["evt_" + uuid.uuid4().hex for _ in range(2)]
+        for header in headers:
+            answer = httpx.post(
+                stack.app_url + "/webhooks/payments",
+                content=body,
+                headers={"Gaap-Signature": sign(secret, body), "Gaap-Event-Id": header},
+            )
+            assert answer.status_code == 200
+        with sessions() as session:
+            events = WebhookEvents(session)
+            assert events.seen(event_id)
+            assert not any(events.seen(header) for header in headers)
+    finally:
+        engine.dispose()
 
 
 def test_applying_needs_a_signed_in_citizen_and_the_forms_token(stack: Devstack) -> None:

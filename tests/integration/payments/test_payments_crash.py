@@ -66,6 +66,7 @@ def payments_process(platform: Platform, database_url: str, var_dir: Path) -> It
         "PAYMENTS_DATABASE_URL": for_service(database_url, "payments"),
         "PAYMENTS_GRPC_ADDRESS": f"127.0.0.1:{grpc_port}",
         "PAYMENTS_HTTP_ADDRESS": f"127.0.0.1:{free_port()}",
+        "PAYMENTS_METRICS_ADDRESS": "127.0.0.1:0",
         "PAYMENTS_PUBLIC_URL": PUBLIC_URL,
         "PAYMENTS_CREATE_RATE_PER_SECOND": "10000",
         "PAYMENTS_READ_RATE_PER_SECOND": "10000",
