@@ -12,6 +12,7 @@ from typing import Any
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
+from services.runtime.config import PlatformSettings
 from tests.deploy.kustomize import Resource, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,7 @@ K8S = ROOT / "deploy" / "k8s"
 KUBERNETES = "1.33.0"
 OVERLAYS = {"base": K8S / "base", "production": K8S / "overlays" / "production"}
 API = {"identity": (50051, 8081), "payments": (50052, 8082), "notify": (50053, 8083)}
+METRICS = {"identity": 9181, "payments": 9182, "notify": 9183}
 WORKLOADS = (*API, "notify-worker")
 
 
@@ -96,7 +98,7 @@ def test_base_probes_are_grpc_health_on_the_grpc_port() -> None:
     for name, (grpc_port, http_port) in API.items():
         (container,) = pod_spec(deployments[name])["containers"]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-        assert ports == {"grpc": grpc_port, "http": http_port}
+        assert ports == {"grpc": grpc_port, "http": http_port, "metrics": METRICS[name]}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             assert container[probe]["grpc"] == {"port": grpc_port}
     (worker,) = pod_spec(deployments["notify-worker"])["containers"]
@@ -266,4 +268,51 @@ def test_outside_paths_are_opened_only_where_needed() -> None:
         }
         for name in API
     }
-    assert ingress_ports == {name: set(ports) for name, ports in API.items()}
+    assert ingress_ports == {name: {*ports, METRICS[name]} for name, ports in API.items()}
+
+
+def _from_namespace(rule: dict[str, Any]) -> set[str]:
+    return {
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+        for peer in rule.get("from", [])
+        if "namespaceSelector" in peer
+    }
+
+
+def test_metrics_are_scraped_on_their_own_port_by_monitoring_alone(
+    rendered: tuple[str, list[Resource]],
+) -> None:
+    overlay, resources = rendered
+    policies = by_kind(resources, "NetworkPolicy")
+    deployments = by_kind(resources, "Deployment")
+    services = by_kind(resources, "Service")
+    for name, (grpc_port, http_port) in API.items():
+        rules = policies[f"{name}-ingress"]["spec"]["ingress"]
+        reaching_metrics = [r for r in rules if METRICS[name] in {p["port"] for p in r["ports"]}]
+        assert [_from_namespace(r) for r in reaching_metrics] == [{"monitoring"}]
+        assert all(r.get("from") and len(r["from"]) == 1 for r in reaching_metrics)
+        for rule in rules:  # monitoring reaches the metrics port, nothing else
+            if "monitoring" in _from_namespace(rule):
+                assert {p["port"] for p in rule["ports"]} == {METRICS[name]}
+        annotations = deployments[name]["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(METRICS[name])
+        assert annotations["prometheus.io/path"] == "/metrics"
+        if overlay == "production":
+            assert annotations["prometheus.io/scheme"] == "https"
+        # No Service port, so no Ingress can route to the metrics listener.
+        assert {p["port"] for p in services[name]["spec"]["ports"]} == {grpc_port, http_port}
+    # In the image every metrics listener is on all interfaces, as the ports are.
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    for name, port in METRICS.items():
+        assert f"{name.upper()}_METRICS_ADDRESS=0.0.0.0:{port}" in dockerfile
+
+
+def test_production_trusts_forwarding_headers_from_the_ingress_range_only() -> None:
+    config = by_kind(render(OVERLAYS["production"]), "ConfigMap")["gaap-config"]["data"]
+    proxies = PlatformSettings(trusted_proxies=config["GAAP_TRUSTED_PROXIES"]).proxies
+    assert proxies.networks  # the ingress controller's pods are named
+    for network in proxies.networks:
+        assert network.is_private
+        assert network.prefixlen >= 16
+    base = by_kind(render(OVERLAYS["base"]), "ConfigMap")["gaap-config"]["data"]
+    assert "GAAP_TRUSTED_PROXIES" not in base  # without an ingress, nobody is trusted
