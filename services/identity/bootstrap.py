@@ -48,6 +48,7 @@ from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.config import PlatformSettings
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.errors import StartupError
 from services.runtime.keys import KeyCache
 from services.runtime.pages import CsrfTokens, Pages
 from services.runtime.periodic import PeriodicJob
@@ -159,6 +160,11 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     container.return_large_blocks()
     identity = open_identity(platform, settings)
     sessions = identity.database.sessions
+    try:
+        at_rest.refuse_live_without_key(sessions, sealed=bool(settings.key_encryption_key))
+    except StartupError:
+        identity.database.close()
+        raise
     metrics.register(sessions)
     issuer = platform.issuer
     local_keys = KeyCache(identity.keys.jwks, max_age=30)

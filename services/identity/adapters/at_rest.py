@@ -23,17 +23,28 @@ from services.runtime.errors import StartupError
 
 
 def open_sealed(sessions: sessionmaker[Session], sealer: sealing.Sealer) -> None:
-    """Check the key against the database, seal what predates it, and refuse to
-    run live agencies with their signing keys and citizens' secrets in the clear."""
+    """Check the key against the database and seal what predates it."""
     with transaction(sessions) as session:
         advisory_lock(session, "identity.sealing")
-        if not sealer.enabled and _live_agencies(session):
-            raise StartupError(
-                "identity has live agencies: set IDENTITY_KEY_ENCRYPTION_KEY (base64 of 32 "
-                "random bytes) so signing keys and citizens' secrets are sealed at rest"
-            )
         sealing.seal_once(
             sealer, instance_secrets.secrets(session), lambda: _seal_all(session, sealer)
+        )
+
+
+def refuse_live_without_key(sessions: sessionmaker[Session], *, sealed: bool) -> None:
+    """The service does not serve live agencies with their signing keys and
+    citizens' secrets in the clear. (``gaap-admin`` still opens such a database,
+    so an operator can set an agency back to test or read what is there.)"""
+    if sealed:
+        return
+    with sessions() as session:
+        live = session.scalar(
+            sa.select(sa.func.count()).select_from(agencies).where(agencies.c.mode == "live")
+        )
+    if live:
+        raise StartupError(
+            "identity has live agencies: set IDENTITY_KEY_ENCRYPTION_KEY (base64 of 32 "
+            "random bytes) so signing keys and citizens' secrets are sealed at rest"
         )
 
 
@@ -63,12 +74,3 @@ def _opens(session: Session, sealer: sealing.Sealer) -> None:
         raise StartupError(
             f"{sealer.setting} is not the key it was sealed with (a TOTP secret does not open)"
         ) from None
-
-
-def _live_agencies(session: Session) -> int:
-    return int(
-        session.scalar(
-            sa.select(sa.func.count()).select_from(agencies).where(agencies.c.mode == "live")
-        )
-        or 0
-    )
