@@ -134,6 +134,14 @@ class Payments:
         )
         return self._one(query, lock)
 
+    def references(self, tenant: str, payment_ids: Sequence[str]) -> dict[str, str]:
+        """The agency's reference of each payment, in one query."""
+        c = t.payments.c
+        rows = self.session.execute(
+            sa.select(c.id, c.reference).where(c.tenant == tenant, c.id.in_(set(payment_ids)))
+        )
+        return {r.id: r.reference for r in rows}
+
     def get_by_id(self, payment_id: str, *, lock: bool = False) -> Payment | None:
         """For the citizen's page, which proves its right with a signed token."""
         return self._one(sa.select(t.payments).where(t.payments.c.id == payment_id), lock)
@@ -342,12 +350,40 @@ class Ledger:
         return -int(total or 0)
 
     def movements(
-        self, tenant: str, currency: str, start: datetime, end: datetime
-    ) -> list[tuple[str, str, str | None, int, datetime]]:
-        """(kind, payment_id, refund_id, amount owed to agency, time) per entry."""
+        self,
+        tenant: str,
+        currency: str,
+        start: datetime,
+        end: datetime,
+        *,
+        after: tuple[datetime, int] | None,
+        limit: int,
+    ) -> list[Movement]:
+        """Up to ``limit`` entries in time order, from just after ``after`` (the
+        time and id of the previous page's last)."""
+        c = t.ledger_lines.c
+        query = sa.select(c.id, c.kind, c.payment_id, c.refund_id, c.amount, c.created_at).where(
+            c.tenant == tenant,
+            c.account == ledger.agency_account(tenant),
+            c.currency == currency,
+            c.created_at >= start,
+            c.created_at < end,
+        )
+        if after is not None:
+            at, line_id = after
+            query = query.where(
+                sa.or_(c.created_at > at, sa.and_(c.created_at == at, c.id > line_id))
+            )
+        rows = self.session.execute(query.order_by(c.created_at, c.id).limit(limit))
+        return [
+            Movement(r.id, r.kind, r.payment_id, r.refund_id, -r.amount, r.created_at) for r in rows
+        ]
+
+    def totals(self, tenant: str, currency: str, start: datetime, end: datetime) -> dict[str, int]:
+        """Money moved in the range by kind (``capture``, ``refund``), as positive sums."""
         c = t.ledger_lines.c
         rows = self.session.execute(
-            sa.select(c.kind, c.payment_id, c.refund_id, c.amount, c.created_at)
+            sa.select(c.kind, sa.func.coalesce(sa.func.sum(c.amount), 0))
             .where(
                 c.tenant == tenant,
                 c.account == ledger.agency_account(tenant),
@@ -355,9 +391,21 @@ class Ledger:
                 c.created_at >= start,
                 c.created_at < end,
             )
-            .order_by(c.created_at, c.id)
+            .group_by(c.kind)
         )
-        return [(r.kind, r.payment_id, r.refund_id, -r.amount, r.created_at) for r in rows]
+        return {kind: abs(int(total)) for kind, total in rows}
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger entry as the agency sees it: ``amount`` is what it owes them."""
+
+    line_id: int
+    kind: str
+    payment_id: str
+    refund_id: str | None
+    amount: int
+    at: datetime
 
 
 @dataclass(frozen=True)

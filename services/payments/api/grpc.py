@@ -289,7 +289,8 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
             raise InvalidArgument.from_violations(violations)
         assert start is not None
         assert end is not None
-        return _report(self._payments.report(caller.client_id, currency, start, end))
+        page = PageRequest.parse(request.page_size, request.page_token)
+        return _report(self._payments.report(caller.client_id, currency, start, end, page))
 
     def _payment(self, p: Payment) -> pb.Payment:
         message = pb.Payment(
@@ -407,6 +408,7 @@ def _report(r: Report) -> pb.ReconciliationReport:
         refunded_total=r.refunded_total,
         net_total=r.captured_total - r.refunded_total,
         ledger_net_total=r.ledger_net_total,
+        next_page_token=r.next_page_token,
     )
 
 

@@ -82,6 +82,7 @@ class Report:
     captured_total: int
     refunded_total: int
     ledger_net_total: int
+    next_page_token: str = ""
 
 
 def _claim(session: Session, tenant: str, keyed: Keyed) -> dict[str, str] | None:
@@ -390,7 +391,11 @@ class PaymentsService:
 
     # -- reconciliation ------------------------------------------------------------
 
-    def report(self, tenant: str, currency: str, start: datetime, end: datetime) -> Report:
+    def report(
+        self, tenant: str, currency: str, start: datetime, end: datetime, page: PageRequest
+    ) -> Report:
+        """One page of lines (a bounded query however long the range), with the
+        totals of the whole range."""
         if end <= start or (end - start).days > MAX_REPORT_DAYS:
             raise InvalidArgument.from_violations(
                 [
@@ -399,27 +404,31 @@ class PaymentsService:
                     )
                 ]
             )
+        after = _line_token(page.after)
         with self._sessions() as session:
             ledger = Ledger(session)
-            lines = []
-            refs: dict[str, str] = {}
-            payments = Payments(session)
-            for kind, payment_id, refund_id, amount, at in ledger.movements(
-                tenant, currency, start, end
-            ):
-                if payment_id not in refs:
-                    found = payments.get(tenant, payment_id)
-                    refs[payment_id] = found.reference if found else ""
-                lines.append(
-                    ReportLine(kind, payment_id, refund_id or "", refs[payment_id], abs(amount), at)
-                )
+            found = ledger.movements(tenant, currency, start, end, after=after, limit=page.size + 1)
+            refs = Payments(session).references(tenant, [m.payment_id for m in found])
+            totals = ledger.totals(tenant, currency, start, end)
             net = ledger.agency_net(tenant, currency, start, end)
+        lines = Page.from_overfetch(found, page.size, lambda m: f"{m.at.isoformat()}|{m.line_id}")
         return Report(
             currency=currency,
-            lines=lines,
-            captured_total=sum(x.amount for x in lines if x.kind == "capture"),
-            refunded_total=sum(x.amount for x in lines if x.kind == "refund"),
+            lines=[
+                ReportLine(
+                    m.kind,
+                    m.payment_id,
+                    m.refund_id or "",
+                    refs.get(m.payment_id, ""),
+                    abs(m.amount),
+                    m.at,
+                )
+                for m in lines.items
+            ],
+            captured_total=totals.get("capture", 0),
+            refunded_total=totals.get("refund", 0),
             ledger_net_total=net,
+            next_page_token=lines.next_page_token,
         )
 
     # -- helpers -------------------------------------------------------------------
@@ -446,6 +455,19 @@ class PaymentsService:
             raise Unavailable(f"the payment provider is unavailable ({exc}); retry later") from None
         except ProviderRefused as exc:
             raise FailedPrecondition(f"the payment provider refused: {exc}") from None
+
+
+def _line_token(after: str | None) -> tuple[datetime, int] | None:
+    """A report page token's time and ledger line id."""
+    if after is None:
+        return None
+    at, _, line_id = after.rpartition("|")
+    try:
+        return datetime.fromisoformat(at), int(line_id)
+    except ValueError:
+        raise InvalidArgument.from_violations(
+            [FieldViolation("page_token", "not a token from a previous response")]
+        ) from None
 
 
 def _int_token(after: str | None) -> int:
