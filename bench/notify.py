@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import aiosmtplib
-import httpx
 import psycopg
 from grpc import aio
 
@@ -53,13 +52,14 @@ from bench.keys import KeyPair, Signer, new_key_pair
 from bench.payments import _phase as keep_in_flight
 from bench.report import Figure, Target, measurement_figures
 from bench.token_endpoint import postgres_reachable, throwaway_postgres
-from services.notify.bootstrap import Notify, deliverer, open_notify
+from services.notify.bootstrap import Notify, deliverer, open_notify, sms_client
 from services.notify.domain.templates import Content
 from services.notify.service_layer.common import Idempotent
 from services.notify.service_layer.sending import BulkRequest
 from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
+from services.runtime.egress import LOOPBACK
 from tests.support import databases
 
 BULK_ROWS = 100_000
@@ -91,7 +91,7 @@ def _notify(url: str, var: Path, **extra: object) -> Notify:
         email_daily_limit=10_000_000,
         **extra,  # type: ignore[arg-type]
     )
-    return open_notify(PlatformSettings(var_dir=var), settings)
+    return open_notify(PlatformSettings(var_dir=var, allow_private_targets=LOOPBACK), settings)
 
 
 def _template(notify: Notify) -> str:
@@ -175,7 +175,7 @@ async def _bare(port: int, count: int) -> float:
 
 
 async def _worker(notify: Notify) -> float:
-    async with httpx.AsyncClient() as http:
+    async with sms_client(notify) as http:
         worker = deliverer(notify, http)
         began = time.perf_counter()
         await worker.run_until_idle()

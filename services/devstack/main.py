@@ -30,6 +30,7 @@ from services.notify.settings import NotifySettings
 from services.payments.settings import PaymentsSettings
 from services.runtime import config
 from services.runtime.config import ServerSettings
+from services.runtime.egress import LOOPBACK
 from services.runtime.errors import StartupError
 
 SERVICES: tuple[tuple[str, type[ServerSettings]], ...] = (
@@ -100,6 +101,9 @@ def wait_serving(target: str, deadline: float, alive: threading.Event) -> bool:
 
 
 def main() -> None:
+    # The demo agency's webhooks, callbacks and back-channel logout, and the local
+    # SMS gateway, are on this machine: loopback is let through, nothing else.
+    os.environ.setdefault("GAAP_ALLOW_PRIVATE_TARGETS", LOOPBACK)
     try:
         platform = config.load(config.PlatformSettings)
         settings = {name: config.load(cls) for name, cls in SERVICES}

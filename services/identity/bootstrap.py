@@ -120,7 +120,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     )
     return Identity(
         database,
-        AgencyRegistry(sessions),
+        AgencyRegistry(sessions, egress=platform.egress),
         keys,
         citizen_tokens,
         signin,
@@ -199,7 +199,12 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     )
     pending = PendingStore(sessions)
     back_channel = BackChannel(
-        sessions, identity.citizen_tokens, identity.registry, identity.keys, issuer=issuer
+        sessions,
+        identity.citizen_tokens,
+        identity.registry,
+        identity.keys,
+        issuer=issuer,
+        egress=platform.egress,
     )
     flow = Flow(
         issuer=issuer,

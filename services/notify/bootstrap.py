@@ -26,10 +26,11 @@ from services.notify.service_layer.sending import SendingService
 from services.notify.service_layer.templates import TemplateService
 from services.notify.settings import NotifySettings
 from services.notify.web.receipts import receipt_routes
-from services.runtime import bootstrap, idempotency, rate_limit, webhooks
+from services.runtime import bootstrap, egress_http, idempotency, rate_limit, webhooks
 from services.runtime.config import PlatformSettings
 from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
+from services.runtime.egress import PUBLIC_ONLY, Egress
 from services.runtime.http import build_app
 from services.runtime.keys import JwksFetcher
 from services.runtime.periodic import PeriodicJob
@@ -37,6 +38,8 @@ from services.runtime.process import ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 RECEIPT_TIMEOUT = timedelta(hours=72)  # an SMS with no receipt by then: temporary-failure
+CALLBACK_SECONDS = 5.0  # one status callback's whole exchange
+SMS_SECONDS = 10.0  # one request to an SMS provider, connect to last byte of the answer
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Notify:
     callbacks: CallbackService
     agency_settings: AgencySettingsService
     outbox: webhooks.Outbox = field(repr=False)
+    egress: Egress = PUBLIC_ONLY  # where status callbacks and SMS providers may be reached
 
     def apply_receipt(self, provider: str, message_id: str, status: str) -> bool:
         with transaction(self.database.sessions) as session:
@@ -96,9 +100,13 @@ def open_notify(
         database=database,
         templates=TemplateService(sessions),
         sending=SendingService(sessions, limiter, limit, defaults, DirectSends(database.direct)),
-        callbacks=CallbackService(sessions),
+        callbacks=CallbackService(sessions, platform.egress),
         agency_settings=AgencySettingsService(sessions, defaults),
-        outbox=callbacks.outbox(sessions, callback_sender),
+        outbox=callbacks.outbox(
+            sessions,
+            callback_sender or webhooks.http_sender(platform.egress, seconds=CALLBACK_SECONDS),
+        ),
+        egress=platform.egress,
     )
 
 
@@ -140,10 +148,16 @@ def serve(
     )
 
 
+def sms_client(notify: Notify) -> httpx.AsyncClient:
+    """The client the worker's SMS providers share: through the egress guard."""
+    return egress_http.async_client(notify.egress, timeout=SMS_SECONDS)
+
+
 def deliverer(
     notify: Notify, http: httpx.AsyncClient, clock: Callable[[], datetime] = utcnow
 ) -> Deliverer:
-    """The worker's sender, with the configured SMTP server and SMS providers."""
+    """The worker's sender, with the configured SMTP server and SMS providers;
+    ``http`` is ``sms_client(notify)``."""
     s = notify.settings
     email = SmtpEmailProvider(
         s.smtp_host,
@@ -163,6 +177,7 @@ def deliverer(
             sender=s.sms_sender,
             receipts_url=receipts + str(p["name"]),
             client=http,
+            seconds=SMS_SECONDS,
         )
         for p in s.sms_provider_list()
     }

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.runtime import urls
 from services.runtime.config import DatabaseSettings
 
 
@@ -83,6 +84,10 @@ class NotifySettings(DatabaseSettings):
         for p in parsed:
             if not {"name", "url", "key"} <= set(p) or float(p.get("weight", 1)) <= 0:
                 raise ValueError("each provider needs name, url, key and a positive weight")
+            # The platform's URL rules; where it may connect is checked when it does.
+            problem = urls.problem(str(p["url"]), http="any")
+            if problem:
+                raise ValueError(f"provider {p['name']!r}: url {problem}")
         return value
 
     def sms_provider_list(self) -> list[dict[str, str | float]]:

@@ -14,9 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import httpx
-
-from services.notify.bootstrap import Notify, deliverer, open_notify
+from services.notify.bootstrap import Notify, deliverer, open_notify, sms_client
 from services.notify.service_layer.delivery import Deliverer
 from services.notify.settings import NotifySettings
 from services.runtime import config, logs, tracing
@@ -37,7 +35,7 @@ async def serve(settings: NotifySettings, platform: config.PlatformSettings) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with httpx.AsyncClient(timeout=10.0) as http:
+        async with sms_client(notify) as http:
             worker = deliverer(notify, http)
             stop_tracing = trace_worker(notify, worker, provider)
             heartbeat = Heartbeat(heartbeat_path(platform.var_dir, "notify-worker"))

@@ -99,7 +99,8 @@ def open_payments(
         tables.webhook_attempts,
         prepare=webhooks.signed_json(secret_lookup, "GaaP-Payments-Webhooks/1"),
         policy=WEBHOOK_RETRIES,
-        sender=webhook_sender or webhooks.http_sender(WEBHOOK_TIMEOUT_SECONDS),
+        sender=webhook_sender
+        or webhooks.http_sender(platform.egress, seconds=WEBHOOK_TIMEOUT_SECONDS),
         clock=clock,
     )
     checkout = Checkout(database.sessions, providers, clock=clock)
@@ -108,7 +109,9 @@ def open_payments(
         providers=providers,
         payments=payments,
         checkout=checkout,
-        subscriptions=WebhookSubscriptions(database.sessions, outbox, clock=clock),
+        subscriptions=WebhookSubscriptions(
+            database.sessions, outbox, egress=platform.egress, clock=clock
+        ),
         outbox=outbox,
         sweeper=Sweeper(database.sessions, providers, payments, checkout, clock=clock),
         stripe_events=StripeEvents(database.sessions, clock=clock),

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.runtime.client_address import TrustedProxies
+from services.runtime.egress import Egress, parse_networks
 from services.runtime.errors import StartupError
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -80,6 +81,12 @@ class PlatformSettings(BaseSettings):
         description="OTLP gRPC endpoint (`http://collector:4317`) for OpenTelemetry traces; "
         "empty: tracing off.",
     )
+    allow_private_targets: str = Field(
+        "",
+        description="Comma-separated CIDRs that webhooks, status callbacks, back-channel logout "
+        "URIs and SMS providers may reach although not public (loopback, private, link-local "
+        "...); empty: public addresses only. `make run` sets `127.0.0.0/8,::1/128`.",
+    )
     trusted_proxies: str = Field(
         "",
         description="Comma-separated CIDRs of the proxies in front of the HTTP listeners (the "
@@ -93,6 +100,17 @@ class PlatformSettings(BaseSettings):
         if not value.startswith(("https://", "http://")) or value.endswith("/"):
             raise ValueError("must be an http(s) URL without a trailing slash")
         return value
+
+    @field_validator("allow_private_targets")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # raises ValueError naming the bad entry
+        return value
+
+    @property
+    def egress(self) -> Egress:
+        """The guard on outbound requests to addresses agencies or operators chose."""
+        return Egress.from_setting(self.allow_private_targets)
 
     @field_validator("trusted_proxies")
     @classmethod

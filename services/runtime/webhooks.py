@@ -20,10 +20,21 @@ callable: agency webhooks sign the stored JSON body with the subscription's
 current secret (``signed_json``); identity's back-channel logout mints a fresh
 logout token instead. Either way the request is built just before it is sent,
 so a timestamp or an expiry in it is never stale after a wait in the batch.
+
+A batch is sent in lanes, one per receiving host: lanes run concurrently (at
+most ``workers`` at once), each lane's deliveries one after another, so a slow
+or dead receiver delays only its own agency's deliveries. Every attempt goes
+through ``egress_http`` (the address guard, a total deadline, a capped read of
+the answer, no redirects). Whatever goes wrong with one delivery, an invalid
+URL included, is recorded as that delivery's failed attempt and the others
+still go. A lane that has used half the lease stops; what it did not reach is
+due again at once, for the next run, before the lease could hand it to another
+replica.
 """
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import hmac
 import json
@@ -32,16 +43,19 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.runtime import egress_http
 from services.runtime.db import transaction
 from services.runtime.db_types import UtcDateTime, utcnow
+from services.runtime.egress import PUBLIC_ONLY, Egress
 
 log = logging.getLogger(__name__)
 
@@ -212,13 +226,40 @@ def signed_json(secret_for: Callable[[Session, Delivery], str | None], user_agen
     return prepare
 
 
-def http_sender(timeout: float = 5.0) -> Sender:
-    client = httpx.Client(timeout=timeout, follow_redirects=False)
+def http_sender(
+    egress: Egress,
+    *,
+    seconds: float = 5.0,
+    max_body: int = egress_http.DEFAULT_MAX_BODY,
+) -> Sender:
+    """POSTs through the egress guard, each within ``seconds`` in all, reading
+    at most ``max_body`` bytes of the answer (only its status matters)."""
+    client = egress_http.client(egress, timeout=seconds)
 
     def send(url: str, body: bytes, headers: dict[str, str]) -> int:
-        return client.post(url, content=body, headers=headers).status_code
+        reply = egress_http.post(
+            client, url, content=body, headers=headers, seconds=seconds, max_body=max_body
+        )
+        return reply.status
 
     return send
+
+
+def receiver(url: str) -> str:
+    """The lane a delivery goes in: its URL's host (the URL itself if it has none)."""
+    try:
+        return urlsplit(url).hostname or url
+    except ValueError:
+        return url
+
+
+def _broken(error: Exception) -> Callable[[], Request]:
+    """A request that could not be prepared: attempting it records the error."""
+
+    def request() -> Request:
+        raise error
+
+    return request
 
 
 class Outbox:
@@ -233,16 +274,19 @@ class Outbox:
         sender: Sender | None = None,
         lease: timedelta = timedelta(seconds=60),
         batch: int = 50,
+        workers: int = 8,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``sender``: default, POSTs that may reach public addresses only."""
         self._sessions = sessions
         self.deliveries = deliveries
         self.attempts = attempts
         self._prepare = prepare
         self._policy = policy
-        self._send = sender or http_sender()
+        self._send = sender or http_sender(PUBLIC_ONLY)
         self._lease = lease
         self._batch = batch
+        self._workers = workers
         self._clock = clock
 
     @staticmethod
@@ -277,11 +321,51 @@ class Outbox:
         return delivery_id
 
     def deliver_due(self) -> int:
-        """Send every due delivery once; returns how many were attempted."""
+        """Send every due delivery once; returns how many were leased."""
         leased = self._lease_due()
+        lanes: dict[str, list[tuple[Delivery, Callable[[], Request] | Gone]]] = {}
         for delivery, request in leased:
-            self._attempt(delivery, request)
+            lanes.setdefault(receiver(delivery.url), []).append((delivery, request))
+        if len(lanes) <= 1:
+            for lane in lanes.values():
+                self._run_lane(lane)
+            return len(leased)
+        with ThreadPoolExecutor(
+            min(self._workers, len(lanes)), thread_name_prefix="outbox"
+        ) as pool:
+            # Each lane in a copy of this context: a trace or request id goes along.
+            running = [
+                pool.submit(contextvars.copy_context().run, self._run_lane, lane)
+                for lane in lanes.values()
+            ]
+            for done in running:
+                done.result()
         return len(leased)
+
+    def _run_lane(self, lane: list[tuple[Delivery, Callable[[], Request] | Gone]]) -> None:
+        budget = self._lease.total_seconds() / 2
+        started = time.monotonic()
+        for i, (delivery, request) in enumerate(lane):
+            if time.monotonic() - started > budget:
+                self._release([d.id for d, _ in lane[i:]])
+                return
+            try:
+                self._attempt(delivery, request)
+            except Exception as exc:  # recording failed: the lease brings it back
+                log.error(
+                    "webhook attempt not recorded",
+                    extra={"delivery": delivery.id, "error": type(exc).__name__},
+                )
+
+    def _release(self, ids: list[str]) -> None:
+        """Leased but not attempted: due again now, not only when the lease ends."""
+        d = self.deliveries
+        with transaction(self._sessions) as session:
+            session.execute(
+                d.update()
+                .where(d.c.id.in_(ids), d.c.state == "pending")
+                .values(next_attempt_at=self._clock())
+            )
 
     def _lease_due(self) -> list[tuple[Delivery, Callable[[], Request] | Gone]]:
         d = self.deliveries
@@ -304,7 +388,13 @@ class Outbox:
                 .where(d.c.id.in_([r.id for r in rows]))
                 .values(next_attempt_at=now + self._lease)
             )
-            return [(r, self._prepare(session, r)) for r in rows]
+            return [(r, self._prepared(session, r)) for r in rows]
+
+    def _prepared(self, session: Session, delivery: Delivery) -> Callable[[], Request] | Gone:
+        try:
+            return self._prepare(session, delivery)
+        except Exception as exc:
+            return _broken(exc)
 
     def _attempt(self, delivery: Delivery, request: Callable[[], Request] | Gone) -> None:
         started = time.perf_counter()
@@ -313,11 +403,11 @@ class Outbox:
             self._record(delivery, None, request.reason, 0, gone=True)
             return
         error: str | None = None
-        body, headers = request()
         try:
+            body, headers = request()
             status = self._send(delivery.url, body, headers)
-        except httpx.HTTPError as exc:
-            error = type(exc).__name__
+        except Exception as exc:  # whatever it is, it is this delivery's failed attempt
+            error = egress_http.safe_error(exc)
         elapsed = int((time.perf_counter() - started) * 1000)
         self._record(delivery, status, error, elapsed)
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.runtime import db, idempotency, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.egress import LOOPBACK, Egress
 from services.runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
 from services.runtime.rate_limit import Limit, LocalRateLimiter, RedisRateLimiter, connect
 
@@ -245,6 +246,8 @@ def _outbox(
         policy=webhooks.RetryPolicy(
             [timedelta(minutes=1), timedelta(minutes=5)], retry_client_errors=retry_client_errors
         ),
+        # The receiver is on 127.0.0.1: let loopback through, as make run does.
+        sender=webhooks.http_sender(Egress.from_setting(LOOPBACK)),
         clock=lambda: now[0],
     )
 

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.runtime.egress import LOOPBACK
 from services.runtime.http import HttpServer, bind
 from tests.support.databases import for_service
 from tests.support.devstack import free_ports
@@ -168,6 +169,8 @@ def base_environment(
         NOTIFY_DELIVER_TEST_MODE="true",
         NOTIFY_WORKER_POLL_SECONDS="0.1",
         REDIS_URL=redis_url,
+        # The tests' SMS providers and receivers listen on 127.0.0.1.
+        GAAP_ALLOW_PRIVATE_TARGETS=LOOPBACK,
     )
     env.update(extra)
     return env

@@ -28,6 +28,7 @@ from services.payments import bootstrap as payments_bootstrap
 from services.payments.settings import PaymentsSettings
 from services.runtime import process
 from services.runtime.config import PlatformSettings, ServerSettings
+from services.runtime.egress import LOOPBACK
 from services.runtime.process import RunningService
 from tests.support.databases import for_service
 
@@ -133,8 +134,18 @@ class Platform:
         self.admin.database.close()
 
 
-def settings_for(var_dir: Path, jwks_url: str = "", issuer: str = ISSUER) -> PlatformSettings:
-    return PlatformSettings(issuer=issuer, var_dir=var_dir, jwks_url=jwks_url, log_level="INFO")
+def settings_for(
+    var_dir: Path, jwks_url: str = "", issuer: str = ISSUER, private_targets: str = LOOPBACK
+) -> PlatformSettings:
+    """``private_targets``: GAAP_ALLOW_PRIVATE_TARGETS; tests' webhook, callback
+    and logout receivers listen on 127.0.0.1."""
+    return PlatformSettings(
+        issuer=issuer,
+        var_dir=var_dir,
+        jwks_url=jwks_url,
+        log_level="INFO",
+        allow_private_targets=private_targets,
+    )
 
 
 def free_port() -> int:

@@ -10,13 +10,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
+from services.runtime import urls
+from services.runtime.egress import PUBLIC_ONLY, Egress
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 Mode = Literal["test", "live"]
@@ -121,8 +122,10 @@ def register(
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str | None = None,
     now: datetime,
+    egress: Egress = PUBLIC_ONLY,
 ) -> NewAgency:
-    """Validate an agency's registration; every problem is reported at once."""
+    """Validate an agency's registration; every problem is reported at once.
+    ``egress``: what a back-channel logout URI may point at (identity POSTs to it)."""
     violations = [
         *_check_name(name),
         *_check_scopes(scopes),
@@ -137,6 +140,7 @@ def register(
             id_token_alg=id_token_alg,
             post_logout_redirect_uris=post_logout_redirect_uris,
             backchannel_logout_uri=backchannel_logout_uri,
+            egress=egress,
         ),
     ]
     if violations:
@@ -177,6 +181,7 @@ def _check_oidc(
     id_token_alg: str,
     post_logout_redirect_uris: Sequence[str],
     backchannel_logout_uri: str | None,
+    egress: Egress,
 ) -> list[FieldViolation]:
     violations = []
     if public and jwks is not None:
@@ -192,9 +197,9 @@ def _check_oidc(
         if problem:
             violations.append(FieldViolation(f"post_logout_redirect_uris[{i}]", problem))
     if backchannel_logout_uri:
-        problem = redirect_uri_problem(backchannel_logout_uri)
-        if problem:
-            violations.append(FieldViolation("backchannel_logout_uri", problem))
+        violations += urls.target_violations(
+            "backchannel_logout_uri", backchannel_logout_uri, egress
+        )
     return violations
 
 
@@ -237,20 +242,10 @@ def _check_redirect_uris(uris: Sequence[str]) -> list[FieldViolation]:
 
 
 def redirect_uri_problem(uri: str) -> str | None:
-    """Why a redirect URI cannot be registered, or None (RFC 9700 §2.1, §4.1)."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "not a URL"
-    if len(uri) > 2000:
-        return "at most 2000 characters"
-    if parts.fragment or "#" in uri:
-        return "must not contain a fragment"
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
-        return None
-    return "must be an absolute https URL (http only for 127.0.0.1 or localhost)"
+    """Why a redirect URI cannot be registered, or None (RFC 9700 §2.1, §4.1):
+    the platform's URL rules, no fragment. Not a request identity makes, so no
+    egress rule; matching stays exact, string for string."""
+    return urls.problem(uri)
 
 
 def _check_mode(mode: str) -> list[FieldViolation]:

@@ -24,6 +24,7 @@ from services.identity.domain.audit import EventType
 from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.pagination import Page, PageRequest
 
@@ -45,11 +46,16 @@ UPDATABLE = (
 
 class AgencyRegistry:
     def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
+        self,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime] = utcnow,
+        *,
+        egress: Egress,
     ) -> None:
         self._sessions = sessions
         self._engine: Engine = sessions.kw["bind"]
         self._clock = clock
+        self._egress = egress  # what a back-channel logout URI may point at
 
     def create(
         self,
@@ -75,6 +81,7 @@ class AgencyRegistry:
             mode=mode,
             jwks=jwks,
             now=now,
+            egress=self._egress,
             **oidc,
         )
         with transaction(self._sessions) as session:
@@ -148,7 +155,7 @@ class AgencyRegistry:
             if earlier is not None:
                 return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
-            updated = _revalidated(agency, changes)
+            updated = _revalidated(agency, changes, self._egress)
             repo.update(updated)
             audit_log.record(
                 session,
@@ -186,7 +193,7 @@ class AgencyRegistry:
         return disabled
 
 
-def _revalidated(agency: Agency, changes: Mapping[str, Any]) -> Agency:
+def _revalidated(agency: Agency, changes: Mapping[str, Any], egress: Egress) -> Agency:
     """``agency`` with ``changes``, checked by the registration rules themselves
     (so an update can never store what registration would refuse)."""
     merged: dict[str, Any] = {
@@ -205,6 +212,7 @@ def _revalidated(agency: Agency, changes: Mapping[str, Any]) -> Agency:
         jwks=agency.jwks,
         public=agency.public,
         now=agency.created_at,
+        egress=egress,
         **merged,
     ).agency
     return replace(agency, **{field: getattr(checked, field) for field in UPDATABLE})

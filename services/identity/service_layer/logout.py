@@ -44,6 +44,7 @@ from services.identity.service_layer.signin import SignIn
 from services.runtime import webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.egress import PUBLIC_ONLY, Egress
 from services.runtime.periodic import PeriodicJob
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -62,6 +63,8 @@ RETRIES = webhooks.RetryPolicy(
     ],
     retry_client_errors=False,
 )
+# One attempt's whole exchange, connect to last byte of the answer.
+SEND_SECONDS = 5.0
 # The job's own interval: what a wake-up after commit did not send (a retry
 # that fell due, or a row left by a process that died) goes out within this.
 JOB_INTERVAL_SECONDS = 5.0
@@ -84,9 +87,12 @@ class BackChannel:
         keys: KeyStore,
         *,
         issuer: str,
+        egress: Egress = PUBLIC_ONLY,
         sender: webhooks.Sender | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``egress``: where a logout token may be sent (``sender`` replaces the
+        HTTP sender altogether, for tests)."""
         self._tokens = tokens
         self._registry = registry
         self._keys = keys
@@ -98,7 +104,7 @@ class BackChannel:
             backchannel_attempts,
             prepare=self._prepare,
             policy=RETRIES,
-            sender=sender,
+            sender=sender or webhooks.http_sender(egress, seconds=SEND_SECONDS),
         )
         self.job = PeriodicJob("backchannel-logout", JOB_INTERVAL_SECONDS, self.outbox.deliver_due)
         self.purge_job = PeriodicJob("purge-backchannel-logouts", 3600, self.purge)

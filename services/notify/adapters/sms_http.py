@@ -14,6 +14,7 @@ Receipts come back to ``status_callback`` (see web/receipts.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from services.notify.domain.providers import (
 )
 from services.notify.domain.routing import WeightedRouter
 from services.notify.domain.statuses import PERMANENT_FAILURE, TECHNICAL_FAILURE
+from services.runtime import egress_http
 
 
 class HttpSmsProvider:
@@ -41,13 +43,17 @@ class HttpSmsProvider:
         sender: str,
         receipts_url: str,
         client: httpx.AsyncClient,
+        seconds: float = 10.0,
     ) -> None:
+        """``client``: from ``egress_http.async_client`` (the egress guard);
+        ``seconds``: one request's whole exchange."""
         self.name = name
         self.url = url
         self.key = key
         self._sender = sender
         self._receipts_url = receipts_url
         self._client = client
+        self._seconds = seconds
 
     async def send_sms(self, *, message: SmsMessage) -> Accepted:
         body = {
@@ -58,26 +64,32 @@ class HttpSmsProvider:
             "status_callback": self._receipts_url,
         }
         try:
-            response = await self._client.post(
-                self.url, json=body, headers={"authorization": f"Bearer {self.key}"}
+            reply = await egress_http.apost(
+                self._client,
+                self.url,
+                json=body,
+                headers={"authorization": f"Bearer {self.key}"},
+                seconds=self._seconds,
             )
         except httpx.HTTPError as exc:
-            raise RetryableError(f"{self.name}: {type(exc).__name__}") from None
-        if response.status_code in (200, 201, 202):
-            found = _json(response).get("id")
+            raise RetryableError(f"{self.name}: {egress_http.safe_error(exc)}") from None
+        if reply.status in (200, 201, 202):
+            found = _json(reply).get("id")
             if not isinstance(found, str) or not found:
                 raise RetryableError(f"{self.name}: accepted without an id")
             return Accepted(self.name, found, delivered=False)
-        if response.status_code in (408, 429) or response.status_code >= 500:
-            raise RetryableError(f"{self.name}: HTTP {response.status_code}")
-        error = _json(response).get("error")
+        if reply.status in (408, 429) or reply.status >= 500:
+            raise RetryableError(f"{self.name}: HTTP {reply.status}")
+        error = _json(reply).get("error")
         status = PERMANENT_FAILURE if error == "invalid_recipient" else TECHNICAL_FAILURE
-        raise RejectedError(f"{self.name}: HTTP {response.status_code} {error}", status)
+        raise RejectedError(f"{self.name}: HTTP {reply.status} {error}", status)
 
 
-def _json(response: httpx.Response) -> Mapping[str, Any]:
+def _json(reply: egress_http.Reply) -> Mapping[str, Any]:
+    if reply.truncated:
+        return {}  # a provider's answer is a few bytes; this one is not
     try:
-        parsed = response.json()
+        parsed = json.loads(reply.body)
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}

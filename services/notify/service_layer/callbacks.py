@@ -11,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from ipaddress import ip_address
 from typing import Any
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
 from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
-from services.runtime import webhooks
+from services.runtime import urls, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.egress import Egress
+from services.runtime.errors import NotFound
 
 EVENT_TYPE = "notification.status"
 RETRY_POLICY = webhooks.RetryPolicy(
@@ -40,36 +39,13 @@ class Callback:
     signing_secret: str = ""  # only when just created
 
 
-def check_url(url: str) -> None:
-    parts = urlsplit(url)
-    local = parts.hostname in ("localhost",) or _loopback(parts.hostname or "")
-    ok = (
-        len(url) <= 2000
-        and bool(parts.hostname)
-        and not parts.username
-        and not parts.password
-        and not parts.fragment
-        and (parts.scheme == "https" or (parts.scheme == "http" and local))
-    )
-    if not ok:
-        raise InvalidArgument.from_violations(
-            [FieldViolation("url", "an https URL (http only for localhost), no credentials")]
-        )
-
-
-def _loopback(host: str) -> bool:
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class CallbackService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], egress: Egress) -> None:
         self._sessions = sessions
+        self._egress = egress  # what a callback URL may point at
 
     def set(self, tenant: str, url: str, call: Idempotent[Callback]) -> Callback | Replay:
-        check_url(url)
+        urls.require_target("url", url, self._egress)
 
         def work(session: Session) -> Callback:
             now = utcnow()
@@ -160,9 +136,7 @@ def emit(session: Session, changes: Iterable[tuple[dict[str, Any], str]], now: d
     return count
 
 
-def outbox(
-    sessions: sessionmaker[Session], sender: webhooks.Sender | None = None
-) -> webhooks.Outbox:
+def outbox(sessions: sessionmaker[Session], sender: webhooks.Sender) -> webhooks.Outbox:
     return webhooks.Outbox(
         sessions,
         tables.webhook_deliveries,

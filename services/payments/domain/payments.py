@@ -7,10 +7,10 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 from services.payments.domain import money
 from services.payments.domain.cards import CardSummary
+from services.runtime import urls
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
 PAGE_LIFETIME = timedelta(minutes=90)
@@ -21,7 +21,6 @@ MAX_METADATA_KEYS = 15
 MAX_METADATA_KEY = 30
 MAX_METADATA_VALUE = 100
 MAX_EMAIL = 254
-MAX_URL = 2000
 
 
 class State(enum.StrEnum):
@@ -236,28 +235,11 @@ def _text(name: str, value: str) -> list[FieldViolation]:
     return []
 
 
-def check_web_url(name: str, value: str) -> list[FieldViolation]:
-    """An absolute https URL; http only for a loopback host (local development)."""
-    if not value:
-        return [FieldViolation(name, "required")]
-    if len(value) > MAX_URL or not value.isprintable() or " " in value:
-        return [FieldViolation(name, f"must be a URL of at most {MAX_URL} characters")]
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return [FieldViolation(name, "must be an absolute URL")]
-    local = parts.hostname in ("localhost", "127.0.0.1", "::1")
-    if not parts.hostname or parts.scheme not in ("https", "http"):
-        return [FieldViolation(name, "must be an absolute https URL")]
-    if parts.scheme == "http" and not local:
-        return [FieldViolation(name, "must use https (http is allowed only for localhost)")]
-    if parts.username or parts.password:
-        return [FieldViolation(name, "must not contain credentials")]
-    return []
-
-
 def _return_url(value: str) -> list[FieldViolation]:
-    return check_web_url("return_url", value)
+    """Where the citizen's browser goes back to (not a request payments makes):
+    the platform's URL rules (``services.runtime.urls``), a fragment allowed."""
+    problem = urls.problem(value, fragment=True)
+    return [FieldViolation("return_url", problem)] if problem else []
 
 
 def _email(value: str) -> list[FieldViolation]:

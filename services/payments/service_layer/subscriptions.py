@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.payments.adapters import tables as t
 from services.payments.adapters.repositories import Subscription, Subscriptions, new_id
 from services.payments.domain import events
-from services.payments.domain.payments import check_web_url
 from services.payments.service_layer.payments import Clock, Keyed, _claim, _complete
-from services.runtime import webhooks
+from services.runtime import urls, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.webhooks import Attempt, Delivery
@@ -31,16 +31,22 @@ class DeliveryView:
 
 class WebhookSubscriptions:
     def __init__(
-        self, sessions: sessionmaker[Session], outbox: webhooks.Outbox, *, clock: Clock = utcnow
+        self,
+        sessions: sessionmaker[Session],
+        outbox: webhooks.Outbox,
+        *,
+        egress: Egress,
+        clock: Clock = utcnow,
     ) -> None:
         self._sessions = sessions
         self._outbox = outbox
+        self._egress = egress  # what a subscription's URL may point at
         self._clock = clock
 
     def create(
         self, tenant: str, url: str, event_types: list[str], keyed: Keyed
     ) -> tuple[Subscription, str]:
-        violations = check_web_url("url", url)
+        violations = urls.target_violations("url", url, self._egress)
         unknown = sorted(set(event_types) - set(events.WEBHOOK_EVENTS))
         if unknown:
             violations.append(

@@ -16,7 +16,6 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from opentelemetry.sdk.trace import TracerProvider
@@ -25,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from services.notify.bootstrap import Notify, deliverer, open_notify
+from services.notify.bootstrap import Notify, deliverer, open_notify, sms_client
 from services.notify.settings import NotifySettings
 from services.notify.sinks.sms import gateway_app
 from services.notify.worker import trace_worker
@@ -114,16 +113,7 @@ class CallbackReceiver:
 def notify_for(platform: Platform, database_url: str, **extra: Any) -> Notify:
     """Another handle on the platform's notify database (migrations already ran)."""
     settings = server_settings(NotifySettings, database_url, **extra)
-    return open_notify(platform.settings, settings, callback_sender=_sender())
-
-
-def _sender() -> Callable[[str, bytes, dict[str, str]], int]:
-    client = httpx.Client(timeout=5)
-
-    def send(url: str, body: bytes, headers: dict[str, str]) -> int:
-        return client.post(url, content=body, headers=headers).status_code
-
-    return send
+    return open_notify(platform.settings, settings)
 
 
 def worker_settings(
@@ -154,7 +144,7 @@ def run_worker(
     notify = open_notify(platform.settings, settings)
 
     async def go() -> int:
-        async with httpx.AsyncClient(timeout=5) as http:
+        async with sms_client(notify) as http:
             worker = deliverer(notify, http, clock)  # tests move time instead of sleeping
             stop_tracing = trace_worker(notify, worker, tracing)
             try:
