@@ -17,6 +17,7 @@ from bench import (
     payments,
     signin,
     token_endpoint,
+    webhooks,
 )
 from bench.harness import (
     Session,
@@ -44,6 +45,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "notify-send": notify.notify_send,
     "notify-bulk": notify.notify_bulk,
     "notify-delivery": notify.notify_delivery,
+    "webhooks": webhooks.webhooks_delivery,
     "journey": journey.journey_benchmark,
 }
 
