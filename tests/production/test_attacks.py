@@ -417,7 +417,9 @@ NOT_FORMS = ("/oauth2/", "/userinfo", "/webhooks/", "/receipts/", "/gaap.", "/gr
 
 
 def _post_routes(platform: Platform, service: str) -> list[str]:
-    app: Any = platform.service(service).http._server.config.app
+    app: Any = platform.service(service).http.app
+    while not hasattr(app, "routes"):  # past ForwardedHeaders and BodyLimit
+        app = app.app
     routes = list(app.routes)
     # The JSON API sits in front of the service's own app (a Router's default).
     if getattr(app, "default", None) is not None and hasattr(app.default, "routes"):
