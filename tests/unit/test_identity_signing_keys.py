@@ -142,3 +142,11 @@ def test_jwks_publishes_upcoming_and_retired_keys_but_not_expired_ones(
 
 def test_jwks_of_no_keys_is_an_empty_set(now: datetime) -> None:
     assert jwks([], now) == {"keys": []}
+
+
+def test_published_keys_say_use_and_never_key_ops_beside_it(generated: SigningKey) -> None:
+    # RFC 7517 4.3: use and key_ops should not appear together; cryptojwt (idpyoidc)
+    # refuses a JWKS that has both, and pyjwt writes key_ops into RSA keys.
+    (published,) = jwks([generated], GENERATED_AT)["keys"]
+    assert published["use"] == "sig"
+    assert "key_ops" not in published

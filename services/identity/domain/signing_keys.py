@@ -108,7 +108,11 @@ def jwks(keys: Sequence[SigningKey], now: datetime) -> dict[str, Any]:
     published = sorted(
         (k for k in keys if k.published_at(now)), key=lambda k: k.created_at, reverse=True
     )
-    return {"keys": [k.public_jwk for k in published]}
+    # pyjwt adds key_ops to RSA keys; RFC 7517 section 4.3 says not to publish it
+    # beside use, and strict relying parties (cryptojwt) refuse the whole JWKS.
+    return {
+        "keys": [{n: v for n, v in k.public_jwk.items() if n != "key_ops"} for k in published]
+    }
 
 
 @dataclass(frozen=True)
