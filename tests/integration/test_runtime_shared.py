@@ -162,6 +162,35 @@ def test_redis_bucket_is_shared_by_two_limiters(redis_url: str) -> None:
     second.acquire("ag_b", limit)
 
 
+def test_local_bucket_takes_every_one_of_many_into_debt_and_refuses_while_in_debt() -> None:
+    now = [0.0]
+    limiter = LocalRateLimiter(clock=lambda: now[0])
+    limit = Limit(rate=10, burst=5)
+    limiter.acquire_many("ag_a", limit, 25)  # larger than the burst: taken whole
+    with pytest.raises(ResourceExhausted) as caught:
+        limiter.acquire("ag_a", limit)
+    assert caught.value.retry_after == pytest.approx(2.1)  # 20 owed, then one more
+    with pytest.raises(ResourceExhausted):
+        limiter.acquire_many("ag_a", limit, 2)
+    now[0] += 2.5  # the debt is paid and five more seconds' worth saved up
+    limiter.acquire_many("ag_a", limit, 5)
+    with pytest.raises(ResourceExhausted):
+        limiter.acquire("ag_a", limit)
+
+
+def test_redis_bucket_takes_many_into_debt_for_every_replica(redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex}"
+    first = connect(redis_url, prefix)
+    second = connect(redis_url, prefix)
+    limit = Limit(rate=0.5, burst=4)
+    first.acquire_many("ag_a", limit, 40)
+    with pytest.raises(ResourceExhausted) as caught:
+        second.acquire("ag_a", limit)
+    assert 70 < caught.value.retry_after <= 74.0  # 36 owed at half a token a second
+    with pytest.raises(ResourceExhausted):
+        second.acquire_many("ag_a", limit, 1)
+
+
 def test_unreachable_redis_is_a_startup_error() -> None:
     from services.runtime.errors import StartupError
 

@@ -1,9 +1,12 @@
 """Volume limits an agency cannot get round (SQLite and PostgreSQL).
 
-A bulk send is one API call for the per-minute rate (as in GOV.UK Notify), but
-every row counts against the agency's daily limit: a bulk send bigger than
-what is left today is refused whole, before its rows are checked, with a
-message saying how many rows fit, and nothing is stored.
+Every row of a bulk send counts against the agency's daily limit and its
+per-minute rate. A bulk send bigger than what is left today is refused whole,
+before its rows are checked, with a message saying how many rows fit, and
+nothing is stored. For the rate, the bulk send takes all its rows from the
+agency's bucket (into debt when it is larger than the burst), so the agency's
+next sends wait until those rows are paid back, and a bulk send made while the
+bucket is in debt is refused whole.
 """
 
 from __future__ import annotations
@@ -50,6 +53,23 @@ def notify(platform: Platform, database_url: str) -> Iterator[notify_pb2_grpc.No
             yield notify_pb2_grpc.NotifyServiceStub(channel)
     finally:
         running.stop(1)
+
+
+@pytest.fixture(scope="module")
+def slow_notify(
+    platform: Platform, database_url: str
+) -> Iterator[notify_pb2_grpc.NotifyServiceStub]:
+    """A notify whose agencies may send 60 a minute with a burst of ``BURST``."""
+    settings = server_settings(NotifySettings, database_url, rate_per_minute=60, rate_burst=BURST)
+    running = process.start(notify_bootstrap.build(platform.settings, settings))
+    try:
+        with grpc.insecure_channel(running.grpc_target) as channel:
+            yield notify_pb2_grpc.NotifyServiceStub(channel)
+    finally:
+        running.stop(1)
+
+
+BURST = 5
 
 
 def key() -> str:
@@ -139,3 +159,31 @@ def test_rows_beyond_the_daily_limit_are_never_an_invalid_argument(
         notify.CreateBulkSend(bulk(template(notify, md), DAILY + 1), metadata=md)
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert f"only {DAILY} more" in (refused.value.details() or "")
+
+
+def test_every_bulk_row_counts_against_the_rate(
+    platform: Platform, database_url: str, slow_notify: notify_pb2_grpc.NotifyServiceStub
+) -> None:
+    agency = platform.secret_agency(mode="test")
+    md = bearer(platform.token(agency))
+    template_id = template(slow_notify, md)
+    # The bucket holds five: eight rows are taken whole, three of them into debt.
+    accepted = slow_notify.CreateBulkSend(bulk(template_id, 2 * BURST - 2), metadata=md)
+    assert accepted.total == 2 * BURST - 2
+    # The bucket is in debt: a single send, and another bulk send, are refused whole.
+    with pytest.raises(grpc.RpcError) as single:
+        slow_notify.SendEmail(
+            pb.SendEmailRequest(
+                template_id=template_id,
+                email_address="one@example.com",
+                personalisation={"name": pb.PersonalisationValue(text="One")},
+                idempotency_key=key(),
+            ),
+            metadata=md,
+        )
+    assert single.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    with pytest.raises(grpc.RpcError) as again:
+        slow_notify.CreateBulkSend(bulk(template_id, 2), metadata=md)
+    assert again.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "rate limit" in (again.value.details() or "")
+    assert stored(database_url, agency.client_id) == 2 * BURST - 2

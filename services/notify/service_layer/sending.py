@@ -394,9 +394,10 @@ class SendingService:
     def send_bulk(
         self, agency: Principal, request: BulkRequest, call: Idempotent[BulkSend]
     ) -> BulkSend | Replay:
-        # One token of the per-minute rate: a bulk send is one API call (as in GOV.UK
-        # Notify); every row counts against the daily limit, checked here first.
-        self._limiter.acquire(f"send:{agency.client_id}", self._limit)
+        # Every row counts against the per-minute rate and the daily limit. The rate
+        # is charged once the rows are counted and before they are rendered: the whole
+        # send, into debt if it is larger than the burst (see ``acquire_many``), so
+        # splitting a bulk send can never beat the rate and the agency's next sends wait.
         now = utcnow()
         with transaction(self._sessions) as session:
             template = self._template(session, agency.client_id, request.template_id, None)
@@ -407,6 +408,10 @@ class SendingService:
         if len(rows) > limit - used:  # refused before the rows' costly checks
             refusal = _bulk_exhausted(template.channel, len(rows), limit, used, now)
             return self._refuse_bulk(agency.client_id, call, refusal)
+        try:
+            self._limiter.acquire_many(f"send:{agency.client_id}", self._limit, max(1, len(rows)))
+        except ResourceExhausted as exhausted:
+            return self._refuse_bulk(agency.client_id, call, exhausted)
         problems = _common_problems(request.reference, request.scheduled_for, request.reply_to, now)
         bulk_id = new_id("bulk")
         traceparent = current_traceparent()  # the bulk call's, for every row
