@@ -33,7 +33,7 @@ from opentelemetry.trace import get_current_span
 from services.runtime.config import PlatformSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     import grpc
     from opentelemetry.sdk.trace import TracerProvider
@@ -60,17 +60,58 @@ def configure(
 
     provider = TracerProvider(resource=Resource.create({"service.name": f"gaap-{service}"}))
     if exporter is not None:
-        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        provider.add_span_processor(SimpleSpanProcessor(_scrubbing(exporter)))
     else:
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         endpoint = platform.otel_endpoint
-        provider.add_span_processor(
-            BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
-            )
-        )
+        otlp = OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://"))
+        provider.add_span_processor(BatchSpanProcessor(_scrubbing(otlp)))
     return provider
+
+
+def _scrubbing(inner: SpanExporter) -> SpanExporter:
+    """``inner`` behind the logs' redaction: the instrumentations record an
+    exception's message and stack trace on the span (``exception`` events) and in
+    its status, and a database error's text quotes row data (PostgreSQL's DETAIL),
+    so traces get the same scrubbing as log lines before they leave the process."""
+    from opentelemetry.sdk.trace import Event, ReadableSpan
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+    from opentelemetry.trace import Status
+
+    from services.runtime.logs import scrub
+
+    def clean(attributes: Any) -> dict[str, Any]:
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in (attributes or {}).items()}
+
+    def scrubbed(span: ReadableSpan) -> ReadableSpan:
+        description = span.status.description
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=clean(span.attributes),
+            events=[Event(e.name, clean(e.attributes), e.timestamp) for e in span.events],
+            links=span.links,
+            kind=span.kind,
+            status=Status(span.status.status_code, description and scrub(description)),
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+
+    class Scrubbing(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return inner.export([scrubbed(span) for span in spans])
+
+        def shutdown(self) -> None:
+            inner.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return inner.force_flush(timeout_millis)
+
+    return Scrubbing()
 
 
 def current_traceparent() -> str | None:
