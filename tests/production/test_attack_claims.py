@@ -6,7 +6,10 @@ parameter used to go round all three: an agency registered for ``openid`` only
 got email, phone and address in the ID token and from UserInfo, with no consent
 page. Here every way round is tried: the ``id_token`` and ``userinfo`` members,
 essential claims, ``prompt=none``, another agency's consent, refresh tokens, a
-registration narrowed later, UserInfo over HTTP and gRPC.
+registration narrowed later, UserInfo over HTTP and gRPC. And consent goes only
+to the account that saw the list: a consent page loaded as one account and
+allowed after a sign-in as another, or after what was agreed changed, grants
+nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ import pytest
 import sqlalchemy as sa
 from gaap.identity.v1 import identity_pb2, identity_pb2_grpc
 
-from services.identity.adapters.tables import audit_events, consents
+from services.identity.adapters.tables import audit_events, authorization_codes, consents
+from tests.integration.accounts.helpers import post_form
 from tests.support.oidc import (
     CALLBACK,
     SIGNED_OUT,
@@ -144,6 +148,19 @@ def consent_lines(page: httpx.Response) -> list[str]:
     listed = re.search(r"<ul>(.*?)</ul>", page.text, re.S)
     assert listed, page.text[:1500]
     return [re.sub(r"\s+", " ", li).strip() for li in re.findall(r"<li>(.*?)</li>", listed[1])]
+
+
+def consented_accounts(platform: Platform, client_id: str) -> set[str]:
+    c = consents
+    with platform.admin.database.sessions() as session:
+        return set(session.scalars(sa.select(c.c.account_id).where(c.c.client_id == client_id)))
+
+
+def codes_issued(platform: Platform, client_id: str) -> list[str]:
+    """The accounts codes were issued to for this agency."""
+    a = authorization_codes
+    with platform.admin.database.sessions() as session:
+        return list(session.scalars(sa.select(a.c.account_id).where(a.c.client_id == client_id)))
 
 
 def granted_events(platform: Platform, account_id: str, client_id: str) -> list[dict[str, Any]]:
@@ -365,3 +382,97 @@ def test_consents_are_stored_per_claim(platform: Platform, citizen: Citizen) -> 
             )
         ).one()
     assert (sorted(row.scopes), row.claims) == (["email", "openid"], ["phone_number"])
+
+
+# -- consent goes to the account that saw the list -----------------------------------------------
+
+SWITCHED = "You are now signed in to another account, or what is asked has changed."
+
+
+def test_allow_from_a_page_shown_to_another_account_grants_nothing_to_anyone(
+    platform: Platform, citizen: Citizen
+) -> None:
+    rp = agency(platform, ["openid", "email"])
+    a = citizen
+    b = Citizen(platform)
+    b.browser = a.browser  # one browser, one cookie jar: another tab
+    shown_to_a = a.start(rp.auth_request(scope="openid email").url)
+    assert consent_lines(shown_to_a) == [
+        "confirm who you are when you sign in",
+        "see your email address",
+    ]
+    # Another tab: sign in as B (prompt=login asks for the password even with
+    # A signed in); B's own consent page is left unanswered.
+    b_request = rp.auth_request(scope="openid", prompt="login")
+    shown_to_b = b.start(b_request.url)
+    assert 'name="decision"' in shown_to_b.text
+
+    answer = a.browser.submit(shown_to_a, decision="allow")
+
+    # Refused: the page again, for B, listing what is new for B; nothing granted.
+    assert answer.status_code == 409, answer.text[:1500]
+    assert SWITCHED in answer.text
+    assert consent_lines(answer) == [
+        "confirm who you are when you sign in",
+        "see your email address",
+    ]
+    assert consented_accounts(platform, rp.client_id) == set()
+    assert codes_issued(platform, rp.client_id) == []
+    assert granted_events(platform, b.account_id, rp.client_id) == []
+    assert granted_events(platform, a.account_id, rp.client_id) == []
+    # B, having now seen the list, may allow it: granted to B alone.
+    params = callback_params(a.browser.follow(a.browser.submit(answer, decision="allow")))
+    assert "code" in params, params
+    assert consented_accounts(platform, rp.client_id) == {b.account_id}
+    assert codes_issued(platform, rp.client_id) == [b.account_id]
+
+
+def test_allow_after_what_was_agreed_changed_grants_nothing_unlisted(
+    platform: Platform, citizen: Citizen
+) -> None:
+    rp = agency(platform, ["openid", "email"], "Withdrawn meanwhile")
+    first = rp.auth_request(scope="openid", acr_values="Cl.Cm")
+    tokens_for(rp, citizen.allow(citizen.start(first.url)), first.verifier)
+    page = citizen.start(rp.auth_request(scope="openid email").url)
+    assert consent_lines(page) == ["see your email address"]
+    # Another tab: the citizen withdraws this agency's consent.
+    account = citizen.browser.get("/account")
+    assert post_form(citizen.browser, account, "/account/consents/withdraw").status_code == 303
+
+    answer = citizen.browser.submit(page, decision="allow")
+
+    # "openid" was never on the page that was allowed: nothing granted.
+    assert answer.status_code == 409, answer.text[:1500]
+    assert consent_lines(answer) == [
+        "confirm who you are when you sign in",
+        "see your email address",
+    ]
+    assert consented_accounts(platform, rp.client_id) == set()
+    params = callback_params(
+        citizen.browser.follow(citizen.browser.submit(answer, decision="allow"))
+    )
+    assert "code" in params, params
+    assert consented_accounts(platform, rp.client_id) == {citizen.account_id}
+
+
+def test_prompt_consent_given_by_one_account_never_serves_another(
+    platform: Platform, citizen: Citizen
+) -> None:
+    rp = agency(platform, ["openid"], "Asked every time")
+    a, b = citizen, Citizen(platform)
+    b.browser = a.browser
+    # B agreed to this agency before, in the same browser.
+    earlier = rp.auth_request(scope="openid")
+    tokens_for(rp, b.allow(b.start(earlier.url)), earlier.verifier)
+    # A is asked (prompt=consent) and allows; before the redirect back is
+    # followed, B signs in again in another tab.
+    request = rp.auth_request(scope="openid", prompt="consent login")
+    page = a.start(request.url)
+    allowed = a.browser.submit(page, decision="allow")
+    assert allowed.status_code == 303, allowed.text[:1500]
+    signin = a.browser.get("/account/signin")
+    assert a.browser.submit(signin, email=b.email, password=b.password).status_code == 303
+    answer = a.browser.follow(allowed)
+    # A's yes is not B's: B is asked, and no code is issued meanwhile.
+    assert 'name="decision"' in answer.text, answer.text[:1500]
+    assert codes_issued(platform, rp.client_id).count(b.account_id) == 1  # the earlier one

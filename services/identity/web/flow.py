@@ -8,8 +8,11 @@ threads, never on the event loop.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -275,7 +278,7 @@ class Flow:
         # agency; prompt=none never releases anything new (consent_required).
         given = await run_in_threadpool(self.consents.given, session.account_id, req.client_id)
         consent_needed = bool(given.missing(Disclosure.asked_by(req.scopes, req.claims))) or (
-            "consent" in req.prompt and not pending.consented
+            "consent" in req.prompt and pending.consented_sid != session.sid
         )
         if consent_needed:
             if none:
@@ -475,6 +478,11 @@ class Flow:
     # -- consent ------------------------------------------------------------------
 
     async def consent_page(self, request: Request) -> Response:
+        """The consent page lists what is new for the signed-in account; its form
+        carries a digest of who saw what (``_shown``). Allow grants only when the
+        same session and account would be granted exactly what was listed: a
+        sign-in as someone else in another tab, or a change to what is asked or
+        already agreed, shows the page again for the current account instead."""
         pending = await run_in_threadpool(self._pending, request, request.query_params.get("auth"))
         if pending is None:
             return self.error_page(request, self._expired(request))
@@ -486,34 +494,23 @@ class Flow:
         agency = await run_in_threadpool(self.registry.find_active, req.client_id)
         if agency is None:
             return self.error_page(request, self._expired(request))
+        given = await run_in_threadpool(self.consents.given, session.account_id, req.client_id)
+        # Only what is new; with nothing new (prompt=consent), all that is asked.
+        new = given.missing(asked) or Disclosure().missing(asked)
+        shown = _shown(pending, session, new)
         if request.method == "GET":
-            language = self.language(request, req)
-            given = await run_in_threadpool(self.consents.given, session.account_id, req.client_id)
-            # Only what is new; with nothing new (prompt=consent), all that is asked.
-            new = given.missing(asked) or Disclosure().missing(asked)
-            scopes = [
-                (s, self.pages.gettext(language, KNOWN_SCOPES[s]))
-                for s in req.scopes
-                if s in new.scopes and s in KNOWN_SCOPES
-            ]
-            claims = [self.pages.gettext(language, CLAIM_LABELS[c]) for c in in_order(new.claims)]
-            return self.render(
-                request,
-                "consent.html",
-                language,
-                purpose="consent",
-                pending_id=pending.id,
-                agency_name=agency.name,
-                scopes=scopes,
-                claims=claims,
-                errors=[],
-            )
+            return self._consent_form(request, pending, agency, new, shown)
         data = await self.form(request, "consent")
         if data is None:
             return self.error_page(request, self._csrf_failed(request), 403)
         if data.get("decision") != "allow":
             return self.redirect_to_client(
                 req, error="access_denied", error_description="the citizen did not consent"
+            )
+        if not secrets.compare_digest(data.get("shown", ""), shown):
+            log.info("consent refused: the page was shown to another session or listed less")
+            return self._consent_form(
+                request, pending, agency, new, shown, changed=True, status_code=409
             )
         await run_in_threadpool(
             self.consents.grant,
@@ -523,8 +520,42 @@ class Flow:
             agency.scopes,
             self.where(request, req.client_id),
         )
-        await run_in_threadpool(self.pending.update, pending, consented=True)
+        await run_in_threadpool(self.pending.update, pending, consented_sid=session.sid)
         return _see_other(f"/authorize/continue?auth={pending.id}")
+
+    def _consent_form(
+        self,
+        request: Request,
+        pending: Pending,
+        agency: Agency,
+        new: Disclosure,
+        shown: str,
+        *,
+        changed: bool = False,
+        status_code: int = 200,
+    ) -> Response:
+        req = pending.request
+        language = self.language(request, req)
+        scopes = [
+            (s, self.pages.gettext(language, KNOWN_SCOPES[s]))
+            for s in req.scopes
+            if s in new.scopes and s in KNOWN_SCOPES
+        ]
+        claims = [self.pages.gettext(language, CLAIM_LABELS[c]) for c in in_order(new.claims)]
+        return self.render(
+            request,
+            "consent.html",
+            language,
+            status_code=status_code,
+            purpose="consent",
+            pending_id=pending.id,
+            agency_name=agency.name,
+            scopes=scopes,
+            claims=claims,
+            shown=shown,
+            changed=self.pages.gettext(language, texts.CONSENT_CHANGED) if changed else "",
+            errors=[],
+        )
 
     # -- logout (RP-initiated, OpenID Connect RP-Initiated Logout 1.0) ------------------
 
@@ -659,6 +690,19 @@ def _with_query(uri: str, values: Mapping[str, str]) -> str:
     parts = urlsplit(uri)
     query = parts.query + ("&" if parts.query and values else "") + urlencode(values)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def _shown(pending: Pending, session: BrowserSession, new: Disclosure) -> str:
+    """A digest of one consent page: the pending request, the session and account
+    it was shown to, and what it listed. Allow counts only if it is unchanged."""
+    listed = [
+        pending.id,
+        session.sid,
+        session.account_id,
+        sorted(new.scopes),
+        sorted(new.claims),
+    ]
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()
 
 
 def _see_other(location: str) -> RedirectResponse:

@@ -3,7 +3,8 @@
 A pending request lives 30 minutes, is bound to the browser that started it
 (a pending id sent to someone else's browser is useless) and records which
 interactive steps this flow has completed (a fresh sign-in for prompt=login or
-max_age, consent for prompt=consent).
+max_age, consent for prompt=consent: the session that gave it, so another
+account signed in meanwhile never inherits it).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class Pending:
     request: AuthorizationRequest
     browser: str
     signed_in_at: datetime | None = None
-    consented: bool = False
+    consented_sid: str | None = None  # the session whose account agreed on the page
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -78,7 +79,8 @@ class PendingStore:
             request=AuthorizationRequest.from_json(params["request"]),
             browser=params["browser"],
             signed_in_at=datetime.fromisoformat(signed_in_at) if signed_in_at else None,
-            consented=bool(params.get("consented")),
+            # Rows from before sessions were recorded held True: asked again.
+            consented_sid=_sid_or_none(params.get("consented_sid")),
         )
 
     def update(self, pending: Pending, **changes: Any) -> Pending:
@@ -109,5 +111,9 @@ def _params(pending: Pending) -> dict[str, Any]:
         "request": pending.request.to_json(),
         "browser": pending.browser,
         "signed_in_at": pending.signed_in_at.isoformat() if pending.signed_in_at else None,
-        "consented": pending.consented,
+        "consented_sid": pending.consented_sid,
     }
+
+
+def _sid_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None

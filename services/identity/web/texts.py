@@ -26,6 +26,10 @@ TOTP_WRONG = "Enter the 6-digit code shown in your authenticator app"
 THROTTLED = "There have been too many attempts. Wait %(minutes)d minutes, then try again."
 BUSY = "The service is busy right now. Wait a few seconds, then try again."
 LINK_EXPIRED = "This link has expired or has already been used. Start again."
+CONSENT_CHANGED = (
+    "You are now signed in to another account, or what is asked has changed. "
+    "Check this list for the account you are signed in to now."
+)
 CONSENT_NOT_FOUND = "There is nothing to withdraw for this service."
 ENTER_PHONE = "Enter your mobile number"
 ENTER_VALID_PHONE = (
