@@ -22,11 +22,21 @@ name that resolves to a public address at registration and to 127.0.0.1 later
 
 ``GAAP_ALLOW_PRIVATE_TARGETS`` (CIDR list) lets an operator allow some ranges,
 for example loopback for ``make run``'s demo agency.
+
+Resolving a name is bounded by the caller's deadline: ``getaddrinfo`` cannot be
+interrupted, and a slow or hostile DNS zone can keep it for many seconds, so
+the lookup runs on a daemon thread and the caller waits only for the time it
+has. At most ``LOOKUPS_AT_ONCE`` lookups run at a time in the process (a hung
+one keeps its slot until the system resolver gives up), so hostile zones cannot
+pile up threads; a caller that finds every slot taken fails within its deadline
+like one whose lookup is slow.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
@@ -37,6 +47,7 @@ Network = IPv4Network | IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
 
 UNRESOLVED = "destination refused: the host name does not resolve"
+LOOKUPS_AT_ONCE = 16
 # What ``make run`` and the tests that run local receivers allow.
 LOOPBACK = "127.0.0.0/8,::1/128"
 
@@ -48,6 +59,51 @@ _IPV4_COMPATIBLE = IPv6Network("::/96")
 class EgressRefused(Exception):
     """A destination this platform must not connect to. ``str()`` is safe to
     show the agency: it names the kind of address, never the address."""
+
+
+class ResolveTimeout(Exception):
+    """The name did not resolve within the deadline. ``str()`` is safe to show.
+    (Not an OSError, which ``resolve`` reads as a name that does not exist.)"""
+
+    def __init__(self) -> None:
+        super().__init__("the host name did not resolve within the deadline")
+
+
+class Lookups:
+    """Runs resolvers on daemon threads, at most ``size`` at once, each caller
+    waiting no longer than its timeout (daemon: a lookup that never ends must
+    not hold the process at exit, as a ThreadPoolExecutor's workers would)."""
+
+    def __init__(self, size: int = LOOKUPS_AT_ONCE) -> None:
+        self._slots = threading.BoundedSemaphore(size)
+
+    def run(self, resolver: Resolver, host: str, port: int, timeout: float) -> Sequence[str]:
+        ends = time.monotonic() + timeout
+        if not self._slots.acquire(timeout=max(timeout, 0.0)):
+            raise ResolveTimeout
+        outcome: list[Sequence[str] | BaseException] = []
+        done = threading.Event()
+
+        def lookup() -> None:
+            try:
+                outcome.append(resolver(host, port))
+            except BaseException as exc:  # handed to the caller, if it still waits
+                outcome.append(exc)
+            finally:
+                self._slots.release()
+                done.set()
+
+        threading.Thread(target=lookup, name="egress-resolve", daemon=True).start()
+        if not done.wait(max(ends - time.monotonic(), 0.0)):
+            raise ResolveTimeout
+        (result,) = outcome
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+
+# The process's one bound on lookups in flight.
+LOOKUPS = Lookups()
 
 
 def parse_networks(value: str) -> tuple[Network, ...]:
@@ -98,6 +154,7 @@ class Egress:
 
     allowed: tuple[Network, ...] = ()
     resolver: Resolver = field(default=system_resolver, compare=False)
+    lookups: Lookups = field(default=LOOKUPS, compare=False)
 
     @classmethod
     def from_setting(cls, value: str, resolver: Resolver = system_resolver) -> Egress:
@@ -120,15 +177,21 @@ class Egress:
         if why:
             raise EgressRefused(f"destination refused: {why}")
 
-    def resolve(self, host: str, port: int) -> list[Address]:
+    def resolve(self, host: str, port: int, timeout: float | None = None) -> list[Address]:
         """``host``'s addresses, every one of them checked; refuses the lot if
-        any is refused (a name must not mix public and internal answers)."""
+        any is refused (a name must not mix public and internal answers).
+        ``timeout``: raise ``ResolveTimeout`` once it has passed (None: wait)."""
         literal = _literal(host)
         if literal is not None:
             self.check(literal)
             return [literal]
         try:
-            found = [ip_address(a.partition("%")[0]) for a in self.resolver(host, port)]
+            answer = (
+                self.resolver(host, port)
+                if timeout is None
+                else self.lookups.run(self.resolver, host, port, timeout)
+            )
+            found = [ip_address(a.partition("%")[0]) for a in answer]
         except (OSError, UnicodeError) as exc:
             raise EgressRefused(UNRESOLVED) from exc
         if not found:
@@ -147,3 +210,6 @@ def _literal(host: str) -> Address | None:
 
 # No exceptions: public addresses only (what an empty setting means).
 PUBLIC_ONLY = Egress()
+# Every address: for the few URLs only the operator sets (identity's JWKS for
+# the other services), which are internal by design; lookups stay bounded.
+ANY_ADDRESS = Egress(parse_networks("0.0.0.0/0,::/0"))

@@ -8,8 +8,8 @@ Every client it makes:
   rebinds to an internal address between registration and delivery is refused;
 - never follows a redirect, never uses proxies from the environment, and asks
   for an unencoded body (a small compressed body cannot expand past the cap);
-- under ``deadline(seconds)``, bounds the whole exchange: every connect, TLS
-  handshake, write and read is given only the time left, so a receiver that
+- under ``deadline(seconds)``, bounds the whole exchange: the name's lookup,
+  every connect, TLS handshake, write and read is given only the time left, so a receiver that
   trickles a byte at a time cannot stretch an attempt;
 - ``post`` reads at most ``max_body`` bytes of the answer, streamed.
 """
@@ -29,7 +29,7 @@ import anyio.to_thread
 import httpcore
 import httpx
 
-from services.runtime.egress import Egress, EgressRefused
+from services.runtime.egress import Egress, EgressRefused, ResolveTimeout
 
 DEFAULT_MAX_BODY = 64 * 1024
 HEADERS = {"accept-encoding": "identity"}
@@ -105,9 +105,11 @@ class GuardedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = self._egress.resolve(host, port)
+            addresses = self._egress.resolve(host, port, _left(timeout, httpcore.ConnectTimeout))
         except EgressRefused as exc:
             raise RefusedConnect(str(exc)) from exc
+        except ResolveTimeout as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
         failure: Exception = httpcore.ConnectError("no address to connect to")
         for address in addresses:
             left = _left(timeout, httpcore.ConnectTimeout)
@@ -182,13 +184,32 @@ def post(
         deadline(seconds),
         http.stream("POST", url, content=content, headers=dict(headers)) as response,
     ):
-        body, truncated = b"", False
-        for chunk in response.iter_raw():
-            body += chunk
-            if len(body) > max_body:
-                body, truncated = body[:max_body], True
-                break
-        return Reply(response.status_code, body, truncated)
+        return _capped(response, max_body)
+
+
+def get(
+    http: httpx.Client,
+    url: str,
+    *,
+    headers: Mapping[str, str],
+    seconds: float,
+    max_body: int = DEFAULT_MAX_BODY,
+) -> Reply:
+    """GET within ``seconds`` in all, reading at most ``max_body`` bytes back."""
+    with deadline(seconds), http.stream("GET", url, headers=dict(headers)) as response:
+        return _capped(response, max_body)
+
+
+def _capped(response: httpx.Response, max_body: int) -> Reply:
+    """At most ``max_body`` bytes of the body as sent (raw: a compressed body
+    must not expand past the cap); the rest is never read."""
+    body, truncated = b"", False
+    for chunk in response.iter_raw():
+        body += chunk
+        if len(body) > max_body:
+            body, truncated = body[:max_body], True
+            break
+    return Reply(response.status_code, body, truncated)
 
 
 # -- asyncio (notify's SMS providers) ---------------------------------------------
@@ -234,10 +255,14 @@ class AsyncGuardedBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            # getaddrinfo blocks: off the event loop, as asyncio's own resolver does.
-            addresses = await anyio.to_thread.run_sync(self._egress.resolve, host, port)
+            # getaddrinfo blocks: off the event loop, as asyncio's own resolver
+            # does, and no longer than the deadline allows.
+            left = _left(timeout, httpcore.ConnectTimeout)
+            addresses = await anyio.to_thread.run_sync(self._egress.resolve, host, port, left)
         except EgressRefused as exc:
             raise RefusedConnect(str(exc)) from exc
+        except ResolveTimeout as exc:
+            raise httpcore.ConnectTimeout(str(exc)) from exc
         failure: Exception = httpcore.ConnectError("no address to connect to")
         for address in addresses:
             left = _left(timeout, httpcore.ConnectTimeout)
@@ -319,7 +344,7 @@ def safe_error(exc: BaseException) -> str:
     error's type; never its message (it can hold the URL, or the body)."""
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, (EgressRefused, RefusedConnect)):
+        if isinstance(seen, (EgressRefused, RefusedConnect, ResolveTimeout)):
             return str(seen)
         seen = seen.__cause__ or seen.__context__
     return type(exc).__name__

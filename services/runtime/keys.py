@@ -8,6 +8,7 @@ or when the cache is older than ``max_age`` (so retired keys drop out).
 
 from __future__ import annotations
 
+import json
 import logging
 import ssl
 import threading
@@ -19,12 +20,16 @@ import httpx
 from jwt import PyJWK, PyJWKSet
 from jwt.exceptions import PyJWKSetError
 
+from services.runtime import egress_http
+from services.runtime.egress import ANY_ADDRESS
 from services.runtime.errors import Unavailable
 from services.runtime.outbound import request_id_headers
 
 log = logging.getLogger(__name__)
 
 JwksFetcher = Callable[[], Mapping[str, Any]]
+# A real JWK Set is a few KiB; this leaves room for many keys, and no more.
+MAX_JWKS_BYTES = 256 * 1024
 
 
 class KeyCache:
@@ -97,19 +102,32 @@ def http_fetcher(
 ) -> JwksFetcher:
     """Fetch a JWK Set over HTTP(S); network and HTTP errors become ``Unavailable``.
 
-    ``verify``: the TLS context (trusted CA, client certificate for mutual TLS).
-    The request id of the call that needed the keys goes along (``x-request-id``).
+    The whole exchange ends within ``timeout`` (the name's lookup included), at
+    most ``MAX_JWKS_BYTES`` are read, and redirects are not followed: a wrong
+    or hostile answer cannot hold the call that needed the keys, nor fill
+    memory. The URL is the operator's (an internal address by design), so the
+    egress guard's address rules do not apply. ``verify``: the TLS context
+    (trusted CA, client certificate for mutual TLS). The request id of the call
+    that needed the keys goes along (``x-request-id``).
     """
-    client = httpx.Client(timeout=timeout, follow_redirects=False, verify=verify)
+    client = egress_http.client(ANY_ADDRESS, timeout=timeout, verify=verify, connections=4)
 
     def fetch() -> Mapping[str, Any]:
         headers = {"accept": "application/json", **request_id_headers()}
         try:
-            response = client.get(url, headers=headers)
-            response.raise_for_status()
-            document = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+            reply = egress_http.get(
+                client, url, headers=headers, seconds=timeout, max_body=MAX_JWKS_BYTES
+            )
+        except httpx.HTTPError as exc:
             raise Unavailable(f"cannot fetch identity's signing keys from {url}") from exc
+        if reply.truncated:
+            raise Unavailable(f"identity's JWKS at {url} is larger than {MAX_JWKS_BYTES} bytes")
+        if not 200 <= reply.status < 300:
+            raise Unavailable(f"identity's JWKS at {url} answered HTTP {reply.status}")
+        try:
+            document = json.loads(reply.body)
+        except ValueError as exc:
+            raise Unavailable(f"identity's JWKS at {url} is not JSON") from exc
         if not isinstance(document, dict):
             raise Unavailable(f"identity's JWKS at {url} is not a JSON object")
         return document
