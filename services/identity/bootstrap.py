@@ -281,6 +281,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 back_channel.purge_job,
             ],
             on_stop=[
+                back_channel.outbox.close,
                 postbox.close,
                 *([notify_channel.close] if notify_channel else []),
                 identity.database.close,

@@ -60,6 +60,7 @@ class Notify:
             return queue.apply_receipt(session, provider, message_id, status, utcnow())
 
     def deliver_callbacks(self) -> int:
+        """Every due callback once, waiting for the lanes (tools and tests)."""
         return self.outbox.deliver_due()
 
     def maintain(self) -> dict[str, int]:
@@ -140,10 +141,11 @@ def serve(
             database=notify.database,
             http_app=lambda ready: build_app(routes, ready=ready),
             jobs=[
-                PeriodicJob("status-callbacks", 1.0, notify.deliver_callbacks),
+                # Does not wait for the lanes: a slow agency holds up only itself.
+                PeriodicJob("status-callbacks", 1.0, notify.outbox.dispatch_due),
                 PeriodicJob("retention", 600, notify.maintain),
             ],
-            on_stop=[notify.database.close],
+            on_stop=[notify.outbox.close, notify.database.close],
         ),
     )
 

@@ -158,9 +158,9 @@ def serve(
                     "payments-sweeper", settings.sweep_interval_seconds, app.sweeper.run_once
                 ),
                 PeriodicJob(
-                    "payments-webhooks", settings.webhook_interval_seconds, app.outbox.deliver_due
+                    "payments-webhooks", settings.webhook_interval_seconds, app.outbox.dispatch_due
                 ),
             ],
-            on_stop=[app.database.close],
+            on_stop=[app.outbox.close, app.database.close],
         ),
     )

@@ -21,15 +21,23 @@ current secret (``signed_json``); identity's back-channel logout mints a fresh
 logout token instead. Either way the request is built just before it is sent,
 so a timestamp or an expiry in it is never stale after a wait in the batch.
 
-A batch is sent in lanes, one per receiving host: lanes run concurrently (at
-most ``workers`` at once), each lane's deliveries one after another, so a slow
-or dead receiver delays only its own agency's deliveries. Every attempt goes
-through ``egress_http`` (the address guard, a total deadline, a capped read of
-the answer, no redirects). Whatever goes wrong with one delivery, an invalid
-URL included, is recorded as that delivery's failed attempt and the others
-still go. A lane that has used half the lease stops; what it did not reach is
-due again at once, for the next run, before the lease could hand it to another
-replica.
+Deliveries are sent in lanes, one per receiving host: lanes run concurrently
+(at most ``workers`` at once), each lane's deliveries one after another, so a
+slow or dead receiver delays only its own agency's deliveries. The periodic job
+runs ``dispatch_due``, which hands what it leased to the lanes and returns
+without waiting for them: a lane still busy with a slow host keeps its rows
+(their lease is the guard: no run, here or on another replica, takes them
+again), rows leased later for that host join the end of its lane, and other
+hosts' new rows go out at the next run while the slow lane works.
+``deliver_due`` does the same and waits for the lanes (tools, tests).
+
+Every attempt goes through ``egress_http`` (the address guard, a total
+deadline, a capped read of the answer, no redirects). Whatever goes wrong with
+one delivery, an invalid URL included, is recorded as that delivery's failed
+attempt and the others still go. A row a lane has not started within half its
+lease goes back, due at once, before the lease could hand it to another
+replica; a process that dies mid-send leaves its rows to the lease's end, and
+they are retried then.
 """
 
 from __future__ import annotations
@@ -40,11 +48,12 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -262,6 +271,27 @@ def _broken(error: Exception) -> Callable[[], Request]:
     return request
 
 
+@dataclass(frozen=True)
+class _Leased:
+    delivery: Delivery
+    request: Callable[[], Request] | Gone
+    start_by: float  # time.monotonic(): not started by then, the row goes back
+
+
+@dataclass
+class _Lane:
+    """One receiving host's leased rows, sent one after another by one thread."""
+
+    receiver: str
+    queue: deque[_Leased]
+    urls: set[str] = field(default_factory=set)
+
+
+# Past this many distinct URLs in running lanes the lease query stops naming
+# them; rows for a busy host then still join its lane, only leased earlier.
+_EXCLUDED_URLS = 200
+
+
 class Outbox:
     def __init__(
         self,
@@ -288,6 +318,9 @@ class Outbox:
         self._batch = batch
         self._workers = workers
         self._clock = clock
+        self._lanes: dict[str, _Lane] = {}
+        self._changed = threading.Condition()
+        self._closing = False
 
     @staticmethod
     def enqueue(
@@ -320,42 +353,92 @@ class Outbox:
         )
         return delivery_id
 
-    def deliver_due(self) -> int:
-        """Send every due delivery once; returns how many were leased."""
-        leased = self._lease_due()
-        lanes: dict[str, list[tuple[Delivery, Callable[[], Request] | Gone]]] = {}
+    def dispatch_due(self) -> int:
+        """Lease due deliveries and hand them to lanes, without waiting for them
+        (what the periodic job runs); returns how many were handed over."""
+        with self._changed:
+            if self._closing or len(self._lanes) >= self._workers:
+                return 0
+            busy = {url for lane in self._lanes.values() for url in lane.urls}
+        leased = self._lease_due(busy if len(busy) <= _EXCLUDED_URLS else set())
+        start_by = time.monotonic() + self._lease.total_seconds() / 2
+        hosts: dict[str, list[_Leased]] = {}
         for delivery, request in leased:
-            lanes.setdefault(receiver(delivery.url), []).append((delivery, request))
-        if len(lanes) <= 1:
-            for lane in lanes.values():
-                self._run_lane(lane)
-            return len(leased)
-        with ThreadPoolExecutor(
-            min(self._workers, len(lanes)), thread_name_prefix="outbox"
-        ) as pool:
+            hosts.setdefault(receiver(delivery.url), []).append(
+                _Leased(delivery, request, start_by)
+            )
+        started: list[_Lane] = []
+        left: list[str] = []
+        with self._changed:
+            for host, items in hosts.items():
+                lane = self._lanes.get(host)
+                if lane is None and len(self._lanes) >= self._workers:
+                    left.extend(item.delivery.id for item in items)
+                    continue
+                if lane is None:
+                    lane = self._lanes[host] = _Lane(host, deque())
+                    started.append(lane)
+                lane.queue.extend(items)  # a busy host's new rows wait behind its others
+                lane.urls.update(item.delivery.url for item in items)
+        for lane in started:
             # Each lane in a copy of this context: a trace or request id goes along.
-            running = [
-                pool.submit(contextvars.copy_context().run, self._run_lane, lane)
-                for lane in lanes.values()
-            ]
-            for done in running:
-                done.result()
-        return len(leased)
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(self._run_lane, lane),
+                name="outbox-lane",
+                daemon=True,  # a process that stops mid-send: the lease brings the rows back
+            ).start()
+        if left:
+            self._release(left)
+        return len(leased) - len(left)
 
-    def _run_lane(self, lane: list[tuple[Delivery, Callable[[], Request] | Gone]]) -> None:
-        budget = self._lease.total_seconds() / 2
-        started = time.monotonic()
-        for i, (delivery, request) in enumerate(lane):
-            if time.monotonic() - started > budget:
-                self._release([d.id for d, _ in lane[i:]])
-                return
-            try:
-                self._attempt(delivery, request)
-            except Exception as exc:  # recording failed: the lease brings it back
-                log.error(
-                    "webhook attempt not recorded",
-                    extra={"delivery": delivery.id, "error": type(exc).__name__},
-                )
+    def deliver_due(self) -> int:
+        """``dispatch_due``, then wait until every lane has finished."""
+        handed = self.dispatch_due()
+        self.wait_idle()
+        return handed
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no lane runs; False if ``timeout`` passed first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._lanes, timeout)
+
+    def close(self) -> None:
+        """Stop taking rows; lanes end after their current attempt, and the
+        rows they had not started are due again at once (for other replicas)."""
+        with self._changed:
+            self._closing = True
+
+    def _run_lane(self, lane: _Lane) -> None:
+        try:
+            while True:
+                with self._changed:
+                    if not lane.queue:
+                        del self._lanes[lane.receiver]  # atomically: none joins it now
+                        self._changed.notify_all()
+                        return
+                    now = time.monotonic()
+                    late: list[str] = []
+                    while lane.queue and (self._closing or lane.queue[0].start_by < now):
+                        late.append(lane.queue.popleft().delivery.id)
+                    item = None if late else lane.queue.popleft()
+                if item is None:
+                    self._release(late)
+                    continue
+                try:
+                    self._attempt(item.delivery, item.request)
+                except Exception as exc:  # recording failed: the lease brings it back
+                    log.error(
+                        "webhook attempt not recorded",
+                        extra={"delivery": item.delivery.id, "error": type(exc).__name__},
+                    )
+        except Exception as exc:  # the database went away: the lease brings the rows back
+            log.error("webhook lane stopped", extra={"error": type(exc).__name__})
+        finally:
+            with self._changed:
+                if self._lanes.get(lane.receiver) is lane:
+                    del self._lanes[lane.receiver]
+                    self._changed.notify_all()
 
     def _release(self, ids: list[str]) -> None:
         """Leased but not attempted: due again now, not only when the lease ends."""
@@ -367,7 +450,9 @@ class Outbox:
                 .values(next_attempt_at=self._clock())
             )
 
-    def _lease_due(self) -> list[tuple[Delivery, Callable[[], Request] | Gone]]:
+    def _lease_due(self, busy: set[str]) -> list[tuple[Delivery, Callable[[], Request] | Gone]]:
+        """Due rows, leased; ``busy``: URLs whose lane still runs, left for later
+        so a slow host's backlog does not fill every batch."""
         d = self.deliveries
         now = self._clock()
         with transaction(self._sessions) as session:
@@ -377,6 +462,8 @@ class Outbox:
                 .order_by(d.c.next_attempt_at)
                 .limit(self._batch)
             )
+            if busy:
+                query = query.where(d.c.url.not_in(sorted(busy)))
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             rows = [Delivery(**r._mapping) for r in session.execute(query)]

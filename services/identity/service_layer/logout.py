@@ -106,7 +106,7 @@ class BackChannel:
             policy=RETRIES,
             sender=sender or webhooks.http_sender(egress, seconds=SEND_SECONDS),
         )
-        self.job = PeriodicJob("backchannel-logout", JOB_INTERVAL_SECONDS, self.outbox.deliver_due)
+        self.job = PeriodicJob("backchannel-logout", JOB_INTERVAL_SECONDS, self.outbox.dispatch_due)
         self.purge_job = PeriodicJob("purge-backchannel-logouts", 3600, self.purge)
 
     def purge(self) -> int:
