@@ -13,6 +13,9 @@ only from a trusted peer too.
 ``ForwardedHeaders`` applies it to every request before the app sees it, so
 ``request.client`` and ``request.url.scheme`` are the client's everywhere
 (uvicorn's own proxy-header handling is switched off: one way only).
+
+Throttles key on ``throttle_key``: IPv6 clients by their /64. Audit events and
+logs keep the full address.
 """
 
 from __future__ import annotations
@@ -77,8 +80,25 @@ def client_and_scheme(
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address (after ``ForwardedHeaders``), for throttles, audit and logs."""
+    """The client's address (after ``ForwardedHeaders``), for audit and logs;
+    throttles count it under ``throttle_key``."""
     return request.client.host if request.client else None
+
+
+def throttle_key(host: str | None) -> str:
+    """What a per-address throttle counts ``host`` under: an IPv4 address as it
+    is, an IPv6 address's /64 (a household, or an attacker, holds a whole /64
+    and could otherwise rotate through 2^64 addresses, each with a fresh
+    count), an IPv4-mapped IPv6 address as its IPv4 address. Something that is
+    not an address is its own key; no address at all is ``"unknown"``."""
+    address = _address(host)
+    if address is None:
+        return host or "unknown"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class ForwardedHeaders:

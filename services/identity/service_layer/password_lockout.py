@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters import signin_failures
 from services.identity.domain.lockout import LockoutPolicy, address_key, client_key
+from services.runtime.client_address import throttle_key
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
@@ -43,7 +44,7 @@ class PasswordLockout:
         now = self._clock()
         policy = self.policy
         address = address_key(email)
-        limits = ((client_key(email, ip), policy.max_attempts), (address, policy.address_attempts))
+        limits = ((_client(email, ip), policy.max_attempts), (address, policy.address_attempts))
         locked = False
         with transaction(self._sessions) as session:
             for key, limit in limits:
@@ -74,4 +75,9 @@ class PasswordLockout:
 
 
 def _keys(email: str, ip: str | None) -> list[str]:
-    return [client_key(email, ip), address_key(email)]
+    return [_client(email, ip), address_key(email)]
+
+
+def _client(email: str, ip: str | None) -> str:
+    # An IPv6 client counts by its /64, which it could otherwise rotate through.
+    return client_key(email, throttle_key(ip))

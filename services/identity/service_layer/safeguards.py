@@ -30,6 +30,7 @@ from services.identity.service_layer.password_lockout import PasswordLockout
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.signin import Outcome, second_factor_failed
 from services.identity.service_layer.throttling import Throttle
+from services.runtime.client_address import throttle_key
 from services.runtime.db_types import utcnow
 
 
@@ -80,14 +81,17 @@ class Safeguards(AuditTrail):
     def check_ip(self, where: Where) -> None:
         """One account form post from this client address (raises Throttled)."""
         self.throttle.check(
-            self.rules.posts_per_ip, where.ip or "unknown", ip=where.ip, client_id=where.client_id
+            self.rules.posts_per_ip,
+            throttle_key(where.ip),  # an IPv6 client by its /64; audit keeps the address
+            ip=where.ip,
+            client_id=where.client_id,
         )
 
     def check_authorize(self, where: Where) -> None:
         """One sign-in started from this client address (raises Throttled)."""
         self.throttle.check(
             self.rules.authorizations_per_ip,
-            where.ip or "unknown",
+            throttle_key(where.ip),
             ip=where.ip,
             client_id=where.client_id,
         )
