@@ -5,16 +5,21 @@ memory (and, chunked, of any size). ``BodyLimit`` refuses with 413 before the
 app runs when ``Content-Length`` is too big, and otherwise counts the bytes as
 the app receives them, stopping the request at the first byte over the limit.
 Every HTTP app gets it: ``build_app`` (forms, webhooks, receipts) and the JSON
-gateway (``with_json_api``).
+gateway (``with_json_api``), which answers in its own error format.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 FORM_BYTES = 64 * 1024  # what a citizen's form or an OAuth request needs
+# The connection closes: the rest of the body is never read.
+TOO_LARGE = PlainTextResponse(
+    "the request body is too large", status_code=413, headers={"connection": "close"}
+)
 
 
 class BodyTooLarge(Exception):
@@ -25,13 +30,20 @@ class BodyTooLarge(Exception):
 class BodyLimit:
     """Pure ASGI middleware: at most ``paths[path]`` bytes for the listed paths
     (exact, or a prefix ending in ``/``), ``default`` for the others (None: no
-    limit here, an inner app sets its own)."""
+    limit here, an inner app sets its own). ``too_large`` answers a refused
+    request (a 413 that closes the connection)."""
 
     def __init__(
-        self, app: ASGIApp, *, default: int | None, paths: Mapping[str, int] | None = None
+        self,
+        app: ASGIApp,
+        *,
+        default: int | None,
+        paths: Mapping[str, int] | None = None,
+        too_large: ASGIApp = TOO_LARGE,
     ) -> None:
         self.app = app
         self.default = default
+        self.too_large = too_large
         self.paths = dict(paths or {})
         self._prefixes = sorted((p for p in self.paths if p.endswith("/")), key=len, reverse=True)
 
@@ -50,7 +62,7 @@ class BodyLimit:
             return
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(send)
+            await self.too_large(scope, receive, send)
             return
         received = 0
         started = False
@@ -74,7 +86,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(send)
+            await self.too_large(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -82,19 +94,3 @@ def _content_length(scope: Scope) -> int | None:
         if name == b"content-length":
             return int(value) if value.isdigit() else None
     return None
-
-
-async def _refuse(send: Send) -> None:
-    body = b"the request body is too large"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

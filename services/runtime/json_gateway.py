@@ -279,6 +279,20 @@ def json_routes(
 
 def with_json_api(app: ASGIApp, routes: Sequence[BaseRoute]) -> ASGIApp:
     """``app`` (a service's HTTP app) with the JSON routes in front of it; their
-    bodies up to ``MAX_BODY`` (the app limits its own routes' bodies)."""
+    bodies up to ``MAX_BODY`` (the app limits its own routes' bodies), a larger
+    one refused as a Connect error."""
     limits = {r.path: MAX_BODY for r in routes if isinstance(r, Route)}
-    return BodyLimit(Router(routes=list(routes), default=app), default=None, paths=limits)
+    return BodyLimit(
+        Router(routes=list(routes), default=app), default=None, paths=limits, too_large=TOO_LARGE
+    )
+
+
+# What connect-go and the other Connect servers answer to a message over their
+# read limit; the status stays HTTP's own 413 (the code is what a Connect
+# client reads), and the connection closes: the rest of the body is never read.
+TOO_LARGE = connect_error(
+    "resource_exhausted",
+    413,
+    f"the request body is larger than {MAX_BODY} bytes",
+    headers={"connection": "close"},
+)

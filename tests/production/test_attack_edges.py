@@ -12,6 +12,7 @@ uvicorn serves) with a chosen peer address, as if from behind the ingress.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import socket
@@ -134,6 +135,20 @@ def test_behind_a_trusted_proxy_each_citizen_has_a_bucket_of_their_own(
     assert first in ips
     assert INGRESS not in ips
     assert second not in ips
+
+
+def test_an_ipv6_client_rotating_through_its_64_stays_in_one_bucket(platform: Platform) -> None:
+    # One household, or one attacker, holds the whole /64: a fresh address on
+    # every post must not be a fresh bucket.
+    prefix = "2001:db8:613:64"
+    rotating = [f"{prefix}::1", f"{prefix}::2", f"{prefix}:ffff:ffff:ffff:ffff"]
+    assert asyncio.run(_post_signins(platform, rotating)) == [400, 400, 429]
+    # The next /64 is someone else.
+    assert asyncio.run(_post_signins(platform, ["2001:db8:613:65::1"])) == [400]
+    # The audit event names the address the post came from, not the /64.
+    ips = _throttled_ips(platform)
+    assert f"{prefix}:ffff:ffff:ffff:ffff" in ips
+    assert not any(ip and "/" in ip for ip in ips)
 
 
 # -- /metrics only on its own listener ---------------------------------------------
@@ -273,3 +288,57 @@ def test_authorize_is_throttled_per_client_address_and_its_rows_expire(
     assert later.purge() >= AUTHORIZATIONS_PER_IP
     with platform.admin.database.sessions() as session:
         assert session.execute(count).scalar_one() == 0
+
+
+# -- the JSON gateway's 413: a Connect error ------------------------------------------------
+
+
+def _exchange(url: str, path: str, head: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send a request head and ``body`` as they are; read back the whole answer
+    (its headers and ``Content-Length`` bytes of body)."""
+    parts = urlsplit(url)
+    assert parts.hostname
+    assert parts.port
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
+            f"Content-Type: {JSON}\r\nAuthorization: Bearer x\r\n{head}\r\n".encode()
+        )
+        if body:
+            sock.sendall(body)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(4096)
+            assert chunk, reply
+            reply += chunk
+        top, _, rest = reply.partition(b"\r\n\r\n")
+        status_line, *lines = top.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+        while len(rest) < int(headers["content-length"]):
+            chunk = sock.recv(4096)
+            assert chunk, rest
+            rest += chunk
+    return int(status_line.split(" ", 2)[1]), headers, rest
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["declared", "streamed"])
+@pytest.mark.parametrize("service", ["identity", "payments", "notify"])
+def test_a_json_client_gets_a_connect_error_for_a_body_too_large(
+    platform: Platform, service: str, streamed: bool
+) -> None:
+    if streamed:
+        piece = 256 * 1024
+        head = "Transfer-Encoding: chunked\r\n"
+        body = b"".join(
+            f"{piece:x}\r\n".encode() + b"a" * piece + b"\r\n" for _ in range(MAX_BODY // piece + 1)
+        )
+    else:
+        head, body = f"Content-Length: {MAX_BODY + 1}\r\n", b""
+    url = platform.service(service).http_url
+    status, headers, answer = _exchange(url, CALLER, head, body)
+    assert status == 413
+    assert headers["content-type"] == JSON
+    assert json.loads(answer) == {
+        "code": "resource_exhausted",
+        "message": f"the request body is larger than {MAX_BODY} bytes",
+    }
