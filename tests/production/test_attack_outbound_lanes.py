@@ -11,6 +11,7 @@ answers; the outbox runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -19,11 +20,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import ip_address
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.runtime import db, webhooks
+from services.runtime import db, egress_http, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import (
@@ -151,6 +153,26 @@ def test_a_name_that_never_resolves_fails_its_attempt_within_the_deadline(
         assert resolver.calls == 1
         assert not resolver.returned.is_set()
         assert outcome(tables, hung) == ("pending", [(None, UNRESOLVED_IN_TIME)])
+    finally:
+        resolver.release.set()
+
+
+def test_an_sms_provider_whose_name_never_resolves_fails_within_the_deadline() -> None:
+    resolver = HungResolver()
+    egress = Egress(parse_networks(LOOPBACK), resolver=resolver, lookups=Lookups(2))
+
+    async def send() -> None:
+        async with egress_http.async_client(egress, timeout=5) as http:
+            await egress_http.apost(
+                http, "http://hung.test.example:9/sms", json={}, headers={}, seconds=1.0
+            )
+
+    try:
+        with pytest.raises(httpx.TimeoutException):
+            asyncio.run(send())
+        # Given up on while the lookup is still blocked: the event loop was free.
+        assert resolver.calls == 1
+        assert not resolver.returned.is_set()
     finally:
         resolver.release.set()
 
