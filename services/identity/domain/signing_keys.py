@@ -110,9 +110,7 @@ def jwks(keys: Sequence[SigningKey], now: datetime) -> dict[str, Any]:
     )
     # pyjwt adds key_ops to RSA keys; RFC 7517 section 4.3 says not to publish it
     # beside use, and strict relying parties (cryptojwt) refuse the whole JWKS.
-    return {
-        "keys": [{n: v for n, v in k.public_jwk.items() if n != "key_ops"} for k in published]
-    }
+    return {"keys": [{n: v for n, v in k.public_jwk.items() if n != "key_ops"} for k in published]}
 
 
 @dataclass(frozen=True)
