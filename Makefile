@@ -39,10 +39,11 @@ run: setup ## Start identity, payments and notify on the embedded defaults (Ctrl
 test: setup ## Run the whole test suite (PostgreSQL and Redis tests run when reachable; required when CI=true)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: setup check-generated ## ruff check, ruff format --check, mypy
+lint: setup check-generated ## ruff check, ruff format --check, mypy strict, import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy services tests bench gaap_client scripts
+	$(BIN)/lint-imports
 
 fmt: setup ## Format the code with ruff
 	$(BIN)/ruff format .
@@ -55,4 +56,4 @@ bench: setup ## Run the benchmarks in bench/ and print their figures
 	$(BIN)/python -m bench
 
 clean: ## Remove the virtual environment, generated code and local data
-	rm -rf $(VENV) $(GEN) var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(GEN) var .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
