@@ -13,7 +13,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 
 from services.runtime.config import PlatformSettings
-from tests.deploy.kustomize import Resource, render
+from tests.support.kustomize import Kustomize, Resource
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -25,8 +25,8 @@ WORKLOADS = (*API, "notify-worker")
 
 
 @pytest.fixture(scope="module", params=list(OVERLAYS))
-def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Resource]]:
-    return request.param, render(OVERLAYS[request.param])
+def rendered(request: pytest.FixtureRequest, kustomize: Kustomize) -> tuple[str, list[Resource]]:
+    return request.param, kustomize(OVERLAYS[request.param])
 
 
 def by_kind(resources: list[Resource], kind: str) -> dict[str, Resource]:
@@ -47,8 +47,8 @@ def test_every_manifest_file_and_rendering_is_valid_against_the_schemas(
         kubernetes_validate.validate(resource, KUBERNETES, strict=True)
 
 
-def test_the_validator_refuses_what_kubernetes_would() -> None:
-    deployment = by_kind(render(OVERLAYS["base"]), "Deployment")["identity"]
+def test_the_validator_refuses_what_kubernetes_would(kustomize: Kustomize) -> None:
+    deployment = by_kind(kustomize(OVERLAYS["base"]), "Deployment")["identity"]
     pod_spec(deployment)["containers"][0]["readinessProbes"] = {}  # a typo
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(deployment, KUBERNETES, strict=True)
@@ -76,9 +76,9 @@ def test_a_deployment_per_service_and_for_the_worker_locked_down(
         assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
 
 
-def test_commands_name_real_entry_points() -> None:
+def test_commands_name_real_entry_points(kustomize: Kustomize) -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    for resource in render(OVERLAYS["production"]):
+    for resource in kustomize(OVERLAYS["production"]):
         if resource["kind"] not in ("Deployment", "Job"):
             continue
         for container in pod_spec(resource)["containers"]:
@@ -93,8 +93,8 @@ def test_commands_name_real_entry_points() -> None:
                     assert importlib.util.find_spec(exec_["command"][2]) is not None
 
 
-def test_base_probes_are_grpc_health_on_the_grpc_port() -> None:
-    deployments = by_kind(render(OVERLAYS["base"]), "Deployment")
+def test_base_probes_are_grpc_health_on_the_grpc_port(kustomize: Kustomize) -> None:
+    deployments = by_kind(kustomize(OVERLAYS["base"]), "Deployment")
     for name, (grpc_port, http_port) in API.items():
         (container,) = pod_spec(deployments[name])["containers"]
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
@@ -106,8 +106,8 @@ def test_base_probes_are_grpc_health_on_the_grpc_port() -> None:
     assert worker["livenessProbe"]["exec"]["command"] == ["python", "-m", "services.runtime.probe"]
 
 
-def test_production_speaks_tls_and_probes_over_tls() -> None:
-    resources = render(OVERLAYS["production"])
+def test_production_speaks_tls_and_probes_over_tls(kustomize: Kustomize) -> None:
+    resources = kustomize(OVERLAYS["production"])
     for name in API:
         deployment = by_kind(resources, "Deployment")[name]
         assert deployment["spec"]["replicas"] >= 3
@@ -151,8 +151,8 @@ def test_services_reach_the_named_ports(rendered: tuple[str, list[Resource]]) ->
         assert {p["targetPort"] for p in service["spec"]["ports"]} <= ports
 
 
-def test_the_migration_job_migrates_every_database_from_secrets() -> None:
-    job = by_kind(render(OVERLAYS["production"]), "Job")["gaap-migrate"]
+def test_the_migration_job_migrates_every_database_from_secrets(kustomize: Kustomize) -> None:
+    job = by_kind(kustomize(OVERLAYS["production"]), "Job")["gaap-migrate"]
     (container,) = pod_spec(job)["containers"]
     assert container["command"] == ["python", "-m", "services.runtime.migrate", "all"]
     secrets = {e["secretRef"]["name"] for e in container["envFrom"] if "secretRef" in e}
@@ -239,13 +239,15 @@ PATHS = [
 
 
 @pytest.mark.parametrize(("source", "target", "port", "expected"), PATHS)
-def test_only_what_must_talk_may_talk(source: str, target: str, port: int, expected: bool) -> None:
-    policies = list(by_kind(render(OVERLAYS["production"]), "NetworkPolicy").values())
+def test_only_what_must_talk_may_talk(
+    kustomize: Kustomize, source: str, target: str, port: int, expected: bool
+) -> None:
+    policies = list(by_kind(kustomize(OVERLAYS["production"]), "NetworkPolicy").values())
     assert allowed(policies, source, target, port) is expected
 
 
-def test_outside_paths_are_opened_only_where_needed() -> None:
-    policies = by_kind(render(OVERLAYS["production"]), "NetworkPolicy")
+def test_outside_paths_are_opened_only_where_needed(kustomize: Kustomize) -> None:
+    policies = by_kind(kustomize(OVERLAYS["production"]), "NetworkPolicy")
     assert policies["default-deny"]["spec"] == {
         "podSelector": {},
         "policyTypes": ["Ingress", "Egress"],
@@ -307,12 +309,14 @@ def test_metrics_are_scraped_on_their_own_port_by_monitoring_alone(
         assert f"{name.upper()}_METRICS_ADDRESS=0.0.0.0:{port}" in dockerfile
 
 
-def test_production_trusts_forwarding_headers_from_the_ingress_range_only() -> None:
-    config = by_kind(render(OVERLAYS["production"]), "ConfigMap")["gaap-config"]["data"]
+def test_production_trusts_forwarding_headers_from_the_ingress_range_only(
+    kustomize: Kustomize,
+) -> None:
+    config = by_kind(kustomize(OVERLAYS["production"]), "ConfigMap")["gaap-config"]["data"]
     proxies = PlatformSettings(trusted_proxies=config["GAAP_TRUSTED_PROXIES"]).proxies
     assert proxies.networks  # the ingress controller's pods are named
     for network in proxies.networks:
         assert network.is_private
         assert network.prefixlen >= 16
-    base = by_kind(render(OVERLAYS["base"]), "ConfigMap")["gaap-config"]["data"]
+    base = by_kind(kustomize(OVERLAYS["base"]), "ConfigMap")["gaap-config"]["data"]
     assert "GAAP_TRUSTED_PROXIES" not in base  # without an ingress, nobody is trusted
