@@ -225,6 +225,8 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     code_key = instance_secrets.get_or_create(sessions, "code_key")
     rules = citizen_account_rules(settings)
     safeguards = Safeguards(sessions, postbox, rules)
+    # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
+    identity.signin.lock_alert = safeguards.lock_alert
     tickets = CodeTickets(sessions, code_key, rules.codes, safeguards)
     activity = AccountActivity(sessions, safeguards, back_channel)
     passwords = Passwords(sessions, hasher, postbox, tickets, safeguards, back_channel)

@@ -49,7 +49,13 @@ class IdentitySettings(DatabaseSettings):
         description="Wrong passwords for one email address from any client address, in a row, "
         "before it locks everywhere (slower than the lock per client address).",
     )
-    lockout_minutes: int = Field(15, ge=1, le=1440, description="How long a lock lasts.")
+    lockout_minutes: int = Field(
+        15,
+        ge=1,
+        le=1440,
+        description="How long a lock lasts. Second-factor locks in a row escalate: each one "
+        "after a lock without a completed sign-in lasts twice as long, up to 24 hours.",
+    )
     argon2_memory_kib: int = Field(
         19456, ge=19456, description="argon2id memory cost (OWASP minimum: 19456 KiB)."
     )

@@ -2,8 +2,9 @@
 
 - someone who knows the password guesses second factors (authenticator codes,
   texted codes, recovery codes), signing in with the password between guesses:
-  the account still locks after ``IDENTITY_LOCKOUT_ATTEMPTS`` wrong ones, and
-  code posts are throttled per client address like password posts;
+  the account still locks after ``IDENTITY_LOCKOUT_ATTEMPTS`` wrong ones, its
+  owner is emailed, each lock in a row lasts twice as long as the last (up to a
+  day), and code posts are throttled per client address like password posts;
 - someone probes which addresses have accounts through the lockout: a known
   and an unknown address answer word for word alike, however many tries, and
   one client address cannot lock a citizen out everywhere;
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,10 @@ import pytest
 
 from services.identity import bootstrap as identity_bootstrap
 from services.identity.adapters import messaging
-from services.identity.adapters.smtp_messenger import SmtpMessenger
 from services.identity.bootstrap import Identity, open_identity
+from services.identity.domain import messages
 from services.identity.domain.accounts import Account
+from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.signin import Outcome, SignIn
@@ -44,7 +48,7 @@ from services.runtime import process
 from services.runtime.process import RunningService
 from services.runtime.work_gate import Gate
 from tests.integration.accounts.helpers import post_form
-from tests.integration.accounts.test_accounts_sms import TextingMessenger, Texts
+from tests.integration.accounts.test_accounts_sms import Texts
 from tests.production.fleet import Fleet, base_environment
 from tests.support import databases
 from tests.support.oidc import CitizenBrowser
@@ -74,22 +78,63 @@ def identity_alone(
         admin.database.close()
 
 
+@dataclass
+class Letters:
+    """Every email identity sent: (kind, address, language, values)."""
+
+    sent: list[tuple[Kind, str, str, dict[str, str]]] = field(default_factory=list)
+    _changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def record(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> None:
+        with self._changed:
+            self.sent.append((kind, to, language, dict(values)))
+            self._changed.notify_all()
+
+    def of(self, kind: Kind, to: str) -> list[dict[str, str]]:
+        with self._changed:
+            return [v for k, a, _, v in self.sent if (k, a) == (kind, to)]
+
+    def wait_for(self, kind: Kind, to: str, timeout: float = 15) -> dict[str, str]:
+        """The first such email (sending is asynchronous, so wait for it)."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.of(kind, to), timeout), (kind, to)
+            return self.of(kind, to)[0]
+
+
+class Recording:
+    """identity's messenger in these tests: texts and emails recorded."""
+
+    can_send_sms = True
+
+    def __init__(self, letters: Letters, texts: Texts) -> None:
+        self._letters = letters
+        self._texts = texts
+
+    def send(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> None:
+        if kind in messages.SMS_KINDS:
+            self._texts.record(to, messages.render(kind, language, values).body)
+        else:
+            self._letters.record(kind, to, language, values)
+
+
 @pytest.fixture(scope="module")
 def texts() -> Texts:
     return Texts()
 
 
 @pytest.fixture(scope="module")
-def identity(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory, texts: Texts
-) -> Iterator[tuple[RunningService, Identity]]:
-    """identity whose messenger can text (texts recorded, emails go nowhere)."""
+def letters() -> Letters:
+    return Letters()
 
-    def texting(settings: IdentitySettings, _token_server: Any) -> tuple[Postbox, None]:
-        smtp = SmtpMessenger(
-            host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from
-        )
-        return Postbox(TextingMessenger(smtp, texts), can_send_sms=True), None
+
+@pytest.fixture(scope="module")
+def identity(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory, texts: Texts, letters: Letters
+) -> Iterator[tuple[RunningService, Identity]]:
+    """identity whose messenger can text (texts and emails recorded)."""
+
+    def texting(_settings: IdentitySettings, _token_server: Any) -> tuple[Postbox, None]:
+        return Postbox(Recording(letters, texts), can_send_sms=True), None
 
     patch = pytest.MonkeyPatch()
     patch.setattr(messaging, "postbox", texting)
@@ -122,8 +167,9 @@ def password_step(url: str, email: str) -> tuple[CitizenBrowser, httpx.Response]
     return browser, answer
 
 
-def wrong_totp(secret: str) -> str:
-    right = {pyotp.TOTP(secret).at(datetime.now(UTC) + timedelta(seconds=s)) for s in (-60, 0, 60)}
+def wrong_totp(secret: str, at: datetime | None = None) -> str:
+    now = at or datetime.now(UTC)
+    right = {pyotp.TOTP(secret).at(now + timedelta(seconds=s)) for s in (-60, 0, 60)}
     return next(
         c for c in (f"{secrets.randbelow(10**6):06d}" for _ in range(100)) if c not in right
     )
@@ -133,7 +179,7 @@ def wrong_totp(secret: str) -> str:
 
 
 def test_wrong_authenticator_codes_lock_the_account_whatever_passwords_come_between(
-    identity: tuple[RunningService, Identity],
+    identity: tuple[RunningService, Identity], letters: Letters
 ) -> None:
     running, admin = identity
     account = new_account(admin, totp_secret=SECRET)
@@ -153,10 +199,11 @@ def test_wrong_authenticator_codes_lock_the_account_whatever_passwords_come_betw
     browser, page = password_step(running.http_url, account.email)
     assert LOCKED in page.text
     assert 'name="code"' not in page.text
+    assert_owner_told_once(letters, account)
 
 
 def test_wrong_texted_codes_lock_the_account_whatever_passwords_come_between(
-    identity: tuple[RunningService, Identity], texts: Texts
+    identity: tuple[RunningService, Identity], texts: Texts, letters: Letters
 ) -> None:
     running, admin = identity
     number = f"+447912{secrets.randbelow(10**6):06d}"
@@ -179,10 +226,11 @@ def test_wrong_texted_codes_lock_the_account_whatever_passwords_come_between(
     assert wrong == attempts(admin)
     _, page = password_step(running.http_url, account.email)
     assert LOCKED in page.text
+    assert_owner_told_once(letters, account)
 
 
 def test_wrong_recovery_codes_lock_the_account_whatever_passwords_come_between(
-    identity: tuple[RunningService, Identity],
+    identity: tuple[RunningService, Identity], letters: Letters
 ) -> None:
     running, admin = identity
     account = new_account(admin, totp_secret=SECRET)
@@ -200,6 +248,96 @@ def test_wrong_recovery_codes_lock_the_account_whatever_passwords_come_between(
     assert wrong == attempts(admin)
     _, page = password_step(running.http_url, account.email)
     assert LOCKED in page.text
+    assert_owner_told_once(letters, account)
+
+
+def assert_owner_told_once(letters: Letters, account: Account) -> None:
+    """The lock was emailed to the account's owner, saying until when; the
+    refused tries after it sent nothing more."""
+    told = letters.wait_for(Kind.ACCOUNT_LOCKED, account.email)
+    assert set(told) == {"time", "until"}
+    assert len(letters.of(Kind.ACCOUNT_LOCKED, account.email)) == 1
+
+
+class Clock:
+    """The time as the test sets it."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_second_factor_locks_in_a_row_last_twice_as_long(
+    identity: tuple[RunningService, Identity],
+) -> None:
+    """Someone with the password comes back as each lock ends: the second lock
+    lasts twice the first, and only a completed sign-in ends the series."""
+    _, admin = identity
+    clock = Clock()
+    policy = admin.signin.password_lockout.policy
+    signin = SignIn(admin.database.sessions, admin.hasher, lockout=policy, clock=clock)
+    told: list[Account] = []
+    signin.lock_alert = told.append
+    account = new_account(admin, totp_secret=SECRET)
+    where = Where(ip="192.0.2.77")
+
+    def round_of_wrong_codes() -> Outcome:
+        assert signin.password(account.email, PASSWORD, where).outcome is Outcome.OK
+        outcomes = [
+            signin.second_factor(account.id, wrong_totp(SECRET, clock.now), where).outcome
+            for _ in range(policy.max_attempts)
+        ]
+        # After a lock has run out, wrong codes are wrong codes again, not locks.
+        assert outcomes[:-1] == [Outcome.INVALID] * (policy.max_attempts - 1)
+        return outcomes[-1]
+
+    lengths = []
+    for _ in range(2):
+        start = clock.now
+        assert round_of_wrong_codes() is Outcome.LOCKED
+        locked = signin.password(account.email, PASSWORD, where)
+        assert locked.outcome is Outcome.LOCKED
+        assert locked.locked_until is not None
+        lengths.append(locked.locked_until - start)
+        clock.now = locked.locked_until - timedelta(seconds=1)
+        assert signin.password(account.email, PASSWORD, where).outcome is Outcome.LOCKED
+        clock.now = locked.locked_until
+    assert lengths == [policy.lock_for, 2 * policy.lock_for]
+    assert [a.second_factor_locks for a in told] == [1, 2]  # the owner told of each
+    # The right code completes a sign-in: the next lock is a first one again.
+    code = pyotp.TOTP(SECRET).at(clock.now)
+    assert signin.password(account.email, PASSWORD, where).outcome is Outcome.OK
+    assert signin.second_factor(account.id, code, where).outcome is Outcome.OK
+    clock.now += timedelta(minutes=1)
+    start = clock.now
+    assert round_of_wrong_codes() is Outcome.LOCKED
+    again = signin.password(account.email, PASSWORD, where)
+    assert again.locked_until == start + policy.lock_for
+
+
+def test_the_page_says_how_long_an_escalated_lock_has_left(
+    identity: tuple[RunningService, Identity],
+) -> None:
+    running, admin = identity
+    clock = Clock()  # starts at the service's own time
+    policy = admin.signin.password_lockout.policy
+    signin = SignIn(admin.database.sessions, admin.hasher, lockout=policy, clock=clock)
+    account = new_account(admin, totp_secret=SECRET)
+    for _ in range(2):  # the second lock starts as the first ends: 15 + 30 minutes
+        for _ in range(policy.max_attempts):
+            signin.second_factor(account.id, wrong_totp(SECRET, clock.now), Where())
+        locked = signin.account(account.id)
+        assert locked is not None
+        assert locked.locked_until is not None
+        clock.now = locked.locked_until
+    _, page = password_step(running.http_url, account.email)
+    said = re.search(r"Wait (\d+) minutes", page.text)
+    assert said, page.text[:1500]
+    # Not the configured 15: what is left of the second lock (45 minutes from
+    # the first lock's start, less the moments this test took).
+    assert 30 < int(said[1]) <= 45
 
 
 @contextmanager

@@ -75,9 +75,78 @@ def test_wrong_second_factors_lock_the_account_and_only_a_sign_in_resets_them() 
 
 
 def test_the_policy_has_no_way_for_a_password_to_reset_second_factors() -> None:
-    # The only ways to change the second-factor count: a failure, a sign-in.
+    # The only ways to change the second-factor count: a failure, a sign-in, an
+    # operator's unlock.
     changes = {n for n in vars(LockoutPolicy) if n.startswith("after_")}
-    assert changes == {"after_second_factor_failure", "after_sign_in"}
+    assert changes == {"after_second_factor_failure", "after_sign_in", "after_unlock"}
+
+
+def lock_by_wrong_codes(current: Account, at: datetime) -> Account:
+    for _ in range(POLICY.max_attempts):
+        current = POLICY.after_second_factor_failure(current, at)
+    assert current.locked_until is not None
+    return current
+
+
+def test_second_factor_locks_in_a_row_each_last_twice_as_long() -> None:
+    current, at = account(), NOW
+    lengths = []
+    for _ in range(4):
+        current = lock_by_wrong_codes(current, at)
+        assert current.locked_until is not None
+        lengths.append(current.locked_until - at)
+        at = current.locked_until  # the attacker comes back as soon as it ends
+    assert lengths == [timedelta(minutes=m) for m in (15, 30, 60, 120)]
+    assert current.second_factor_locks == 4
+
+
+def test_second_factor_locks_stop_growing_at_a_day() -> None:
+    assert [POLICY.second_factor_lock(n) for n in (7, 8, 9, 100)] == [
+        timedelta(minutes=960),
+        timedelta(hours=24),
+        timedelta(hours=24),
+        timedelta(hours=24),
+    ]
+    assert POLICY.second_factor_lock(10**9) == timedelta(hours=24)  # no overflow
+    # A lock configured at a day already never grows, nor shrinks.
+    day = LockoutPolicy(lock_for=timedelta(hours=24))
+    assert day.second_factor_lock(1) == day.second_factor_lock(5) == timedelta(hours=24)
+
+
+def test_a_completed_sign_in_or_an_unlock_starts_the_series_again() -> None:
+    twice = lock_by_wrong_codes(lock_by_wrong_codes(account(), NOW), NOW + timedelta(minutes=15))
+    assert twice.second_factor_locks == 2
+    for reset in (POLICY.after_sign_in(twice), LockoutPolicy.after_unlock(twice)):
+        assert (reset.second_factor_locks, reset.failed_second_factor) == (0, 0)
+        assert not reset.locked(NOW)
+        again = lock_by_wrong_codes(reset, NOW + timedelta(hours=2))
+        assert again.locked_until == NOW + timedelta(hours=2, minutes=15)
+    # Wrong codes short of a lock keep the series: only a sign-in ends it.
+    after = POLICY.after_second_factor_failure(twice, NOW + timedelta(hours=1))
+    assert after.second_factor_locks == 2
+
+
+def test_a_wrong_code_after_a_lock_ran_out_is_not_a_lock() -> None:
+    locked = lock_by_wrong_codes(account(), NOW)
+    later = NOW + timedelta(minutes=15)
+    after = POLICY.after_second_factor_failure(locked, later)
+    assert after.locked_until is None  # the expired lock is gone, not renewed
+    assert (after.failed_second_factor, after.second_factor_locks) == (1, 1)
+
+
+def test_an_attacker_who_knows_the_password_gets_few_guesses_a_day() -> None:
+    """The figure behind the rule: 6 codes every 15 minutes would be 576 a day."""
+    current, at, guesses = account(), NOW, []
+    while at < NOW + timedelta(days=3):
+        current = lock_by_wrong_codes(current, at)
+        guesses.append(at)
+        assert current.locked_until is not None
+        at = current.locked_until
+    per_day = [
+        POLICY.max_attempts * sum(1 for g in guesses if NOW + d <= g < NOW + d + timedelta(days=1))
+        for d in (timedelta(days=0), timedelta(days=1), timedelta(days=2))
+    ]
+    assert per_day == [42, 6, 6]
 
 
 # -- how many hashes at once --------------------------------------------------------------

@@ -76,6 +76,8 @@ accounts = sa.Table(
     sa.Column("address", sa.JSON),
     sa.Column("locale", sa.String(16)),
     sa.Column("failed_second_factor", sa.Integer, nullable=False),
+    # Second-factor locks in a row without a completed sign-in (each lasts longer).
+    sa.Column("second_factor_locks", sa.Integer, nullable=False),
     sa.Column("locked_until", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),

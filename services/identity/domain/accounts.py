@@ -31,6 +31,9 @@ class Account:
     # Wrong second-factor answers in a row (wrong passwords are counted per
     # address: domain.lockout).
     failed_second_factor: int = 0
+    # Second-factor locks in a row without a completed sign-in between (each
+    # lasts longer: domain.lockout).
+    second_factor_locks: int = 0
     locked_until: datetime | None = None
 
     @property

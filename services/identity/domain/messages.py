@@ -25,6 +25,7 @@ class Kind(StrEnum):
     NEW_DEVICE = "new_device"
     PASSWORD_CHANGED = "password_changed"
     FACTOR_CHANGED = "factor_changed"
+    ACCOUNT_LOCKED = "account_locked"
 
 
 SMS_KINDS = frozenset({Kind.PHONE_CODE})
@@ -124,6 +125,24 @@ TEMPLATES: Mapping[Kind, Mapping[str, Text]] = {
             "您的 GaaP 登录安全设置已更改",
             "您登录 GaaP 时用于第二步验证的方式（((factor))）已于 ((time))（UTC）更改。\n\n"
             "如果不是您本人，请重置密码并联系服务台。",
+        ),
+    },
+    Kind.ACCOUNT_LOCKED: {
+        "en": Text(
+            "Your GaaP account is locked",
+            "Someone signing in to your GaaP account entered the wrong security code "
+            "too many times at ((time)) (UTC), so the account is locked until ((until)) "
+            "(UTC).\n\n"
+            "Whoever it was knew your password. If this was not you, reset your password "
+            "now using 'Forgot your password?' on the sign-in page, and contact the "
+            "service desk.",
+        ),
+        "zh-Hans": Text(
+            "您的 GaaP 账户已被锁定",
+            "有人在登录您的 GaaP 账户时于 ((time))（UTC）多次输入了错误的安全验证码，"
+            "因此该账户已被锁定至 ((until))（UTC）。\n\n"
+            "此人知道您的密码。如果不是您本人，请立即在登录页面使用“忘记密码？”重置密码，"
+            "并联系服务台。",
         ),
     },
 }

@@ -19,7 +19,7 @@ from services.identity.adapters.audit_log import AuditFilter
 from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import AuditEvent, EventType
-from services.identity.domain.lockout import address_key
+from services.identity.domain.lockout import LockoutPolicy, address_key
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
@@ -167,7 +167,7 @@ class Operators:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
             account = _require(repo.get_for_update(account_id))
-            unlocked = replace(account, locked_until=None, failed_second_factor=0)
+            unlocked = LockoutPolicy.after_unlock(account)  # the series of locks too
             repo.update(unlocked)
             password_lock = signin_failures.locked_until(session, [address_key(account.email)], now)
             # Wrong passwords' locks go too, from every client address.

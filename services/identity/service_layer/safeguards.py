@@ -1,7 +1,8 @@
 """What every citizen self-service action shares: its rules, throttling per
 client address and per address a code is sent to, counting wrong passwords (per
 email address) and wrong second factors (per account) towards lockout, email
-alerts, and the audit trail.
+alerts (a change to the account, a new device, a lock by wrong codes), and the
+audit trail.
 
 Rules kept here:
 - wrong second factors count towards the account's lockout under a row lock,
@@ -128,6 +129,7 @@ class Safeguards(AuditTrail):
             factor=factor,
             reason=reason,
             event=event,
+            alert=self.lock_alert,
         )
 
     # -- alerts and audit -------------------------------------------------------------
@@ -139,3 +141,16 @@ class Safeguards(AuditTrail):
         if factor:
             values["factor"] = messages.FACTOR_NAMES[factor][lang]
         self._postbox.post(kind, account.email, lang, values)
+
+    def lock_alert(self, account: Account) -> None:
+        """Email the owner that wrong codes have locked their account, and until
+        when: whoever typed them knew the password. In the account's own
+        language, not the page's (the page may be the attacker's)."""
+        if account.locked_until is None:
+            return
+        values = {
+            "time": self._clock().strftime("%Y-%m-%d %H:%M"),
+            "until": account.locked_until.strftime("%Y-%m-%d %H:%M"),
+        }
+        lang = messages.language_of(account.locale)
+        self._postbox.post(Kind.ACCOUNT_LOCKED, account.email, lang, values)

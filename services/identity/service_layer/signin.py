@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 
 import sqlalchemy as sa
+from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters.accounts import SqlAccountRepository
@@ -50,6 +51,13 @@ class BrowserSession:
 class Attempt:
     outcome: Outcome
     account: Account | None = None
+    # LOCKED by the account's own lock (second factors, an operator): until when.
+    locked_until: datetime | None = None
+
+
+# Told when wrong second factors have just locked an account (its owner is
+# emailed), once the lock is committed.
+LockAlert = Callable[[Account], None]
 
 
 def second_factor_failed(
@@ -62,15 +70,26 @@ def second_factor_failed(
     factor: str,
     reason: str,
     event: EventType = EventType.SECOND_FACTOR_FAILED,
+    alert: LockAlert | None = None,
 ) -> Outcome:
     """Count a wrong second-factor answer (authenticator or texted code, recovery
     code) for ``account``, already locked for update in ``session``; LOCKED when
-    it was the last one allowed."""
+    it was the last one allowed (then ``alert`` is told once ``session`` commits)."""
     updated = policy.after_second_factor_failure(account, trail.now())
     SqlAccountRepository(session).update(updated)
     trail.record(session, event, where, account.id, reason=reason)
     if updated.locked_until is not None:
-        trail.record(session, EventType.ACCOUNT_LOCKED, where, account.id, factor=factor)
+        trail.record(
+            session,
+            EventType.ACCOUNT_LOCKED,
+            where,
+            account.id,
+            factor=factor,
+            until=updated.locked_until.isoformat(),
+            in_a_row=updated.second_factor_locks,
+        )
+        if alert is not None:
+            orm_event.listen(session, "after_commit", lambda _: alert(updated), once=True)
         return Outcome.LOCKED
     return Outcome.INVALID
 
@@ -98,6 +117,8 @@ class SignIn:
         self._max = max_session
         self._clock = clock
         self._trail = AuditTrail(sessions, clock)
+        # Set where citizens can be emailed (bootstrap: Safeguards.lock_alert).
+        self.lock_alert: LockAlert | None = None
 
     def account(self, account_id: str) -> Account | None:
         with self._sessions() as session:
@@ -140,7 +161,7 @@ class SignIn:
             # Locked by wrong second factors or an operator: said only to whoever
             # knows the password.
             self._trail.audit(EventType.SIGN_IN_FAILED, where, account.id, reason="locked")
-            return Attempt(Outcome.LOCKED)
+            return Attempt(Outcome.LOCKED, locked_until=account.locked_until)
         if not self._hasher.needs_rehash(account.password_hash):
             return Attempt(Outcome.OK, account)
         with transaction(self._sessions) as session:
@@ -165,7 +186,7 @@ class SignIn:
         if account is None or account.totp_secret is None:
             return Attempt(Outcome.INVALID)
         if account.locked(now):
-            return Attempt(Outcome.LOCKED)
+            return Attempt(Outcome.LOCKED, locked_until=account.locked_until)
         step = totp.matching_step(
             account.totp_secret, code, now.timestamp(), account.totp_last_step
         )
@@ -175,7 +196,7 @@ class SignIn:
             if current is None:
                 return Attempt(Outcome.INVALID)
             if current.locked(now):
-                return Attempt(Outcome.LOCKED)
+                return Attempt(Outcome.LOCKED, locked_until=current.locked_until)
             if step is None or (
                 current.totp_last_step is not None and step <= current.totp_last_step
             ):
@@ -188,7 +209,11 @@ class SignIn:
                     where,
                     factor="totp",
                     reason="wrong totp",
+                    alert=self.lock_alert,
                 )
+                if outcome is Outcome.LOCKED:
+                    locked = repo.get(account_id)
+                    return Attempt(outcome, locked_until=locked.locked_until if locked else None)
                 return Attempt(outcome)
             updated = replace(self._lockout.after_sign_in(current), totp_last_step=step)
             repo.update(updated)

@@ -74,7 +74,9 @@ class AccountPages:
             return self.kit.throttled(request, None, refused.minutes)
         attempt = await run_in_threadpool(self.kit.flow.signin.password, email, password, where)
         if attempt.outcome is not Outcome.OK or attempt.account is None:
-            message = self.kit.flow._failure(language, attempt.outcome, "password")
+            message = self.kit.flow._failure(
+                language, attempt.outcome, "password", attempt.locked_until
+            )
             return self._signin_form(
                 request, email, [FieldError("email", message)], status_code=400
             )
@@ -139,7 +141,9 @@ class AccountPages:
             where,
         )
         if attempt.outcome is not Outcome.OK:
-            error = self.kit.outcome_error(language, attempt.outcome, "code", texts.TOTP_WRONG)
+            error = self.kit.outcome_error(
+                language, attempt.outcome, "code", texts.TOTP_WRONG, attempt.locked_until
+            )
             return self._code_form(request, account, [error], status_code=400)
         await run_in_threadpool(self.kit.flow.signin.step_up, signed_in.cookie, where)
         return see_other("/account")

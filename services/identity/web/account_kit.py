@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -175,9 +176,23 @@ class Kit:
     def code_error(self, language: str, check: Check) -> FieldError:
         return FieldError("code", self.t(language, CODE_MESSAGES.get(check, texts.CODE_WRONG)))
 
-    def outcome_error(self, language: str, outcome: Outcome, field: str, wrong: str) -> FieldError:
+    async def locked_error(self, language: str, account_id: str) -> FieldError:
+        """The lock message for a code refused because ``account_id`` is locked,
+        with the minutes its lock has left (second-factor locks grow longer)."""
+        account = await run_in_threadpool(self.flow.signin.account, account_id)
+        until = account.locked_until if account is not None else None
+        return FieldError("code", self.flow._failure(language, Outcome.LOCKED, "code", until))
+
+    def outcome_error(
+        self,
+        language: str,
+        outcome: Outcome,
+        field: str,
+        wrong: str,
+        until: datetime | None = None,
+    ) -> FieldError:
         if outcome is Outcome.LOCKED:
-            return FieldError(field, self.flow._failure(language, outcome, field))
+            return FieldError(field, self.flow._failure(language, outcome, field, until))
         return FieldError(field, self.t(language, wrong))
 
     # -- the emailed-code step of registration and reset -----------------------------

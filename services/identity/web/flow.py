@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 import secrets
 from collections.abc import Callable, Mapping
@@ -55,6 +56,7 @@ log = logging.getLogger(__name__)
 SIGNIN_COOKIE = "gaap_signin"
 DEVICE_COOKIE = "gaap_device"  # a long-lived id of the browser, for new-device alerts
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LONGEST_SAID = timedelta(days=1)  # the longest lock by wrong codes (domain.lockout)
 
 
 @dataclass
@@ -337,7 +339,8 @@ class Flow:
             return refused
         attempt = await run_in_threadpool(self.signin.password, email, password, where)
         if attempt.outcome is not Outcome.OK or attempt.account is None:
-            errors = [FieldError("email", self._failure(language, attempt.outcome, "password"))]
+            reason = self._failure(language, attempt.outcome, "password", attempt.locked_until)
+            errors = [FieldError("email", reason)]
             return self._signin_form(request, pending, agency, email, errors, status_code=400)
         # A new session on every password sign-in (no session fixation).
         cookie, _ = await run_in_threadpool(
@@ -430,7 +433,8 @@ class Flow:
             self.signin.second_factor, session.account_id, code, where
         )
         if attempt.outcome is not Outcome.OK:
-            errors = [FieldError("code", self._failure(language, attempt.outcome, "code"))]
+            reason = self._failure(language, attempt.outcome, "code", attempt.locked_until)
+            errors = [FieldError("code", reason)]
             return self._code_form(request, pending, errors, status_code=400, account=account)
         await run_in_threadpool(self.signin.step_up, cookie, where)
         return _see_other(f"/authorize/continue?auth={pending.id}")
@@ -632,19 +636,30 @@ class Flow:
 
     # -- messages ---------------------------------------------------------------------
 
-    def _failure(self, language: str, outcome: Outcome, factor: str) -> str:
+    def _failure(
+        self, language: str, outcome: Outcome, factor: str, until: datetime | None = None
+    ) -> str:
         """Never says whether the account exists: a locked unknown address reads
-        the same as a wrong password."""
+        the same as a wrong password. ``until`` is the account's own lock, said
+        only to whoever knew the password (second-factor locks grow longer)."""
         if outcome is Outcome.LOCKED:
             template = self.pages.gettext(
                 language, "You have tried too many times. Wait %(minutes)d minutes, then try again."
             )
-            return template % {"minutes": self.lock_minutes}
+            return template % {"minutes": self._minutes_left(until)}
         if factor == "password":
             return self.pages.gettext(language, "The email address or password is not right")
         return self.pages.gettext(
             language, "Enter the 6-digit code shown in your authenticator app"
         )
+
+    def _minutes_left(self, until: datetime | None) -> int:
+        """Whole minutes until ``until``; the configured lock for a lock of wrong
+        passwords, or one longer than a day (an operator's)."""
+        left = (until - self.clock()) if until is not None else None
+        if left is None or not timedelta(0) < left <= _LONGEST_SAID:
+            return self.lock_minutes
+        return math.ceil(left / timedelta(minutes=1))
 
     def _t(self, request: Request, message: str) -> str:
         return self.pages.gettext(self.language(request), message)

@@ -194,7 +194,9 @@ class PhonePages:
         if result is Outcome.OK:
             await run_in_threadpool(self.kit.flow.signin.step_up, signed_in.cookie, where)
             return see_other(self.kit.onward(pending))
-        if isinstance(result, Outcome):
+        if result is Outcome.LOCKED:
+            error = await self.kit.locked_error(language, signed_in.session.account_id)
+        elif isinstance(result, Outcome):
             error = FieldError("code", self.kit.flow._failure(language, result, "code"))
         else:
             error = self.kit.code_error(language, result)

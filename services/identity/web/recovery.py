@@ -167,6 +167,9 @@ class RecoveryPages:
         outcome = await run_in_threadpool(
             self.authenticator_app.use_recovery_code, signed_in.session.account_id, code, where
         )
+        if outcome is Outcome.LOCKED:
+            errors = [await self.kit.locked_error(language, signed_in.session.account_id)]
+            return self._recovery_form(request, pending, errors, status_code=400)
         if outcome is not Outcome.OK:
             errors = [self.kit.outcome_error(language, outcome, "code", texts.RECOVERY_CODE_WRONG)]
             return self._recovery_form(request, pending, errors, status_code=400)

@@ -302,7 +302,10 @@ def test_wrong_texted_codes_count_towards_the_lockout(
     assert "You have tried too many times" in locked.text
     still = browser.submit(locked, code=code)  # even the right code, while locked
     assert "You have tried too many times" in still.text
-    assert details(platform, someone.account_id, "account.locked") == [{"factor": "sms"}]
+    [lock] = details(platform, someone.account_id, "account.locked")
+    assert (lock["factor"], lock["in_a_row"]) == ("sms", 1)
+    # The owner is told, by email (whoever typed the codes knew the password).
+    assert "locked until" in text_of(mailbox.wait_for(someone.email, "Your GaaP account is locked"))
     failed = details(platform, someone.account_id, "second_factor.failed")
     assert len(failed) == attempts
     # Signed in with the password only: the session never reached Cl.Cm.
