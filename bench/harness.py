@@ -26,7 +26,6 @@ DEFAULT_SECONDS = 5.0
 MAX_WARMUP_SECONDS = 1.0
 START_TIMEOUT = 60.0
 
-READY = "ready"
 WARM = "warm"
 GO = "go"
 

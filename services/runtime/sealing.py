@@ -99,10 +99,6 @@ class Sealer:
         return self.unseal(stored.encode(), context.encode()).decode()
 
 
-def is_sealed(stored: str | bytes) -> bool:
-    return (stored.encode() if isinstance(stored, str) else stored).startswith(_PREFIX)
-
-
 _PLAIN = Sealer(None)
 
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -229,7 +229,3 @@ def token(identity_http: str, client_id: str, secret: str, scope: str | None = N
     assert response.status_code == 200, response.text
     access: str = response.json()["access_token"]
     return access
-
-
-def env_without(env: Mapping[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in names}

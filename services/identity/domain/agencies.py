@@ -9,7 +9,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
@@ -82,15 +82,6 @@ class NewAgency:
 
     agency: Agency
     client_secret: str | None
-
-
-class AgencyRepository(Protocol):
-    def add(self, agency: Agency) -> None: ...
-    def get(self, client_id: str) -> Agency | None: ...
-    def update(self, agency: Agency) -> None: ...
-    def list(
-        self, *, after: str | None, limit: int, include_disabled: bool
-    ) -> Sequence[Agency]: ...
 
 
 def hash_secret(secret: str) -> str:

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -43,12 +43,6 @@ class SigningKey:
 
     def published_at(self, now: datetime) -> bool:
         return self.expires_at is None or now < self.expires_at
-
-
-class KeyRepository(Protocol):
-    def add(self, key: SigningKey) -> None: ...
-    def all(self) -> Sequence[SigningKey]: ...
-    def set_times(self, key: SigningKey) -> None: ...
 
 
 def generate(alg: str, now: datetime) -> SigningKey:

@@ -306,14 +306,3 @@ class DailyCounts:
             sa.select(t.c.count).where(t.c.tenant == tenant, t.c.channel == channel, t.c.day == day)
         ).scalar()
         return int(found or 0)
-
-
-def in_chunks(items: Iterable[str], size: int = 500) -> Iterable[list[str]]:
-    batch: list[str] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

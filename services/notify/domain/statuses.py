@@ -31,7 +31,3 @@ FINAL: Final = frozenset(
 FAILURES: Final = frozenset({PERMANENT_FAILURE, TEMPORARY_FAILURE, TECHNICAL_FAILURE})
 # What a provider's delivery receipt may report.
 RECEIPT_STATUSES: Final = frozenset({DELIVERED, PERMANENT_FAILURE, TEMPORARY_FAILURE})
-
-
-def is_final(status: str) -> bool:
-    return status in FINAL

@@ -33,7 +33,7 @@ from services.notify.domain import templates as template_rules
 from services.notify.domain.notifications import MAX_BULK_ROWS, Notification
 from services.notify.domain.placeholders import Value
 from services.notify.domain.recipients import SmsRules
-from services.notify.domain.statuses import CANCELLED, CREATED, FAILURES, FINAL, SENDING
+from services.notify.domain.statuses import CANCELLED, CREATED, FAILURES
 from services.notify.domain.templates import Rendered, Template
 from services.notify.service_layer import agency_settings, callbacks
 from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
@@ -731,8 +731,3 @@ def _csv_rows(text: str, channel: str) -> list[tuple[str, Mapping[str, Value], s
         if len(rows) > MAX_BULK_ROWS:
             break
     return rows
-
-
-PENDING = (CREATED,)
-IN_FLIGHT = (SENDING,)
-DONE = tuple(FINAL)

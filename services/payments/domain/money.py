@@ -5,7 +5,6 @@ from __future__ import annotations
 from services.runtime.errors import FieldViolation
 
 DEFAULT_CURRENCY = "GBP"
-DEFAULT_MAX_AMOUNT = 10_000_000
 
 # ISO 4217 exponents for the currencies payments accepts. A currency missing
 # here is refused rather than guessed: a wrong exponent charges 100x too much.
