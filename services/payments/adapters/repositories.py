@@ -70,6 +70,7 @@ def payment_from_row(row: Any) -> Payment:
         authorised_at=row.authorised_at,
         captured_at=row.captured_at,
         hold_claim=HoldClaim(row.hold_claim) if row.hold_claim else None,
+        late_hold_ref=row.late_hold_ref or "",
     )
 
 
@@ -102,6 +103,7 @@ def _payment_values(p: Payment) -> dict[str, Any]:
         "authorised_at": p.authorised_at,
         "captured_at": p.captured_at,
         "hold_claim": p.hold_claim.value if p.hold_claim else None,
+        "late_hold_ref": p.late_hold_ref or None,
     }
 
 
@@ -188,6 +190,12 @@ class Payments:
             )
             .limit(limit)
         )
+        return list(self.session.scalars(query))
+
+    def with_late_holds(self, limit: int) -> list[str]:
+        """Payments holding an authorisation that landed after they stopped taking it."""
+        c = t.payments.c
+        query = sa.select(c.id).where(c.late_hold_ref.is_not(None)).limit(limit)
         return list(self.session.scalars(query))
 
     def due_for_capture_expiry(self, authorised_before: datetime, limit: int) -> list[str]:

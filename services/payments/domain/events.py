@@ -12,6 +12,12 @@ CAPTURED = "payment.captured"
 REFUNDED = "payment.refunded"
 WEBHOOK_EVENTS = (CREATED, SUCCEEDED, FAILED, CANCELLED, CAPTURED, REFUNDED)
 
+# An authorisation that landed after the payment stopped taking it (page expired,
+# cancelled), and what became of its hold: released, or refused by the provider.
+AUTHORISED_LATE = "payment.authorised_late"
+LATE_HOLD_RELEASED = "payment.authorisation_released"
+LATE_HOLD_REFUSED = "payment.authorisation_release_refused"
+
 # Event recorded for each state a payment enters (the payment's own history).
 STATE_EVENTS = {
     State.CREATED: CREATED,

@@ -146,6 +146,9 @@ class Payment:
     authorised_at: datetime | None = None
     captured_at: datetime | None = None
     hold_claim: HoldClaim | None = None
+    # A hold the provider authorised after this payment stopped taking it (the
+    # page expired or was cancelled meanwhile), until it is released.
+    late_hold_ref: str = ""
 
     @property
     def finished(self) -> bool:

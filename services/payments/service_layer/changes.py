@@ -73,6 +73,26 @@ class Changes:
         self.payments.save(claimed)
         return claimed
 
+    def authorised_late(self, payment: Payment, reference: str) -> Payment:
+        """An authorisation landed after the payment stopped taking it: its hold is
+        kept on record (``late_hold_ref``) until released, never as the payment's."""
+        late = replace(
+            payment,
+            late_hold_ref=reference,
+            provider_ref=payment.provider_ref or reference,
+            updated_at=self.now,
+        )
+        self.payments.save(late)
+        self.events.add(late, events.AUTHORISED_LATE, self.now)
+        return late
+
+    def late_hold_settled(self, payment: Payment, event_type: str) -> Payment:
+        """The late hold is released (or the provider refused for good): off the record."""
+        settled = replace(payment, late_hold_ref="", updated_at=self.now)
+        self.payments.save(settled)
+        self.events.add(settled, event_type, self.now)
+        return settled
+
     def refund_requested(self, payment: Payment, refund: Refund) -> Payment:
         self.refunds.add(refund)
         reserved = replace(

@@ -21,6 +21,7 @@ from services.payments.domain.providers import (
     operation_key,
 )
 from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.late_holds import LateHolds
 from services.payments.service_layer.payments import Clock
 from services.payments.service_layer.providers import Providers
 from services.runtime.db import transaction
@@ -41,6 +42,7 @@ class Checkout:
         self._sessions = sessions
         self._providers = providers
         self._clock = clock
+        self._late_holds = LateHolds(sessions, providers, clock=clock)
 
     def open(self, payment_id: str) -> Payment:
         """The payment as the page should show it; the first visit starts it, and a
@@ -65,7 +67,9 @@ class Checkout:
 
     def submit(self, payment_id: str, card: Card) -> Payment:
         """Card details to the provider; the payment is then authorised (awaiting
-        the citizen's confirmation) or failed."""
+        the citizen's confirmation) or failed. An authorisation that lands after
+        the payment stopped waiting for it (expired, cancelled) is recorded as a
+        late hold and released (``LateHolds``), never taken as the payment's."""
 
         def mark_submitted(changes: Changes, payment: Payment) -> Payment:
             self._require_open(changes, payment, State.STARTED)
@@ -85,8 +89,10 @@ class Checkout:
         )
 
         def record(changes: Changes, current: Payment) -> Payment:
+            if result.outcome is Outcome.AUTHORISED and _late(current, result.reference):
+                return changes.authorised_late(current, result.reference)
             if current.state is not State.SUBMITTED or current.authorised_at is not None:
-                return current  # moved on meanwhile (swept, or an out-of-order event)
+                return current  # moved on meanwhile; a card not authorised holds nothing
             if result.outcome is Outcome.AUTHORISED:
                 authorised = replace(
                     current,
@@ -104,7 +110,11 @@ class Checkout:
                 changes.payments.save(failed)
             return failed
 
-        return self._change(payment_id, record)
+        recorded = self._change(payment_id, record)
+        if recorded.late_hold_ref:
+            # Expired or cancelled meanwhile: the card must not stay held.
+            return self._late_holds.release(payment_id) or recorded
+        return recorded
 
     def confirm(self, payment_id: str) -> Payment:
         """The citizen confirms: capture now, or hold for the agency (delayed capture).
@@ -199,6 +209,17 @@ def _claim_confirmation(changes: Changes, payment: Payment) -> Payment:
     if payment.delayed_capture:
         return changes.move(payment, State.CAPTURABLE)
     return changes.claim_hold(payment, HoldClaim.CAPTURE)
+
+
+def _late(payment: Payment, reference: str) -> bool:
+    """Whether an authorisation (``reference``) came too late for the payment: it
+    is no longer waiting for one (expired, cancelled, anything else not open) and
+    the hold is not already its own or already on record."""
+    if reference == payment.late_hold_ref or (
+        payment.authorised_at is not None and reference == payment.provider_ref
+    ):
+        return False  # on record already
+    return payment.state is not State.SUBMITTED or payment.authorised_at is not None
 
 
 def _past_cancelling(payment: Payment) -> bool:

@@ -4,6 +4,8 @@
   any authorisation at the provider first.
 - Delayed-capture payments not captured 120 hours after authorisation are
   cancelled (``capture_window_expired``), releasing the hold.
+- Holds authorised after their payment stopped taking them (``late_holds``)
+  whose release at the provider failed are released again.
 - Refunds reserved but never acknowledged by the provider (a crash, an outage)
   are sent again with the same provider key.
 
@@ -37,6 +39,7 @@ from services.payments.domain.providers import ProviderError, ProviderRefused, o
 from services.payments.domain.refunds import RefundState
 from services.payments.service_layer.changes import Changes
 from services.payments.service_layer.checkout import Checkout
+from services.payments.service_layer.late_holds import LateHolds
 from services.payments.service_layer.payments import Clock, PaymentsService
 from services.payments.service_layer.providers import Providers
 from services.runtime import idempotency
@@ -63,6 +66,7 @@ class Sweeper:
         self._providers = providers
         self._payments = payments
         self._checkout = checkout
+        self._late_holds = LateHolds(sessions, providers, clock=clock)
         self._clock = clock
         self._batch = batch
 
@@ -77,6 +81,7 @@ class Sweeper:
         changed += sum(
             self._expire(pid, State.CANCELLED, Failure.CAPTURE_WINDOW_EXPIRED) for pid in holds
         )
+        changed += self._late_holds.release_all(self._batch)
         changed += self._resubmit_refunds(now - STUCK_REFUND_AFTER)
         with transaction(self._sessions) as session:
             idempotency.purge_expired(session, t.idempotency_keys, now)

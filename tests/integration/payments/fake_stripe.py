@@ -59,6 +59,15 @@ class FakeStripe:
         self._server.shutdown()
         self._server.server_close()
 
+    def intents_for(self, payment_id: str) -> list[dict[str, Any]]:
+        """The PaymentIntents created for a GaaP payment, as the server holds them now."""
+        with self._lock:
+            return [
+                dict(i)
+                for i in self._intents.values()
+                if i["metadata"]["gaap_payment_id"] == payment_id
+            ]
+
     def handle(self, call: Call) -> tuple[int, dict[str, Any]]:
         with self._lock:
             self.calls.append(call)
