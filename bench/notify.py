@@ -54,12 +54,12 @@ from bench.report import Figure, Target, measurement_figures
 from bench.token_endpoint import postgres_reachable, throwaway_postgres
 from services.notify.bootstrap import Notify, deliverer, open_notify, sms_client
 from services.notify.domain.templates import Content
-from services.notify.service_layer.common import Idempotent
 from services.notify.service_layer.sending import BulkRequest
 from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
 from services.runtime.egress import LOOPBACK
+from services.runtime.idempotency import Keyed
 from tests.support import databases
 
 BULK_ROWS = 100_000
@@ -100,7 +100,8 @@ def _template(notify: Notify) -> str:
         "email",
         "Bench",
         [Content("en", "Your ((thing)) is ready", "# Hello ((name))\n\nYour ((thing)) is ready.")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
     return created.id  # type: ignore[union-attr]
 
@@ -113,7 +114,8 @@ def _queue(notify: Notify, template_id: str, rows: int) -> float:
     notify.sending.send_bulk(
         AGENCY,
         BulkRequest(template_id, csv=csv),
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
     return time.perf_counter() - began
 

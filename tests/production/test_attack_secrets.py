@@ -33,11 +33,11 @@ from services.identity.settings import IdentitySettings
 from services.payments.adapters import tables as payment_tables
 from services.payments.adapters.repositories import Subscriptions
 from services.payments.bootstrap import open_payments
-from services.payments.service_layer.payments import Keyed
 from services.payments.settings import PaymentsSettings
 from services.runtime import db, logs
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import StartupError
+from services.runtime.idempotency import Keyed
 from services.runtime.process import ServiceSpec
 from services.runtime.sealing import UnsealedSecret
 from tests.production.fleet import Fleet, base_environment, token
@@ -312,7 +312,10 @@ def test_payments_webhook_and_page_link_secrets_are_sealed_in_the_database(
     app = open_payments(platform_settings, _payments(database_url))
     try:
         early, early_secret = app.subscriptions.create(
-            "agency-a", "https://agency.example/hooks", [], Keyed(uuid.uuid4().hex, "h1")
+            "agency-a",
+            "https://agency.example/hooks",
+            [],
+            Keyed("agency-a", uuid.uuid4().hex, "h1"),
         )
         page = app.links.url("pay_1")
     finally:
@@ -323,7 +326,10 @@ def test_payments_webhook_and_page_link_secrets_are_sealed_in_the_database(
     app = open_payments(platform_settings, sealed)
     try:
         late, late_secret = app.subscriptions.create(
-            "agency-a", "https://agency.example/hooks2", [], Keyed(uuid.uuid4().hex, "h2")
+            "agency-a",
+            "https://agency.example/hooks2",
+            [],
+            Keyed("agency-a", uuid.uuid4().hex, "h2"),
         )
         assert app.links.url("pay_1") == page  # the same page-link key, sealed
         with app.database.sessions() as session:

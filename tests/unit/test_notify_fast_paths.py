@@ -18,8 +18,8 @@ from services.notify.adapters.email_smtp import fast_mime
 from services.notify.api.grpc import notification_message
 from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import EmailMessage
-from services.notify.service_layer.common import new_id
 from services.notify.service_layer.group_commit import GroupWriter
+from services.runtime.ids import new_id
 from services.runtime.timestamps import timestamp
 
 SENDER = "GaaP Notify <notify@gaap.localhost>"

@@ -19,7 +19,6 @@ from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import AuditEvent
 from services.identity.service_layer.agencies import UPDATABLE, AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
-from services.identity.service_layer.idempotent import Keyed
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.operators import AccountStatus, Operators
@@ -151,7 +150,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def CreateAgency(
         self, request: identity_pb2.CreateAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.CreateAgencyResponse:
-        key = _keyed("CreateAgency", request)
+        key = idempotency.keyed("CreateAgency", request, principal().client_id)
         jwks = _jwks(request.jwks_json) if request.jwks_json else None
         created = self._registry.create(
             name=request.name,
@@ -175,7 +174,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def UpdateAgency(
         self, request: identity_pb2.UpdateAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Agency:
-        key = _keyed("UpdateAgency", request)
+        key = idempotency.keyed("UpdateAgency", request, principal().client_id)
         if not request.agency.client_id:
             raise InvalidArgument.from_violations(
                 [FieldViolation("agency.client_id", "required: the agency to update")]
@@ -190,7 +189,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def DisableAgency(
         self, request: identity_pb2.DisableAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Agency:
-        key = _keyed("DisableAgency", request)
+        key = idempotency.keyed("DisableAgency", request, principal().client_id)
         _require(request.client_id, "client_id")
         return agency_message(
             self._registry.disable(request.client_id, keyed=key, actor=key.tenant)
@@ -207,7 +206,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def LockAccount(
         self, request: identity_pb2.LockAccountRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Account:
-        key = _keyed("LockAccount", request)
+        key = idempotency.keyed("LockAccount", request, principal().client_id)
         until = field_datetime(request, "lock_until")
         locked = self._api.operators.lock(
             request.account_id, until=until, reason=request.reason, actor=key.tenant, keyed=key
@@ -217,7 +216,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def UnlockAccount(
         self, request: identity_pb2.UnlockAccountRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Account:
-        key = _keyed("UnlockAccount", request)
+        key = idempotency.keyed("UnlockAccount", request, principal().client_id)
         unlocked = self._api.operators.unlock(
             request.account_id, reason=request.reason, actor=key.tenant, keyed=key
         )
@@ -316,20 +315,6 @@ def audit_message(event: AuditEvent) -> identity_pb2.AuditEvent:
         client_id=event.client_id or "",
         ip=event.ip or "",
         details=details,
-    )
-
-
-def _keyed(method: str, request: M) -> Keyed:
-    """The request's idempotency key (scoped to the calling agency) and the
-    fingerprint of everything else in it."""
-    key = idempotency.check_key(getattr(request, "idempotency_key"))  # noqa: B009
-    copy = type(request)()
-    copy.CopyFrom(request)
-    copy.ClearField("idempotency_key")
-    return Keyed(
-        principal().client_id,
-        key,
-        idempotency.fingerprint(method, copy.SerializeToString(deterministic=True)),
     )
 
 

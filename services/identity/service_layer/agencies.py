@@ -18,14 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters import audit_log
 from services.identity.adapters.repositories import SqlAgencyRepository, find_agency
+from services.identity.adapters.tables import idempotency_keys
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
 from services.identity.domain.audit import EventType
-from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.pagination import Page, PageRequest
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class AgencyRegistry:
         )
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = replayed(session, keyed)
+            earlier = claim_id(session, idempotency_keys, keyed)
             if earlier is not None:
                 return NewAgency(agencies.require(repo.get(earlier), earlier), None)
             repo.add(created.agency)
@@ -98,7 +99,7 @@ class AgencyRegistry:
                 by=actor,
                 mode=created.agency.mode,
             )
-            remember(session, keyed, created.agency.client_id)
+            complete_id(session, idempotency_keys, keyed, created.agency.client_id)
         log.info(
             "agency created",
             extra={"agency": created.agency.client_id, "mode": created.agency.mode},
@@ -151,7 +152,7 @@ class AgencyRegistry:
         now = self._clock()
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = replayed(session, keyed)
+            earlier = claim_id(session, idempotency_keys, keyed)
             if earlier is not None:
                 return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
@@ -165,7 +166,7 @@ class AgencyRegistry:
                 by=actor,
                 fields=sorted(changes),
             )
-            remember(session, keyed, client_id)
+            complete_id(session, idempotency_keys, keyed, client_id)
         log.info("agency updated", extra={"agency": client_id})
         return updated
 
@@ -174,7 +175,7 @@ class AgencyRegistry:
     ) -> Agency:
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = replayed(session, keyed)
+            earlier = claim_id(session, idempotency_keys, keyed)
             if earlier is not None:
                 return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
@@ -188,7 +189,7 @@ class AgencyRegistry:
                     client_id=client_id,
                     by=actor,
                 )
-            remember(session, keyed, client_id)
+            complete_id(session, idempotency_keys, keyed, client_id)
         log.info("agency disabled", extra={"agency": client_id})
         return disabled
 

@@ -16,15 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.identity.adapters import audit_log, signin_failures
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
+from services.identity.adapters.tables import idempotency_keys
 from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import AuditEvent, EventType
 from services.identity.domain.lockout import LockoutPolicy, address_key
 from services.identity.service_layer.citizen_tokens import CitizenTokens
-from services.identity.service_layer.idempotent import Keyed, remember, replayed
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.pagination import Page, PageRequest
 
 # An operator's lock without an end: far enough to never pass, and a value
@@ -126,7 +127,7 @@ class Operators:
         if violations:
             raise InvalidArgument.from_violations(violations)
         with transaction(self._sessions) as session:
-            earlier = replayed(session, keyed)
+            earlier = claim_id(session, idempotency_keys, keyed)
             if earlier is not None:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
@@ -151,7 +152,7 @@ class Operators:
                 ended_sessions=len(ended),
                 revoked_tokens=revoked,
             )
-            remember(session, keyed, account_id)
+            complete_id(session, idempotency_keys, keyed, account_id)
             return status_of(locked, session, now)
 
     def unlock(
@@ -162,7 +163,7 @@ class Operators:
         if violations:
             raise InvalidArgument.from_violations(violations)
         with transaction(self._sessions) as session:
-            earlier = replayed(session, keyed)
+            earlier = claim_id(session, idempotency_keys, keyed)
             if earlier is not None:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
@@ -181,7 +182,7 @@ class Operators:
                 reason=reason,
                 was_locked=account.locked(now) or password_lock is not None,
             )
-            remember(session, keyed, account_id)
+            complete_id(session, idempotency_keys, keyed, account_id)
             return status_of(unlocked, session, now)
 
     def _status(self, session: Session, account_id: str, now: datetime) -> AccountStatus:

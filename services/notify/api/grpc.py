@@ -16,7 +16,6 @@ from services.notify.domain.statuses import STATUSES
 from services.notify.domain.templates import Content, Rendered, Template
 from services.notify.service_layer.agency_settings import AgencySettings, AgencySettingsService
 from services.notify.service_layer.callbacks import Callback, CallbackService
-from services.notify.service_layer.common import Idempotent, Replay
 from services.notify.service_layer.sending import (
     BulkRequest,
     BulkSend,
@@ -28,6 +27,7 @@ from services.runtime import idempotency
 from services.runtime.context import principal
 from services.runtime.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.grpc_server import GrpcService
+from services.runtime.idempotency import Replay
 from services.runtime.interceptors.auth import AUTHENTICATED, Access
 from services.runtime.pagination import PageRequest
 from services.runtime.timestamps import field_datetime, stamp_into, timestamp
@@ -82,14 +82,9 @@ def _values(personalisation: Mapping[str, pb.PersonalisationValue]) -> dict[str,
     }
 
 
-def _call(
-    request: Message, method: str, key: str, encode: Callable[[Any], bytes]
-) -> Idempotent[Any]:
-    copy = type(request)()
-    copy.CopyFrom(request)
-    copy.ClearField("idempotency_key")
-    fp = idempotency.fingerprint(method, copy.SerializeToString(deterministic=True))
-    return Idempotent(key, fp, encode)
+def _serialized(convert: Callable[[T], Message]) -> Callable[[T], bytes]:
+    """A result's stored response: its reply message, serialized."""
+    return lambda value: convert(value).SerializeToString()
 
 
 def _result(value: Any, message_type: type[M], convert: Callable[[Any], M]) -> M:
@@ -240,15 +235,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.CreateTemplateRequest, _: grpc.ServicerContext
     ) -> pb.Template:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "CreateTemplate",
-            request.idempotency_key,
-            lambda t: template_message(t).SerializeToString(),
-        )
+        call = idempotency.keyed("CreateTemplate", request, tenant)
+        encode = _serialized(template_message)
         channel = _CHANNEL_NAMES.get(request.channel, "")
         result = self._templates.create(
-            tenant, channel, request.name, _contents(request.contents), call
+            tenant, channel, request.name, _contents(request.contents), call, encode
         )
         return _result(result, pb.Template, template_message)
 
@@ -256,14 +247,10 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.UpdateTemplateRequest, _: grpc.ServicerContext
     ) -> pb.Template:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "UpdateTemplate",
-            request.idempotency_key,
-            lambda t: template_message(t).SerializeToString(),
-        )
+        call = idempotency.keyed("UpdateTemplate", request, tenant)
+        encode = _serialized(template_message)
         result = self._templates.update(
-            tenant, request.template_id, request.name, _contents(request.contents), call
+            tenant, request.template_id, request.name, _contents(request.contents), call, encode
         )
         return _result(result, pb.Template, template_message)
 
@@ -336,8 +323,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     def _send(self, request: Any, method: str, send: SendRequest) -> pb.Notification:
         agency = principal()
         reply = _Reply(notification_message)
-        call = _call(request, method, request.idempotency_key, reply.encode)
-        return reply.message(self._sending.send(agency, send, call), pb.Notification)
+        call = idempotency.keyed(method, request, agency.client_id)
+        return reply.message(self._sending.send(agency, send, call, reply.encode), pb.Notification)
 
     def GetNotification(
         self, request: pb.GetNotificationRequest, _: grpc.ServicerContext
@@ -371,14 +358,10 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.CancelNotificationRequest, _: grpc.ServicerContext
     ) -> pb.Notification:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "CancelNotification",
-            request.idempotency_key,
-            lambda n: notification_message(n).SerializeToString(),
-        )
+        call = idempotency.keyed("CancelNotification", request, tenant)
+        encode = _serialized(notification_message)
         return _result(
-            self._sending.cancel(tenant, request.notification_id, call),
+            self._sending.cancel(tenant, request.notification_id, call, encode),
             pb.Notification,
             notification_message,
         )
@@ -387,12 +370,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.CreateBulkSendRequest, _: grpc.ServicerContext
     ) -> pb.BulkSend:
         agency = principal()
-        call = _call(
-            request,
-            "CreateBulkSend",
-            request.idempotency_key,
-            lambda b: bulk_message(b).SerializeToString(),
-        )
+        call = idempotency.keyed("CreateBulkSend", request, agency.client_id)
+        encode = _serialized(bulk_message)
         bulk = BulkRequest(
             request.template_id,
             request.csv,
@@ -402,7 +381,9 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             request.email_reply_to,
             request.language,
         )
-        return _result(self._sending.send_bulk(agency, bulk, call), pb.BulkSend, bulk_message)
+        return _result(
+            self._sending.send_bulk(agency, bulk, call, encode), pb.BulkSend, bulk_message
+        )
 
     def GetBulkSend(self, request: pb.GetBulkSendRequest, _: grpc.ServicerContext) -> pb.BulkSend:
         tenant = _any_scope("GetBulkSend")
@@ -412,14 +393,12 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.CancelBulkSendRequest, _: grpc.ServicerContext
     ) -> pb.BulkSend:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "CancelBulkSend",
-            request.idempotency_key,
-            lambda b: bulk_message(b).SerializeToString(),
-        )
+        call = idempotency.keyed("CancelBulkSend", request, tenant)
+        encode = _serialized(bulk_message)
         return _result(
-            self._sending.cancel_bulk(tenant, request.bulk_send_id, call), pb.BulkSend, bulk_message
+            self._sending.cancel_bulk(tenant, request.bulk_send_id, call, encode),
+            pb.BulkSend,
+            bulk_message,
         )
 
     # -- callbacks and settings -----------------------------------------------------------
@@ -428,14 +407,12 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.SetStatusCallbackRequest, _: grpc.ServicerContext
     ) -> pb.StatusCallback:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "SetStatusCallback",
-            request.idempotency_key,
-            lambda c: callback_message(c).SerializeToString(),
-        )
+        call = idempotency.keyed("SetStatusCallback", request, tenant)
+        encode = _serialized(callback_message)
         return _result(
-            self._callbacks.set(tenant, request.url, call), pb.StatusCallback, callback_message
+            self._callbacks.set(tenant, request.url, call, encode),
+            pb.StatusCallback,
+            callback_message,
         )
 
     def GetStatusCallback(
@@ -447,8 +424,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.DeleteStatusCallbackRequest, _: grpc.ServicerContext
     ) -> pb.DeleteStatusCallbackResponse:
         tenant = principal().client_id
-        call = _call(request, "DeleteStatusCallback", request.idempotency_key, lambda _: b"")
-        self._callbacks.delete(tenant, call)
+        call = idempotency.keyed("DeleteStatusCallback", request, tenant)
+        self._callbacks.delete(tenant, call, lambda _: b"")
         return pb.DeleteStatusCallbackResponse()
 
     def GetAgencySettings(
@@ -460,14 +437,10 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.UpdateAgencySettingsRequest, _: grpc.ServicerContext
     ) -> pb.AgencySettings:
         tenant = principal().client_id
-        call = _call(
-            request,
-            "UpdateAgencySettings",
-            request.idempotency_key,
-            lambda s: settings_message(s).SerializeToString(),
-        )
+        call = idempotency.keyed("UpdateAgencySettings", request, tenant)
+        encode = _serialized(settings_message)
         result = self._settings.update(
-            tenant, request.sms_default_region, request.international_sms, call
+            tenant, request.sms_default_region, request.international_sms, call, encode
         )
         return _result(result, pb.AgencySettings, settings_message)
 

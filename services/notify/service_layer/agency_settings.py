@@ -7,6 +7,7 @@ of widening identity's agency record and calling identity on every send.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -14,10 +15,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
 from services.notify.domain.recipients import SmsRules, valid_region
-from services.notify.service_layer.common import Idempotent, Replay, run_idempotent
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.idempotency import Keyed, Replay, run_once
 
 t = tables.agency_settings
 
@@ -69,7 +70,12 @@ class AgencySettingsService:
             return read(session, tenant, self.defaults)
 
     def update(
-        self, tenant: str, region: str, international: bool, call: Idempotent[AgencySettings]
+        self,
+        tenant: str,
+        region: str,
+        international: bool,
+        call: Keyed,
+        encode: Callable[[AgencySettings], bytes],
     ) -> AgencySettings | Replay:
         region = region.upper()
         if not valid_region(region):
@@ -89,4 +95,4 @@ class AgencySettingsService:
             )
             return read(session, tenant, self.defaults)
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)

@@ -8,7 +8,7 @@ outbox signs it (``Gaap-Signature``) and retries network errors, 408, 429 and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,12 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
-from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
 from services.runtime import urls, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import NotFound
+from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.ids import new_id
 
 EVENT_TYPE = "notification.status"
 RETRY_POLICY = webhooks.RetryPolicy(
@@ -44,7 +45,9 @@ class CallbackService:
         self._sessions = sessions
         self._egress = egress  # what a callback URL may point at
 
-    def set(self, tenant: str, url: str, call: Idempotent[Callback]) -> Callback | Replay:
+    def set(
+        self, tenant: str, url: str, call: Keyed, encode: Callable[[Callback], bytes]
+    ) -> Callback | Replay:
         urls.require_target("url", url, self._egress)
 
         def work(session: Session) -> Callback:
@@ -58,7 +61,7 @@ class CallbackService:
             )
             return Callback(url, now, secret)
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
     def get(self, tenant: str) -> Callback:
         with transaction(self._sessions) as session:
@@ -67,12 +70,12 @@ class CallbackService:
             raise NotFound("no status callback is registered")
         return Callback(row.url, row.created_at)
 
-    def delete(self, tenant: str, call: Idempotent[bool]) -> bool | Replay:
+    def delete(self, tenant: str, call: Keyed, encode: Callable[[bool], bytes]) -> bool | Replay:
         def work(session: Session) -> bool:
             session.execute(t.delete().where(t.c.tenant == tenant))
             return True
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
 
 def secret_for(session: Session, delivery: webhooks.Delivery) -> str | None:

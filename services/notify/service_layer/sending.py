@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -36,7 +36,6 @@ from services.notify.domain.recipients import SmsRules
 from services.notify.domain.statuses import CANCELLED, CREATED, FAILURES
 from services.notify.domain.templates import Rendered, Template
 from services.notify.service_layer import agency_settings, callbacks
-from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
 from services.notify.service_layer.group_commit import GroupWriter
 from services.notify.service_layer.templates import load
 from services.runtime.context import Principal
@@ -50,7 +49,8 @@ from services.runtime.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from services.runtime.idempotency import check_key
+from services.runtime.idempotency import Keyed, Replay, replay_or_raise, run_once
+from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.rate_limit import Limit, RateLimiter
 from services.runtime.tracing import current_traceparent
@@ -125,7 +125,7 @@ class _PendingSend:
     """A send checked and rendered, waiting to be written."""
 
     tenant: str
-    call: Idempotent[Notification]
+    call: Keyed
     row: dict[str, Any]
     notification: Notification
     response: bytes
@@ -166,18 +166,21 @@ class SendingService:
     # -- single sends ---------------------------------------------------------------
 
     def send(
-        self, agency: Principal, request: SendRequest, call: Idempotent[Notification]
+        self,
+        agency: Principal,
+        request: SendRequest,
+        call: Keyed,
+        encode: Callable[[Notification], bytes],
     ) -> Notification | Replay:
         # Before anything else, even validation: a flood is refused cheaply.
         self._limiter.acquire(f"send:{agency.client_id}", self._limit)
         values = template_rules.check_values(request.personalisation)
-        check_key(call.key)
         now = utcnow()
         for _ in range(MAX_TEMPLATE_RELOADS):
             try:
-                pending = self._prepare(agency, request, call, values, now)
+                pending = self._prepare(agency, request, call, encode, values, now)
             except (InvalidArgument, NotFound) as exc:
-                return self._refuse(agency.client_id, call, exc)
+                return self._refuse(call, exc)
             result: Notification | Replay | _Marker = self._writer.submit(pending)
             if result is _ALONE:
                 result = self._write_alone(pending)
@@ -190,7 +193,8 @@ class SendingService:
         self,
         agency: Principal,
         request: SendRequest,
-        call: Idempotent[Notification],
+        call: Keyed,
+        encode: Callable[[Notification], bytes],
         values: Mapping[str, Value],
         now: datetime,
     ) -> _PendingSend:
@@ -232,7 +236,7 @@ class SendingService:
             call,
             row,
             notification,
-            call.encode(notification),
+            encode(notification),
             self._defaults_limit(request.channel),
             now,
         )
@@ -268,16 +272,10 @@ class SendingService:
             )
         return found
 
-    def _refuse(self, tenant: str, call: Idempotent[Notification], error: Exception) -> Replay:
+    def _refuse(self, call: Keyed, error: Exception) -> Replay:
         """A request that fails its checks: the first response if its key was used
         before with the same request (the template may have changed since), else the error."""
-
-        def fail(_: Session) -> Notification:
-            raise error
-
-        result = run_idempotent(self._sessions, tenant, call, fail)
-        assert isinstance(result, Replay)
-        return result
+        return replay_or_raise(self._sessions, tables.idempotency_keys, call, error)
 
     def _write_batch(self, batch: Sequence[_PendingSend]) -> list[_SendResult]:
         """One transaction for many sends (see ``group_commit``); what cannot go in
@@ -373,7 +371,9 @@ class SendingService:
             return p.notification
 
         try:
-            return run_idempotent(self._sessions, p.tenant, p.call, work)
+            return run_once(
+                self._sessions, tables.idempotency_keys, p.call, work, lambda _: p.response
+            )
         except _StaleTemplate:
             return _STALE
 
@@ -392,7 +392,11 @@ class SendingService:
     # -- bulk sends ------------------------------------------------------------------
 
     def send_bulk(
-        self, agency: Principal, request: BulkRequest, call: Idempotent[BulkSend]
+        self,
+        agency: Principal,
+        request: BulkRequest,
+        call: Keyed,
+        encode: Callable[[BulkSend], bytes],
     ) -> BulkSend | Replay:
         # Every row counts against the per-minute rate and the daily limit. The rate
         # is charged once the rows are counted and before they are rendered: the whole
@@ -407,11 +411,11 @@ class SendingService:
         limit = settings.daily_limit(template.channel)
         if len(rows) > limit - used:  # refused before the rows' costly checks
             refusal = _bulk_exhausted(template.channel, len(rows), limit, used, now)
-            return self._refuse_bulk(agency.client_id, call, refusal)
+            return replay_or_raise(self._sessions, tables.idempotency_keys, call, refusal)
         try:
             self._limiter.acquire_many(f"send:{agency.client_id}", self._limit, max(1, len(rows)))
         except ResourceExhausted as exhausted:
-            return self._refuse_bulk(agency.client_id, call, exhausted)
+            return replay_or_raise(self._sessions, tables.idempotency_keys, call, exhausted)
         problems = _common_problems(request.reference, request.scheduled_for, request.reply_to, now)
         bulk_id = new_id("bulk")
         traceparent = current_traceparent()  # the bulk call's, for every row
@@ -490,32 +494,21 @@ class SendingService:
                 {CREATED: len(prepared)},
             )
 
-        return run_idempotent(self._sessions, agency.client_id, call, work)
-
-    def _refuse_bulk(
-        self, tenant: str, call: Idempotent[BulkSend], error: Exception
-    ) -> BulkSend | Replay:
-        """The first response if this key was used before with the same request
-        (its rows were counted then), else ``error``."""
-
-        def fail(_: Session) -> BulkSend:
-            raise error
-
-        return run_idempotent(self._sessions, tenant, call, fail)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
     def get_bulk(self, tenant: str, bulk_id: str) -> BulkSend:
         with transaction(self._sessions) as session:
             return _bulk(session, tenant, bulk_id)
 
     def cancel_bulk(
-        self, tenant: str, bulk_id: str, call: Idempotent[BulkSend]
+        self, tenant: str, bulk_id: str, call: Keyed, encode: Callable[[BulkSend], bytes]
     ) -> BulkSend | Replay:
         def work(session: Session) -> BulkSend:
             _bulk(session, tenant, bulk_id)
             _cancel_where(session, tenant, tables.notifications.c.bulk_send_id == bulk_id)
             return _bulk(session, tenant, bulk_id)
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
     # -- reading and cancelling ------------------------------------------------------
 
@@ -532,7 +525,11 @@ class SendingService:
         return Page.from_overfetch(found, page.size, lambda n: page_key(n.created_at, n.id))
 
     def cancel(
-        self, tenant: str, notification_id: str, call: Idempotent[Notification]
+        self,
+        tenant: str,
+        notification_id: str,
+        call: Keyed,
+        encode: Callable[[Notification], bytes],
     ) -> Notification | Replay:
         def work(session: Session) -> Notification:
             repo = Notifications(session)
@@ -552,7 +549,7 @@ class SendingService:
                 raise FailedPrecondition("a worker took it while cancelling; it is being sent")
             return after
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
 
 def _cancel_where(session: Session, tenant: str, condition: Any) -> int:

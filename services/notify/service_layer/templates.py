@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.notify.adapters import tables
 from services.notify.adapters.repositories import Templates, page_key
 from services.notify.domain import templates as rules
 from services.notify.domain.placeholders import Value
 from services.notify.domain.statuses import Channel
 from services.notify.domain.templates import Content, Rendered, Template
-from services.notify.service_layer.common import Idempotent, Replay, new_id, run_idempotent
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
 
@@ -36,7 +38,8 @@ class TemplateService:
         channel: str,
         name: str,
         contents: Sequence[Content],
-        call: Idempotent[Template],
+        call: Keyed,
+        encode: Callable[[Template], bytes],
     ) -> Template | Replay:
         problems = rules.validate(channel, name, contents)
         if problems:
@@ -50,7 +53,7 @@ class TemplateService:
             Templates(session).add(template)
             return template
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
     def update(
         self,
@@ -58,7 +61,8 @@ class TemplateService:
         template_id: str,
         name: str,
         contents: Sequence[Content],
-        call: Idempotent[Template],
+        call: Keyed,
+        encode: Callable[[Template], bytes],
     ) -> Template | Replay:
         def work(session: Session) -> Template:
             current = Templates(session).get(tenant, template_id, lock=True)
@@ -80,7 +84,7 @@ class TemplateService:
             Templates(session).add(template)
             return template
 
-        return run_idempotent(self._sessions, tenant, call, work)
+        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
 
     def get(self, tenant: str, template_id: str, version: int = 0) -> Template:
         with transaction(self._sessions) as session:

@@ -4,8 +4,6 @@ an agency and find a payment by an id or reference they were given)."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,12 +18,6 @@ from services.payments.domain.cards import CardSummary
 from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
 from services.runtime import sealing
-
-
-def new_id(prefix: str) -> str:
-    """Time-ordered ids (microseconds, then randomness), so ``ORDER BY id`` is
-    creation order and page tokens are simply the last id."""
-    return f"{prefix}_{time.time_ns() // 1000:014x}{secrets.token_hex(8)}"
 
 
 def _locking(session: Session, query: sa.Select[Any]) -> sa.Select[Any]:

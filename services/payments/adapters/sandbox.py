@@ -19,7 +19,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import new_id
 from services.payments.domain.cards import Card
 from services.payments.domain.providers import (
     Authorisation,
@@ -29,6 +28,7 @@ from services.payments.domain.providers import (
 )
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
+from services.runtime.ids import new_id
 
 DECLINED = "4000000000000002"
 EXPIRED = "4000000000000069"

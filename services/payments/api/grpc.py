@@ -16,7 +16,7 @@ from services.payments.domain.money import check_currency
 from services.payments.domain.payments import Failure, Payment, State, validate_new
 from services.payments.domain.refunds import Refund, RefundState
 from services.payments.service_layer.page_links import PageLinks
-from services.payments.service_layer.payments import Keyed, PaymentsService, Report
+from services.payments.service_layer.payments import PaymentsService, Report
 from services.payments.service_layer.subscriptions import DeliveryView, WebhookSubscriptions
 from services.runtime import idempotency
 from services.runtime.context import Principal, principal
@@ -92,15 +92,6 @@ class RateLimits:
         self._limiter.acquire(f"{caller.client_id}:read", self._read)
 
 
-def keyed(method: str, request: M) -> Keyed:
-    """The request's idempotency key, and the fingerprint of everything else in it."""
-    key = idempotency.check_key(getattr(request, "idempotency_key"))  # noqa: B009
-    copy = type(request)()
-    copy.CopyFrom(request)
-    copy.ClearField("idempotency_key")
-    return Keyed(key, idempotency.fingerprint(method, copy.SerializeToString(deterministic=True)))
-
-
 class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     def __init__(
         self,
@@ -122,7 +113,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.Payment:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("CreatePayment", request)
+        key = idempotency.keyed("CreatePayment", request, caller.client_id)
         new = validate_new(
             amount=request.amount,
             currency=request.currency,
@@ -177,7 +168,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.Payment:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("CapturePayment", request)
+        key = idempotency.keyed("CapturePayment", request, caller.client_id)
         return self._payment(self._payments.capture(caller, _id("id", request.id), key))
 
     def CancelPayment(
@@ -185,13 +176,13 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.Payment:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("CancelPayment", request)
+        key = idempotency.keyed("CancelPayment", request, caller.client_id)
         return self._payment(self._payments.cancel(caller, _id("id", request.id), key))
 
     def CreateRefund(self, request: pb.CreateRefundRequest, _: grpc.ServicerContext) -> pb.Refund:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("CreateRefund", request)
+        key = idempotency.keyed("CreateRefund", request, caller.client_id)
         payment_id = _id("payment_id", request.payment_id)
         if request.amount <= 0:
             raise InvalidArgument.from_violations(
@@ -229,7 +220,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.CreateWebhookSubscriptionResponse:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("CreateWebhookSubscription", request)
+        key = idempotency.keyed("CreateWebhookSubscription", request, caller.client_id)
         sub, secret = self._subscriptions.create(
             caller.client_id, request.url, list(request.event_types), key
         )
@@ -254,7 +245,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     ) -> pb.WebhookSubscription:
         caller = principal()
         self._limits.write(caller)
-        key = keyed("DisableWebhookSubscription", request)
+        key = idempotency.keyed("DisableWebhookSubscription", request, caller.client_id)
         return _subscription(
             self._subscriptions.disable(caller.client_id, _id("id", request.id), key)
         )

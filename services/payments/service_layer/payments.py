@@ -9,9 +9,8 @@ change (payment, events, ledger, outbox, idempotency key) is one transaction.
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -25,7 +24,6 @@ from services.payments.adapters.repositories import (
     PaymentFilter,
     Payments,
     Refunds,
-    new_id,
 )
 from services.payments.domain import events
 from services.payments.domain import payments as rules
@@ -49,20 +47,13 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
-from services.runtime.idempotency import DEFAULT_TTL, IdempotencyKeys
+from services.runtime.idempotency import DEFAULT_TTL, Keyed, claim_id, complete_id, id_response
+from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 MAX_REPORT_DAYS = 366
-
-
-@dataclass(frozen=True)
-class Keyed:
-    """An idempotency key and the fingerprint of the request it came with."""
-
-    key: str
-    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -83,22 +74,6 @@ class Report:
     refunded_total: int
     ledger_net_total: int
     next_page_token: str = ""
-
-
-def _claim(session: Session, tenant: str, keyed: Keyed) -> dict[str, str] | None:
-    stored = IdempotencyKeys(session, t.idempotency_keys).claim(
-        tenant, keyed.key, keyed.fingerprint
-    )
-    return None if stored is None else dict(json.loads(stored))
-
-
-def _complete(session: Session, tenant: str, keyed: Keyed, result: Mapping[str, str]) -> None:
-    IdempotencyKeys(session, t.idempotency_keys).complete(tenant, keyed.key, _response(result))
-
-
-def _response(result: Mapping[str, str]) -> bytes:
-    """What an idempotency key stores for its replays."""
-    return json.dumps(dict(result)).encode()
 
 
 def agency_display_name(caller: Principal) -> str:
@@ -148,11 +123,11 @@ class PaymentsService:
         if self._direct is not None and self._create_direct(payment, keyed):
             return payment
         with transaction(self._sessions) as session:
-            replay = _claim(session, caller.client_id, keyed)
+            replay = claim_id(session, t.idempotency_keys, keyed)
             if replay is not None:
-                return self._payment(session, caller.client_id, replay["payment_id"])
+                return self._payment(session, caller.client_id, replay)
             Changes(session, now).created(payment)
-            _complete(session, caller.client_id, keyed, {"payment_id": payment.id})
+            complete_id(session, t.idempotency_keys, keyed, payment.id)
             return payment
 
     def _create_direct(self, payment: Payment, keyed: Keyed) -> bool:
@@ -165,7 +140,7 @@ class PaymentsService:
             payment,
             key=keyed.key,
             fingerprint=keyed.fingerprint,
-            response=_response({"payment_id": payment.id}),
+            response=id_response(payment.id),
             key_at=key_at,
             key_expires=key_at + DEFAULT_TTL,
             event_type=events.CREATED,
@@ -209,9 +184,9 @@ class PaymentsService:
                 captured_here = True
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = _claim(session, tenant, keyed)
+            replay = claim_id(session, t.idempotency_keys, keyed)
             if replay is not None:
-                return self._payment(session, tenant, replay["payment_id"])
+                return self._payment(session, tenant, replay)
             payment = self._payment(session, tenant, payment_id, lock=True)
             if captured_here and payment.state is State.SUCCESS:
                 captured = payment  # the sweeper recorded this call's capture first
@@ -222,7 +197,7 @@ class PaymentsService:
                     f"payment {payment.id} is {payment.state.value}; only capturable "
                     "(delayed-capture, confirmed) payments can be captured"
                 )
-            _complete(session, tenant, keyed, {"payment_id": payment.id})
+            complete_id(session, t.idempotency_keys, keyed, payment.id)
             return captured
 
     def finish_capture(self, payment: Payment) -> Payment:
@@ -282,9 +257,9 @@ class PaymentsService:
                 )
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = _claim(session, tenant, keyed)
+            replay = claim_id(session, t.idempotency_keys, keyed)
             if replay is not None:
-                return self._payment(session, tenant, replay["payment_id"])
+                return self._payment(session, tenant, replay)
             payment = self._payment(session, tenant, payment_id, lock=True)
             if payment.authorised_at is not None and before.authorised_at is None:
                 # Authorised since we looked: cancel at the provider first; retry.
@@ -294,7 +269,7 @@ class PaymentsService:
             cancelled = Changes(session, now).move(
                 payment, State.CANCELLED, Failure.CANCELLED_BY_AGENCY
             )
-            _complete(session, tenant, keyed, {"payment_id": payment.id})
+            complete_id(session, t.idempotency_keys, keyed, payment.id)
             return cancelled
 
     def _check_window(self, payment: Payment) -> None:
@@ -318,9 +293,9 @@ class PaymentsService:
         tenant = caller.client_id
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = _claim(session, tenant, keyed)
+            replay = claim_id(session, t.idempotency_keys, keyed)
             if replay is not None:
-                refund = self._refund(session, tenant, replay["refund_id"])
+                refund = self._refund(session, tenant, replay)
             else:
                 # The row lock makes racing refunds (any replica) take turns, so
                 # their total can never pass the captured amount.
@@ -337,7 +312,7 @@ class PaymentsService:
                     updated_at=now,
                 )
                 Changes(session, now).refund_requested(payment, refund)
-                _complete(session, tenant, keyed, {"refund_id": refund.id})
+                complete_id(session, t.idempotency_keys, keyed, refund.id)
         if refund.state is RefundState.SUBMITTED and not refund.provider_ref:
             refund = self.submit_refund(refund)
         return refund

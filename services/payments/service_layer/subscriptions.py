@@ -9,14 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import Subscription, Subscriptions, new_id
+from services.payments.adapters.repositories import Subscription, Subscriptions
 from services.payments.domain import events
-from services.payments.service_layer.payments import Clock, Keyed, _claim, _complete
+from services.payments.service_layer.payments import Clock
 from services.runtime import urls, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.idempotency import Keyed, claim_id, complete_id
+from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.webhooks import Attempt, Delivery
 
@@ -60,9 +62,9 @@ class WebhookSubscriptions:
         now = self._clock()
         with transaction(self._sessions) as session:
             repo = Subscriptions(session)
-            replay = _claim(session, tenant, keyed)
+            replay = claim_id(session, t.idempotency_keys, keyed)
             if replay is not None:
-                found = repo.get(tenant, replay["subscription_id"])
+                found = repo.get(tenant, replay)
                 if found is None:
                     raise NotFound("the subscription made with this key no longer exists")
                 return found, repo.secret_for(found.id) or ""
@@ -75,7 +77,7 @@ class WebhookSubscriptions:
             )
             secret = webhooks.new_secret()
             repo.add(sub, secret)
-            _complete(session, tenant, keyed, {"subscription_id": sub.id})
+            complete_id(session, t.idempotency_keys, keyed, sub.id)
             return sub, secret
 
     def list(self, tenant: str, page: PageRequest) -> Page[Subscription]:
@@ -86,11 +88,11 @@ class WebhookSubscriptions:
     def disable(self, tenant: str, sub_id: str, keyed: Keyed) -> Subscription:
         with transaction(self._sessions) as session:
             repo = Subscriptions(session)
-            if _claim(session, tenant, keyed) is None:
+            if claim_id(session, t.idempotency_keys, keyed) is None:
                 if repo.get(tenant, sub_id) is None:
                     raise NotFound(f"no webhook subscription {sub_id!r}")
                 repo.disable(tenant, sub_id, self._clock())
-                _complete(session, tenant, keyed, {"subscription_id": sub_id})
+                complete_id(session, t.idempotency_keys, keyed, sub_id)
             found = repo.get(tenant, sub_id)
             if found is None:
                 raise NotFound(f"no webhook subscription {sub_id!r}")

@@ -25,11 +25,11 @@ from grpc_status import rpc_status
 from services.notify.adapters import tables
 from services.notify.bootstrap import Notify
 from services.notify.domain.templates import Content
-from services.notify.service_layer.common import Idempotent
 from services.notify.service_layer.sending import SendRequest
 from services.notify.settings import NotifySettings
 from services.runtime.context import Principal
 from services.runtime.db import transaction
+from services.runtime.idempotency import Keyed
 from tests.integration.notify.support import (
     SMS_KEY,
     CallbackReceiver,
@@ -300,7 +300,8 @@ def test_a_delivery_attempt_joins_the_trace_of_the_call_that_queued_it(
         "email",
         "Traced",
         [Content("en", "Hello", "Hello ((name))")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed("ag_traced", uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
     agency = Principal("ag_traced", "live", frozenset({"notify:send"}), "t", 0)
     to = f"joined-{uuid.uuid4().hex[:8]}@example.gov"
@@ -309,7 +310,7 @@ def test_a_delivery_attempt_joins_the_trace_of_the_call_that_queued_it(
     def send(name: str) -> Any:
         request = SendRequest("email", stub_template.id, to, {"name": name})
         return notify.sending.send(
-            agency, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+            agency, request, Keyed(agency.client_id, uuid.uuid4().hex, "fp"), lambda _: b""
         )
 
     with caller.start_as_current_span("SendEmail") as call:

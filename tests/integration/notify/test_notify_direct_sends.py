@@ -22,13 +22,13 @@ from services.notify.adapters.direct import (
 )
 from services.notify.bootstrap import Notify, open_notify
 from services.notify.domain.templates import Content
-from services.notify.service_layer.common import Idempotent
 from services.notify.service_layer.sending import SendRequest
 from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
 from services.runtime.db import transaction
 from services.runtime.errors import InvalidArgument, ResourceExhausted
+from services.runtime.idempotency import Keyed
 from tests.support import databases
 
 AGENCY = Principal("agency-direct", "live", frozenset({"notify:send"}), "tok", 0)
@@ -56,7 +56,8 @@ def new_template(notify: Notify, subject: str = "Hello ((name))") -> str:
         "email",
         "Direct",
         [Content("en", subject, "Dear ((name))")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
     return created.id  # type: ignore[union-attr]
 
@@ -67,7 +68,8 @@ def new_version(notify: Notify, template_id: str, subject: str) -> None:
         template_id,
         "Direct",
         [Content("en", subject, "Dear ((name))")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
 
 
@@ -165,7 +167,8 @@ def new_template_for(notify: Notify, tenant: str) -> str:
         "email",
         "Direct",
         [Content("en", "Hello ((name))", "Dear ((name))")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(tenant, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
     return created.id  # type: ignore[union-attr]
 
@@ -222,7 +225,7 @@ def test_sends_through_the_service_follow_a_new_template_version(
     def send_one() -> Any:
         request = SendRequest("email", template_id, "ada@example.com", {"name": "Ada"})
         return notify.sending.send(
-            AGENCY, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+            AGENCY, request, Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"), lambda _: b""
         )
 
     assert send_one().subject == "Version one for Ada"
@@ -244,7 +247,7 @@ def test_the_daily_limit_through_the_service_is_exact(
         try:
             results.append(
                 notify.sending.send(
-                    agency, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+                    agency, request, Keyed(agency.client_id, uuid.uuid4().hex, "fp"), lambda _: b""
                 )
             )
         except ResourceExhausted as exc:
@@ -269,19 +272,20 @@ def test_sms_sends_read_the_agencys_settings_afresh(notify: Notify) -> None:
         "sms",
         "Code",
         [Content("en", "", "Your code is ((code))")],
-        Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+        Keyed(agency.client_id, uuid.uuid4().hex, "fp"),
+        lambda _: b"",
     )
 
     def send_sms() -> Any:
         request = SendRequest("sms", created.id, "+14155552671", {"code": "1234"})  # type: ignore[union-attr]
         return notify.sending.send(
-            agency, request, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+            agency, request, Keyed(agency.client_id, uuid.uuid4().hex, "fp"), lambda _: b""
         )
 
     with pytest.raises(InvalidArgument, match="phone_number"):
         send_sms()  # a US number, and the agency may not send abroad
     notify.agency_settings.update(
-        agency.client_id, "GB", True, Idempotent(uuid.uuid4().hex, "fp", lambda _: b"")
+        agency.client_id, "GB", True, Keyed(agency.client_id, uuid.uuid4().hex, "fp"), lambda _: b""
     )
     assert direct.sms_settings(agency.client_id) == ("GB", True)
     assert send_sms().recipient == "+14155552671"

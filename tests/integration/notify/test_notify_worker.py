@@ -21,13 +21,13 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from services.notify.adapters import tables
 from services.notify.bootstrap import open_notify
 from services.notify.domain.templates import Content
-from services.notify.service_layer.common import Idempotent
 from services.notify.service_layer.sending import SendRequest
 from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
 from services.runtime.db import transaction
 from services.runtime.heartbeat import heartbeat_path, is_fresh
+from services.runtime.idempotency import Keyed
 from tests.integration.notify.support import (
     RecordingHandler,
     SmtpServer,
@@ -81,14 +81,16 @@ def send_many(
             "email",
             "T",
             [Content("en", "Hello", "Body ((n))")],
-            Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+            Keyed(LIVE.client_id, uuid.uuid4().hex, "fp"),
+            lambda _: b"",
         )
         ids = []
         for to in recipients:
             sent = notify.sending.send(
                 LIVE,
                 SendRequest("email", template.id, to, {"n": to}),  # type: ignore[union-attr]
-                Idempotent(uuid.uuid4().hex, "fp", lambda _: b""),
+                Keyed(LIVE.client_id, uuid.uuid4().hex, "fp"),
+                lambda _: b"",
             )
             ids.append(sent.id)  # type: ignore[union-attr]
         return ids

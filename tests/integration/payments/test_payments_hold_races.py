@@ -20,10 +20,11 @@ from gaap.payments.v1 import payments_pb2 as pb
 from services.payments.adapters import tables as t
 from services.payments.domain.payments import CAPTURE_WINDOW, PAGE_LIFETIME
 from services.payments.service_layer.checkout import Checkout
-from services.payments.service_layer.payments import Keyed, PaymentsService
+from services.payments.service_layer.payments import PaymentsService
 from services.payments.service_layer.providers import Providers
 from services.runtime.context import Principal
 from services.runtime.errors import FailedPrecondition
+from services.runtime.idempotency import Keyed
 from tests.integration.payments.races import (
     WAIT,
     Background,
@@ -110,7 +111,9 @@ def test_an_agency_capture_racing_the_capture_window_sweeper_ends_success(
     )
     caller = Principal(agency.client_id, "test", frozenset(), "token", 0)
     capturing = Background(
-        lambda: service.capture(caller, payment.id, Keyed("capture-race", "fingerprint"))
+        lambda: service.capture(
+            caller, payment.id, Keyed(agency.client_id, "capture-race", "fingerprint")
+        )
     )
     assert stop.reached.wait(WAIT)
     window = CAPTURE_WINDOW + timedelta(minutes=1)

@@ -1,0 +1,201 @@
+"""The one idempotency path every service uses (services.runtime.idempotency):
+the request fingerprint, claim/complete/replay, the conflict message, and the
+one stored format (with the older id formats still replayed)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from gaap.payments.v1 import payments_pb2 as pb
+from google.protobuf.wrappers_pb2 import StringValue
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.runtime import idempotency
+from services.runtime.db import create_engine, session_factory, transaction
+from services.runtime.errors import AlreadyExists, InvalidArgument
+from services.runtime.idempotency import Keyed, Replay
+from services.runtime.ids import new_id
+
+metadata = sa.MetaData()
+keys_table = idempotency.define_table(metadata)
+items = sa.Table("items", metadata, sa.Column("name", sa.String(40), primary_key=True))
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'unit.db'}")
+    metadata.create_all(engine)
+    try:
+        yield session_factory(engine)
+    finally:
+        engine.dispose()
+
+
+def _request(**changes: object) -> pb.CreatePaymentRequest:
+    fields: dict[str, object] = {
+        "amount": 1200,
+        "currency": "GBP",
+        "reference": "ref-1",
+        "description": "A licence",
+        "return_url": "https://agency.example/done",
+        "idempotency_key": "key-1",
+    }
+    fields.update(changes)
+    return pb.CreatePaymentRequest(**fields)  # type: ignore[arg-type]
+
+
+# -- the fingerprint ---------------------------------------------------------------
+
+
+def test_the_fingerprint_is_stable_and_ignores_the_key_itself() -> None:
+    first = idempotency.keyed("CreatePayment", _request(), "agency-a")
+    again = idempotency.keyed("CreatePayment", _request(), "agency-a")
+    other_key = idempotency.keyed("CreatePayment", _request(idempotency_key="key-2"), "agency-a")
+    assert first == again == Keyed("agency-a", "key-1", first.fingerprint)
+    assert other_key.fingerprint == first.fingerprint
+    assert re.fullmatch(r"[0-9a-f]{64}", first.fingerprint)
+    # Pinned: a fingerprint stored by one release must match the next one's.
+    rest = _request()
+    rest.ClearField("idempotency_key")
+    assert first.fingerprint == idempotency.fingerprint(
+        "CreatePayment", rest.SerializeToString(deterministic=True)
+    )
+
+
+def test_the_fingerprint_changes_with_any_field_or_the_method() -> None:
+    base = idempotency.keyed("CreatePayment", _request(), "agency-a").fingerprint
+    assert idempotency.keyed("CreatePayment", _request(amount=1201), "a").fingerprint != base
+    assert idempotency.keyed("CreatePayment", _request(reference="r2"), "a").fingerprint != base
+    assert (
+        idempotency.keyed("CreatePayment", _request(email="a@b.example"), "a").fingerprint != base
+    )
+    assert idempotency.keyed("CapturePayment", _request(), "agency-a").fingerprint != base
+
+
+def test_the_fingerprint_does_not_depend_on_map_order() -> None:
+    one = _request()
+    one.metadata["a"] = "1"
+    one.metadata["b"] = "2"
+    two = _request()
+    two.metadata["b"] = "2"
+    two.metadata["a"] = "1"
+    assert (
+        idempotency.keyed("CreatePayment", one, "t").fingerprint
+        == idempotency.keyed("CreatePayment", two, "t").fingerprint
+    )
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "bad\nkey"])
+def test_a_missing_or_malformed_key_is_refused_naming_the_field(key: str) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        idempotency.keyed("CreatePayment", _request(idempotency_key=key), "agency-a")
+    assert [v.field for v in refused.value.violations] == ["idempotency_key"]
+
+
+# -- claim, complete, replay -------------------------------------------------------
+
+
+def _create(sessions: sessionmaker[Session], call: Keyed, name: str) -> str | Replay:
+    def work(session: Session) -> str:
+        session.execute(items.insert().values(name=name))
+        return name
+
+    return idempotency.run_once(
+        sessions, keys_table, call, work, lambda n: StringValue(value=n).SerializeToString()
+    )
+
+
+def _names(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as session:
+        return list(session.execute(sa.select(items.c.name)).scalars())
+
+
+def test_the_same_key_and_request_replays_the_first_response_and_works_once(
+    sessions: sessionmaker[Session],
+) -> None:
+    call = Keyed("agency-a", "key-1", "f" * 64)
+    assert _create(sessions, call, "first") == "first"
+    replay = _create(sessions, call, "second")
+    assert isinstance(replay, Replay)
+    assert StringValue.FromString(replay.response).value == "first"
+    assert _names(sessions) == ["first"]
+
+
+def test_the_same_key_with_another_request_is_refused_saying_so(
+    sessions: sessionmaker[Session],
+) -> None:
+    _create(sessions, Keyed("agency-a", "key-1", "a" * 64), "first")
+    with pytest.raises(AlreadyExists, match="already used with a different request"):
+        _create(sessions, Keyed("agency-a", "key-1", "b" * 64), "second")
+    assert _names(sessions) == ["first"]
+
+
+def test_keys_are_per_agency(sessions: sessionmaker[Session]) -> None:
+    assert _create(sessions, Keyed("agency-a", "key-1", "a" * 64), "a") == "a"
+    assert _create(sessions, Keyed("agency-b", "key-1", "b" * 64), "b") == "b"
+    assert sorted(_names(sessions)) == ["a", "b"]
+
+
+def test_work_that_fails_leaves_the_key_free(sessions: sessionmaker[Session]) -> None:
+    call = Keyed("agency-a", "key-1", "a" * 64)
+
+    def fail(_: Session) -> str:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        idempotency.run_once(sessions, keys_table, call, fail, lambda _: b"")
+    assert _create(sessions, call, "later") == "later"
+
+
+def test_a_refused_request_replays_its_key_or_raises(sessions: sessionmaker[Session]) -> None:
+    call = Keyed("agency-a", "key-1", "a" * 64)
+    with pytest.raises(LookupError):
+        idempotency.replay_or_raise(sessions, keys_table, call, LookupError("no template"))
+    _create(sessions, call, "first")
+    replay = idempotency.replay_or_raise(sessions, keys_table, call, LookupError("changed"))
+    assert StringValue.FromString(replay.response).value == "first"
+
+
+def test_an_id_response_is_protobuf_and_replays_its_id(sessions: sessionmaker[Session]) -> None:
+    call = Keyed("agency-a", "key-1", "a" * 64)
+    with transaction(sessions) as session:
+        assert idempotency.claim_id(session, keys_table, call) is None
+        idempotency.complete_id(session, keys_table, call, "pay_1")
+    with transaction(sessions) as session:
+        assert idempotency.claim_id(session, keys_table, call) == "pay_1"
+        stored = session.execute(sa.select(keys_table.c.response)).scalar_one()
+    assert StringValue.FromString(stored).value == "pay_1"
+
+
+def test_no_key_claims_nothing(sessions: sessionmaker[Session]) -> None:
+    with transaction(sessions) as session:
+        assert idempotency.claim_id(session, keys_table, None) is None
+        idempotency.complete_id(session, keys_table, None, "acct_1")
+        assert session.execute(sa.select(sa.func.count()).select_from(keys_table)).scalar() == 0
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [b"agency-client-id", json.dumps({"payment_id": "pay_0123"}).encode()],
+    ids=["identity-bare-id", "payments-json"],
+)
+def test_keys_stored_in_the_older_formats_still_replay_their_id(stored: bytes) -> None:
+    expected = "agency-client-id" if not stored.startswith(b"{") else "pay_0123"
+    assert idempotency.replayed_id(stored) == expected
+    assert idempotency.replayed_id(idempotency.id_response(expected)) == expected
+
+
+# -- ids ----------------------------------------------------------------------------
+
+
+def test_ids_are_prefixed_time_ordered_hex() -> None:
+    ids = [new_id("pay") for _ in range(300)]  # more than one stock of randomness
+    assert len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"pay_[0-9a-f]{32}", i) for i in ids)
+    times = [i[4:18] for i in ids]
+    assert times == sorted(times)
