@@ -7,6 +7,8 @@ is the production store. Both run the same code and the same tests.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,7 +69,7 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         # where the code says it does.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -80,6 +82,23 @@ def _sqlite_engine(url: sa.URL) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Put the database in WAL mode (once per file; later it is only a read).
+
+    Two processes opening a new file at once can both try to switch, and SQLite
+    answers the loser "database is locked" at once, without waiting on the busy
+    timeout. The switch is retried for up to about six seconds, by which time the
+    other process has made it."""
+    for attempt in range(100):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 99:
+                raise
+            time.sleep(0.01 + 0.001 * attempt)
 
 
 def _redact(url: str) -> str:

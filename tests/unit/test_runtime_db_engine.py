@@ -92,3 +92,33 @@ def test_transaction_commits_or_rolls_back_as_one(tmp_path: Path) -> None:
         assert names == ["kept"]
     finally:
         engine.dispose()
+
+
+def test_two_processes_opening_a_new_sqlite_file_together_both_get_in(tmp_path: Path) -> None:
+    # SQLite answers the loser of a simultaneous switch to WAL "database is locked"
+    # without waiting on the busy timeout; before the retry between one new file in
+    # ten to one in a hundred failed this way, so 150 new files make it all but certain to show.
+    import threading
+
+    failures: list[BaseException] = []
+    for n in range(150):
+        url = f"sqlite:///{tmp_path / f'new{n}.db'}"
+        engines = [create_engine(url), create_engine(url)]
+        barrier = threading.Barrier(2)
+
+        def first_use(engine: sa.Engine, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            try:
+                with engine.begin() as connection:
+                    connection.exec_driver_sql("select 1")
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+        threads = [threading.Thread(target=first_use, args=(e, barrier)) for e in engines]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for engine in engines:
+            engine.dispose()
+    assert not failures, failures[:1]
