@@ -23,6 +23,13 @@ def locked_until(session: Session, keys: Sequence[str], now: datetime) -> dateti
     return found
 
 
+def standing(session: Session, keys: Sequence[str], now: datetime) -> tuple[bool, bool]:
+    """Whether a lock is in force on any of ``keys``, and whether any count exists
+    (one read, so a correct password deletes only when there is something to forget)."""
+    rows = session.execute(sa.select(t.c.locked_until).where(t.c.key.in_(keys))).all()
+    return any(r.locked_until is not None and r.locked_until > now for r in rows), bool(rows)
+
+
 def add_one(session: Session, key: str, address: str, expires_at: datetime) -> int:
     """One more wrong password under ``key``; returns the count before it."""
     dialect = session.get_bind().dialect.name

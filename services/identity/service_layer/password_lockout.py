@@ -34,9 +34,13 @@ class PasswordLockout:
     def locked(self, email: str, ip: str | None) -> bool:
         """Whether wrong passwords have locked this address, from this client or
         from everywhere."""
+        return self.standing(email, ip)[0]
+
+    def standing(self, email: str, ip: str | None) -> tuple[bool, bool]:
+        """(locked, counted): whether wrong passwords have locked this address, and
+        whether any wrong password is counted for it at all."""
         with self._sessions() as session:
-            until = signin_failures.locked_until(session, _keys(email, ip), self._clock())
-        return until is not None
+            return signin_failures.standing(session, _keys(email, ip), self._clock())
 
     def failure(self, email: str, ip: str | None) -> bool:
         """Count one wrong password; True when it locked the address (from this

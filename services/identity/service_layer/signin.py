@@ -134,7 +134,8 @@ class SignIn:
         with self._sessions() as session:
             account = SqlAccountRepository(session).by_email(email)
         account_id = account.id if account else None
-        if self.password_lockout.locked(email, where.ip):
+        locked_out, counted = self.password_lockout.standing(email, where.ip)
+        if locked_out:
             self._hasher.verify_decoy(password)  # same cost as a real check
             self._trail.audit(EventType.SIGN_IN_FAILED, where, account_id, reason="locked")
             return Attempt(Outcome.LOCKED)
@@ -156,7 +157,8 @@ class SignIn:
                     )
             return Attempt(Outcome.LOCKED if locked else Outcome.INVALID)
         assert account is not None
-        self.password_lockout.success(email, where.ip)
+        if counted:  # a write only when there is a count to forget
+            self.password_lockout.success(email, where.ip)
         if account.locked(now):
             # Locked by wrong second factors or an operator: said only to whoever
             # knows the password.
