@@ -55,13 +55,6 @@ LATE = ["payment.authorised_late", "payment.authorisation_released"]
 
 
 @pytest.fixture(scope="module")
-def stripe_server() -> Iterator[FakeStripe]:
-    server = FakeStripe()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def live(platform: Platform, database_url: str, stripe_server: FakeStripe) -> Iterator[Payments]:
     """payments with Stripe (the local server) for live agencies, the sandbox for test ones."""
     with payments_service(

@@ -26,13 +26,6 @@ from tests.support.platform import Platform
 
 
 @pytest.fixture(scope="module")
-def stripe_server() -> Iterator[FakeStripe]:
-    server = FakeStripe()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def live(platform: Platform, database_url: str, stripe_server: FakeStripe) -> Iterator[Payments]:
     with payments_service(
         platform,

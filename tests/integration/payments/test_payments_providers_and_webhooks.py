@@ -33,13 +33,6 @@ SECRETS = ("whsec_old_secret_value", "whsec_new_secret_value")
 
 
 @pytest.fixture(scope="module")
-def stripe_server() -> Iterator[FakeStripe]:
-    server = FakeStripe()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def live(platform: Platform, database_url: str, stripe_server: FakeStripe) -> Iterator[Payments]:
     with payments_service(
         platform,
