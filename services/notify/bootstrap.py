@@ -26,7 +26,7 @@ from services.notify.service_layer.sending import SendingService
 from services.notify.service_layer.templates import TemplateService
 from services.notify.settings import NotifySettings
 from services.notify.web.receipts import receipt_routes
-from services.runtime import bootstrap, egress_http, idempotency, rate_limit, webhooks
+from services.runtime import bootstrap, egress_http, idempotency_sql, rate_limit, webhooks
 from services.runtime.config import PlatformSettings
 from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
@@ -80,7 +80,7 @@ class Notify:
                 session, now - RECEIPT_TIMEOUT, now, TEMPORARY_FAILURE
             )
             # Stored responses hold recipients and content: they go after 24 hours.
-            keys = idempotency.purge_expired(session, tables.idempotency_keys, now)
+            keys = idempotency_sql.purge_expired(session, tables.idempotency_keys, now)
         return {"purged": purged, "timed_out": timed_out, "keys": keys}
 
 

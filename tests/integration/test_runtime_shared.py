@@ -19,18 +19,19 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.runtime import db, idempotency, webhooks
+from services.runtime import db, idempotency, idempotency_sql, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import LOOPBACK, Egress
 from services.runtime.errors import AlreadyExists, InvalidArgument, ResourceExhausted
+from services.runtime.idempotency import Keyed
 from services.runtime.rate_limit import Limit, LocalRateLimiter, RedisRateLimiter, connect
 
 
 @pytest.fixture(scope="module")
 def sessions(database_url: str) -> Iterator[tuple[sessionmaker[Session], dict[str, sa.Table]]]:
     metadata = sa.MetaData()
-    keys = idempotency.define_table(metadata)
+    keys = idempotency_sql.define_table(metadata)
     deliveries, attempts = webhooks.define_tables(metadata)
     effects = sa.Table("effects", metadata, sa.Column("id", sa.String(40), primary_key=True))
     engine = db.create_engine(database_url)
@@ -52,13 +53,14 @@ def _do(
 ) -> bytes:
     """A mutating operation: one effect row per new key, its id as the response."""
     with transaction(sessions) as session:
-        keys = idempotency.IdempotencyKeys(session, tables["keys"])
-        replay = keys.claim("ag_a", key, idempotency.fingerprint("Op", request))
+        keys = idempotency_sql.SqlIdempotencyKeys(session, tables["keys"])
+        call = Keyed("ag_a", key, idempotency.fingerprint("Op", request))
+        replay = keys.claim(call)
         if replay is not None:
             return replay
         effect = uuid.uuid4().hex
         session.execute(tables["effects"].insert().values(id=effect))
-        keys.complete("ag_a", key, effect.encode())
+        keys.complete(call, effect.encode())
         return effect.encode()
 
 
@@ -87,16 +89,21 @@ def test_keys_are_per_tenant_and_expire(
     key = uuid.uuid4().hex
     fp = idempotency.fingerprint("Op", b"x")
     with transaction(factory) as session:
-        keys = idempotency.IdempotencyKeys(session, tables["keys"], ttl=timedelta(seconds=-1))
-        assert keys.claim("ag_a", key, fp) is None
-        keys.complete("ag_a", key, b"old")
+        keys = idempotency_sql.SqlIdempotencyKeys(
+            session, tables["keys"], ttl=timedelta(seconds=-1)
+        )
+        assert keys.claim(Keyed("ag_a", key, fp)) is None
+        keys.complete(Keyed("ag_a", key, fp), b"old")
     with transaction(factory) as session:
-        keys = idempotency.IdempotencyKeys(session, tables["keys"])
-        assert keys.claim("ag_b", key, fp) is None  # another agency: its own key
-        assert keys.claim("ag_a", key, fp) is None  # expired: free again
-        keys.complete("ag_a", key, b"new")
+        keys = idempotency_sql.SqlIdempotencyKeys(session, tables["keys"])
+        assert keys.claim(Keyed("ag_b", key, fp)) is None  # another agency: its own key
+        assert keys.claim(Keyed("ag_a", key, fp)) is None  # expired: free again
+        keys.complete(Keyed("ag_a", key, fp), b"new")
     with transaction(factory) as session:
-        assert idempotency.purge_expired(session, tables["keys"], utcnow() + timedelta(days=2)) >= 2
+        assert (
+            idempotency_sql.purge_expired(session, tables["keys"], utcnow() + timedelta(days=2))
+            >= 2
+        )
 
 
 def test_racing_identical_requests_make_one_effect(

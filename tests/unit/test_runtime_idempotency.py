@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.runtime import idempotency
 from services.runtime.db import create_engine, session_factory, transaction
 from services.runtime.errors import AlreadyExists, InvalidArgument
-from services.runtime.idempotency import Keyed, Replay
+from services.runtime.idempotency import IdempotencyStore, Keyed, Replay
+from services.runtime.idempotency_sql import SqlIdempotencyKeys, define_table
 from services.runtime.ids import new_id
+from tests.fakes.idempotency import MemoryIdempotencyKeys
+from tests.fakes.transactions import FakeTransactions
 
 metadata = sa.MetaData()
-keys_table = idempotency.define_table(metadata)
+keys_table = define_table(metadata)
 items = sa.Table("items", metadata, sa.Column("name", sa.String(40), primary_key=True))
 
 
@@ -97,85 +102,134 @@ def test_a_missing_or_malformed_key_is_refused_naming_the_field(key: str) -> Non
     assert [v.field for v in refused.value.violations] == ["idempotency_key"]
 
 
-# -- claim, complete, replay -------------------------------------------------------
+# -- claim, complete, replay: the same contract on the SQL store and the fake --------
 
 
-def _create(sessions: sessionmaker[Session], call: Keyed, name: str) -> str | Replay:
-    def work(session: Session) -> str:
-        session.execute(items.insert().values(name=name))
+@dataclass
+class Work:
+    """A unit of work with an idempotency store and one list of created names."""
+
+    idempotency: IdempotencyStore
+    created: list[str]
+
+
+class Sql:
+    """Units of work on SQLite: the production store."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    @contextmanager
+    def __call__(self) -> Iterator[Work]:
+        with transaction(self.sessions) as session:
+            created: list[str] = []
+            yield Work(SqlIdempotencyKeys(session, keys_table), created)
+            for name in created:
+                session.execute(items.insert().values(name=name))
+
+    def names(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.execute(sa.select(items.c.name)).scalars())
+
+
+class Memory:
+    """The in-memory fake the use-case tests use."""
+
+    def __init__(self) -> None:
+        self.transactions = FakeTransactions(Work(MemoryIdempotencyKeys(), []))
+
+    def __call__(self) -> AbstractContextManager[Work]:
+        return self.transactions()
+
+    def names(self) -> list[str]:
+        return list(self.transactions.state.created)
+
+
+Units = Sql | Memory
+
+
+@pytest.fixture(params=["sql", "memory"])
+def units(request: pytest.FixtureRequest, sessions: sessionmaker[Session]) -> Units:
+    return Sql(sessions) if request.param == "sql" else Memory()
+
+
+def _create(units: Units, call: Keyed, name: str) -> str | Replay:
+    def work(uow: Work) -> str:
+        uow.created.append(name)
         return name
 
     return idempotency.run_once(
-        sessions, keys_table, call, work, lambda n: StringValue(value=n).SerializeToString()
+        units, call, work, lambda n: StringValue(value=n).SerializeToString()
     )
 
 
-def _names(sessions: sessionmaker[Session]) -> list[str]:
-    with sessions() as session:
-        return list(session.execute(sa.select(items.c.name)).scalars())
-
-
 def test_the_same_key_and_request_replays_the_first_response_and_works_once(
-    sessions: sessionmaker[Session],
+    units: Units,
 ) -> None:
     call = Keyed("agency-a", "key-1", "f" * 64)
-    assert _create(sessions, call, "first") == "first"
-    replay = _create(sessions, call, "second")
+    assert _create(units, call, "first") == "first"
+    replay = _create(units, call, "second")
     assert isinstance(replay, Replay)
     assert StringValue.FromString(replay.response).value == "first"
-    assert _names(sessions) == ["first"]
+    assert units.names() == ["first"]
 
 
-def test_the_same_key_with_another_request_is_refused_saying_so(
-    sessions: sessionmaker[Session],
-) -> None:
-    _create(sessions, Keyed("agency-a", "key-1", "a" * 64), "first")
+def test_the_same_key_with_another_request_is_refused_saying_so(units: Units) -> None:
+    _create(units, Keyed("agency-a", "key-1", "a" * 64), "first")
     with pytest.raises(AlreadyExists, match="already used with a different request"):
-        _create(sessions, Keyed("agency-a", "key-1", "b" * 64), "second")
-    assert _names(sessions) == ["first"]
+        _create(units, Keyed("agency-a", "key-1", "b" * 64), "second")
+    assert units.names() == ["first"]
 
 
-def test_keys_are_per_agency(sessions: sessionmaker[Session]) -> None:
-    assert _create(sessions, Keyed("agency-a", "key-1", "a" * 64), "a") == "a"
-    assert _create(sessions, Keyed("agency-b", "key-1", "b" * 64), "b") == "b"
-    assert sorted(_names(sessions)) == ["a", "b"]
+def test_keys_are_per_agency(units: Units) -> None:
+    assert _create(units, Keyed("agency-a", "key-1", "a" * 64), "a") == "a"
+    assert _create(units, Keyed("agency-b", "key-1", "b" * 64), "b") == "b"
+    assert sorted(units.names()) == ["a", "b"]
 
 
-def test_work_that_fails_leaves_the_key_free(sessions: sessionmaker[Session]) -> None:
+def test_work_that_fails_leaves_the_key_free(units: Units) -> None:
     call = Keyed("agency-a", "key-1", "a" * 64)
 
-    def fail(_: Session) -> str:
+    def fail(_: Work) -> str:
         raise RuntimeError("refused")
 
     with pytest.raises(RuntimeError):
-        idempotency.run_once(sessions, keys_table, call, fail, lambda _: b"")
-    assert _create(sessions, call, "later") == "later"
+        idempotency.run_once(units, call, fail, lambda _: b"")
+    assert _create(units, call, "later") == "later"
 
 
-def test_a_refused_request_replays_its_key_or_raises(sessions: sessionmaker[Session]) -> None:
+def test_a_refused_request_replays_its_key_or_raises(units: Units) -> None:
     call = Keyed("agency-a", "key-1", "a" * 64)
     with pytest.raises(LookupError):
-        idempotency.replay_or_raise(sessions, keys_table, call, LookupError("no template"))
-    _create(sessions, call, "first")
-    replay = idempotency.replay_or_raise(sessions, keys_table, call, LookupError("changed"))
+        idempotency.replay_or_raise(units, call, LookupError("no template"))
+    _create(units, call, "first")
+    replay = idempotency.replay_or_raise(units, call, LookupError("changed"))
     assert StringValue.FromString(replay.response).value == "first"
 
 
-def test_an_id_response_is_protobuf_and_replays_its_id(sessions: sessionmaker[Session]) -> None:
+def test_an_id_response_is_protobuf_and_replays_its_id(units: Units) -> None:
+    call = Keyed("agency-a", "key-1", "a" * 64)
+    with units() as uow:
+        assert idempotency.claim_id(uow.idempotency, call) is None
+        idempotency.complete_id(uow.idempotency, call, "pay_1")
+    with units() as uow:
+        assert idempotency.claim_id(uow.idempotency, call) == "pay_1"
+
+
+def test_the_sql_store_keeps_an_id_response_as_protobuf(sessions: sessionmaker[Session]) -> None:
     call = Keyed("agency-a", "key-1", "a" * 64)
     with transaction(sessions) as session:
-        assert idempotency.claim_id(session, keys_table, call) is None
-        idempotency.complete_id(session, keys_table, call, "pay_1")
-    with transaction(sessions) as session:
-        assert idempotency.claim_id(session, keys_table, call) == "pay_1"
+        idempotency.claim_id(SqlIdempotencyKeys(session, keys_table), call)
+        idempotency.complete_id(SqlIdempotencyKeys(session, keys_table), call, "pay_1")
         stored = session.execute(sa.select(keys_table.c.response)).scalar_one()
     assert StringValue.FromString(stored).value == "pay_1"
 
 
 def test_no_key_claims_nothing(sessions: sessionmaker[Session]) -> None:
     with transaction(sessions) as session:
-        assert idempotency.claim_id(session, keys_table, None) is None
-        idempotency.complete_id(session, keys_table, None, "acct_1")
+        store = SqlIdempotencyKeys(session, keys_table)
+        assert idempotency.claim_id(store, None) is None
+        idempotency.complete_id(store, None, "acct_1")
         assert session.execute(sa.select(sa.func.count()).select_from(keys_table)).scalar() == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency, webhooks
+from services.runtime import idempotency_sql, webhooks
 from services.runtime.db import new_metadata
 from services.runtime.db_types import UtcDateTime
 
@@ -188,7 +188,7 @@ instance_secrets = sa.Table(
 )
 
 # Idempotency keys of operators' mutating gRPC calls (migration 0003).
-idempotency_keys = idempotency.define_table(metadata)
+idempotency_keys = idempotency_sql.define_table(metadata)
 
 # -- citizen accounts: registration, recovery, devices, throttling (migration 0004) --------
 

@@ -27,6 +27,7 @@ from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, claim_id, complete_id
+from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class AgencyRegistry:
         )
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = claim_id(session, idempotency_keys, keyed)
+            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
             if earlier is not None:
                 return NewAgency(agencies.require(repo.get(earlier), earlier), None)
             repo.add(created.agency)
@@ -99,7 +100,9 @@ class AgencyRegistry:
                 by=actor,
                 mode=created.agency.mode,
             )
-            complete_id(session, idempotency_keys, keyed, created.agency.client_id)
+            complete_id(
+                SqlIdempotencyKeys(session, idempotency_keys), keyed, created.agency.client_id
+            )
         log.info(
             "agency created",
             extra={"agency": created.agency.client_id, "mode": created.agency.mode},
@@ -152,7 +155,7 @@ class AgencyRegistry:
         now = self._clock()
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = claim_id(session, idempotency_keys, keyed)
+            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
             if earlier is not None:
                 return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
@@ -166,7 +169,7 @@ class AgencyRegistry:
                 by=actor,
                 fields=sorted(changes),
             )
-            complete_id(session, idempotency_keys, keyed, client_id)
+            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, client_id)
         log.info("agency updated", extra={"agency": client_id})
         return updated
 
@@ -175,7 +178,7 @@ class AgencyRegistry:
     ) -> Agency:
         with transaction(self._sessions) as session:
             repo = SqlAgencyRepository(session)
-            earlier = claim_id(session, idempotency_keys, keyed)
+            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
             if earlier is not None:
                 return agencies.require(repo.get(earlier), earlier)
             agency = agencies.require(repo.get(client_id), client_id)
@@ -189,7 +192,7 @@ class AgencyRegistry:
                     client_id=client_id,
                     by=actor,
                 )
-            complete_id(session, idempotency_keys, keyed, client_id)
+            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, client_id)
         log.info("agency disabled", extra={"agency": client_id})
         return disabled
 

@@ -26,6 +26,7 @@ from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id
+from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
 
 # An operator's lock without an end: far enough to never pass, and a value
@@ -127,7 +128,7 @@ class Operators:
         if violations:
             raise InvalidArgument.from_violations(violations)
         with transaction(self._sessions) as session:
-            earlier = claim_id(session, idempotency_keys, keyed)
+            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
             if earlier is not None:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
@@ -152,7 +153,7 @@ class Operators:
                 ended_sessions=len(ended),
                 revoked_tokens=revoked,
             )
-            complete_id(session, idempotency_keys, keyed, account_id)
+            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, account_id)
             return status_of(locked, session, now)
 
     def unlock(
@@ -163,7 +164,7 @@ class Operators:
         if violations:
             raise InvalidArgument.from_violations(violations)
         with transaction(self._sessions) as session:
-            earlier = claim_id(session, idempotency_keys, keyed)
+            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
             if earlier is not None:
                 return self._status(session, earlier, now)
             repo = SqlAccountRepository(session)
@@ -182,7 +183,7 @@ class Operators:
                 reason=reason,
                 was_locked=account.locked(now) or password_lock is not None,
             )
-            complete_id(session, idempotency_keys, keyed, account_id)
+            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, account_id)
             return status_of(unlocked, session, now)
 
     def _status(self, session: Session, account_id: str, now: datetime) -> AccountStatus:

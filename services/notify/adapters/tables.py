@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency, webhooks
+from services.runtime import idempotency_sql, webhooks
 from services.runtime.db_types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -112,5 +112,5 @@ daily_counts = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
-idempotency_keys = idempotency.define_table(metadata)
+idempotency_keys = idempotency_sql.define_table(metadata)
 webhook_deliveries, webhook_attempts = webhooks.define_tables(metadata)

@@ -19,6 +19,7 @@ from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.idempotency_sql import session_work
 
 t = tables.agency_settings
 
@@ -63,6 +64,7 @@ def settings_from(stored: tuple[str, bool] | None, defaults: Defaults) -> Agency
 class AgencySettingsService:
     def __init__(self, sessions: sessionmaker[Session], defaults: Defaults) -> None:
         self._sessions = sessions
+        self._keyed_work = session_work(sessions, tables.idempotency_keys)
         self.defaults = defaults
 
     def get(self, tenant: str) -> AgencySettings:
@@ -95,4 +97,4 @@ class AgencySettingsService:
             )
             return read(session, tenant, self.defaults)
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)

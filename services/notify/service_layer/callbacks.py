@@ -23,6 +23,7 @@ from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.idempotency_sql import session_work
 from services.runtime.ids import new_id
 
 EVENT_TYPE = "notification.status"
@@ -43,6 +44,7 @@ class Callback:
 class CallbackService:
     def __init__(self, sessions: sessionmaker[Session], egress: Egress) -> None:
         self._sessions = sessions
+        self._keyed_work = session_work(sessions, tables.idempotency_keys)
         self._egress = egress  # what a callback URL may point at
 
     def set(
@@ -61,7 +63,7 @@ class CallbackService:
             )
             return Callback(url, now, secret)
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
     def get(self, tenant: str) -> Callback:
         with transaction(self._sessions) as session:
@@ -75,7 +77,7 @@ class CallbackService:
             session.execute(t.delete().where(t.c.tenant == tenant))
             return True
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
 
 def secret_for(session: Session, delivery: webhooks.Delivery) -> str | None:

@@ -50,6 +50,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.idempotency import Keyed, Replay, replay_or_raise, run_once
+from services.runtime.idempotency_sql import session_work
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.rate_limit import Limit, RateLimiter
@@ -156,6 +157,7 @@ class SendingService:
         direct_sends: DirectSends | None = None,
     ) -> None:
         self._sessions = sessions
+        self._keyed_work = session_work(sessions, tables.idempotency_keys)
         self._limiter = limiter
         self._limit = limit
         self._defaults = defaults
@@ -275,7 +277,7 @@ class SendingService:
     def _refuse(self, call: Keyed, error: Exception) -> Replay:
         """A request that fails its checks: the first response if its key was used
         before with the same request (the template may have changed since), else the error."""
-        return replay_or_raise(self._sessions, tables.idempotency_keys, call, error)
+        return replay_or_raise(self._keyed_work, call, error)
 
     def _write_batch(self, batch: Sequence[_PendingSend]) -> list[_SendResult]:
         """One transaction for many sends (see ``group_commit``); what cannot go in
@@ -372,7 +374,7 @@ class SendingService:
 
         try:
             return run_once(
-                self._sessions, tables.idempotency_keys, p.call, work, lambda _: p.response
+                self._keyed_work, p.call, lambda w: work(w.session), lambda _: p.response
             )
         except _StaleTemplate:
             return _STALE
@@ -411,11 +413,11 @@ class SendingService:
         limit = settings.daily_limit(template.channel)
         if len(rows) > limit - used:  # refused before the rows' costly checks
             refusal = _bulk_exhausted(template.channel, len(rows), limit, used, now)
-            return replay_or_raise(self._sessions, tables.idempotency_keys, call, refusal)
+            return replay_or_raise(self._keyed_work, call, refusal)
         try:
             self._limiter.acquire_many(f"send:{agency.client_id}", self._limit, max(1, len(rows)))
         except ResourceExhausted as exhausted:
-            return replay_or_raise(self._sessions, tables.idempotency_keys, call, exhausted)
+            return replay_or_raise(self._keyed_work, call, exhausted)
         problems = _common_problems(request.reference, request.scheduled_for, request.reply_to, now)
         bulk_id = new_id("bulk")
         traceparent = current_traceparent()  # the bulk call's, for every row
@@ -494,7 +496,7 @@ class SendingService:
                 {CREATED: len(prepared)},
             )
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
     def get_bulk(self, tenant: str, bulk_id: str) -> BulkSend:
         with transaction(self._sessions) as session:
@@ -508,7 +510,7 @@ class SendingService:
             _cancel_where(session, tenant, tables.notifications.c.bulk_send_id == bulk_id)
             return _bulk(session, tenant, bulk_id)
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
     # -- reading and cancelling ------------------------------------------------------
 
@@ -549,7 +551,7 @@ class SendingService:
                 raise FailedPrecondition("a worker took it while cancelling; it is being sent")
             return after
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
 
 def _cancel_where(session: Session, tenant: str, condition: Any) -> int:

@@ -17,6 +17,7 @@ from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.idempotency_sql import session_work
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
@@ -31,6 +32,7 @@ def load(session: Session, tenant: str, template_id: str, version: int = 0) -> T
 class TemplateService:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._keyed_work = session_work(sessions, tables.idempotency_keys)
 
     def create(
         self,
@@ -53,7 +55,7 @@ class TemplateService:
             Templates(session).add(template)
             return template
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
     def update(
         self,
@@ -84,7 +86,7 @@ class TemplateService:
             Templates(session).add(template)
             return template
 
-        return run_once(self._sessions, tables.idempotency_keys, call, work, encode)
+        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
 
     def get(self, tenant: str, template_id: str, version: int = 0) -> Template:
         with transaction(self._sessions) as session:

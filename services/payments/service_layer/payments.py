@@ -48,6 +48,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.idempotency import DEFAULT_TTL, Keyed, claim_id, complete_id, id_response
+from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
@@ -123,11 +124,11 @@ class PaymentsService:
         if self._direct is not None and self._create_direct(payment, keyed):
             return payment
         with transaction(self._sessions) as session:
-            replay = claim_id(session, t.idempotency_keys, keyed)
+            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
             if replay is not None:
                 return self._payment(session, caller.client_id, replay)
             Changes(session, now).created(payment)
-            complete_id(session, t.idempotency_keys, keyed, payment.id)
+            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
             return payment
 
     def _create_direct(self, payment: Payment, keyed: Keyed) -> bool:
@@ -184,7 +185,7 @@ class PaymentsService:
                 captured_here = True
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = claim_id(session, t.idempotency_keys, keyed)
+            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
             if replay is not None:
                 return self._payment(session, tenant, replay)
             payment = self._payment(session, tenant, payment_id, lock=True)
@@ -197,7 +198,7 @@ class PaymentsService:
                     f"payment {payment.id} is {payment.state.value}; only capturable "
                     "(delayed-capture, confirmed) payments can be captured"
                 )
-            complete_id(session, t.idempotency_keys, keyed, payment.id)
+            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
             return captured
 
     def finish_capture(self, payment: Payment) -> Payment:
@@ -257,7 +258,7 @@ class PaymentsService:
                 )
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = claim_id(session, t.idempotency_keys, keyed)
+            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
             if replay is not None:
                 return self._payment(session, tenant, replay)
             payment = self._payment(session, tenant, payment_id, lock=True)
@@ -269,7 +270,7 @@ class PaymentsService:
             cancelled = Changes(session, now).move(
                 payment, State.CANCELLED, Failure.CANCELLED_BY_AGENCY
             )
-            complete_id(session, t.idempotency_keys, keyed, payment.id)
+            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
             return cancelled
 
     def _check_window(self, payment: Payment) -> None:
@@ -293,7 +294,7 @@ class PaymentsService:
         tenant = caller.client_id
         now = self._clock()
         with transaction(self._sessions) as session:
-            replay = claim_id(session, t.idempotency_keys, keyed)
+            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
             if replay is not None:
                 refund = self._refund(session, tenant, replay)
             else:
@@ -312,7 +313,7 @@ class PaymentsService:
                     updated_at=now,
                 )
                 Changes(session, now).refund_requested(payment, refund)
-                complete_id(session, t.idempotency_keys, keyed, refund.id)
+                complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, refund.id)
         if refund.state is RefundState.SUBMITTED and not refund.provider_ref:
             refund = self.submit_refund(refund)
         return refund

@@ -18,6 +18,7 @@ from services.runtime.db_types import utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id
+from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.webhooks import Attempt, Delivery
@@ -62,7 +63,7 @@ class WebhookSubscriptions:
         now = self._clock()
         with transaction(self._sessions) as session:
             repo = Subscriptions(session)
-            replay = claim_id(session, t.idempotency_keys, keyed)
+            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
             if replay is not None:
                 found = repo.get(tenant, replay)
                 if found is None:
@@ -77,7 +78,7 @@ class WebhookSubscriptions:
             )
             secret = webhooks.new_secret()
             repo.add(sub, secret)
-            complete_id(session, t.idempotency_keys, keyed, sub.id)
+            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, sub.id)
             return sub, secret
 
     def list(self, tenant: str, page: PageRequest) -> Page[Subscription]:
@@ -88,11 +89,11 @@ class WebhookSubscriptions:
     def disable(self, tenant: str, sub_id: str, keyed: Keyed) -> Subscription:
         with transaction(self._sessions) as session:
             repo = Subscriptions(session)
-            if claim_id(session, t.idempotency_keys, keyed) is None:
+            if claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed) is None:
                 if repo.get(tenant, sub_id) is None:
                     raise NotFound(f"no webhook subscription {sub_id!r}")
                 repo.disable(tenant, sub_id, self._clock())
-                complete_id(session, t.idempotency_keys, keyed, sub_id)
+                complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, sub_id)
             found = repo.get(tenant, sub_id)
             if found is None:
                 raise NotFound(f"no webhook subscription {sub_id!r}")

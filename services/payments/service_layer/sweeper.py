@@ -42,7 +42,7 @@ from services.payments.service_layer.checkout import Checkout
 from services.payments.service_layer.late_holds import LateHolds
 from services.payments.service_layer.payments import Clock, PaymentsService
 from services.payments.service_layer.providers import Providers
-from services.runtime import idempotency
+from services.runtime import idempotency_sql
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import Unavailable
@@ -84,7 +84,7 @@ class Sweeper:
         changed += self._late_holds.release_all(self._batch)
         changed += self._resubmit_refunds(now - STUCK_REFUND_AFTER)
         with transaction(self._sessions) as session:
-            idempotency.purge_expired(session, t.idempotency_keys, now)
+            idempotency_sql.purge_expired(session, t.idempotency_keys, now)
         return changed
 
     def _expire(self, payment_id: str, target: State, failure: Failure) -> int:

@@ -6,7 +6,7 @@ Revises: 0002
 
 from alembic import op
 
-from services.runtime import idempotency
+from services.runtime import idempotency_sql
 
 revision = "0003"
 down_revision = "0002"
@@ -15,8 +15,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    idempotency.create_table(op)
+    idempotency_sql.create_table(op)
 
 
 def downgrade() -> None:
-    op.drop_table(idempotency.TABLE_NAME)
+    op.drop_table(idempotency_sql.TABLE_NAME)

@@ -11,7 +11,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.runtime import idempotency, webhooks
+from services.runtime import idempotency_sql, webhooks
 from services.runtime.db_types import UtcDateTime
 
 revision = "0001"
@@ -143,13 +143,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("purged_at IS NULL"),
         sqlite_where=sa.text("purged_at IS NULL"),
     )
-    idempotency.create_table(op)
+    idempotency_sql.create_table(op)
     webhooks.create_tables(op)
 
 
 def downgrade() -> None:
     op.drop_table(webhooks.ATTEMPTS)
     op.drop_table(webhooks.DELIVERIES)
-    op.drop_table(idempotency.TABLE_NAME)
+    op.drop_table(idempotency_sql.TABLE_NAME)
     for table in reversed(_OWN):
         op.drop_table(table)

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.runtime import idempotency, webhooks
+from services.runtime import idempotency_sql, webhooks
 from services.runtime.db_types import UtcDateTime
 
 revision = "0001"
@@ -139,7 +139,7 @@ def upgrade() -> None:
         sa.Column("created_at", UtcDateTime, nullable=False),
         sa.PrimaryKeyConstraint("key", name="pk_sandbox_requests"),
     )
-    idempotency.create_table(op)
+    idempotency_sql.create_table(op)
     webhooks.create_tables(op)
 
 
@@ -147,7 +147,7 @@ def downgrade() -> None:
     for table in (
         webhooks.ATTEMPTS,
         webhooks.DELIVERIES,
-        idempotency.TABLE_NAME,
+        idempotency_sql.TABLE_NAME,
         "sandbox_requests",
         "sandbox_charges",
         "service_secrets",
