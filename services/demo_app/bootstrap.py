@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
 from gaap_client.errors import GaapError
+from services.demo_app.adapters.unit_of_work import transactions
 from services.demo_app.service_layer.journey import Journey
 from services.demo_app.service_layer.notices import ensure_payment_webhook, ensure_templates
 from services.demo_app.settings import DemoAppSettings
@@ -75,7 +76,7 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
     credentials = ClientSecret(agency["client_id"], agency["client_secret"])
     engine = db.create_engine(settings.resolved_database_url(platform))
     db.migrate(engine, MIGRATIONS)
-    sessions = db.session_factory(engine)
+    work = transactions(db.session_factory(engine))
     client = GaapClient(
         TokenSource(agency["token_endpoint"], credentials),
         Targets(settings.identity_target, settings.payments_target, settings.notify_target),
@@ -83,8 +84,8 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
     deadline = time.monotonic() + SETUP_TIMEOUT
     while True:
         try:
-            templates = ensure_templates(client, sessions)
-            secrets = ensure_payment_webhook(client, sessions, public_url + "/webhooks/payments")
+            templates = ensure_templates(client, work)
+            secrets = ensure_payment_webhook(client, work, public_url + "/webhooks/payments")
             break
         except (GaapError, httpx.HTTPError) as exc:
             if time.monotonic() > deadline:
@@ -93,7 +94,7 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
                 raise StartupError(f"cannot set up the demo app on the platform: {exc}") from None
             time.sleep(0.5)
     oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
-    journey = Journey(client, oidc, sessions, templates, public_url=public_url, fee=settings.fee)
+    journey = Journey(client, oidc, work, templates, public_url=public_url, fee=settings.fee)
     csrf = CsrfTokens(
         hmac.new(agency["client_secret"].encode(), b"demo-app csrf", hashlib.sha256).digest()
     )

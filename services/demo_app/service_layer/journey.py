@@ -18,13 +18,11 @@ from typing import Any
 from babel import numbers
 from gaap.notify.v1 import notify_pb2 as npb
 from gaap.payments.v1 import payments_pb2 as ppb
-from sqlalchemy.orm import Session, sessionmaker
 
 from gaap_client import GaapClient, OpenIdClient, PendingSignIn
-from services.demo_app.adapters.store import Applications, BrowserSessions, WebhookEvents
 from services.demo_app.domain.applications import Application, State, new_ids, validate
 from services.demo_app.service_layer.notices import CONFIRMATION_EMAIL, CONFIRMATION_SMS
-from services.runtime.db import transaction
+from services.demo_app.service_layer.unit_of_work import DemoTransactions
 from services.runtime.db_types import utcnow
 from services.runtime.errors import NotFound
 
@@ -72,7 +70,7 @@ class Journey:
         self,
         client: GaapClient,
         oidc: OpenIdClient,
-        sessions: sessionmaker[Session],
+        transactions: DemoTransactions,
         templates: Mapping[str, str],
         *,
         public_url: str,
@@ -81,7 +79,7 @@ class Journey:
     ) -> None:
         self.client = client
         self.oidc = oidc
-        self._sessions = sessions
+        self._uow = transactions
         self._templates = dict(templates)
         self.public_url = public_url
         self.fee = fee
@@ -91,25 +89,25 @@ class Journey:
 
     def start_sign_in(self, cookie: str, language: str, next_path: str) -> str:
         pending = self.oidc.start(scope=SCOPE, acr_values=ACR, ui_locales=[language])
-        with transaction(self._sessions) as session:
-            BrowserSessions(session).store(
+        with self._uow() as uow:
+            uow.browser_sessions.store(
                 cookie, pending={**pending.to_dict(), "next": _local_path(next_path)}
             )
         return pending.url
 
     def finish_sign_in(self, cookie: str, params: Mapping[str, str]) -> str:
         """Where to send the citizen next; ``SignInError`` if the callback is wrong."""
-        with transaction(self._sessions) as session:
-            data = BrowserSessions(session).load(cookie)
+        with self._uow() as uow:
+            data = uow.browser_sessions.load(cookie)
         stored = data.get("pending")
         if not stored:
             from gaap_client import SignInError
 
             raise SignInError("no_sign_in", "no sign-in was started in this browser")
         signed_in = self.oidc.finish(PendingSignIn.from_dict(stored), params)
-        with transaction(self._sessions) as session:
+        with self._uow() as uow:
             # A new session id would be better still; the cookie is re-issued by the page.
-            BrowserSessions(session).store(
+            uow.browser_sessions.store(
                 cookie,
                 pending=None,
                 subject=signed_in.subject,
@@ -121,17 +119,17 @@ class Journey:
     def citizen(self, cookie: str) -> Citizen | None:
         if not cookie:
             return None
-        with transaction(self._sessions) as session:
-            data = BrowserSessions(session).load(cookie)
+        with self._uow() as uow:
+            data = uow.browser_sessions.load(cookie)
         if not data.get("subject"):
             return None
         return Citizen(str(data["subject"]), dict(data.get("claims") or {}))
 
     def sign_out(self, cookie: str) -> str:
         """Forget the session; the ID token, for identity's logout, if any."""
-        with transaction(self._sessions) as session:
-            token = str(BrowserSessions(session).load(cookie).get("id_token") or "")
-            BrowserSessions(session).delete(cookie)
+        with self._uow() as uow:
+            token = str(uow.browser_sessions.load(cookie).get("id_token") or "")
+            uow.browser_sessions.delete(cookie)
         return token
 
     # -- applying and paying -------------------------------------------------------
@@ -153,8 +151,8 @@ class Journey:
             created_at=utcnow(),
             signed_in_at=citizen.signed_in_at,
         )
-        with transaction(self._sessions) as session:
-            Applications(session).add(application)
+        with self._uow() as uow:
+            uow.applications.add(application)
         payment = self.client.payments.CreatePayment(
             ppb.CreatePaymentRequest(
                 amount=self.fee,
@@ -169,38 +167,38 @@ class Journey:
             )
         )
         application = replace(application, payment_id=payment.id, next_url=payment.next_url)
-        with transaction(self._sessions) as session:
-            Applications(session).save(application)
+        with self._uow() as uow:
+            uow.applications.save(application)
         return application
 
     def application(self, citizen: Citizen, application_id: str) -> Application:
-        with transaction(self._sessions) as session:
-            found = Applications(session).get(application_id)
+        with self._uow() as uow:
+            found = uow.applications.get(application_id)
         if found is None or found.subject != citizen.subject:
             raise NotFound("no such application")
         return found
 
     def applications(self, citizen: Citizen) -> list[Application]:
-        with transaction(self._sessions) as session:
-            return Applications(session).of_subject(citizen.subject)
+        with self._uow() as uow:
+            return uow.applications.of_subject(citizen.subject)
 
     # -- what payments tells us -------------------------------------------------------
 
     def payment_event(self, event_id: str, event: Mapping[str, Any]) -> None:
         """Handle one verified webhook; safe to repeat (payments retries until 2xx)."""
-        with transaction(self._sessions) as session:
-            if WebhookEvents(session).seen(event_id):
+        with self._uow() as uow:
+            if uow.webhook_events.seen(event_id):
                 return
         payment_id = str((event.get("payment") or {}).get("id", ""))
         # The platform's record, not the body alone, decides.
         payment = self.client.payments.GetPayment(ppb.GetPaymentRequest(id=payment_id))
         application_id = payment.metadata.get("application_id", "")
-        with transaction(self._sessions) as session:
-            store = Applications(session)
+        with self._uow() as uow:
+            store = uow.applications
             application = store.get(application_id, for_update=True)
             if application is None or application.payment_id != payment.id:
                 log.warning("webhook for an unknown payment", extra={"event_id": event_id})
-                WebhookEvents(session).record(event_id, utcnow())
+                uow.webhook_events.record(event_id, utcnow())
                 return
             if payment.state == ppb.PAYMENT_STATE_SUCCESS:
                 application = application.paid()
@@ -209,8 +207,8 @@ class Journey:
             store.save(application)
         if application.state is State.PAID:
             self._confirm(application)
-        with transaction(self._sessions) as session:
-            WebhookEvents(session).record(event_id, utcnow())
+        with self._uow() as uow:
+            uow.webhook_events.record(event_id, utcnow())
 
     def _confirm(self, application: Application) -> None:
         """Queue the confirmation email and SMS (idempotent: keys per application)."""
@@ -243,8 +241,8 @@ class Journey:
                 idempotency_key=f"{application.id}-sms",
             )
         )
-        with transaction(self._sessions) as session:
-            store = Applications(session)
+        with self._uow() as uow:
+            store = uow.applications
             current = store.get(application.id, for_update=True)
             assert current is not None
             store.save(current.notified(email.id, sms.id))

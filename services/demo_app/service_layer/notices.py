@@ -11,12 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gaap.notify.v1 import notify_pb2 as pb
-from sqlalchemy.orm import Session, sessionmaker
 
 from gaap_client import GaapClient
 from gaap_client.errors import NotFound
-from services.demo_app.adapters.store import KeptValues
-from services.runtime.db import transaction
+from services.demo_app.service_layer.unit_of_work import DemoTransactions
 
 
 @dataclass(frozen=True)
@@ -95,15 +93,15 @@ CONFIRMATION_SMS = TemplateSpec(
 TEMPLATES = (CONFIRMATION_EMAIL, CONFIRMATION_SMS)
 
 
-def ensure_templates(client: GaapClient, sessions: sessionmaker[Session]) -> dict[str, str]:
+def ensure_templates(client: GaapClient, transactions: DemoTransactions) -> dict[str, str]:
     """The id of each template in ``TEMPLATES``, creating or updating it as needed."""
-    return {spec.key: _ensure(client, sessions, spec) for spec in TEMPLATES}
+    return {spec.key: _ensure(client, transactions, spec) for spec in TEMPLATES}
 
 
-def _ensure(client: GaapClient, sessions: sessionmaker[Session], spec: TemplateSpec) -> str:
-    with transaction(sessions) as session:
-        template_id = KeptValues(session).get(spec.key)
-        fingerprint = KeptValues(session).get(spec.key + ".fingerprint")
+def _ensure(client: GaapClient, transactions: DemoTransactions, spec: TemplateSpec) -> str:
+    with transactions() as uow:
+        template_id = uow.kept.get(spec.key)
+        fingerprint = uow.kept.get(spec.key + ".fingerprint")
     if template_id:
         try:
             client.notify.GetTemplate(pb.GetTemplateRequest(template_id=template_id))
@@ -127,13 +125,13 @@ def _ensure(client: GaapClient, sessions: sessionmaker[Session], spec: TemplateS
                 idempotency_key=f"demo-create-{spec.key}-{spec.fingerprint()}",
             )
         ).id
-    _keep(sessions, {spec.key: template_id, spec.key + ".fingerprint": spec.fingerprint()})
+    _keep(transactions, {spec.key: template_id, spec.key + ".fingerprint": spec.fingerprint()})
     return template_id
 
 
-def _keep(sessions: sessionmaker[Session], values: dict[str, str]) -> None:
-    with transaction(sessions) as session:
-        kept = KeptValues(session)
+def _keep(transactions: DemoTransactions, values: dict[str, str]) -> None:
+    with transactions() as uow:
+        kept = uow.kept
         for name, value in values.items():
             kept.put(name, value)
 
@@ -144,7 +142,7 @@ WEBHOOK_SECRET = "webhook.signing_secret"
 
 
 def ensure_payment_webhook(
-    client: GaapClient, sessions: sessionmaker[Session], url: str
+    client: GaapClient, transactions: DemoTransactions, url: str
 ) -> Callable[[], list[str]]:
     """Subscribe ``url`` to payment events once; returns a function giving the
     signing secrets to accept. The secret is shown by payments only at creation,
@@ -152,9 +150,9 @@ def ensure_payment_webhook(
     secret we no longer have is disabled."""
     from gaap.payments.v1 import payments_pb2 as ppb
 
-    with transaction(sessions) as session:
-        kept_id = KeptValues(session).get(WEBHOOK_ID)
-        kept_secret = KeptValues(session).get(WEBHOOK_SECRET)
+    with transactions() as uow:
+        kept_id = uow.kept.get(WEBHOOK_ID)
+        kept_secret = uow.kept.get(WEBHOOK_SECRET)
     subscriptions: list[ppb.WebhookSubscription] = []
     token = ""
     while True:
@@ -171,7 +169,7 @@ def ensure_payment_webhook(
             ppb.CreateWebhookSubscriptionRequest(url=url, event_types=list(PAYMENT_EVENTS))
         )
         kept_id, kept_secret = created.subscription.id, created.signing_secret
-        _keep(sessions, {WEBHOOK_ID: kept_id, WEBHOOK_SECRET: kept_secret})
+        _keep(transactions, {WEBHOOK_ID: kept_id, WEBHOOK_SECRET: kept_secret})
     for stale in active:
         if stale.id != kept_id:
             client.payments.DisableWebhookSubscription(
