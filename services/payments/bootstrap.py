@@ -12,14 +12,18 @@ from services.payments.adapters.at_rest import open_sealed, service_secret
 from services.payments.adapters.direct import DirectPostgres
 from services.payments.adapters.sandbox import SandboxProvider
 from services.payments.adapters.stripe_provider import StripeProvider
+from services.payments.adapters.unit_of_work import SqlPaymentsTransactions
+from services.payments.adapters.webhooks_sql import secret_lookup
 from services.payments.api.grpc import POLICY, PaymentsServicer, RateLimits, payments_service
 from services.payments.service_layer.checkout import Checkout
+from services.payments.service_layer.clock import Clock
 from services.payments.service_layer.page_links import PageLinks
-from services.payments.service_layer.payments import Clock, PaymentsService
+from services.payments.service_layer.payments import PaymentsService
 from services.payments.service_layer.providers import Providers
 from services.payments.service_layer.stripe_events import StripeEvents
-from services.payments.service_layer.subscriptions import WebhookSubscriptions, secret_lookup
+from services.payments.service_layer.subscriptions import WebhookSubscriptions
 from services.payments.service_layer.sweeper import Sweeper
+from services.payments.service_layer.unit_of_work import PaymentsTransactions
 from services.payments.settings import PaymentsSettings
 from services.payments.web.app import PaymentPages, create_app
 from services.runtime import bootstrap, rate_limit, sealing, webhooks
@@ -49,6 +53,7 @@ class PaymentsApp:
     """payments' parts, for tests and benchmarks as much as for ``main``."""
 
     database: bootstrap.Database
+    uow: PaymentsTransactions
     providers: Providers
     payments: PaymentsService
     checkout: Checkout
@@ -86,13 +91,11 @@ def open_payments(
         else None
     )
     providers = Providers(sandbox, live)
-    payments = PaymentsService(
-        database.sessions,
-        providers,
-        max_amount=settings.max_amount,
-        clock=clock,
-        direct=DirectPostgres(database.direct),
+    # Units of work on the database; the one-statement create and get on PostgreSQL.
+    uow: PaymentsTransactions = SqlPaymentsTransactions(
+        database.sessions, DirectPostgres(database.direct)
     )
+    payments = PaymentsService(uow, providers, max_amount=settings.max_amount, clock=clock)
     outbox = webhooks.Outbox(
         database.sessions,
         tables.webhook_deliveries,
@@ -103,18 +106,19 @@ def open_payments(
         or webhooks.http_sender(platform.egress, seconds=WEBHOOK_TIMEOUT_SECONDS),
         clock=clock,
     )
-    checkout = Checkout(database.sessions, providers, clock=clock)
+    checkout = Checkout(uow, providers, clock=clock)
     return PaymentsApp(
         database=database,
+        uow=uow,
         providers=providers,
         payments=payments,
         checkout=checkout,
         subscriptions=WebhookSubscriptions(
-            database.sessions, outbox, egress=platform.egress, clock=clock
+            uow, egress=platform.egress, new_secret=webhooks.new_secret, clock=clock
         ),
         outbox=outbox,
-        sweeper=Sweeper(database.sessions, providers, payments, checkout, clock=clock),
-        stripe_events=StripeEvents(database.sessions, clock=clock),
+        sweeper=Sweeper(uow, providers, payments, checkout, clock=clock),
+        stripe_events=StripeEvents(uow, clock=clock),
         links=PageLinks(page_secret, settings.public_url),
         csrf=CsrfTokens(csrf_secret),
         clock=clock,

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 import sqlalchemy as sa
-from prometheus_client import Counter
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.payments.adapters import tables as t
@@ -61,25 +58,6 @@ GAUGES = (
         _refunded_amount,
     ),
 )
-
-
-PROVIDER_MISMATCH = Counter(
-    "gaap_payments_provider_mismatch",
-    "Provider answers and webhook events whose amount or currency differ from the "
-    "payment's, by provider and field; each one is a provider error to investigate.",
-    ("provider", "field"),
-)
-log = logging.getLogger(__name__)
-
-
-def provider_mismatch(provider: str, about: str, fields: tuple[str, ...]) -> None:
-    """Count and log a provider report that does not match its payment."""
-    for field in fields:
-        PROVIDER_MISMATCH.labels(provider, field).inc()
-    log.error(
-        "provider report does not match the payment",
-        extra={"provider": provider, "about": about, "fields": ",".join(fields)},
-    )
 
 
 def register(sessions: sessionmaker[Session]) -> None:

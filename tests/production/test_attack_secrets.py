@@ -31,7 +31,7 @@ from services.identity.bootstrap import build as build_identity
 from services.identity.bootstrap import open_identity
 from services.identity.settings import IdentitySettings
 from services.payments.adapters import tables as payment_tables
-from services.payments.adapters.repositories import Subscriptions
+from services.payments.adapters.webhooks_sql import Subscriptions
 from services.payments.bootstrap import open_payments
 from services.payments.settings import PaymentsSettings
 from services.runtime import db, logs

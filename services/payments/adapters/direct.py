@@ -24,13 +24,16 @@ from __future__ import annotations
 
 import json
 from collections import namedtuple
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import payment_from_row
+from services.payments.adapters.payments_sql import payment_from_row
+from services.payments.domain import events
 from services.payments.domain.payments import Payment
+from services.runtime.db_types import utcnow
 from services.runtime.direct_sql import DirectSql, Statement
+from services.runtime.idempotency import DEFAULT_TTL, Keyed, id_response
 
 _PAYMENT_COLUMNS = tuple(c.name for c in t.payments.c)
 _PaymentRow = namedtuple("_PaymentRow", _PAYMENT_COLUMNS)  # type: ignore[misc]
@@ -116,21 +119,12 @@ class DirectPostgres:
                 values[i] = values[i].astimezone(UTC)
         return payment_from_row(_PaymentRow._make(values))
 
-    def create_payment(
-        self,
-        payment: Payment,
-        *,
-        key: str,
-        fingerprint: str,
-        response: bytes,
-        key_at: datetime,
-        key_expires: datetime,
-        event_type: str,
-        event_id: str,
-        webhook_body: bytes,
-    ) -> bool:
-        """Everything a new payment writes, atomically; False (and nothing
-        written) if ``key`` is already taken for this tenant."""
+    def create_payment(self, payment: Payment, call: Keyed) -> bool:
+        """Everything a new payment writes, atomically, with ``call``'s key
+        (the payment's id as its response); False (and nothing written) if the
+        key is already taken for this tenant."""
+        event_id, body = events.webhook_event(payment, events.CREATED, payment.created_at)
+        key_at = utcnow()  # the key's lifetime runs on real time, as in SqlIdempotencyKeys
         params: dict[str, Any] = {
             "id": payment.id,
             "tenant": payment.tenant,
@@ -147,14 +141,14 @@ class DirectPostgres:
             "provider": payment.provider,
             "agency_name": payment.agency_name,
             "now": payment.created_at,
-            "key": key,
-            "fingerprint": fingerprint,
-            "response": response,
+            "key": call.key,
+            "fingerprint": call.fingerprint,
+            "response": id_response(payment.id),
             "key_at": key_at,
-            "key_expires": key_expires,
-            "event_type": event_type,
+            "key_expires": key_at + DEFAULT_TTL,
+            "event_type": events.CREATED,
             "event_id": event_id,
-            "body": webhook_body,
+            "body": events.encode_body(body),
         }
         row = self._sql.fetchone(_CREATE_PAYMENT, params)
         return row is not None and row[0] == 1

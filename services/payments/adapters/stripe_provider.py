@@ -24,7 +24,7 @@ from services.payments.domain.providers import (
     RefundResult,
     mismatched,
 )
-from services.payments.metrics import provider_mismatch
+from services.payments.mismatches import provider_mismatch
 
 log = logging.getLogger(__name__)
 

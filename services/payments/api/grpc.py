@@ -11,13 +11,14 @@ from gaap.payments.v1 import payments_pb2 as pb
 from gaap.payments.v1 import payments_pb2_grpc
 from google.protobuf.message import Message
 
-from services.payments.adapters.repositories import EventRecord, PaymentFilter, Subscription
 from services.payments.domain.money import check_currency
 from services.payments.domain.payments import Failure, Payment, State, validate_new
 from services.payments.domain.refunds import Refund, RefundState
+from services.payments.domain.views import EventRecord, PaymentFilter
+from services.payments.domain.webhooks import Delivery, Subscription
 from services.payments.service_layer.page_links import PageLinks
 from services.payments.service_layer.payments import PaymentsService, Report
-from services.payments.service_layer.subscriptions import DeliveryView, WebhookSubscriptions
+from services.payments.service_layer.subscriptions import WebhookSubscriptions
 from services.runtime import idempotency
 from services.runtime.context import Principal, principal
 from services.runtime.errors import FieldViolation, InvalidArgument
@@ -358,8 +359,7 @@ def _subscription(s: Subscription) -> pb.WebhookSubscription:
     )
 
 
-def _delivery(view: DeliveryView) -> pb.WebhookDelivery:
-    d = view.delivery
+def _delivery(d: Delivery) -> pb.WebhookDelivery:
     message = pb.WebhookDelivery(
         id=d.id,
         event_id=d.event_id,
@@ -373,7 +373,7 @@ def _delivery(view: DeliveryView) -> pb.WebhookDelivery:
                 error=a.error or "",
                 duration_ms=a.duration_ms,
             )
-            for a in view.attempts
+            for a in d.attempts
         ],
     )
     if d.state == "pending":

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.payments.domain.payments import State
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from services.payments.domain.payments import Payment, State
+from services.payments.domain.refunds import Refund
 
 CREATED = "payment.created"
 SUCCEEDED = "payment.succeeded"
@@ -29,3 +35,51 @@ STATE_EVENTS = {
     State.CANCELLED: CANCELLED,
     State.ERROR: "payment.error",
 }
+
+
+def webhook_event(
+    payment: Payment, event_type: str, now: datetime, refund: Refund | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A new event's id and the webhook body that reports it."""
+    event_id = "evt_" + uuid.uuid4().hex
+    body: dict[str, Any] = {
+        "id": event_id,
+        "type": event_type,
+        "created": now.isoformat(),
+        "payment": payment_json(payment),
+    }
+    if refund is not None:
+        body["refund"] = refund_json(refund)
+    return event_id, body
+
+
+def encode_body(body: dict[str, Any]) -> bytes:
+    """A delivery's bytes: compact JSON with sorted keys (as the outbox stores them)."""
+    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+def payment_json(p: Payment) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "amount": p.amount,
+        "currency": p.currency,
+        "reference": p.reference,
+        "description": p.description,
+        "state": p.state.value,
+        "finished": p.finished,
+        "failure_code": p.failure.value if p.failure else None,
+        "captured_amount": p.captured_amount,
+        "refundable_amount": p.refundable_amount,
+        "metadata": dict(p.metadata),
+        "created": p.created_at.isoformat(),
+    }
+
+
+def refund_json(r: Refund) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "payment_id": r.payment_id,
+        "amount": r.amount,
+        "currency": r.currency,
+        "state": r.state.value,
+    }

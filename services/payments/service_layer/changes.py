@@ -3,37 +3,24 @@ event, the agency webhooks for it and, for money movements, the ledger lines."""
 
 from __future__ import annotations
 
-import json
-import uuid
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy.orm import Session
-
-from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import (
-    Events,
-    Ledger,
-    Payments,
-    Refunds,
-    Subscription,
-    Subscriptions,
-)
 from services.payments.domain import events, ledger
 from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
-from services.runtime.webhooks import Outbox
+from services.payments.domain.webhooks import Subscription
+from services.payments.service_layer.unit_of_work import PaymentsWork
 
 
 class Changes:
-    def __init__(self, session: Session, now: datetime) -> None:
-        self.session = session
+    def __init__(self, uow: PaymentsWork, now: datetime) -> None:
+        self.uow = uow
         self.now = now
-        self.payments = Payments(session)
-        self.events = Events(session)
-        self.refunds = Refunds(session)
-        self.ledger = Ledger(session)
+        self.payments = uow.payments
+        self.events = uow.events
+        self.refunds = uow.refunds
+        self.ledger = uow.ledger
         self._subscriptions: dict[str, list[Subscription]] = {}
 
     def created(self, payment: Payment) -> None:
@@ -142,17 +129,15 @@ class Changes:
         """Queue the event for every subscription that wants it (same transaction)."""
         subs = self._subscriptions.get(payment.tenant)
         if subs is None:
-            subs = self._subscriptions[payment.tenant] = Subscriptions(self.session).active(
+            subs = self._subscriptions[payment.tenant] = self.uow.subscriptions.active(
                 payment.tenant
             )
         wanted = [s for s in subs if s.wants(event_type)]
         if not wanted:
             return
-        event_id, body = webhook_event(payment, event_type, self.now, refund)
+        event_id, body = events.webhook_event(payment, event_type, self.now, refund)
         for sub in wanted:
-            Outbox.enqueue(
-                self.session,
-                t.webhook_deliveries,
+            self.uow.deliveries.enqueue(
                 tenant=payment.tenant,
                 subscription_id=sub.id,
                 url=sub.url,
@@ -161,51 +146,3 @@ class Changes:
                 payload=body,
                 now=self.now,
             )
-
-
-def webhook_event(
-    payment: Payment, event_type: str, now: datetime, refund: Refund | None = None
-) -> tuple[str, dict[str, Any]]:
-    """A new event's id and the webhook body that reports it."""
-    event_id = "evt_" + uuid.uuid4().hex
-    body: dict[str, Any] = {
-        "id": event_id,
-        "type": event_type,
-        "created": now.isoformat(),
-        "payment": payment_json(payment),
-    }
-    if refund is not None:
-        body["refund"] = refund_json(refund)
-    return event_id, body
-
-
-def encode_body(body: dict[str, Any]) -> bytes:
-    """The delivery's bytes, exactly as ``Outbox.enqueue`` encodes its payload."""
-    return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
-
-
-def payment_json(p: Payment) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "amount": p.amount,
-        "currency": p.currency,
-        "reference": p.reference,
-        "description": p.description,
-        "state": p.state.value,
-        "finished": p.finished,
-        "failure_code": p.failure.value if p.failure else None,
-        "captured_amount": p.captured_amount,
-        "refundable_amount": p.refundable_amount,
-        "metadata": dict(p.metadata),
-        "created": p.created_at.isoformat(),
-    }
-
-
-def refund_json(r: Refund) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "payment_id": r.payment_id,
-        "amount": r.amount,
-        "currency": r.currency,
-        "state": r.state.value,
-    }

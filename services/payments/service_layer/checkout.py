@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.payments.adapters.repositories import Payments
 from services.payments.domain.cards import Card
 from services.payments.domain.payments import Failure, HoldClaim, Payment, State
 from services.payments.domain.providers import (
@@ -21,12 +18,12 @@ from services.payments.domain.providers import (
     operation_key,
 )
 from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.late_holds import LateHolds
-from services.payments.service_layer.payments import Clock
 from services.payments.service_layer.providers import Providers
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.payments.service_layer.unit_of_work import PaymentsWork
 from services.runtime.errors import FailedPrecondition, NotFound, Unavailable
+from services.runtime.unit_of_work import Transactions
 
 _OUTCOME_FAILURES = {
     Outcome.DECLINED: (State.FAILED, Failure.DECLINED),
@@ -37,19 +34,19 @@ _OUTCOME_FAILURES = {
 
 class Checkout:
     def __init__(
-        self, sessions: sessionmaker[Session], providers: Providers, *, clock: Clock = utcnow
+        self, uow: Transactions[PaymentsWork], providers: Providers, *, clock: Clock = utcnow
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._providers = providers
         self._clock = clock
-        self._late_holds = LateHolds(sessions, providers, clock=clock)
+        self._late_holds = LateHolds(uow, providers, clock=clock)
 
     def open(self, payment_id: str) -> Payment:
         """The payment as the page should show it; the first visit starts it, and a
         page past its 90 minutes fails it."""
         now = self._clock()
-        with self._sessions() as session:
-            payment = _get(session, payment_id)
+        with self._uow.read() as uow:
+            payment = _get(uow, payment_id)
         if payment.state is State.CREATED or (
             payment.state is State.STARTED and not payment.page_open(now)
         ):
@@ -188,9 +185,9 @@ class Checkout:
             raise FailedPrecondition("this payment page has expired")
 
     def _change(self, payment_id: str, change: Callable[[Changes, Payment], Payment]) -> Payment:
-        with transaction(self._sessions) as session:
-            payment = _get(session, payment_id, lock=True)
-            return change(Changes(session, self._clock()), payment)
+        with self._uow() as uow:
+            payment = _get(uow, payment_id, lock=True)
+            return change(Changes(uow, self._clock()), payment)
 
 
 def _claim_confirmation(changes: Changes, payment: Payment) -> Payment:
@@ -236,8 +233,8 @@ def _claim_cancellation(changes: Changes, payment: Payment) -> Payment:
     return changes.claim_hold(payment, HoldClaim.RELEASE)
 
 
-def _get(session: Session, payment_id: str, *, lock: bool = False) -> Payment:
-    found = Payments(session).get_by_id(payment_id, lock=lock)
+def _get(uow: PaymentsWork, payment_id: str, *, lock: bool = False) -> Payment:
+    found = uow.payments.get_by_id(payment_id, lock=lock)
     if found is None:
         raise NotFound("no such payment")
     return found

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.payments.adapters.repositories import Payments
 from services.payments.domain import events
 from services.payments.domain.payments import Payment
 from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.payments import Clock
+from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.providers import Providers
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.unit_of_work import Transactions
 
 log = logging.getLogger(__name__)
 RELEASE = "release-late"  # the provider operation, in the key
@@ -34,9 +31,9 @@ RELEASE = "release-late"  # the provider operation, in the key
 
 class LateHolds:
     def __init__(
-        self, sessions: sessionmaker[Session], providers: Providers, *, clock: Clock = utcnow
+        self, uow: Transactions[PaymentsWork], providers: Providers, *, clock: Clock = utcnow
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._providers = providers
         self._clock = clock
 
@@ -44,8 +41,8 @@ class LateHolds:
         """Release the payment's late hold and record it; the payment as recorded
         then, or None if there is nothing to release or the provider is down (the
         hold stays on record for the next sweep)."""
-        with self._sessions() as session:
-            payment = Payments(session).get_by_id(payment_id)
+        with self._uow.read() as uow:
+            payment = uow.payments.get_by_id(payment_id)
         if payment is None or not payment.late_hold_ref:
             return None
         try:
@@ -63,14 +60,14 @@ class LateHolds:
             outcome = events.LATE_HOLD_REFUSED
         else:
             outcome = events.LATE_HOLD_RELEASED
-        with transaction(self._sessions) as session:
-            current = Payments(session).get_by_id(payment_id, lock=True)
+        with self._uow() as uow:
+            current = uow.payments.get_by_id(payment_id, lock=True)
             if current is None or current.late_hold_ref != payment.late_hold_ref:
                 return None  # another replica recorded the same release first
-            return Changes(session, self._clock()).late_hold_settled(current, outcome)
+            return Changes(uow, self._clock()).late_hold_settled(current, outcome)
 
     def release_all(self, limit: int) -> int:
         """One sweep's worth: every late hold still on record; how many were settled."""
-        with self._sessions() as session:
-            pending = Payments(session).with_late_holds(limit)
+        with self._uow.read() as uow:
+            pending = uow.payments.with_late_holds(limit)
         return sum(self.release(payment_id) is not None for payment_id in pending)

@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.payments.adapters import tables as t
-from services.payments.adapters.direct import DirectPostgres
-from services.payments.adapters.repositories import (
-    EventRecord,
-    Ledger,
-    PaymentFilter,
-    Payments,
-    Refunds,
-)
-from services.payments.domain import events
 from services.payments.domain import payments as rules
 from services.payments.domain.payments import Failure, HoldClaim, NewPayment, Payment, State
 from services.payments.domain.providers import (
@@ -35,11 +23,14 @@ from services.payments.domain.providers import (
     operation_key,
 )
 from services.payments.domain.refunds import Refund, RefundState, check_refund
-from services.payments.service_layer.changes import Changes, encode_body, webhook_event
+from services.payments.domain.views import EventRecord, PaymentFilter
+from services.payments.service_layer import reports
+from services.payments.service_layer.changes import Changes
+from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.providers import Providers
+from services.payments.service_layer.reports import Report
+from services.payments.service_layer.unit_of_work import PaymentsTransactions, PaymentsWork
 from services.runtime.context import Principal
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
 from services.runtime.errors import (
     FailedPrecondition,
     FieldViolation,
@@ -47,34 +38,12 @@ from services.runtime.errors import (
     NotFound,
     Unavailable,
 )
-from services.runtime.idempotency import DEFAULT_TTL, Keyed, claim_id, complete_id, id_response
-from services.runtime.idempotency_sql import SqlIdempotencyKeys
+from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
-Clock = Callable[[], datetime]
+__all__ = ["Clock", "PaymentsService", "Report", "agency_display_name"]
 log = logging.getLogger(__name__)
-MAX_REPORT_DAYS = 366
-
-
-@dataclass(frozen=True)
-class ReportLine:
-    kind: str
-    payment_id: str
-    refund_id: str
-    reference: str
-    amount: int
-    at: datetime
-
-
-@dataclass(frozen=True)
-class Report:
-    currency: str
-    lines: list[ReportLine]
-    captured_total: int
-    refunded_total: int
-    ledger_net_total: int
-    next_page_token: str = ""
 
 
 def agency_display_name(caller: Principal) -> str:
@@ -86,15 +55,13 @@ def agency_display_name(caller: Principal) -> str:
 class PaymentsService:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: PaymentsTransactions,
         providers: Providers,
         *,
         max_amount: int,
         clock: Clock = utcnow,
-        direct: DirectPostgres | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._direct = direct if direct is not None and direct.enabled else None
+        self._uow = uow
         self._providers = providers
         self.max_amount = max_amount
         self._clock = clock
@@ -121,57 +88,34 @@ class PaymentsService:
             created_at=now,
             updated_at=now,
         )
-        if self._direct is not None and self._create_direct(payment, keyed):
+        # The common case (a fresh key) in one step where the store has one; any
+        # other case (a replay, a conflict, an expired key) is answered below.
+        if self._uow.create_at_once(payment, keyed):
             return payment
-        with transaction(self._sessions) as session:
-            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
+        with self._uow() as uow:
+            replay = claim_id(uow.idempotency, keyed)
             if replay is not None:
-                return self._payment(session, caller.client_id, replay)
-            Changes(session, now).created(payment)
-            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
+                return _payment(uow, caller.client_id, replay)
+            Changes(uow, now).created(payment)
+            complete_id(uow.idempotency, keyed, payment.id)
             return payment
-
-    def _create_direct(self, payment: Payment, keyed: Keyed) -> bool:
-        """The common case (a fresh key) in one statement; False if the key was
-        taken, and then the general path decides what the caller gets."""
-        assert self._direct is not None
-        event_id, body = webhook_event(payment, events.CREATED, payment.created_at)
-        key_at = utcnow()  # the key's lifetime runs on real time, as in IdempotencyKeys
-        return self._direct.create_payment(
-            payment,
-            key=keyed.key,
-            fingerprint=keyed.fingerprint,
-            response=id_response(payment.id),
-            key_at=key_at,
-            key_expires=key_at + DEFAULT_TTL,
-            event_type=events.CREATED,
-            event_id=event_id,
-            webhook_body=encode_body(body),
-        )
 
     def get(self, tenant: str, payment_id: str) -> Payment:
-        if self._direct is not None:
-            found = self._direct.get_payment(tenant, payment_id)
-            if found is None:
-                raise NotFound(f"no payment {payment_id!r}")
-            return found
-        with self._sessions() as session:
-            return self._payment(session, tenant, payment_id)
+        found = self._uow.get_payment(tenant, payment_id)
+        if found is None:
+            raise NotFound(f"no payment {payment_id!r}")
+        return found
 
     def list(self, tenant: str, filters: PaymentFilter, page: PageRequest) -> Page[Payment]:
-        with self._sessions() as session:
-            found = Payments(session).search(
-                tenant, filters, before_id=page.after, limit=page.size + 1
-            )
+        with self._uow.read() as uow:
+            found = uow.payments.search(tenant, filters, before_id=page.after, limit=page.size + 1)
         return Page.from_overfetch(found, page.size, lambda p: p.id)
 
     def events(self, tenant: str, payment_id: str, page: PageRequest) -> Page[EventRecord]:
         after = _int_token(page.after)
-        with self._sessions() as session:
-            self._payment(session, tenant, payment_id)
-            found = Changes(session, self._clock()).events.page(
-                payment_id, after_seq=after, limit=page.size + 1
-            )
+        with self._uow.read() as uow:
+            _payment(uow, tenant, payment_id)
+            found = uow.events.page(payment_id, after_seq=after, limit=page.size + 1)
         return Page.from_overfetch(found, page.size, lambda e: str(e.seq))
 
     def capture(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
@@ -184,21 +128,21 @@ class PaymentsService:
                 self._provider_call(lambda: self._capture_at_provider(claimed))
                 captured_here = True
         now = self._clock()
-        with transaction(self._sessions) as session:
-            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
+        with self._uow() as uow:
+            replay = claim_id(uow.idempotency, keyed)
             if replay is not None:
-                return self._payment(session, tenant, replay)
-            payment = self._payment(session, tenant, payment_id, lock=True)
+                return _payment(uow, tenant, replay)
+            payment = _payment(uow, tenant, payment_id, lock=True)
             if captured_here and payment.state is State.SUCCESS:
                 captured = payment  # the sweeper recorded this call's capture first
             elif payment.state is State.CAPTURABLE:
-                captured = Changes(session, now).move(payment, State.SUCCESS)
+                captured = Changes(uow, now).move(payment, State.SUCCESS)
             else:
                 raise FailedPrecondition(
                     f"payment {payment.id} is {payment.state.value}; only capturable "
                     "(delayed-capture, confirmed) payments can be captured"
                 )
-            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
+            complete_id(uow.idempotency, keyed, payment.id)
             return captured
 
     def finish_capture(self, payment: Payment) -> Payment:
@@ -214,11 +158,11 @@ class PaymentsService:
         return self._record(payment, State.SUCCESS, None)
 
     def _record(self, payment: Payment, target: State, failure: Failure | None) -> Payment:
-        with transaction(self._sessions) as session:
-            current = self._payment(session, payment.tenant, payment.id, lock=True)
+        with self._uow() as uow:
+            current = _payment(uow, payment.tenant, payment.id, lock=True)
             if current.state is not State.CAPTURABLE:
                 return current
-            return Changes(session, self._clock()).move(current, target, failure)
+            return Changes(uow, self._clock()).move(current, target, failure)
 
     def _capture_at_provider(self, payment: Payment) -> None:
         self._providers.named(payment.provider).capture(
@@ -230,8 +174,8 @@ class PaymentsService:
     def _claim_hold(self, tenant: str, payment_id: str, claim: HoldClaim) -> Payment:
         """Claim a capturable (or authorised) payment's hold under its row lock
         before any provider call; the first claim wins (``HoldClaim``)."""
-        with transaction(self._sessions) as session:
-            payment = self._payment(session, tenant, payment_id, lock=True)
+        with self._uow() as uow:
+            payment = _payment(uow, tenant, payment_id, lock=True)
             wanted = State.SUCCESS if claim is HoldClaim.CAPTURE else State.CANCELLED
             if not rules.can_move(payment.state, wanted) or payment.authorised_at is None:
                 return payment  # moved on meanwhile: the caller's final step says what
@@ -241,7 +185,7 @@ class PaymentsService:
             if payment.hold_claim is None:
                 if claim is HoldClaim.CAPTURE:
                     self._check_window(payment)  # a claim made in time is carried through
-                payment = Changes(session, self._clock()).claim_hold(payment, claim)
+                payment = Changes(uow, self._clock()).claim_hold(payment, claim)
             return payment
 
     def cancel(self, caller: Principal, payment_id: str, keyed: Keyed) -> Payment:
@@ -257,20 +201,20 @@ class PaymentsService:
                     )
                 )
         now = self._clock()
-        with transaction(self._sessions) as session:
-            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
+        with self._uow() as uow:
+            replay = claim_id(uow.idempotency, keyed)
             if replay is not None:
-                return self._payment(session, tenant, replay)
-            payment = self._payment(session, tenant, payment_id, lock=True)
+                return _payment(uow, tenant, replay)
+            payment = _payment(uow, tenant, payment_id, lock=True)
             if payment.authorised_at is not None and before.authorised_at is None:
                 # Authorised since we looked: cancel at the provider first; retry.
                 raise FailedPrecondition("the payment changed while cancelling; try again")
             if payment.hold_claim is HoldClaim.CAPTURE:
                 raise FailedPrecondition(f"payment {payment.id} is being captured")
-            cancelled = Changes(session, now).move(
+            cancelled = Changes(uow, now).move(
                 payment, State.CANCELLED, Failure.CANCELLED_BY_AGENCY
             )
-            complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, payment.id)
+            complete_id(uow.idempotency, keyed, payment.id)
             return cancelled
 
     def _check_window(self, payment: Payment) -> None:
@@ -293,14 +237,14 @@ class PaymentsService:
     ) -> Refund:
         tenant = caller.client_id
         now = self._clock()
-        with transaction(self._sessions) as session:
-            replay = claim_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed)
+        with self._uow() as uow:
+            replay = claim_id(uow.idempotency, keyed)
             if replay is not None:
-                refund = self._refund(session, tenant, replay)
+                refund = _refund(uow, tenant, replay)
             else:
                 # The row lock makes racing refunds (any replica) take turns, so
                 # their total can never pass the captured amount.
-                payment = self._payment(session, tenant, payment_id, lock=True)
+                payment = _payment(uow, tenant, payment_id, lock=True)
                 check_refund(payment, amount, expected_available)
                 refund = Refund(
                     id=new_id("rfd"),
@@ -312,8 +256,8 @@ class PaymentsService:
                     created_at=now,
                     updated_at=now,
                 )
-                Changes(session, now).refund_requested(payment, refund)
-                complete_id(SqlIdempotencyKeys(session, t.idempotency_keys), keyed, refund.id)
+                Changes(uow, now).refund_requested(payment, refund)
+                complete_id(uow.idempotency, keyed, refund.id)
         if refund.state is RefundState.SUBMITTED and not refund.provider_ref:
             refund = self.submit_refund(refund)
         return refund
@@ -341,28 +285,25 @@ class PaymentsService:
 
     def _settle(self, refund: Refund, state: RefundState, provider_ref: str) -> Refund:
         now = self._clock()
-        with transaction(self._sessions) as session:
-            payment = self._payment(session, refund.tenant, refund.payment_id, lock=True)
-            current = self._refund(session, refund.tenant, refund.id)
+        with self._uow() as uow:
+            payment = _payment(uow, refund.tenant, refund.payment_id, lock=True)
+            current = _refund(uow, refund.tenant, refund.id)
             if current.state is not RefundState.SUBMITTED:
                 return current  # settled meanwhile (a webhook, another replica)
-            changes = Changes(session, now)
             if state is RefundState.SUBMITTED:
                 pending = replace(current, provider_ref=provider_ref, updated_at=now)
-                changes.refunds.save(pending)
+                uow.refunds.save(pending)
                 return pending
-            return changes.refund_settled(payment, current, state, provider_ref)[1]
+            return Changes(uow, now).refund_settled(payment, current, state, provider_ref)[1]
 
     def get_refund(self, tenant: str, refund_id: str) -> Refund:
-        with self._sessions() as session:
-            return self._refund(session, tenant, refund_id)
+        with self._uow.read() as uow:
+            return _refund(uow, tenant, refund_id)
 
     def list_refunds(self, tenant: str, payment_id: str, page: PageRequest) -> Page[Refund]:
-        with self._sessions() as session:
-            self._payment(session, tenant, payment_id)
-            found = Refunds(session).of_payment(
-                payment_id, after_id=page.after, limit=page.size + 1
-            )
+        with self._uow.read() as uow:
+            _payment(uow, tenant, payment_id)
+            found = uow.refunds.of_payment(payment_id, after_id=page.after, limit=page.size + 1)
         return Page.from_overfetch(found, page.size, lambda r: r.id)
 
     # -- reconciliation ------------------------------------------------------------
@@ -372,56 +313,10 @@ class PaymentsService:
     ) -> Report:
         """One page of lines (a bounded query however long the range), with the
         totals of the whole range."""
-        if end <= start or (end - start).days > MAX_REPORT_DAYS:
-            raise InvalidArgument.from_violations(
-                [
-                    FieldViolation(
-                        "end_time", f"must be after start_time, within {MAX_REPORT_DAYS} days"
-                    )
-                ]
-            )
-        after = _line_token(page.after)
-        with self._sessions() as session:
-            ledger = Ledger(session)
-            found = ledger.movements(tenant, currency, start, end, after=after, limit=page.size + 1)
-            refs = Payments(session).references(tenant, [m.payment_id for m in found])
-            totals = ledger.totals(tenant, currency, start, end)
-            net = ledger.agency_net(tenant, currency, start, end)
-        lines = Page.from_overfetch(found, page.size, lambda m: f"{m.at.isoformat()}|{m.line_id}")
-        return Report(
-            currency=currency,
-            lines=[
-                ReportLine(
-                    m.kind,
-                    m.payment_id,
-                    m.refund_id or "",
-                    refs.get(m.payment_id, ""),
-                    abs(m.amount),
-                    m.at,
-                )
-                for m in lines.items
-            ],
-            captured_total=totals.get("capture", 0),
-            refunded_total=totals.get("refund", 0),
-            ledger_net_total=net,
-            next_page_token=lines.next_page_token,
-        )
-
-    # -- helpers -------------------------------------------------------------------
-
-    @staticmethod
-    def _payment(session: Session, tenant: str, payment_id: str, *, lock: bool = False) -> Payment:
-        found = Payments(session).get(tenant, payment_id, lock=lock)
-        if found is None:
-            raise NotFound(f"no payment {payment_id!r}")
-        return found
-
-    @staticmethod
-    def _refund(session: Session, tenant: str, refund_id: str) -> Refund:
-        found = Refunds(session).get(tenant, refund_id)
-        if found is None:
-            raise NotFound(f"no refund {refund_id!r}")
-        return found
+        reports.check_range(start, end)
+        after = reports.line_token(page.after)
+        with self._uow.read() as uow:
+            return reports.report(uow, tenant, currency, start, end, page, after=after)
 
     @staticmethod
     def _provider_call(call: Callable[[], object]) -> None:
@@ -433,17 +328,18 @@ class PaymentsService:
             raise FailedPrecondition(f"the payment provider refused: {exc}") from None
 
 
-def _line_token(after: str | None) -> tuple[datetime, int] | None:
-    """A report page token's time and ledger line id."""
-    if after is None:
-        return None
-    at, _, line_id = after.rpartition("|")
-    try:
-        return datetime.fromisoformat(at), int(line_id)
-    except ValueError:
-        raise InvalidArgument.from_violations(
-            [FieldViolation("page_token", "not a token from a previous response")]
-        ) from None
+def _payment(uow: PaymentsWork, tenant: str, payment_id: str, *, lock: bool = False) -> Payment:
+    found = uow.payments.get(tenant, payment_id, lock=lock)
+    if found is None:
+        raise NotFound(f"no payment {payment_id!r}")
+    return found
+
+
+def _refund(uow: PaymentsWork, tenant: str, refund_id: str) -> Refund:
+    found = uow.refunds.get(tenant, refund_id)
+    if found is None:
+        raise NotFound(f"no refund {refund_id!r}")
+    return found
 
 
 def _int_token(after: str | None) -> int:

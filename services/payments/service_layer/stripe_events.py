@@ -15,29 +15,22 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import Payments, Refunds
 from services.payments.domain.payments import RANK, Failure, Payment, State, can_move
 from services.payments.domain.providers import mismatched
 from services.payments.domain.refunds import RefundState
-from services.payments.metrics import provider_mismatch
+from services.payments.mismatches import provider_mismatch
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.payments import Clock
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.payments.service_layer.clock import Clock, utcnow
+from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.unit_of_work import Transactions
 
 log = logging.getLogger(__name__)
 PROVIDER = "stripe"
 
 
 class StripeEvents:
-    def __init__(self, sessions: sessionmaker[Session], *, clock: Clock = utcnow) -> None:
-        self._sessions = sessions
+    def __init__(self, uow: Transactions[PaymentsWork], *, clock: Clock = utcnow) -> None:
+        self._uow = uow
         self._clock = clock
 
     def apply(self, event: Mapping[str, Any]) -> bool:
@@ -48,10 +41,10 @@ class StripeEvents:
         if not event_id or not isinstance(obj, dict):
             raise ValueError("not a Stripe event")
         now = self._clock()
-        with transaction(self._sessions) as session:
-            if not _first_time(session, event_id, event_type, now):
+        with self._uow() as uow:
+            if not uow.stripe_events.first_time(event_id, event_type[:100], now):
                 return False
-            changes = Changes(session, now)
+            changes = Changes(uow, now)
             if event_type.startswith("payment_intent."):
                 self._intent(changes, event_type, obj)
             elif event_type.startswith(("refund.", "charge.refund")):
@@ -94,10 +87,10 @@ class StripeEvents:
         if obj.get("object") == "charge":
             refund_objects = list(obj.get("refunds", {}).get("data", []))
         for item in refund_objects:
-            refund = Refunds(changes.session).get_by_provider_ref(str(item.get("id")))
+            refund = changes.refunds.get_by_provider_ref(str(item.get("id")))
             if refund is None:
                 wanted = str(item.get("metadata", {}).get("gaap_refund_id", ""))
-                refund = _refund_by_id(changes.session, wanted)
+                refund = changes.refunds.get_by_id(wanted) if wanted else None
             if refund is None or refund.state is not RefundState.SUBMITTED:
                 continue
             wrong = mismatched(
@@ -112,7 +105,7 @@ class StripeEvents:
             )
             if target is None:
                 continue
-            payment = Payments(changes.session).get_by_id(refund.payment_id, lock=True)
+            payment = changes.payments.get_by_id(refund.payment_id, lock=True)
             if payment is not None:
                 changes.refund_settled(payment, refund, target, str(item.get("id")))
 
@@ -128,23 +121,3 @@ def _matches(changes: Changes, payment: Payment, intent: Mapping[str, Any], fiel
     if can_move(payment.state, State.ERROR):
         changes.move(payment, State.ERROR, Failure.PROVIDER_ERROR)
     return False
-
-
-def _refund_by_id(session: Session, refund_id: str) -> Any:
-    from services.payments.adapters.repositories import refund_from_row
-
-    if not refund_id:
-        return None
-    row = session.execute(sa.select(t.refunds).where(t.refunds.c.id == refund_id)).first()
-    return None if row is None else refund_from_row(row)
-
-
-def _first_time(session: Session, event_id: str, event_type: str, now: Any) -> bool:
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    inserted = session.execute(
-        insert(t.stripe_events)
-        .values(id=event_id, type=event_type[:100], received_at=now)
-        .on_conflict_do_nothing()
-        .returning(t.stripe_events.c.id)
-    ).first()
-    return inserted is not None

@@ -20,13 +20,8 @@ together have one effect.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.payments.adapters import tables as t
-from services.payments.adapters.repositories import Payments, refund_from_row
 from services.payments.domain.payments import (
     CAPTURE_WINDOW,
     PAGE_LIFETIME,
@@ -39,13 +34,13 @@ from services.payments.domain.providers import ProviderError, ProviderRefused, o
 from services.payments.domain.refunds import RefundState
 from services.payments.service_layer.changes import Changes
 from services.payments.service_layer.checkout import Checkout
+from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.late_holds import LateHolds
-from services.payments.service_layer.payments import Clock, PaymentsService
+from services.payments.service_layer.payments import PaymentsService
 from services.payments.service_layer.providers import Providers
-from services.runtime import idempotency_sql
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.payments.service_layer.unit_of_work import PaymentsWork
 from services.runtime.errors import Unavailable
+from services.runtime.unit_of_work import Transactions
 
 log = logging.getLogger(__name__)
 STUCK_REFUND_AFTER = timedelta(minutes=5)
@@ -54,7 +49,7 @@ STUCK_REFUND_AFTER = timedelta(minutes=5)
 class Sweeper:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: Transactions[PaymentsWork],
         providers: Providers,
         payments: PaymentsService,
         checkout: Checkout,
@@ -62,19 +57,19 @@ class Sweeper:
         clock: Clock = utcnow,
         batch: int = 200,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._providers = providers
         self._payments = payments
         self._checkout = checkout
-        self._late_holds = LateHolds(sessions, providers, clock=clock)
+        self._late_holds = LateHolds(uow, providers, clock=clock)
         self._clock = clock
         self._batch = batch
 
     def run_once(self) -> int:
         """One sweep; returns how many payments and refunds it changed."""
         now = self._clock()
-        with self._sessions() as session:
-            repo = Payments(session)
+        with self._uow.read() as uow:
+            repo = uow.payments
             pages = repo.due_for_page_expiry(now - PAGE_LIFETIME, self._batch)
             holds = repo.due_for_capture_expiry(now - CAPTURE_WINDOW, self._batch)
         changed = sum(self._expire(pid, State.FAILED, Failure.PAGE_EXPIRED) for pid in pages)
@@ -83,8 +78,8 @@ class Sweeper:
         )
         changed += self._late_holds.release_all(self._batch)
         changed += self._resubmit_refunds(now - STUCK_REFUND_AFTER)
-        with transaction(self._sessions) as session:
-            idempotency_sql.purge_expired(session, t.idempotency_keys, now)
+        with self._uow() as uow:
+            uow.idempotency.purge_expired(now)
         return changed
 
     def _expire(self, payment_id: str, target: State, failure: Failure) -> int:
@@ -104,8 +99,8 @@ class Sweeper:
             except ProviderRefused:
                 log.error("provider refused to release a hold", extra={"payment": claimed.id})
                 target, failure = State.ERROR, Failure.PROVIDER_ERROR
-        with transaction(self._sessions) as session:
-            current = Payments(session).get_by_id(payment_id, lock=True)
+        with self._uow() as uow:
+            current = uow.payments.get_by_id(payment_id, lock=True)
             if (
                 current is None
                 or not self._due(current)
@@ -114,18 +109,18 @@ class Sweeper:
             ):
                 return 0  # another replica or the citizen got there first, or it was
                 # authorised meanwhile (the next sweep releases that hold)
-            Changes(session, self._clock()).move(current, target, failure)
+            Changes(uow, self._clock()).move(current, target, failure)
         return 1
 
     def _claim_release(self, payment_id: str) -> Payment | None:
         """The payment, due and claimed for release under its row lock; or claimed
         for capture before it fell due (then the capture is finished instead)."""
-        with transaction(self._sessions) as session:
-            current = Payments(session).get_by_id(payment_id, lock=True)
+        with self._uow() as uow:
+            current = uow.payments.get_by_id(payment_id, lock=True)
             if current is None or not self._due(current):
                 return None
             if current.hold_claim is None and current.authorised_at is not None:
-                return Changes(session, self._clock()).claim_hold(current, HoldClaim.RELEASE)
+                return Changes(uow, self._clock()).claim_hold(current, HoldClaim.RELEASE)
             return current
 
     def _finish_capture(self, payment: Payment) -> int:
@@ -148,23 +143,10 @@ class Sweeper:
         deadline = payment.capture_deadline()
         return payment.state is State.CAPTURABLE and deadline is not None and now >= deadline
 
-    def _resubmit_refunds(self, older_than: object) -> int:
-        c = t.refunds.c
-        with self._sessions() as session:
-            rows = session.execute(
-                sa.select(t.refunds)
-                .where(
-                    c.state == RefundState.SUBMITTED.value,
-                    c.provider_ref == "",
-                    c.created_at < older_than,
-                )
-                .limit(self._batch)
-            ).all()
-        changed = 0
-        for row in rows:
-            if (
-                self._payments.submit_refund(refund_from_row(row)).state
-                is not RefundState.SUBMITTED
-            ):
-                changed += 1
-        return changed
+    def _resubmit_refunds(self, older_than: datetime) -> int:
+        with self._uow.read() as uow:
+            stuck = uow.refunds.unsent(older_than, self._batch)
+        return sum(
+            self._payments.submit_refund(refund).state is not RefundState.SUBMITTED
+            for refund in stuck
+        )

@@ -105,10 +105,10 @@ def later(payments: Payments, by: timedelta) -> Callable[[], datetime]:
 def sweeper(payments: Payments, providers: Providers, clock: Callable[[], datetime]) -> Sweeper:
     app = payments.app
     return Sweeper(
-        app.database.sessions,
+        app.uow,
         providers,
         app.payments,
-        Checkout(app.database.sessions, providers, clock=clock),
+        Checkout(app.uow, providers, clock=clock),
         clock=clock,
     )
 

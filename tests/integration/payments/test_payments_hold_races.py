@@ -61,7 +61,7 @@ def test_a_capture_done_then_swept_before_it_is_recorded_ends_success(payments: 
     agency, payment, reference = authorised(payments)
     stop, providers = stopping(payments, "capture", reference)
     confirming = Background(
-        lambda: Checkout(payments.sessions, providers, clock=payments.clock).confirm(payment.id)
+        lambda: Checkout(payments.app.uow, providers, clock=payments.clock).confirm(payment.id)
     )
     assert stop.reached.wait(WAIT)  # the money is captured; the confirmation has not recorded it
     # The page expires meanwhile and another replica's sweeper runs.
@@ -104,7 +104,7 @@ def test_an_agency_capture_racing_the_capture_window_sweeper_ends_success(
     assert agency.get(payment.id).state == pb.PAYMENT_STATE_CAPTURABLE
     stop, providers = stopping(payments, "capture", reference)
     service = PaymentsService(
-        payments.sessions,
+        payments.app.uow,
         providers,
         max_amount=payments.app.payments.max_amount,
         clock=payments.clock,
@@ -136,7 +136,7 @@ def test_an_unrecorded_confirmation_is_finished_by_the_sweeper(payments: Payment
 
     down = Providers(Down(payments.app.providers.named("sandbox"), "", ""))
     with pytest.raises(RuntimeError):
-        Checkout(payments.sessions, down, clock=payments.clock).confirm(payment.id)
+        Checkout(payments.app.uow, down, clock=payments.clock).confirm(payment.id)
     assert agency.get(payment.id).state == pb.PAYMENT_STATE_SUBMITTED
     sweeper(payments, payments.app.providers, later(payments, PAGE_LIFETIME)).run_once()
     after = agency.get(payment.id)

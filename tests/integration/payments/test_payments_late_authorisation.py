@@ -82,7 +82,7 @@ def opened(payments: Payments, mode: str = "test") -> tuple[Agency, pb.Payment]:
 
 def authorising(payments: Payments, payment_id: str, providers: Providers) -> Background:
     """The citizen's card details sent; the authorisation runs in the background."""
-    checkout = Checkout(payments.sessions, providers, clock=payments.clock)
+    checkout = Checkout(payments.app.uow, providers, clock=payments.clock)
     return Background(lambda: checkout.submit(payment_id, CARD))
 
 

@@ -1,0 +1,42 @@
+"""Read models the agency's queries return: which payments to list, a payment's
+history and the ledger's entries as the agency sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.payments.domain.payments import State
+
+
+@dataclass(frozen=True)
+class PaymentFilter:
+    reference: str = ""
+    state: State | None = None
+    email: str = ""
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One entry of a payment's history; ``seq`` orders them (and pages them)."""
+
+    payment_id: str
+    type: str
+    state: State
+    at: datetime
+    refund_id: str | None
+    seq: int
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One ledger entry as the agency sees it: ``amount`` is what it owes them."""
+
+    line_id: int
+    kind: str
+    payment_id: str
+    refund_id: str | None
+    amount: int
+    at: datetime
