@@ -54,7 +54,7 @@ from bench.report import Figure, Target, measurement_figures
 from bench.token_endpoint import postgres_reachable, throwaway_postgres
 from services.notify.bootstrap import Notify, deliverer, open_notify, sms_client
 from services.notify.domain.templates import Content
-from services.notify.service_layer.sending import BulkRequest
+from services.notify.service_layer.bulk_sends import BulkRequest
 from services.notify.settings import NotifySettings
 from services.runtime.config import PlatformSettings
 from services.runtime.context import Principal
@@ -111,7 +111,7 @@ def _queue(notify: Notify, template_id: str, rows: int) -> float:
         f"person{i}@example.com,Person {i},licence {i}\n" for i in range(rows)
     )
     began = time.perf_counter()
-    notify.sending.send_bulk(
+    notify.bulk_sends.send_bulk(
         AGENCY,
         BulkRequest(template_id, csv=csv),
         Keyed(AGENCY.client_id, uuid.uuid4().hex, "fp"),

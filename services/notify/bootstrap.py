@@ -8,27 +8,32 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.notify import metrics
-from services.notify.adapters import queue, tables
+from services.notify.adapters import callbacks as callback_sql
+from services.notify.adapters import unit_of_work
 from services.notify.adapters.direct import DirectSends
 from services.notify.adapters.email_smtp import SmtpEmailProvider
+from services.notify.adapters.sending import GroupCommitSends, SqlSettingsLookup
 from services.notify.adapters.sms_http import FailoverSms, HttpSmsProvider
 from services.notify.api.grpc import POLICY, NotifyServicer, notify_service
+from services.notify.domain.agency_settings import Defaults
 from services.notify.domain.notifications import RetrySchedule
 from services.notify.domain.routing import WeightedRouter
-from services.notify.domain.statuses import TEMPORARY_FAILURE
-from services.notify.service_layer import callbacks
-from services.notify.service_layer.agency_settings import AgencySettingsService, Defaults
+from services.notify.service_layer.agency_settings import AgencySettingsService
+from services.notify.service_layer.bulk_sends import BulkSendService
 from services.notify.service_layer.callbacks import CallbackService
 from services.notify.service_layer.delivery import Deliverer, WorkerConfig
+from services.notify.service_layer.notifications import NotificationService
 from services.notify.service_layer.sending import SendingService
 from services.notify.service_layer.templates import TemplateService
+from services.notify.service_layer.unit_of_work import NotifyTransactions
+from services.notify.service_layer.upkeep import Upkeep
 from services.notify.settings import NotifySettings
 from services.notify.web.receipts import receipt_routes
-from services.runtime import bootstrap, egress_http, idempotency_sql, rate_limit, webhooks
+from services.runtime import bootstrap, egress_http, rate_limit, webhooks
 from services.runtime.config import PlatformSettings
-from services.runtime.db import advisory_lock, transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import PUBLIC_ONLY, Egress
 from services.runtime.http import build_app
@@ -37,7 +42,6 @@ from services.runtime.periodic import PeriodicJob
 from services.runtime.process import ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-RECEIPT_TIMEOUT = timedelta(hours=72)  # an SMS with no receipt by then: temporary-failure
 CALLBACK_SECONDS = 5.0  # one status callback's whole exchange
 SMS_SECONDS = 10.0  # one request to an SMS provider, connect to last byte of the answer
 
@@ -48,16 +52,19 @@ class Notify:
 
     settings: NotifySettings
     database: bootstrap.Database
+    uow: NotifyTransactions = field(repr=False)
     templates: TemplateService
-    sending: SendingService
+    sending: SendingService  # single sends
+    bulk_sends: BulkSendService
+    notifications: NotificationService  # reads and cancels
     callbacks: CallbackService
     agency_settings: AgencySettingsService
+    upkeep: Upkeep
     outbox: webhooks.Outbox = field(repr=False)
     egress: Egress = PUBLIC_ONLY  # where status callbacks and SMS providers may be reached
 
     def apply_receipt(self, provider: str, message_id: str, status: str) -> bool:
-        with transaction(self.database.sessions) as session:
-            return queue.apply_receipt(session, provider, message_id, status, utcnow())
+        return self.upkeep.apply_receipt(provider, message_id, status)
 
     def deliver_callbacks(self) -> int:
         """Every due callback once, waiting for the lanes (tools and tests)."""
@@ -65,23 +72,7 @@ class Notify:
 
     def maintain(self) -> dict[str, int]:
         """Retention and timeouts, once across replicas (advisory lock)."""
-        now = utcnow()
-        with transaction(self.database.sessions) as session:
-            advisory_lock(session, "notify-maintenance")
-            purged = 0
-            while True:
-                batch = queue.purge_personal_data(
-                    session, now - timedelta(days=self.settings.retention_days), now
-                )
-                purged += batch
-                if batch == 0:
-                    break
-            timed_out = queue.time_out_unreceipted(
-                session, now - RECEIPT_TIMEOUT, now, TEMPORARY_FAILURE
-            )
-            # Stored responses hold recipients and content: they go after 24 hours.
-            keys = idempotency_sql.purge_expired(session, tables.idempotency_keys, now)
-        return {"purged": purged, "timed_out": timed_out, "keys": keys}
+        return self.upkeep.maintain()
 
 
 def open_notify(
@@ -96,14 +87,27 @@ def open_notify(
     )
     limiter = rate_limit.connect(platform.redis_url, "gaap:notify")
     limit = rate_limit.Limit.per_minute(settings.rate_per_minute, settings.rate_burst)
+    uow = unit_of_work.transactions(sessions)
+    direct = DirectSends(database.direct)  # PostgreSQL's single-statement sends
     return Notify(
         settings=settings,
         database=database,
-        templates=TemplateService(sessions),
-        sending=SendingService(sessions, limiter, limit, defaults, DirectSends(database.direct)),
-        callbacks=CallbackService(sessions, platform.egress),
-        agency_settings=AgencySettingsService(sessions, defaults),
-        outbox=callbacks.outbox(
+        uow=uow,
+        templates=TemplateService(uow),
+        sending=SendingService(
+            uow,
+            GroupCommitSends(sessions, direct),
+            SqlSettingsLookup(sessions, direct),
+            limiter=limiter,
+            limit=limit,
+            defaults=defaults,
+        ),
+        bulk_sends=BulkSendService(uow, limiter, limit, defaults),
+        notifications=NotificationService(uow),
+        callbacks=CallbackService(uow, platform.egress, webhooks.new_secret),
+        agency_settings=AgencySettingsService(uow, defaults),
+        upkeep=Upkeep(uow, timedelta(days=settings.retention_days)),
+        outbox=callback_sql.outbox(
             sessions,
             callback_sender or webhooks.http_sender(platform.egress, seconds=CALLBACK_SECONDS),
         ),
@@ -126,7 +130,12 @@ def serve(
     verifier = bootstrap.token_verifier("notify", platform, fetch=jwks)
     metrics.register(notify.database.sessions)
     servicer = NotifyServicer(
-        notify.templates, notify.sending, notify.callbacks, notify.agency_settings
+        notify.templates,
+        notify.sending,
+        notify.bulk_sends,
+        notify.notifications,
+        notify.callbacks,
+        notify.agency_settings,
     )
     keys = {str(p["name"]): str(p["key"]) for p in settings.sms_provider_list()}
     routes = receipt_routes(keys, notify.apply_receipt)
@@ -195,5 +204,10 @@ def deliverer(
         retry=RetrySchedule(period=timedelta(seconds=s.retry_period_seconds)),
     )
     return Deliverer(
-        notify.database.sessions, email, FailoverSms(providers, router), config, clock=clock
+        notify.uow,
+        email,
+        FailoverSms(providers, router),
+        config,
+        clock=clock,
+        unavailable=(SQLAlchemyError,),  # the database is away: wait, then try again
     )

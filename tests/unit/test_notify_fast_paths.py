@@ -15,10 +15,10 @@ from email.message import EmailMessage as ParsedMessage
 import pytest
 
 from services.notify.adapters.email_smtp import fast_mime
+from services.notify.adapters.group_commit import GroupWriter
 from services.notify.api.grpc import notification_message
 from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import EmailMessage
-from services.notify.service_layer.group_commit import GroupWriter
 from services.runtime.ids import new_id
 from services.runtime.timestamps import timestamp
 

@@ -6,8 +6,8 @@ compiled by SQLAlchemy (template versions, idempotency keys, daily counter,
 notifications) and a COMMIT: most of a send's server CPU. Here the whole batch
 travels as one JSON parameter of one statement on the thread's own autocommit
 connection (``services.runtime.direct_sql``); data-modifying CTEs do what
-``SendingService._write_together`` does, and PostgreSQL runs the statement as
-one transaction (one WAL flush, all or nothing):
+``sending._write_together`` does, and PostgreSQL runs the statement as one
+transaction (one WAL flush, all or nothing):
 
 - a send whose template has a newer version than it was rendered with is left
   out (``STALE``: rendered again by its caller);
@@ -26,24 +26,21 @@ from __future__ import annotations
 
 import json
 from binascii import b2a_base64
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from operator import itemgetter
-from typing import Any, Literal
+from typing import Any
 
 from psycopg import errors as pg_errors
 from sqlalchemy import exc as sa_exc
 
 from services.notify.adapters import tables as t
+from services.notify.domain.sends import STALE, TAKEN, WRITTEN, NewSend, SendOutcome
 from services.runtime import idempotency
 from services.runtime.direct_sql import DirectSql, Statement
 
-Outcome = Literal["written", "stale", "taken"]
-WRITTEN: Outcome = "written"
-STALE: Outcome = "stale"
-TAKEN: Outcome = "taken"
-_OUTCOMES: dict[str, Outcome] = {"w": WRITTEN, "s": STALE, "t": TAKEN}
+__all__ = ["STALE", "TAKEN", "WRITTEN", "DailyLimitReached", "DirectSends", "NewSend"]
+_OUTCOMES: dict[str, SendOutcome] = {"w": WRITTEN, "s": STALE, "t": TAKEN}
 
 _OVER_LIMIT = "notify daily limit reached"  # in the error the statement raises on purpose
 
@@ -160,17 +157,6 @@ class DailyLimitReached(Exception):
     """A daily counter had no room for the batch: nothing was written."""
 
 
-@dataclass(frozen=True)
-class NewSend:
-    """A checked, rendered send: its notification row and its idempotency record."""
-
-    row: Mapping[str, Any]  # every column of ``_FROM_ROW``
-    key: str
-    fingerprint: str
-    response: bytes
-    daily_limit: int
-
-
 class DirectSends:
     """``write`` on PostgreSQL; ``enabled`` is False elsewhere."""
 
@@ -178,7 +164,7 @@ class DirectSends:
         self._sql = sql
         self.enabled = sql.enabled
 
-    def write(self, sends: Sequence[NewSend]) -> list[Outcome]:
+    def write(self, sends: Sequence[NewSend]) -> list[SendOutcome]:
         """Each send's outcome, in order; ``DailyLimitReached`` if nothing was written.
 
         The sends must have distinct (tenant, key) pairs.

@@ -10,12 +10,13 @@ claimed again then, unless a provider message id was recorded (the provider
 accepted it), which takes it out of the queue for good.
 
 Every later change is conditional on the row not being final, so a final status
-is never overwritten (a late receipt, a cancel racing a worker).
+is never overwritten (a late receipt, a cancel racing a worker). Each method
+returns the status changes it made; the use case records their callbacks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,38 +24,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.notify.adapters import tables
-from services.notify.domain.statuses import CREATED, DELIVERED, FINAL, SENDING
-from services.notify.service_layer import callbacks
+from services.notify.adapters.repositories import CHANGE_COLUMNS, change_from
+from services.notify.domain.callbacks import StatusChange
+from services.notify.domain.queue import Claimed, Outcome
+from services.notify.domain.statuses import CREATED, FINAL, SENDING
 
 n = tables.notifications
-_CALLBACK_COLUMNS = (
-    n.c.id,
-    n.c.tenant,
-    n.c.reference,
-    n.c.channel,
-    n.c.template_id,
-    n.c.template_version,
-    n.c.created_at,
-)
-
-
-@dataclass(frozen=True)
-class Claimed:
-    id: str
-    tenant: str
-    mode: str
-    channel: str
-    recipient: str
-    subject: str
-    body: str
-    personalisation: dict[str, Any]
-    template_id: str
-    template_version: int
-    language: str
-    reply_to: str
-    attempts: int  # including this one
-    first_due_at: datetime
-    traceparent: str | None = None  # of the call that created it (tracing on)
 
 
 def _due(now: datetime) -> Any:
@@ -65,181 +40,164 @@ def _due(now: datetime) -> Any:
     )
 
 
-def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-    query = sa.select(n.c.id, n.c.status).where(_due(now)).order_by(n.c.due_at).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    picked = session.execute(query).all()
-    if not picked:
-        return []
-    ids = [r.id for r in picked]
-    rows = session.execute(
-        n.update()
-        .where(n.c.id.in_(ids), _due(now))
-        .values(status=SENDING, due_at=now + lease, attempts=n.c.attempts + 1)
-        .returning(n)
-    ).all()
-    was_created = {r.id for r in picked if r.status == CREATED}
-    callbacks.emit(session, ((dict(r._mapping), SENDING) for r in rows if r.id in was_created), now)
-    return [
-        Claimed(
-            r.id,
-            r.tenant,
-            r.mode,
-            r.channel,
-            r.recipient,
-            r.subject,
-            r.body,
-            r.personalisation,
-            r.template_id,
-            r.template_version,
-            r.language,
-            r.reply_to,
-            r.attempts,
-            r.first_due_at,
-            r.traceparent,
-        )
-        for r in rows
-    ]
+class Queue:
+    """``DeliveryQueue`` on one session."""
 
+    def __init__(self, session: Session) -> None:
+        self.session = session
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one claimed notification."""
-
-    id: str
-    status: str | None = None  # a final status, or None
-    provider: str | None = None
-    provider_message_id: str | None = None
-    retry_at: datetime | None = None  # retryable: claim again then
-
-
-def record(session: Session, outcomes: list[Outcome], now: datetime) -> int:
-    """Apply outcomes; returns how many rows changed (a final row never does)."""
-    # On PostgreSQL the usual outcome (accepted, final) for many rows in one statement
-    # (SQLite has no column names for a VALUES list); the rest one by one.
-    postgres = session.get_bind().dialect.name == "postgresql"
-    together = [
-        o
-        for o in outcomes
-        if postgres and o.status is not None and o.provider_message_id is not None
-    ]
-    events = _record_accepted(session, together, now)
-    changed = len(events)
-    batched = set(together)
-    for o in outcomes:
-        if o in batched:
-            continue
-        values: dict[str, Any] = {}
-        condition = sa.and_(n.c.id == o.id, n.c.status.notin_(FINAL))
-        if o.provider_message_id is not None:
-            values.update(
-                provider=o.provider, provider_message_id=o.provider_message_id, sent_at=now
-            )
-            condition = sa.and_(condition, n.c.provider_message_id.is_(None))
-        if o.status is not None:
-            values.update(status=o.status, completed_at=now)
-        elif o.retry_at is not None:
-            values.update(due_at=o.retry_at)
-        if not values:
-            continue
+    def claim(
+        self, now: datetime, limit: int, lease: timedelta
+    ) -> tuple[list[Claimed], list[StatusChange]]:
+        session = self.session
+        query = sa.select(n.c.id, n.c.status).where(_due(now)).order_by(n.c.due_at).limit(limit)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        picked = session.execute(query).all()
+        if not picked:
+            return [], []
+        ids = [r.id for r in picked]
         rows = session.execute(
-            n.update().where(condition).values(**values).returning(*_CALLBACK_COLUMNS)
+            n.update()
+            .where(n.c.id.in_(ids), _due(now))
+            .values(status=SENDING, due_at=now + lease, attempts=n.c.attempts + 1)
+            .returning(n)
         ).all()
-        changed += len(rows)
-        if o.status is not None:
-            events += [(dict(r._mapping), o.status) for r in rows]
-    callbacks.emit(session, events, now)
-    return changed
+        was_created = {r.id for r in picked if r.status == CREATED}
+        changes = [change_from(r, SENDING) for r in rows if r.id in was_created]
+        claimed = [
+            Claimed(
+                r.id,
+                r.tenant,
+                r.mode,
+                r.channel,
+                r.recipient,
+                r.subject,
+                r.body,
+                r.personalisation,
+                r.template_id,
+                r.template_version,
+                r.language,
+                r.reply_to,
+                r.attempts,
+                r.first_due_at,
+                r.traceparent,
+            )
+            for r in rows
+        ]
+        return claimed, changes
 
+    def record(self, outcomes: Sequence[Outcome], now: datetime) -> list[StatusChange]:
+        session = self.session
+        # On PostgreSQL the usual outcome (accepted, final) for many rows in one statement
+        # (SQLite has no column names for a VALUES list); the rest one by one.
+        postgres = session.get_bind().dialect.name == "postgresql"
+        together = [
+            o
+            for o in outcomes
+            if postgres and o.status is not None and o.provider_message_id is not None
+        ]
+        changes = self._record_accepted(together, now)
+        batched = set(together)
+        for o in outcomes:
+            if o in batched:
+                continue
+            values: dict[str, Any] = {}
+            condition = sa.and_(n.c.id == o.id, n.c.status.notin_(FINAL))
+            if o.provider_message_id is not None:
+                values.update(
+                    provider=o.provider, provider_message_id=o.provider_message_id, sent_at=now
+                )
+                condition = sa.and_(condition, n.c.provider_message_id.is_(None))
+            if o.status is not None:
+                values.update(status=o.status, completed_at=now)
+            elif o.retry_at is not None:
+                values.update(due_at=o.retry_at)
+            if not values:
+                continue
+            rows = session.execute(
+                n.update().where(condition).values(**values).returning(*CHANGE_COLUMNS)
+            ).all()
+            if o.status is not None:
+                changes += [change_from(r, o.status) for r in rows]
+        return changes
 
-def _record_accepted(
-    session: Session, outcomes: list[Outcome], now: datetime
-) -> list[tuple[dict[str, Any], str]]:
-    """Accepted by a provider and final: ``UPDATE .. FROM (VALUES ..)`` for all of them."""
-    if not outcomes:
-        return []
-    given = sa.values(
-        sa.column("id", sa.String),
-        sa.column("status", sa.String),
-        sa.column("provider", sa.String),
-        sa.column("message_id", sa.String),
-        name="given",
-    ).data([(o.id, o.status, o.provider, o.provider_message_id) for o in outcomes])
-    rows = session.execute(
-        n.update()
-        .where(
-            n.c.id == given.c.id,
-            n.c.status.notin_(FINAL),
-            n.c.provider_message_id.is_(None),
+    def _record_accepted(self, outcomes: list[Outcome], now: datetime) -> list[StatusChange]:
+        """Accepted by a provider and final: ``UPDATE .. FROM (VALUES ..)`` for all of them."""
+        if not outcomes:
+            return []
+        given = sa.values(
+            sa.column("id", sa.String),
+            sa.column("status", sa.String),
+            sa.column("provider", sa.String),
+            sa.column("message_id", sa.String),
+            name="given",
+        ).data([(o.id, o.status, o.provider, o.provider_message_id) for o in outcomes])
+        rows = self.session.execute(
+            n.update()
+            .where(
+                n.c.id == given.c.id,
+                n.c.status.notin_(FINAL),
+                n.c.provider_message_id.is_(None),
+            )
+            .values(
+                status=given.c.status,
+                provider=given.c.provider,
+                provider_message_id=given.c.message_id,
+                sent_at=now,
+                completed_at=now,
+            )
+            .returning(*CHANGE_COLUMNS)
+        ).all()
+        status = {o.id: o.status for o in outcomes}
+        return [change_from(r, str(status[r.id])) for r in rows]
+
+    def apply_receipt(
+        self, provider: str, message_id: str, status: str, now: datetime
+    ) -> list[StatusChange]:
+        rows = self.session.execute(
+            n.update()
+            .where(
+                n.c.provider == provider,
+                n.c.provider_message_id == message_id,
+                n.c.status.notin_(FINAL),
+            )
+            .values(status=status, completed_at=now)
+            .returning(*CHANGE_COLUMNS)
+        ).all()
+        return [change_from(r, status) for r in rows]
+
+    def time_out_unreceipted(
+        self, before: datetime, now: datetime, status: str
+    ) -> list[StatusChange]:
+        rows = self.session.execute(
+            n.update()
+            .where(
+                n.c.status == SENDING,
+                n.c.provider_message_id.is_not(None),
+                n.c.sent_at < before,
+            )
+            .values(status=status, completed_at=now)
+            .returning(*CHANGE_COLUMNS)
+        ).all()
+        return [change_from(r, status) for r in rows]
+
+    def purge_personal_data(self, before: datetime, now: datetime, limit: int = 5000) -> int:
+        ids = [
+            r.id
+            for r in self.session.execute(
+                sa.select(n.c.id)
+                .where(n.c.purged_at.is_(None), n.c.created_at < before, n.c.status.in_(FINAL))
+                .limit(limit)
+            )
+        ]
+        if not ids:
+            return 0
+        self.session.execute(
+            n.update()
+            .where(n.c.id.in_(ids))
+            .values(
+                recipient="", subject="", body="", personalisation={}, reply_to="", purged_at=now
+            )
         )
-        .values(
-            status=given.c.status,
-            provider=given.c.provider,
-            provider_message_id=given.c.message_id,
-            sent_at=now,
-            completed_at=now,
-        )
-        .returning(*_CALLBACK_COLUMNS)
-    ).all()
-    status = {o.id: o.status for o in outcomes}
-    return [(dict(r._mapping), str(status[r.id])) for r in rows]
-
-
-def apply_receipt(
-    session: Session, provider: str, message_id: str, status: str, now: datetime
-) -> bool:
-    """A provider's delivery receipt: final unless the row is final already."""
-    rows = session.execute(
-        n.update()
-        .where(
-            n.c.provider == provider,
-            n.c.provider_message_id == message_id,
-            n.c.status.notin_(FINAL),
-        )
-        .values(status=status, completed_at=now)
-        .returning(*_CALLBACK_COLUMNS)
-    ).all()
-    callbacks.emit(session, ((dict(r._mapping), status) for r in rows), now)
-    return bool(rows)
-
-
-def time_out_unreceipted(session: Session, before: datetime, now: datetime, status: str) -> int:
-    """Accepted long ago and no receipt ever came: give it a final status."""
-    rows = session.execute(
-        n.update()
-        .where(
-            n.c.status == SENDING,
-            n.c.provider_message_id.is_not(None),
-            n.c.sent_at < before,
-        )
-        .values(status=status, completed_at=now)
-        .returning(*_CALLBACK_COLUMNS)
-    ).all()
-    callbacks.emit(session, ((dict(r._mapping), status) for r in rows), now)
-    return len(rows)
-
-
-def purge_personal_data(
-    session: Session, before: datetime, now: datetime, limit: int = 5000
-) -> int:
-    """Empty recipient, content and personalisation of final rows created before ``before``."""
-    ids = [
-        r.id
-        for r in session.execute(
-            sa.select(n.c.id)
-            .where(n.c.purged_at.is_(None), n.c.created_at < before, n.c.status.in_(FINAL))
-            .limit(limit)
-        )
-    ]
-    if not ids:
-        return 0
-    session.execute(
-        n.update()
-        .where(n.c.id.in_(ids))
-        .values(recipient="", subject="", body="", personalisation={}, reply_to="", purged_at=now)
-    )
-    return len(ids)
-
-
-__all__ = ["DELIVERED", "Claimed", "Outcome", "apply_receipt", "claim", "record"]
+        return len(ids)

@@ -1,4 +1,4 @@
-"""SQL for templates, notifications, settings, callbacks and daily counts."""
+"""SQL for templates, notifications, bulk sends, agency settings and daily counts."""
 
 from __future__ import annotations
 
@@ -13,16 +13,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.notify.adapters import tables
+from services.notify.domain import paging
+from services.notify.domain.agency_settings import Stored
+from services.notify.domain.bulk_sends import BulkSend
+from services.notify.domain.callbacks import StatusChange
 from services.notify.domain.notifications import Notification
+from services.notify.domain.sends import NewRow
+from services.notify.domain.statuses import CANCELLED, CREATED
 from services.notify.domain.templates import Content, Template
-from services.runtime import idempotency
 
 t_tpl = tables.templates
 t_ver = tables.template_versions
 t_ntf = tables.notifications
 
 
-def _upsert(session: Session) -> Any:
+def upsert(session: Session) -> Any:
+    """The dialect's INSERT, with its ON CONFLICT clauses."""
     return sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
 
 
@@ -95,8 +101,7 @@ class Templates:
         if channel:
             query = query.where(t_tpl.c.channel == channel)
         if after:
-            stamp, _, last_id = after.partition("|")
-            at = datetime.fromisoformat(stamp)
+            at, last_id = paging.after(after)
             query = query.where(
                 sa.or_(
                     t_tpl.c.created_at < at,
@@ -163,7 +168,7 @@ class Notifications:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def insert_many(self, rows: Sequence[dict[str, Any]], chunk: int = 5000) -> None:
+    def add_many(self, rows: Sequence[NewRow], chunk: int = 5000) -> None:
         """Rows with every column of ``notifications``, in the session's transaction."""
         if not rows:
             return
@@ -173,7 +178,7 @@ class Notifications:
         for start in range(0, len(rows), chunk):
             self.session.execute(t_ntf.insert(), list(rows[start : start + chunk]))
 
-    def _copy(self, rows: Sequence[dict[str, Any]]) -> None:
+    def _copy(self, rows: Sequence[NewRow]) -> None:
         """PostgreSQL's COPY, on the session's own connection and transaction: a
         bulk send's 100,000 rows went in about three times faster than through an
         executemany. Values go through the columns' own bind processors (UTC
@@ -196,6 +201,28 @@ class Notifications:
             sa.select(t_ntf).where(t_ntf.c.id == notification_id, t_ntf.c.tenant == tenant)
         ).first()
         return notification_from(row) if row is not None else None
+
+    def cancel_unclaimed(
+        self,
+        tenant: str,
+        now: datetime,
+        *,
+        notification_id: str | None = None,
+        bulk_send_id: str | None = None,
+    ) -> list[StatusChange]:
+        c = t_ntf.c
+        which = (
+            c.id == notification_id
+            if notification_id is not None
+            else (c.bulk_send_id == bulk_send_id)
+        )
+        rows = self.session.execute(
+            t_ntf.update()
+            .where(c.tenant == tenant, which, c.status == CREATED)
+            .values(status=CANCELLED, completed_at=now, due_at=now)
+            .returning(*CHANGE_COLUMNS)
+        ).all()
+        return [change_from(r, CANCELLED) for r in rows]
 
     def list(
         self,
@@ -227,8 +254,7 @@ class Notifications:
         if created_before is not None:
             query = query.where(c.created_at < created_before)
         if after:
-            stamp, _, last_id = after.partition("|")
-            at = datetime.fromisoformat(stamp)
+            at, last_id = paging.after(after)
             query = query.where(
                 sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.id < last_id))
             )
@@ -244,39 +270,29 @@ class Notifications:
         return {status: int(count) for status, count in rows}
 
 
-def claim_completed(
-    session: Session, table: sa.Table, calls: Sequence[tuple[str, str, str, bytes, datetime]]
-) -> set[tuple[str, str]]:
-    """Record many idempotency keys (tenant, key, fingerprint, response, now) with
-    their responses in one statement; returns the (tenant, key) pairs recorded.
+# What a status change's callback says (``StatusChange``), returned by the UPDATE.
+CHANGE_COLUMNS = (
+    t_ntf.c.id,
+    t_ntf.c.tenant,
+    t_ntf.c.reference,
+    t_ntf.c.channel,
+    t_ntf.c.template_id,
+    t_ntf.c.template_version,
+    t_ntf.c.created_at,
+)
 
-    The same effect as ``IdempotencyKeys.claim`` then ``complete`` for a key never
-    seen, in one round trip for all: a key already present (replayed, reused,
-    expired, or a racing replica's, which the insert waits for) is not recorded
-    and the caller goes through ``IdempotencyKeys.claim`` for it.
-    """
-    if not calls:
-        return set()
-    statement = (
-        _upsert(session)(table).on_conflict_do_nothing().returning(table.c.tenant, table.c.key)
+
+def change_from(row: Any, status: str) -> StatusChange:
+    return StatusChange(
+        row.id,
+        row.tenant,
+        row.reference,
+        row.channel,
+        row.template_id,
+        row.template_version,
+        row.created_at,
+        status,
     )
-    rows = [
-        {
-            "tenant": tenant,
-            "key": key,
-            "fingerprint": fingerprint,
-            "response": response,
-            "created_at": now,
-            "expires_at": now + idempotency.DEFAULT_TTL,
-        }
-        for tenant, key, fingerprint, response, now in calls
-    ]
-    # A cached statement, sent as one multi-row INSERT (SQLAlchemy's insertmanyvalues).
-    return {(r.tenant, r.key) for r in session.execute(statement, rows)}
-
-
-def page_key(created_at: datetime, item_id: str) -> str:
-    return f"{created_at.isoformat()}|{item_id}"
 
 
 class DailyCounts:
@@ -290,7 +306,7 @@ class DailyCounts:
         if count > limit:
             return False
         t = tables.daily_counts
-        insert = _upsert(self.session)(t).values(
+        insert = upsert(self.session)(t).values(
             tenant=tenant, channel=channel, day=day, count=count
         )
         statement = insert.on_conflict_do_update(
@@ -306,3 +322,65 @@ class DailyCounts:
             sa.select(t.c.count).where(t.c.tenant == tenant, t.c.channel == channel, t.c.day == day)
         ).scalar()
         return int(found or 0)
+
+
+class BulkSends:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, bulk: BulkSend) -> None:
+        self.session.execute(
+            tables.bulk_sends.insert().values(
+                id=bulk.id,
+                tenant=bulk.tenant,
+                template_id=bulk.template_id,
+                template_version=bulk.template_version,
+                channel=bulk.channel,
+                total=bulk.total,
+                reference=bulk.reference,
+                scheduled_for=bulk.scheduled_for,
+                created_at=bulk.created_at,
+            )
+        )
+
+    def get(self, tenant: str, bulk_id: str) -> BulkSend | None:
+        b = tables.bulk_sends
+        row = self.session.execute(
+            sa.select(b).where(b.c.id == bulk_id, b.c.tenant == tenant)
+        ).first()
+        if row is None:
+            return None
+        return BulkSend(
+            row.id,
+            row.tenant,
+            row.template_id,
+            row.template_version,
+            row.channel,
+            row.total,
+            row.reference,
+            row.scheduled_for,
+            row.created_at,
+        )
+
+
+class AgencySettingsRows:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, tenant: str) -> Stored | None:
+        t = tables.agency_settings
+        row = self.session.execute(sa.select(t).where(t.c.tenant == tenant)).first()
+        return None if row is None else (row.sms_default_region, bool(row.international_sms))
+
+    def put(self, tenant: str, settings: Stored, now: datetime) -> None:
+        t = tables.agency_settings
+        region, international = settings
+        self.session.execute(t.delete().where(t.c.tenant == tenant))
+        self.session.execute(
+            t.insert().values(
+                tenant=tenant,
+                sms_default_region=region,
+                international_sms=international,
+                updated_at=now,
+            )
+        )

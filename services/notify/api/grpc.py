@@ -10,18 +10,18 @@ from gaap.notify.v1 import notify_pb2 as pb
 from gaap.notify.v1 import notify_pb2_grpc
 from google.protobuf.message import Message
 
+from services.notify.domain.agency_settings import AgencySettings
+from services.notify.domain.bulk_sends import BulkSend
+from services.notify.domain.callbacks import Callback
 from services.notify.domain.notifications import Notification
 from services.notify.domain.placeholders import Value
 from services.notify.domain.statuses import STATUSES
 from services.notify.domain.templates import Content, Rendered, Template
-from services.notify.service_layer.agency_settings import AgencySettings, AgencySettingsService
-from services.notify.service_layer.callbacks import Callback, CallbackService
-from services.notify.service_layer.sending import (
-    BulkRequest,
-    BulkSend,
-    SendingService,
-    SendRequest,
-)
+from services.notify.service_layer.agency_settings import AgencySettingsService
+from services.notify.service_layer.bulk_sends import BulkRequest, BulkSendService
+from services.notify.service_layer.callbacks import CallbackService
+from services.notify.service_layer.notifications import NotificationService
+from services.notify.service_layer.sending import SendingService, SendRequest
 from services.notify.service_layer.templates import TemplateService
 from services.runtime import idempotency
 from services.runtime.context import principal
@@ -221,11 +221,15 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self,
         templates: TemplateService,
         sending: SendingService,
+        bulk_sends: BulkSendService,
+        notifications: NotificationService,
         callbacks: CallbackService,
         settings: AgencySettingsService,
     ) -> None:
         self._templates = templates
         self._sending = sending
+        self._bulk_sends = bulk_sends
+        self._notifications = notifications
         self._callbacks = callbacks
         self._settings = settings
 
@@ -330,7 +334,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.GetNotificationRequest, _: grpc.ServicerContext
     ) -> pb.Notification:
         tenant = _any_scope("GetNotification")
-        return notification_message(self._sending.get(tenant, request.notification_id))
+        return notification_message(self._notifications.get(tenant, request.notification_id))
 
     def ListNotifications(
         self, request: pb.ListNotificationsRequest, _: grpc.ServicerContext
@@ -338,7 +342,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         tenant = _any_scope("ListNotifications")
         if request.status and request.status not in _STATUS_NAMES:
             raise InvalidArgument.from_violations([FieldViolation("status", "unknown status")])
-        page = self._sending.list(
+        page = self._notifications.list(
             tenant,
             PageRequest.parse(request.page_size, request.page_token),
             status=_STATUS_NAMES.get(request.status),
@@ -361,7 +365,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         call = idempotency.keyed("CancelNotification", request, tenant)
         encode = _serialized(notification_message)
         return _result(
-            self._sending.cancel(tenant, request.notification_id, call, encode),
+            self._notifications.cancel(tenant, request.notification_id, call, encode),
             pb.Notification,
             notification_message,
         )
@@ -382,12 +386,12 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             request.language,
         )
         return _result(
-            self._sending.send_bulk(agency, bulk, call, encode), pb.BulkSend, bulk_message
+            self._bulk_sends.send_bulk(agency, bulk, call, encode), pb.BulkSend, bulk_message
         )
 
     def GetBulkSend(self, request: pb.GetBulkSendRequest, _: grpc.ServicerContext) -> pb.BulkSend:
         tenant = _any_scope("GetBulkSend")
-        return bulk_message(self._sending.get_bulk(tenant, request.bulk_send_id))
+        return bulk_message(self._bulk_sends.get_bulk(tenant, request.bulk_send_id))
 
     def CancelBulkSend(
         self, request: pb.CancelBulkSendRequest, _: grpc.ServicerContext
@@ -396,7 +400,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         call = idempotency.keyed("CancelBulkSend", request, tenant)
         encode = _serialized(bulk_message)
         return _result(
-            self._sending.cancel_bulk(tenant, request.bulk_send_id, call, encode),
+            self._bulk_sends.cancel_bulk(tenant, request.bulk_send_id, call, encode),
             pb.BulkSend,
             bulk_message,
         )

@@ -3,7 +3,8 @@
 Runs on one asyncio loop: database work goes to a thread, sends are concurrent
 (up to ``concurrency``), and outcomes are written as soon as the previous write
 finishes, so under load many go in one transaction and the window between a
-provider accepting and notify knowing stays short.
+provider accepting and notify knowing stays short. Each status change is
+recorded with its callback (``uow.outbox``) in the same transaction.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from opentelemetry.trace import Tracer
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.notify.adapters import queue
-from services.notify.adapters.queue import Claimed, Outcome
-from services.notify.adapters.repositories import Templates
 from services.notify.domain import simulation
 from services.notify.domain import templates as template_rules
+from services.notify.domain.clock import utcnow
 from services.notify.domain.notifications import RetrySchedule
 from services.notify.domain.providers import (
     EmailMessage,
@@ -33,10 +30,10 @@ from services.notify.domain.providers import (
     SmsMessage,
     SmsProvider,
 )
+from services.notify.domain.queue import Claimed, Outcome
 from services.notify.domain.statuses import DELIVERED, TECHNICAL_FAILURE
 from services.notify.domain.templates import Template
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.notify.service_layer.unit_of_work import NotifyTransactions
 from services.runtime.tracing import context_from
 
 log = logging.getLogger(__name__)
@@ -55,13 +52,17 @@ class WorkerConfig:
 class Deliverer:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: NotifyTransactions,
         email: EmailProvider,
         sms: SmsProvider,
         config: WorkerConfig | None = None,
         clock: Callable[[], datetime] = utcnow,
+        unavailable: tuple[type[Exception], ...] = (),
     ) -> None:
-        self._sessions = sessions
+        """``unavailable``: the errors that mean the database is away for now (the
+        worker waits and tries again, keeping what it has not recorded)."""
+        self._uow = uow
+        self._unavailable = unavailable
         self._email = email
         self._sms = sms
         self.config = config or WorkerConfig()
@@ -121,14 +122,17 @@ class Deliverer:
     async def _claim(self, limit: int) -> list[Claimed]:
         try:
             return await asyncio.to_thread(self._claim_now, limit)
-        except SQLAlchemyError as exc:
+        except self._unavailable as exc:
             log.warning("cannot claim notifications: %s", type(exc).__name__)
             await asyncio.sleep(self.config.poll_seconds)
             return []
 
     def _claim_now(self, limit: int) -> list[Claimed]:
-        with transaction(self._sessions) as session:
-            return queue.claim(session, self._clock(), limit, self.config.lease)
+        now = self._clock()
+        with self._uow() as uow:
+            claimed, changes = uow.queue.claim(now, limit, self.config.lease)
+            uow.outbox.emit(changes, now)
+        return claimed
 
     # -- one notification --------------------------------------------------------------
 
@@ -209,8 +213,8 @@ class Deliverer:
         )
 
     def _load_template(self, tenant: str, template_id: str, version: int) -> Template:
-        with transaction(self._sessions) as session:
-            found = Templates(session).get(tenant, template_id, version)
+        with self._uow() as uow:
+            found = uow.templates.get(tenant, template_id, version)
         if found is None:
             raise LookupError("template version vanished")
         return found
@@ -228,7 +232,7 @@ class Deliverer:
                     try:
                         await asyncio.to_thread(self._record, batch)
                         break
-                    except SQLAlchemyError as exc:
+                    except self._unavailable as exc:
                         # The database is away: keep the outcomes and try again.
                         log.warning("cannot record outcomes: %s", type(exc).__name__)
                         await asyncio.sleep(self.config.poll_seconds)
@@ -238,8 +242,9 @@ class Deliverer:
                 self._wrote.notify_all()
 
     def _record(self, batch: list[Outcome]) -> None:
-        with transaction(self._sessions) as session:
-            queue.record(session, batch, self._clock())
+        now = self._clock()
+        with self._uow() as uow:
+            uow.outbox.emit(uow.queue.record(batch, now), now)
 
     async def flush(self) -> None:
         while self._pending or self._writing:

@@ -5,34 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.notify.adapters import tables
-from services.notify.adapters.repositories import Templates, page_key
 from services.notify.domain import templates as rules
+from services.notify.domain.clock import Clock, utcnow
+from services.notify.domain.paging import page_key
 from services.notify.domain.placeholders import Value
 from services.notify.domain.statuses import Channel
 from services.notify.domain.templates import Content, Rendered, Template
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.notify.service_layer.template_cache import load
+from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
-from services.runtime.idempotency_sql import session_work
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
 
-def load(session: Session, tenant: str, template_id: str, version: int = 0) -> Template:
-    found = Templates(session).get(tenant, template_id, version) if template_id else None
-    if found is None:
-        raise NotFound(f"no template {template_id!r}" + (f" version {version}" if version else ""))
-    return found
-
-
 class TemplateService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
-        self._keyed_work = session_work(sessions, tables.idempotency_keys)
+    def __init__(self, uow: NotifyTransactions, clock: Clock = utcnow) -> None:
+        self._uow = uow
+        self._clock = clock
 
     def create(
         self,
@@ -46,16 +36,16 @@ class TemplateService:
         problems = rules.validate(channel, name, contents)
         if problems:
             raise InvalidArgument.from_violations(problems)
-        now = utcnow()
+        now = self._clock()
 
-        def work(session: Session) -> Template:
+        def work(uow: NotifyWork) -> Template:
             template = Template(
                 new_id("tpl"), tenant, 1, cast(Channel, channel), name, tuple(contents), now, now
             )
-            Templates(session).add(template)
+            uow.templates.add(template)
             return template
 
-        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
+        return run_once(self._uow, call, work, encode)
 
     def update(
         self,
@@ -66,8 +56,8 @@ class TemplateService:
         call: Keyed,
         encode: Callable[[Template], bytes],
     ) -> Template | Replay:
-        def work(session: Session) -> Template:
-            current = Templates(session).get(tenant, template_id, lock=True)
+        def work(uow: NotifyWork) -> Template:
+            current = uow.templates.get(tenant, template_id, lock=True)
             if current is None:
                 raise NotFound(f"no template {template_id!r}")
             problems = rules.validate(current.channel, name, contents)
@@ -81,20 +71,20 @@ class TemplateService:
                 name,
                 tuple(contents),
                 current.created_at,
-                utcnow(),
+                self._clock(),
             )
-            Templates(session).add(template)
+            uow.templates.add(template)
             return template
 
-        return run_once(self._keyed_work, call, lambda w: work(w.session), encode)
+        return run_once(self._uow, call, work, encode)
 
     def get(self, tenant: str, template_id: str, version: int = 0) -> Template:
-        with transaction(self._sessions) as session:
-            return load(session, tenant, template_id, version)
+        with self._uow.read() as uow:
+            return load(uow, tenant, template_id, version)
 
     def list(self, tenant: str, page: PageRequest, channel: str | None) -> Page[Template]:
-        with transaction(self._sessions) as session:
-            found = Templates(session).list(tenant, page.size, page.after, channel)
+        with self._uow.read() as uow:
+            found = uow.templates.list(tenant, page.size, page.after, channel)
         return Page.from_overfetch(found, page.size, lambda t: page_key(t.created_at, t.id))
 
     def preview(

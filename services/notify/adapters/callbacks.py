@@ -1,0 +1,90 @@
+"""Status callbacks in SQL: each agency's registration, and the runtime's
+webhook outbox that signs and sends them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.notify.adapters import tables
+from services.notify.domain.callbacks import EVENT_TYPE, Callback, StatusChange, payload
+from services.runtime import webhooks
+
+RETRY_POLICY = webhooks.RetryPolicy(
+    delays=[timedelta(seconds=s) for s in (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)],
+    retry_client_errors=False,
+)
+t = tables.status_callbacks
+
+
+class StatusCallbacks:
+    """``CallbackStore`` and ``CallbackOutbox`` on one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def replace(self, tenant: str, callback_id: str, url: str, secret: str, now: datetime) -> None:
+        self.session.execute(t.delete().where(t.c.tenant == tenant))
+        self.session.execute(
+            t.insert().values(tenant=tenant, id=callback_id, url=url, secret=secret, created_at=now)
+        )
+
+    def get(self, tenant: str) -> Callback | None:
+        row = self.session.execute(sa.select(t).where(t.c.tenant == tenant)).first()
+        return None if row is None else Callback(row.url, row.created_at)
+
+    def delete(self, tenant: str) -> None:
+        self.session.execute(t.delete().where(t.c.tenant == tenant))
+
+    def emit(self, changes: Sequence[StatusChange], now: datetime) -> int:
+        tenants = {change.tenant for change in changes}
+        if not tenants:
+            return 0
+        registered = {
+            r.tenant: r
+            for r in self.session.execute(
+                sa.select(t.c.tenant, t.c.id, t.c.url).where(t.c.tenant.in_(tenants))
+            )
+        }
+        count = 0
+        for change in changes:
+            callback = registered.get(change.tenant)
+            if callback is None:
+                continue
+            webhooks.Outbox.enqueue(
+                self.session,
+                tables.webhook_deliveries,
+                tenant=change.tenant,
+                subscription_id=callback.id,
+                url=callback.url,
+                event_id=change.event_id,
+                event_type=EVENT_TYPE,
+                payload=payload(change, now),
+                now=now,
+            )
+            count += 1
+        return count
+
+
+def secret_for(session: Session, delivery: webhooks.Delivery) -> str | None:
+    """The current secret, if the callback the delivery was made for still exists."""
+    row = session.execute(
+        sa.select(t.c.secret).where(
+            t.c.tenant == delivery.tenant, t.c.id == delivery.subscription_id
+        )
+    ).first()
+    return row.secret if row is not None else None
+
+
+def outbox(sessions: sessionmaker[Session], sender: webhooks.Sender) -> webhooks.Outbox:
+    return webhooks.Outbox(
+        sessions,
+        tables.webhook_deliveries,
+        tables.webhook_attempts,
+        prepare=webhooks.signed_json(secret_for, "GaaP-Notify-Callbacks/1"),
+        policy=RETRY_POLICY,
+        sender=sender,
+    )

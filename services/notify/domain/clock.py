@@ -1,0 +1,12 @@
+"""The time, as notify's rules and use cases read it (tests pass their own clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,87 @@
+"""Reading notifications and cancelling one not yet sent (GetNotification,
+ListNotifications, CancelNotification)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from services.notify.domain.clock import Clock, utcnow
+from services.notify.domain.notifications import Notification
+from services.notify.domain.paging import page_key
+from services.notify.domain.statuses import CANCELLED, CREATED
+from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
+from services.runtime.errors import FailedPrecondition, NotFound
+from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.pagination import Page, PageRequest
+
+
+class NotificationService:
+    def __init__(self, uow: NotifyTransactions, clock: Clock = utcnow) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def get(self, tenant: str, notification_id: str) -> Notification:
+        with self._uow.read() as uow:
+            found = uow.notifications.get(tenant, notification_id)
+        if found is None:
+            raise NotFound(f"no notification {notification_id!r}")
+        return found
+
+    def list(
+        self,
+        tenant: str,
+        page: PageRequest,
+        *,
+        status: str | None = None,
+        channel: str | None = None,
+        template_id: str | None = None,
+        reference: str | None = None,
+        bulk_send_id: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+    ) -> Page[Notification]:
+        with self._uow.read() as uow:
+            found = uow.notifications.list(
+                tenant,
+                page.size,
+                page.after,
+                status=status,
+                channel=channel,
+                template_id=template_id,
+                reference=reference,
+                bulk_send_id=bulk_send_id,
+                created_after=created_after,
+                created_before=created_before,
+            )
+        return Page.from_overfetch(found, page.size, lambda n: page_key(n.created_at, n.id))
+
+    def cancel(
+        self,
+        tenant: str,
+        notification_id: str,
+        call: Keyed,
+        encode: Callable[[Notification], bytes],
+    ) -> Notification | Replay:
+        def work(uow: NotifyWork) -> Notification:
+            current = uow.notifications.get(tenant, notification_id)
+            if current is None:
+                raise NotFound(f"no notification {notification_id!r}")
+            if current.status == CANCELLED:
+                return current
+            if current.status != CREATED:
+                raise FailedPrecondition(
+                    f"notification is {current.status}: only one not yet sent can be cancelled"
+                )
+            now = self._clock()
+            changes = uow.notifications.cancel_unclaimed(
+                tenant, now, notification_id=notification_id
+            )
+            uow.outbox.emit(changes, now)
+            after = uow.notifications.get(tenant, notification_id)
+            assert after is not None
+            if after.status != CANCELLED:
+                raise FailedPrecondition("a worker took it while cancelling; it is being sent")
+            return after
+
+        return run_once(self._uow, call, work, encode)
