@@ -52,14 +52,14 @@ class World:
     def state(self) -> FakePaymentsWork:
         return self.uow.state
 
-    def create(self, tenant: str = AGENCY, **fields: object) -> Payment:
+    def create(self, tenant: str = AGENCY, /, **fields: object) -> Payment:
         """A new payment, each with its own key."""
         self._n = getattr(self, "_n", 0) + 1
         return self.payments.create(
             caller(tenant), new_payment(**fields), key(f"k{self._n}", tenant)
         )
 
-    def paid(self, tenant: str = AGENCY, **fields: object) -> Payment:
+    def paid(self, tenant: str = AGENCY, /, **fields: object) -> Payment:
         """A payment the citizen has paid (captured: ``success``)."""
         payment = self.create(tenant, **fields)
         self.checkout.open(payment.id)
