@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import grpc
 from gaap.notify.v1 import notify_pb2 as pb
 from gaap.notify.v1 import notify_pb2_grpc
-from google.protobuf.message import Message
 
-from services.notify.domain.agency_settings import AgencySettings
-from services.notify.domain.bulk_sends import BulkSend
-from services.notify.domain.callbacks import Callback
-from services.notify.domain.notifications import Notification
-from services.notify.domain.placeholders import Value
-from services.notify.domain.statuses import STATUSES
-from services.notify.domain.templates import Content, Rendered, Template
+from services.notify.api.messages import (
+    CHANNEL_NAMES,
+    STATUS_NAMES,
+    Reply,
+    bulk_message,
+    callback_message,
+    channel_filter,
+    notification_message,
+    personalisation_values,
+    preview_message,
+    result_message,
+    serialized,
+    settings_message,
+    template_contents,
+    template_message,
+)
 from services.notify.service_layer.agency_settings import AgencySettingsService
 from services.notify.service_layer.bulk_sends import BulkRequest, BulkSendService
 from services.notify.service_layer.callbacks import CallbackService
@@ -27,10 +34,9 @@ from services.runtime import idempotency
 from services.runtime.context import principal
 from services.runtime.errors import FieldViolation, InvalidArgument, PermissionDenied
 from services.runtime.grpc_server import GrpcService
-from services.runtime.idempotency import Replay
 from services.runtime.interceptors.auth import AUTHENTICATED, Access
 from services.runtime.pagination import PageRequest
-from services.runtime.timestamps import field_datetime, stamp_into, timestamp
+from services.runtime.timestamps import field_datetime
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["NotifyService"].full_name
 SEND, TEMPLATES, READ = "notify:send", "notify:templates", "notify:read"
@@ -67,146 +73,6 @@ READ_ALTERNATIVES: dict[str, tuple[str, ...]] = {
 }
 POLICY.update(dict.fromkeys(READ_ALTERNATIVES, AUTHENTICATED))
 
-_CHANNELS = {"email": pb.CHANNEL_EMAIL, "sms": pb.CHANNEL_SMS}
-_CHANNEL_NAMES: dict[int, str] = {v: k for k, v in _CHANNELS.items()}
-_STATUSES = {name: i + 1 for i, name in enumerate(STATUSES)}
-_STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
-M = TypeVar("M", bound=Message)
-T = TypeVar("T")
-
-
-def _values(personalisation: Mapping[str, pb.PersonalisationValue]) -> dict[str, Value]:
-    return {
-        key: (list(v.list.values) if v.WhichOneof("kind") == "list" else v.text)
-        for key, v in personalisation.items()
-    }
-
-
-def _serialized(convert: Callable[[T], Message]) -> Callable[[T], bytes]:
-    """A result's stored response: its reply message, serialized."""
-    return lambda value: convert(value).SerializeToString()
-
-
-def _result(value: Any, message_type: type[M], convert: Callable[[Any], M]) -> M:
-    return message_type.FromString(value.response) if isinstance(value, Replay) else convert(value)
-
-
-class _Reply(Generic[T, M]):
-    """Builds a result's message once, for the stored response and the reply alike."""
-
-    def __init__(self, convert: Callable[[T], M]) -> None:
-        self._convert = convert
-        self._built: tuple[T, M] | None = None
-
-    def encode(self, value: T) -> bytes:
-        message = self._convert(value)
-        self._built = (value, message)
-        return message.SerializeToString()
-
-    def message(self, value: T | Replay, message_type: type[M]) -> M:
-        if isinstance(value, Replay):
-            return message_type.FromString(value.response)
-        if self._built is not None and self._built[0] is value:
-            return self._built[1]
-        return self._convert(value)
-
-
-def template_message(t: Template) -> pb.Template:
-    return pb.Template(
-        id=t.id,
-        version=t.version,
-        channel=_CHANNELS[t.channel],
-        name=t.name,
-        contents=[
-            pb.TemplateContent(language=c.language, subject=c.subject, body=c.body)
-            for c in t.contents
-        ],
-        create_time=timestamp(t.created_at),
-        version_time=timestamp(t.version_at),
-        placeholders=t.placeholders,
-    )
-
-
-def notification_message(n: Notification) -> pb.Notification:
-    message = pb.Notification(
-        id=n.id,
-        channel=_CHANNELS[n.channel],
-        status=_STATUSES[n.status],  # type: ignore[arg-type]
-        template_id=n.template_id,
-        template_version=n.template_version,
-        recipient=n.recipient,
-        subject=n.subject,
-        body=n.body,
-        reference=n.reference,
-        language=n.language,
-        fragment_count=n.fragments,
-        bulk_send_id=n.bulk_send_id or "",
-        purged=n.purged_at is not None,
-        email_reply_to=n.reply_to,
-    )
-    stamp_into(message.create_time, n.created_at)
-    stamp_into(message.scheduled_for, n.scheduled_for or n.created_at)
-    stamp_into(message.sent_time, n.sent_at)
-    stamp_into(message.completed_time, n.completed_at)
-    return message
-
-
-def bulk_message(b: BulkSend) -> pb.BulkSend:
-    return pb.BulkSend(
-        id=b.id,
-        template_id=b.template_id,
-        template_version=b.template_version,
-        channel=_CHANNELS[b.channel],
-        total=b.total,
-        pending=b.count("created"),
-        sending=b.count("sending"),
-        delivered=b.count("delivered"),
-        failed=b.failed,
-        cancelled=b.count("cancelled"),
-        create_time=timestamp(b.created_at),
-        scheduled_for=timestamp(b.scheduled_for or b.created_at),
-        reference=b.reference,
-    )
-
-
-def preview_message(channel: str, r: Rendered) -> pb.Preview:
-    return pb.Preview(
-        channel=_CHANNELS[channel],
-        language=r.language,
-        subject=r.subject,
-        body=r.body,
-        html=r.html,
-        fragment_count=r.fragments,
-        encoding=r.encoding,
-    )
-
-
-def settings_message(s: AgencySettings) -> pb.AgencySettings:
-    return pb.AgencySettings(
-        sms_default_region=s.sms_default_region,
-        international_sms=s.international_sms,
-        email_daily_limit=s.email_daily_limit,
-        sms_daily_limit=s.sms_daily_limit,
-    )
-
-
-def callback_message(c: Callback) -> pb.StatusCallback:
-    return pb.StatusCallback(
-        url=c.url, signing_secret=c.signing_secret, create_time=timestamp(c.created_at)
-    )
-
-
-def _contents(items: Any) -> list[Content]:
-    return [Content(c.language, c.subject, c.body) for c in items]
-
-
-def _channel_filter(value: int, field: str) -> str | None:
-    if value == pb.CHANNEL_UNSPECIFIED:
-        return None
-    if value not in _CHANNEL_NAMES:
-        raise InvalidArgument.from_violations([FieldViolation(field, "unknown channel")])
-    return _CHANNEL_NAMES[value]
-
 
 def _any_scope(method: str) -> str:
     agency = principal()
@@ -240,23 +106,28 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.Template:
         tenant = principal().client_id
         call = idempotency.keyed("CreateTemplate", request, tenant)
-        encode = _serialized(template_message)
-        channel = _CHANNEL_NAMES.get(request.channel, "")
+        encode = serialized(template_message)
+        channel = CHANNEL_NAMES.get(request.channel, "")
         result = self._templates.create(
-            tenant, channel, request.name, _contents(request.contents), call, encode
+            tenant, channel, request.name, template_contents(request.contents), call, encode
         )
-        return _result(result, pb.Template, template_message)
+        return result_message(result, pb.Template, template_message)
 
     def UpdateTemplate(
         self, request: pb.UpdateTemplateRequest, _: grpc.ServicerContext
     ) -> pb.Template:
         tenant = principal().client_id
         call = idempotency.keyed("UpdateTemplate", request, tenant)
-        encode = _serialized(template_message)
+        encode = serialized(template_message)
         result = self._templates.update(
-            tenant, request.template_id, request.name, _contents(request.contents), call, encode
+            tenant,
+            request.template_id,
+            request.name,
+            template_contents(request.contents),
+            call,
+            encode,
         )
-        return _result(result, pb.Template, template_message)
+        return result_message(result, pb.Template, template_message)
 
     def GetTemplate(self, request: pb.GetTemplateRequest, _: grpc.ServicerContext) -> pb.Template:
         tenant = _any_scope("GetTemplate")
@@ -269,7 +140,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         page = self._templates.list(
             tenant,
             PageRequest.parse(request.page_size, request.page_token),
-            _channel_filter(request.channel, "channel"),
+            channel_filter(request.channel, "channel"),
         )
         return pb.ListTemplatesResponse(
             templates=[template_message(t) for t in page.items],
@@ -285,7 +156,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             tenant,
             request.template_id,
             template.version,
-            _values(request.personalisation),
+            personalisation_values(request.personalisation),
             request.language,
         )
         return preview_message(template.channel, rendered)
@@ -300,7 +171,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
                 "email",
                 request.template_id,
                 request.email_address,
-                _values(request.personalisation),
+                personalisation_values(request.personalisation),
                 request.reference,
                 field_datetime(request, "scheduled_for"),
                 request.email_reply_to,
@@ -316,7 +187,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
                 "sms",
                 request.template_id,
                 request.phone_number,
-                _values(request.personalisation),
+                personalisation_values(request.personalisation),
                 request.reference,
                 field_datetime(request, "scheduled_for"),
                 "",
@@ -326,7 +197,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
     def _send(self, request: Any, method: str, send: SendRequest) -> pb.Notification:
         agency = principal()
-        reply = _Reply(notification_message)
+        reply = Reply(notification_message)
         call = idempotency.keyed(method, request, agency.client_id)
         return reply.message(self._sending.send(agency, send, call, reply.encode), pb.Notification)
 
@@ -340,13 +211,13 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.ListNotificationsRequest, _: grpc.ServicerContext
     ) -> pb.ListNotificationsResponse:
         tenant = _any_scope("ListNotifications")
-        if request.status and request.status not in _STATUS_NAMES:
+        if request.status and request.status not in STATUS_NAMES:
             raise InvalidArgument.from_violations([FieldViolation("status", "unknown status")])
         page = self._notifications.list(
             tenant,
             PageRequest.parse(request.page_size, request.page_token),
-            status=_STATUS_NAMES.get(request.status),
-            channel=_channel_filter(request.channel, "channel"),
+            status=STATUS_NAMES.get(request.status),
+            channel=channel_filter(request.channel, "channel"),
             template_id=request.template_id or None,
             reference=request.reference or None,
             bulk_send_id=request.bulk_send_id or None,
@@ -363,8 +234,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.Notification:
         tenant = principal().client_id
         call = idempotency.keyed("CancelNotification", request, tenant)
-        encode = _serialized(notification_message)
-        return _result(
+        encode = serialized(notification_message)
+        return result_message(
             self._notifications.cancel(tenant, request.notification_id, call, encode),
             pb.Notification,
             notification_message,
@@ -375,17 +246,20 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.BulkSend:
         agency = principal()
         call = idempotency.keyed("CreateBulkSend", request, agency.client_id)
-        encode = _serialized(bulk_message)
+        encode = serialized(bulk_message)
         bulk = BulkRequest(
             request.template_id,
             request.csv,
-            [(r.recipient, _values(r.personalisation), r.reference) for r in request.rows],
+            [
+                (r.recipient, personalisation_values(r.personalisation), r.reference)
+                for r in request.rows
+            ],
             request.reference,
             field_datetime(request, "scheduled_for"),
             request.email_reply_to,
             request.language,
         )
-        return _result(
+        return result_message(
             self._bulk_sends.send_bulk(agency, bulk, call, encode), pb.BulkSend, bulk_message
         )
 
@@ -398,8 +272,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.BulkSend:
         tenant = principal().client_id
         call = idempotency.keyed("CancelBulkSend", request, tenant)
-        encode = _serialized(bulk_message)
-        return _result(
+        encode = serialized(bulk_message)
+        return result_message(
             self._bulk_sends.cancel_bulk(tenant, request.bulk_send_id, call, encode),
             pb.BulkSend,
             bulk_message,
@@ -412,8 +286,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.StatusCallback:
         tenant = principal().client_id
         call = idempotency.keyed("SetStatusCallback", request, tenant)
-        encode = _serialized(callback_message)
-        return _result(
+        encode = serialized(callback_message)
+        return result_message(
             self._callbacks.set(tenant, request.url, call, encode),
             pb.StatusCallback,
             callback_message,
@@ -442,11 +316,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.AgencySettings:
         tenant = principal().client_id
         call = idempotency.keyed("UpdateAgencySettings", request, tenant)
-        encode = _serialized(settings_message)
+        encode = serialized(settings_message)
         result = self._settings.update(
             tenant, request.sms_default_region, request.international_sms, call, encode
         )
-        return _result(result, pb.AgencySettings, settings_message)
+        return result_message(result, pb.AgencySettings, settings_message)
 
 
 def notify_service(servicer: NotifyServicer) -> GrpcService:

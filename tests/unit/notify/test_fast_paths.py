@@ -16,7 +16,7 @@ import pytest
 
 from services.notify.adapters.email_smtp import fast_mime
 from services.notify.adapters.group_commit import GroupWriter
-from services.notify.api.grpc import notification_message
+from services.notify.api.messages import notification_message
 from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import EmailMessage
 from services.runtime.ids import new_id
