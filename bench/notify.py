@@ -7,7 +7,7 @@
   static JWKS and the rate and daily limits raised out of the way; ratio to the
   empty-RPC ``floor`` of the same run, target >= 0.5.
 - ``notify-bulk``: 100,000 rows (CSV) validated and queued by
-  ``SendingService.send_bulk`` on a throwaway PostgreSQL database (SQLite when
+  ``BulkSendService.send_bulk`` on a throwaway PostgreSQL database (SQLite when
   PostgreSQL is absent); seconds, target under 10.
 - ``notify-delivery``: N emails queued, then sent by the worker's ``Deliverer``
   (claim, render, SMTP, record) to the local SMTP sink running in its own
