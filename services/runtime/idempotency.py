@@ -1,4 +1,4 @@
-"""Idempotency keys for mutating calls (DESIGN.md §3): the one path every service uses.
+"""Idempotency keys for mutating calls (docs/architecture.md): the one path every service uses.
 
 - ``keyed(method, request, tenant)`` checks the request's ``idempotency_key`` and
   fingerprints the rest of the request (``Keyed``).

@@ -38,7 +38,7 @@ def require_postgres() -> str:
     return POSTGRES_ADMIN
 
 
-# Each service has a database of its own (DESIGN.md §5); tests derive the
+# Each service has a database of its own (docs/architecture.md); tests derive the
 # others from the one a fixture hands out (see ``for_service``).
 SIBLINGS = ("payments", "notify", "demo_app")
 
