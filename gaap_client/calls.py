@@ -1,50 +1,89 @@
 """What every call through the client gets: the access token, a deadline, an
-idempotency key when the request takes one and none was given, retries with
-backoff and jitter on UNAVAILABLE and RESOURCE_EXHAUSTED (waiting at least what
-``google.rpc.RetryInfo`` asks), and typed exceptions."""
+idempotency key when the request takes one and none was given, retries on
+UNAVAILABLE and RESOURCE_EXHAUSTED by gRPC's own retry policy (the channel's
+service config, which waits what the server's ``grpc-retry-pushback-ms`` asks),
+and typed exceptions."""
 
 from __future__ import annotations
 
-import random
+import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import grpc
 from google.protobuf.message import Message
 
 from gaap_client.errors import DeadlineExceeded, Unauthenticated, from_rpc_error
-from gaap_client.tokens import TokenSource
 
 IDEMPOTENCY_FIELD = "idempotency_key"
+# gRPC keeps a request for retries only up to this size (256 KiB by default); the
+# platform's servers take requests up to 4 MiB (a bulk send's CSV), so keep those too.
+RETRY_BUFFER_BYTES = 4 * 1024 * 1024
+
+
+class Tokens(Protocol):
+    """Where the bearer token comes from (``TokenSource``)."""
+
+    def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+def _duration(seconds: float) -> str:
+    """A service-config duration: decimal seconds with an ``s``."""
+    return f"{seconds:.9f}".rstrip("0").rstrip(".") + "s"
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with full jitter: attempt ``n`` waits a random time up to
-    ``min(max_backoff, initial_backoff * multiplier ** (n - 1))``, and never less
-    than the server's ``RetryInfo``. A retry that would pass the call's deadline is
-    not made."""
+    """gRPC's retry policy (gRFC A6), set on the client's channels.
+
+    Attempt ``n + 1`` waits about ``min(max_backoff, initial_backoff * multiplier
+    ** (n - 1))`` (gRPC adds its own jitter), or exactly what the server's
+    ``grpc-retry-pushback-ms`` says; a negative pushback stops the retries. gRPC
+    makes at most 5 attempts whatever ``max_attempts`` says, and never retries
+    past the call's deadline. Mutating calls are safe to retry: the client sends
+    the same idempotency key on every attempt.
+    """
 
     max_attempts: int = 5
     initial_backoff: float = 0.1
     max_backoff: float = 5.0
     multiplier: float = 2.0
+    # RESOURCE_EXHAUSTED only because the platform's servers send pushback with it
+    # (services.runtime.interceptors.errors), so a retry waits out the limit.
     retry_codes: frozenset[grpc.StatusCode] = field(
         default_factory=lambda: frozenset(
             {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED}
         )
     )
 
-    def delay(self, attempt: int, retry_after: float | None, rand: random.Random) -> float:
-        cap = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 1))
-        jittered = rand.uniform(0, cap)
-        if retry_after is not None:
-            # The server said when; a little jitter keeps clients from returning together.
-            return retry_after + jittered / 4
-        return jittered
+    @property
+    def retries(self) -> bool:
+        return self.max_attempts > 1 and bool(self.retry_codes)
+
+    def service_config(self) -> dict[str, Any]:
+        """The ``grpc.service_config`` document: this policy for every method."""
+        method: dict[str, Any] = {"name": [{}]}
+        if self.retries:
+            method["retryPolicy"] = {
+                "maxAttempts": self.max_attempts,
+                "initialBackoff": _duration(self.initial_backoff),
+                "maxBackoff": _duration(self.max_backoff),
+                "backoffMultiplier": self.multiplier,
+                "retryableStatusCodes": sorted(code.name for code in self.retry_codes),
+            }
+        return {"methodConfig": [method]}
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        return [
+            ("grpc.enable_retries", int(self.retries)),
+            ("grpc.service_config", json.dumps(self.service_config())),
+            ("grpc.per_rpc_retry_buffer_size", RETRY_BUFFER_BYTES),
+        ]
 
 
 NO_RETRIES = RetryPolicy(max_attempts=1)
@@ -80,21 +119,21 @@ else:  # not subscriptable at run time
 
 
 class CallPolicy(_Interceptor):
+    """Token, deadline, idempotency key and typed errors on each unary call. The
+    retries are not here: gRPC makes them below this interceptor, on channels
+    opened with ``open_channel`` (the request, key included, is sent as is)."""
+
     def __init__(
         self,
-        tokens: TokenSource | None,
+        tokens: Tokens | None,
         *,
         timeout: float = 10.0,
         retry: RetryPolicy = RetryPolicy(),
-        sleep: Callable[[float], None] = time.sleep,
-        rand: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._tokens = tokens
         self._timeout = timeout
-        self._retry = retry
-        self._sleep = sleep
-        self._rand = rand or random.Random()  # noqa: S311 - jitter, not secrecy
+        self.retry = retry
         self._clock = clock
 
     def intercept_unary_unary(
@@ -105,9 +144,7 @@ class CallPolicy(_Interceptor):
         deadline = self._clock() + timeout
         metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
         renewed = False
-        attempt = 0
         while True:
-            attempt += 1
             call_metadata = list(metadata)
             if self._tokens is not None:
                 call_metadata.append(("authorization", f"Bearer {self._tokens.token()}"))
@@ -137,9 +174,20 @@ class CallPolicy(_Interceptor):
                 self._tokens.invalidate()
                 renewed = True
                 continue
-            if error.status not in self._retry.retry_codes or attempt >= self._retry.max_attempts:
-                raise error
-            wait = self._retry.delay(attempt, error.retry_after, self._rand)
-            if self._clock() + wait >= deadline:
-                raise error
-            self._sleep(wait)
+            raise error
+
+
+def open_channel(
+    target: str,
+    policy: CallPolicy,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> grpc.Channel:
+    """A channel to ``target`` with the policy's retries in its service config and
+    the policy on every call."""
+    options = policy.retry.channel_options()
+    raw = (
+        grpc.secure_channel(target, credentials, options=options)
+        if credentials is not None
+        else grpc.insecure_channel(target, options=options)
+    )
+    return grpc.intercept_channel(raw, policy)

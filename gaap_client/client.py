@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -14,7 +15,7 @@ from gaap.identity.v1 import identity_pb2_grpc
 from gaap.notify.v1 import notify_pb2_grpc
 from gaap.payments.v1 import payments_pb2_grpc
 
-from gaap_client.calls import CallPolicy, RetryPolicy
+from gaap_client.calls import CallPolicy, RetryPolicy, open_channel
 from gaap_client.credentials import ClientSecret, Credentials
 from gaap_client.tokens import TokenSource
 
@@ -35,8 +36,9 @@ class GaapClient:
     stubs (so every method and message is typed), with a bearer token on every call,
     a deadline (``timeout`` unless the call passes one), an idempotency key when the
     request takes one and none was set, retries on UNAVAILABLE and
-    RESOURCE_EXHAUSTED, and ``gaap_client.errors`` exceptions instead of bare
-    ``grpc.RpcError``.
+    RESOURCE_EXHAUSTED (gRPC's retry policy, ``retry``), and ``gaap_client.errors``
+    exceptions instead of bare ``grpc.RpcError``. A service's channel is opened
+    when its stub is first used.
     """
 
     def __init__(
@@ -53,9 +55,18 @@ class GaapClient:
         self.policy = CallPolicy(tokens, timeout=timeout, retry=retry)
         self._credentials = channel_credentials
         self._channels: dict[str, grpc.Channel] = {}
-        self.identity = identity_pb2_grpc.IdentityServiceStub(self.channel(targets.identity))
-        self.payments = payments_pb2_grpc.PaymentsServiceStub(self.channel(targets.payments))
-        self.notify = notify_pb2_grpc.NotifyServiceStub(self.channel(targets.notify))
+
+    @cached_property
+    def identity(self) -> identity_pb2_grpc.IdentityServiceStub:
+        return identity_pb2_grpc.IdentityServiceStub(self.channel(self.targets.identity))
+
+    @cached_property
+    def payments(self) -> payments_pb2_grpc.PaymentsServiceStub:
+        return payments_pb2_grpc.PaymentsServiceStub(self.channel(self.targets.payments))
+
+    @cached_property
+    def notify(self) -> notify_pb2_grpc.NotifyServiceStub:
+        return notify_pb2_grpc.NotifyServiceStub(self.channel(self.targets.notify))
 
     @classmethod
     def from_secret(
@@ -95,12 +106,7 @@ class GaapClient:
 
     def channel(self, target: str) -> grpc.Channel:
         if target not in self._channels:
-            raw = (
-                grpc.secure_channel(target, self._credentials)
-                if self._credentials is not None
-                else grpc.insecure_channel(target)
-            )
-            self._channels[target] = grpc.intercept_channel(raw, self.policy)
+            self._channels[target] = open_channel(target, self.policy, self._credentials)
         return self._channels[target]
 
     def caller(self, target: str) -> caller_pb2_grpc.CallerServiceStub:

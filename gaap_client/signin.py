@@ -8,30 +8,44 @@
    (cached; fetched again for an unknown key): the algorithm must be one you
    allow and match the key, and ``iss``, ``aud``, ``azp``, ``exp``, ``iat``,
    ``nonce``, ``acr`` and ``at_hash`` must all be right.
+
+The protocol is authlib's client (the authorization URL and its S256 challenge,
+the code exchange with the agency's client authentication, the ID token's claims
+by ``CodeIDToken``); signatures are checked by joserfc, authlib's JOSE library.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import secrets
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
-import jwt
+from authlib.common.security import generate_token
+from authlib.oidc.core import CodeIDToken
+from joserfc import jws, jwt
+from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
 
 from gaap_client.credentials import Credentials
+from gaap_client.jwks import KeyCache
+from gaap_client.oauth import TokenRefused, oauth_client
 
 DEFAULT_ALGORITHMS = ("ES256", "RS256")
 _KEY_TYPES = {"ES256": "EC", "ES384": "EC", "RS256": "RSA", "PS256": "RSA"}
 _FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c", "crit")
+# What each claim authlib's CodeIDToken refuses means, for SignInError.description.
+_CLAIM_PROBLEMS = {
+    "iss": "the issuer is not identity",
+    "aud": "the audience is not this client",
+    "azp": "azp is not this client",
+    "iat": "issued in the future",
+    "nbf": "not valid yet",
+    "nonce": "the nonce is not this sign-in's",
+    "at_hash": "at_hash does not match the access token",
+}
 
 
 class SignInError(Exception):
@@ -92,68 +106,12 @@ class SignedIn:
 
 
 def _header(token: str) -> dict[str, Any]:
-    """The JOSE header, read without the payload and signature (pyjwt decodes
-    all three again when it verifies)."""
-    segment, _, rest = token.partition(".")
-    if not rest:
-        raise SignInError("invalid_id_token", "not a JWT")
+    """The JOSE header, read before anything is trusted."""
     try:
-        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except ValueError:
+        header = jws.extract_compact(token.encode()).headers()
+    except (JoseError, ValueError, UnicodeError):
         raise SignInError("invalid_id_token", "not a JWT") from None
-    if not isinstance(header, dict):
-        raise SignInError("invalid_id_token", "not a JWT")
-    return header
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-class _Jwks:
-    """identity's keys by ``kid``: refreshed after ``max_age`` or on an unknown
-    ``kid``, but at most once per ``min_interval`` (a forged kid cannot make us
-    hammer identity)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], dict[str, Any]],
-        max_age: float = 900,
-        min_interval: float = 5,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._max_age = max_age
-        self._min_interval = min_interval
-        self._clock = clock
-        self._keys: dict[str, dict[str, Any]] = {}
-        self._parsed: dict[tuple[str, str], Any] = {}
-        self._fetched_at: float | None = None
-        self._lock = threading.Lock()
-
-    def get(self, kid: str) -> dict[str, Any] | None:
-        with self._lock:
-            now = self._clock()
-            stale = self._fetched_at is None or now - self._fetched_at > self._max_age
-            unknown = kid not in self._keys and (
-                self._fetched_at is None or now - self._fetched_at >= self._min_interval
-            )
-            if stale or unknown:
-                document = self._fetch()
-                self._keys = {
-                    str(k["kid"]): k for k in document.get("keys", []) if isinstance(k, dict)
-                }
-                self._parsed = {}
-                self._fetched_at = now
-            return self._keys.get(kid)
-
-    def key_object(self, kid: str, jwk: dict[str, Any], alg: str) -> Any:
-        """The parsed public key, made once per key and algorithm: parsing a JWK
-        costs about as much as the signature check itself."""
-        found = self._parsed.get((kid, alg))
-        if found is None:
-            found = self._parsed[(kid, alg)] = jwt.PyJWK(jwk, algorithm=alg).key
-        return found
+    return dict(header)
 
 
 class OpenIdClient:
@@ -178,7 +136,8 @@ class OpenIdClient:
         self._http = http or httpx.Client(timeout=10)
         self._clock = clock
         self._metadata: dict[str, Any] | None = None
-        self._jwks = _Jwks(self._fetch_jwks)
+        self._oauth = oauth_client(credentials, self._http)
+        self._keys = KeyCache(self._fetch_jwks)
 
     @property
     def client_id(self) -> str:
@@ -205,24 +164,19 @@ class OpenIdClient:
     ) -> PendingSignIn:
         """A new authorization request; redirect the citizen to ``.url``."""
         state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-        verifier = secrets.token_urlsafe(48)
-        challenge = _b64url(hashlib.sha256(verifier.encode()).digest())
-        params = {
-            "response_type": "code",
-            "client_id": self.client_id,
-            "redirect_uri": self.redirect_uri,
-            "scope": scope,
-            "state": state,
-            "nonce": nonce,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "acr_values": " ".join(acr_values),
-            "ui_locales": " ".join(ui_locales),
-            "prompt": prompt,
-        }
-        query = urlencode({k: v for k, v in params.items() if v})
-        url = f"{self.metadata()['authorization_endpoint']}?{query}"
-        return PendingSignIn(url, state, nonce, verifier, tuple(acr_values))
+        verifier = generate_token(48)  # authlib sends its S256 challenge
+        url, _ = self._oauth.create_authorization_url(
+            str(self.metadata()["authorization_endpoint"]),
+            state=state,
+            code_verifier=verifier,
+            redirect_uri=self.redirect_uri,
+            scope=scope,
+            nonce=nonce,
+            acr_values=" ".join(acr_values) or None,
+            ui_locales=" ".join(ui_locales) or None,
+            prompt=prompt or None,
+        )
+        return PendingSignIn(str(url), state, nonce, verifier, tuple(acr_values))
 
     def finish(self, pending: PendingSignIn, params: Mapping[str, str]) -> SignedIn:
         """Complete the sign-in from the callback's query parameters."""
@@ -237,14 +191,14 @@ class OpenIdClient:
         if not code:
             raise SignInError("invalid_request", "the callback has no code")
         tokens = self._redeem(code, pending.code_verifier)
+        access_token = str(tokens.get("access_token", ""))
         claims = self.validate_id_token(
             str(tokens["id_token"]),
             nonce=pending.nonce,
             acr_values=pending.acr_values,
-            access_token=str(tokens.get("access_token", "")),
+            access_token=access_token,
         )
         refresh = tokens.get("refresh_token")
-        access_token = str(tokens.get("access_token", ""))
         userinfo = self.userinfo(access_token, claims["sub"]) if access_token else {}
         return SignedIn(
             claims,
@@ -268,24 +222,18 @@ class OpenIdClient:
         return claims
 
     def _redeem(self, code: str, verifier: str) -> dict[str, Any]:
-        endpoint = str(self.metadata()["token_endpoint"])
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": self.redirect_uri,
-            "code_verifier": verifier,
-        }
-        data, auth = self.credentials.authenticate(form, endpoint)
-        response = self._http.post(endpoint, data=data, auth=auth)
         try:
-            body: dict[str, Any] = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code != 200 or "id_token" not in body:
-            raise SignInError(
-                str(body.get("error") or f"http_{response.status_code}"),
-                str(body.get("error_description") or ""),
+            body = self._oauth.fetch(
+                str(self.metadata()["token_endpoint"]),
+                grant_type="authorization_code",
+                code=code,
+                redirect_uri=self.redirect_uri,
+                code_verifier=verifier,
             )
+        except TokenRefused as refused:
+            raise SignInError(refused.error, refused.description) from None
+        if "id_token" not in body:
+            raise SignInError("invalid_token_response", "identity returned no ID token")
         return body
 
     def validate_id_token(
@@ -296,45 +244,51 @@ class OpenIdClient:
         acr_values: Sequence[str] = (),
         access_token: str = "",
     ) -> dict[str, Any]:
-        """The ID token's claims, or ``SignInError`` naming the first rule it breaks."""
+        """The ID token's claims, or ``SignInError`` naming the first rule it breaks.
+
+        The header is checked here (an allowed algorithm that fits the key, no
+        pointer to outside keys), the signature by joserfc, the claims by authlib's
+        ``CodeIDToken`` (iss, aud, azp, exp, iat, nonce, at_hash), then acr."""
         header = _header(id_token)
         alg = header.get("alg")
         if alg not in self.algorithms:
             raise SignInError("invalid_id_token", f"algorithm {alg!r} is not allowed")
         if any(name in header for name in _FORBIDDEN_HEADERS):
             raise SignInError("invalid_id_token", "the header refers to outside keys")
-        jwk = self._jwks.get(str(header.get("kid", "")))
-        if jwk is None:
+        found = self._keys.get(str(header.get("kid", "")))
+        if found is None:
             raise SignInError("invalid_id_token", "signed with an unknown key")
+        jwk, key = found
         if jwk.get("kty") != _KEY_TYPES.get(alg) or jwk.get("alg", alg) != alg:
             raise SignInError("invalid_id_token", "the algorithm does not match the key")
         try:
-            key = self._jwks.key_object(str(header.get("kid", "")), jwk, alg)
-            claims: dict[str, Any] = jwt.decode(
-                id_token,
-                key,
-                algorithms=[alg],
-                audience=self.client_id,
-                issuer=self.issuer,
-                leeway=self._leeway,
-                options={"require": ["iss", "sub", "aud", "exp", "iat"]},
-            )
-        except jwt.PyJWTError as exc:
+            token = jwt.decode(id_token, key, algorithms=[alg])
+        except BadSignatureError:
+            raise SignInError("invalid_id_token", "Signature verification failed") from None
+        except (JoseError, ValueError) as exc:
             raise SignInError("invalid_id_token", str(exc)) from None
-        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
-        if len(audiences) > 1 and claims.get("azp") != self.client_id:
-            raise SignInError("invalid_id_token", "azp is not this client")
-        if claims["iat"] > self._clock() + self._leeway:
-            raise SignInError("invalid_id_token", "issued in the future")
+        claims = CodeIDToken(
+            token.claims,
+            token.header,
+            options={
+                "iss": {"essential": True, "value": self.issuer},
+                "aud": {"essential": True, "value": self.client_id},
+            },
+            params={"nonce": nonce, "client_id": self.client_id, "access_token": access_token},
+        )
+        try:
+            claims.validate(now=int(self._clock()), leeway=int(self._leeway))
+        except ExpiredTokenError:
+            raise SignInError("invalid_id_token", "the ID token has expired") from None
+        except ClaimError as exc:
+            problem = _CLAIM_PROBLEMS.get(exc.claim, exc.description)
+            raise SignInError("invalid_id_token", problem) from None
+        # authlib skips the nonce when ours is empty; a token must not pass for lack of one.
         if not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
-            raise SignInError("invalid_id_token", "the nonce is not this sign-in's")
+            raise SignInError("invalid_id_token", _CLAIM_PROBLEMS["nonce"])
         if acr_values and claims.get("acr") not in acr_values:
             raise SignInError("insufficient_acr", f"signed in at {claims.get('acr')!r}")
-        if access_token and "at_hash" in claims:
-            digest = hashlib.sha256(access_token.encode()).digest()
-            if not hmac.compare_digest(str(claims["at_hash"]), _b64url(digest[:16])):
-                raise SignInError("invalid_id_token", "at_hash does not match the access token")
-        return claims
+        return dict(claims)
 
     def _fetch_jwks(self) -> dict[str, Any]:
         response = self._http.get(str(self.metadata()["jwks_uri"]))

@@ -1,5 +1,5 @@
-"""Access tokens for the agency itself (``client_credentials``), cached and renewed
-before they expire."""
+"""Access tokens for the agency itself (``client_credentials`` through authlib's
+client), cached and renewed before they expire."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from gaap_client.credentials import Credentials
+from gaap_client.oauth import TokenRefused, oauth_client
 
 
 class TokenError(Exception):
@@ -24,7 +25,11 @@ class TokenError(Exception):
 class TokenSource:
     """Gets an access token with the ``client_credentials`` grant and reuses it
     until shortly before it expires (``renew_before`` seconds, at most half its
-    lifetime). Thread-safe: concurrent callers share one request."""
+    lifetime). Thread-safe: concurrent callers share one request.
+
+    ``http`` is the httpx client the token requests go through (its transport,
+    TLS settings and proxies); by default a new one with ``timeout``.
+    """
 
     def __init__(
         self,
@@ -41,7 +46,7 @@ class TokenSource:
         self.credentials = credentials
         self.scopes = tuple(scopes)
         self._renew_before = renew_before
-        self._http = http or httpx.Client(timeout=timeout)
+        self._oauth = oauth_client(credentials, http or httpx.Client(timeout=timeout))
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -61,21 +66,15 @@ class TokenSource:
             self._token = None
 
     def _fetch(self) -> None:
-        form = {"grant_type": "client_credentials"}
-        if self.scopes:
-            form["scope"] = " ".join(self.scopes)
-        data, auth = self.credentials.authenticate(form, self.token_endpoint)
         started = self._clock()
-        response = self._http.post(self.token_endpoint, data=data, auth=auth)
+        form = {"scope": " ".join(self.scopes)} if self.scopes else {}
         try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        if response.status_code != 200 or "access_token" not in body:
-            raise TokenError(
-                str(body.get("error") or f"http_{response.status_code}"),
-                str(body.get("error_description") or ""),
-            )
+            body = self._oauth.fetch(self.token_endpoint, grant_type="client_credentials", **form)
+        except TokenRefused as refused:
+            raise TokenError(refused.error, refused.description) from None
+        if "access_token" not in body:
+            raise TokenError("invalid_token_response", "no access_token in the answer")
+        # The lifetime, not authlib's expires_at: renewal runs on this source's clock.
         lifetime = float(body.get("expires_in") or 300)
         self._token = str(body["access_token"])
         self._renew_at = started + lifetime - min(self._renew_before, lifetime / 2)

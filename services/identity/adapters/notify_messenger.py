@@ -1,25 +1,29 @@
-"""Messages through notify over gRPC: identity is an agency of the platform with
-its own client credentials. Each message kind is a notify template holding both
-languages; identity creates it once (found again by name, so replicas and
-restarts reuse it) and sends with the values as personalisation."""
+"""Messages through notify over gRPC, with gaap_client: identity is an agency of
+the platform with its own client credentials, and calls notify as any agency
+does (cached token, deadline, idempotency keys, gRPC's retries, typed errors).
+Each message kind is a notify template holding both languages; identity creates
+it once (found again by name, so replicas and restarts reuse it) and sends with
+the values as personalisation."""
 
 from __future__ import annotations
 
 import hashlib
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
-import grpc
+import httpx
 from gaap.notify.v1 import notify_pb2, notify_pb2_grpc
 
+from gaap_client import ClientSecret, GaapClient, Targets, TokenSource
 from services.identity.domain import messages
 from services.identity.domain.messages import Kind
 
-TokenSource = Callable[[], str]
 CHANNELS = {"email": notify_pb2.CHANNEL_EMAIL, "sms": notify_pb2.CHANNEL_SMS}
+# identity's token endpoint called in-process: (form, headers) -> (status, body, headers).
+TokenEndpoint = Callable[[dict[str, str], Mapping[str, str]], tuple[int, Any, Any]]
 
 
 def template_name(kind: Kind) -> str:
@@ -32,17 +36,14 @@ def template_name(kind: Kind) -> str:
 
 
 class NotifyMessenger:
+    """Sends through ``notify``, a gaap_client stub (``GaapClient.notify``)."""
+
     can_send_sms = True
 
-    def __init__(self, channel: grpc.Channel, token: TokenSource, timeout: float = 10.0) -> None:
-        self._stub = notify_pb2_grpc.NotifyServiceStub(channel)
-        self._token = token
-        self._timeout = timeout
+    def __init__(self, notify: notify_pb2_grpc.NotifyServiceStub) -> None:
+        self._stub = notify
         self._templates: dict[Kind, str] = {}
         self._lock = threading.Lock()
-
-    def _metadata(self) -> tuple[tuple[str, str], ...]:
-        return (("authorization", f"Bearer {self._token()}"),)
 
     def template_id(self, kind: Kind) -> str:
         with self._lock:
@@ -55,9 +56,7 @@ class NotifyMessenger:
         token = ""
         while True:
             page = self._stub.ListTemplates(
-                notify_pb2.ListTemplatesRequest(page_size=100, page_token=token),
-                metadata=self._metadata(),
-                timeout=self._timeout,
+                notify_pb2.ListTemplatesRequest(page_size=100, page_token=token)
             )
             for template in page.templates:
                 if template.name == name:
@@ -75,9 +74,7 @@ class NotifyMessenger:
                     for lang, t in messages.TEMPLATES[kind].items()
                 ],
                 idempotency_key=name,
-            ),
-            metadata=self._metadata(),
-            timeout=self._timeout,
+            )
         )
         return str(created.id)
 
@@ -96,9 +93,7 @@ class NotifyMessenger:
                     reference=reference,
                     language=lang,
                     idempotency_key=key,
-                ),
-                metadata=self._metadata(),
-                timeout=self._timeout,
+                )
             )
         else:
             self._stub.SendEmail(
@@ -109,35 +104,36 @@ class NotifyMessenger:
                     reference=reference,
                     language=lang,
                     idempotency_key=key,
-                ),
-                metadata=self._metadata(),
-                timeout=self._timeout,
+                )
             )
 
 
-class ClientCredentialsToken:
-    """A client-credentials access token, fetched when needed and reused until
-    shortly before it expires. ``grant`` returns the token endpoint's
-    (status, body, headers)."""
+class InProcessTokenEndpoint(httpx.BaseTransport):
+    """identity is its own authorization server: gaap_client's token requests go
+    to the token endpoint's code path, without a round trip over HTTP to itself."""
 
-    def __init__(
-        self,
-        grant: Callable[[], tuple[int, Any, Any]],
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._grant = grant
-        self._clock = clock
-        self._token = ""
-        self._expires = 0.0
-        self._lock = threading.Lock()
+    def __init__(self, token_endpoint: TokenEndpoint) -> None:
+        self._token_endpoint = token_endpoint
 
-    def __call__(self) -> str:
-        with self._lock:
-            now = self._clock()
-            if not self._token or now >= self._expires - 30:
-                status, body, _ = self._grant()
-                if status != 200 or not isinstance(body, dict):
-                    raise PermissionError("identity's notify credentials were refused")
-                self._token = str(body["access_token"])
-                self._expires = now + float(body.get("expires_in", 60))
-            return self._token
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.read().decode()))
+        status, body, headers = self._token_endpoint(form, request.headers)
+        return httpx.Response(status, json=body, headers=list(headers or ()))
+
+
+def notify_client(
+    target: str,
+    client_id: str,
+    client_secret: str,
+    token_url: str,
+    token_endpoint: TokenEndpoint,
+    scopes: str,
+) -> GaapClient:
+    """identity's client of notify at ``target``, with tokens from its own endpoint."""
+    tokens = TokenSource(
+        token_url,
+        ClientSecret(client_id, client_secret),
+        scopes=scopes.split(),
+        http=httpx.Client(transport=InProcessTokenEndpoint(token_endpoint)),
+    )
+    return GaapClient(tokens, Targets(notify=target))

@@ -7,6 +7,7 @@ only as INTERNAL with the request id, never with the exception text.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -55,6 +56,18 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
         delay.FromNanoseconds(int(error.retry_after * 1e9))
         status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return status
+
+
+def retry_pushback(retry_after: float, time_remaining: float | None) -> str:
+    """``grpc-retry-pushback-ms`` (gRFC A6) for a ``RetryInfo`` delay: clients with a
+    gRPC retry policy (gaap_client's) wait exactly this long before retrying. A
+    negative value says "do not retry": sent when the wait would outlast the
+    caller's deadline, so the caller fails now and reads the delay from RetryInfo."""
+    if not math.isfinite(retry_after) or (
+        time_remaining is not None and retry_after >= time_remaining
+    ):
+        return "-1"
+    return str(max(0, math.ceil(retry_after * 1000)))
 
 
 def _pack(message: Any) -> any_pb2.Any:
@@ -118,7 +131,11 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
             code=code_pb2.INTERNAL, message=f"internal error (request id {_request_id()})"
         )
     grpc_status = rpc_status.to_status(status)
-    context.set_trailing_metadata((*grpc_status.trailing_metadata, ("x-request-id", _request_id())))
+    trailers = (*grpc_status.trailing_metadata, ("x-request-id", _request_id()))
+    if isinstance(exc, errors.ResourceExhausted):
+        pushback = retry_pushback(exc.retry_after, context.time_remaining())
+        trailers = (*trailers, ("grpc-retry-pushback-ms", pushback))
+    context.set_trailing_metadata(trailers)
     context.abort(grpc_status.code, grpc_status.details)
 
 

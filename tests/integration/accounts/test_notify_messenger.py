@@ -1,11 +1,12 @@
-"""identity's messages through notify over gRPC: identity is an agency with its
-own credentials; each message kind becomes one notify template in both
-languages, reused for every send."""
+"""identity's messages through notify over gRPC with gaap_client: identity is an
+agency with its own credentials; each message kind becomes one notify template
+in both languages, reused for every send."""
 
 from __future__ import annotations
 
 from gaap.notify.v1 import notify_pb2, notify_pb2_grpc
 
+from gaap_client import ClientSecret, GaapClient, Targets, TokenSource
 from services.identity.adapters.notify_messenger import NotifyMessenger, template_name
 from services.identity.domain.messages import Kind
 from tests.support.platform import Platform, bearer
@@ -14,7 +15,15 @@ from tests.support.platform import Platform, bearer
 def test_codes_and_alerts_go_through_notify_in_the_citizens_language(platform: Platform) -> None:
     agency = platform.secret_agency(scopes=["notify:send", "notify:templates", "notify:read"])
     token = platform.token(agency, scope="notify:send notify:templates notify:read")
-    messenger = NotifyMessenger(platform.channel("notify"), lambda: token)
+    client = GaapClient(
+        TokenSource(
+            platform.token_url,
+            ClientSecret(agency.client_id, agency.client_secret),
+            scopes=["notify:send", "notify:templates"],
+        ),
+        Targets(notify=platform.notify.grpc_target),
+    )
+    messenger = NotifyMessenger(client.notify)
     messenger.send(
         Kind.VERIFY_EMAIL,
         "citizen@example.org",
@@ -44,5 +53,6 @@ def test_codes_and_alerts_go_through_notify_in_the_citizens_language(platform: P
     assert chinese.reference == "identity:verify_email"
 
     # A fresh messenger (another replica, a restart) finds the template by name.
-    again = NotifyMessenger(platform.channel("notify"), lambda: token)
+    again = NotifyMessenger(client.notify)
     assert again.template_id(Kind.VERIFY_EMAIL) == named[0].id
+    client.close()
