@@ -1,8 +1,8 @@
 """Retries against a real gRPC server that fails on purpose: UNAVAILABLE and
 RESOURCE_EXHAUSTED are retried by gRPC's retry policy with backoff, waiting what
 the server's pushback says (sent as the platform's servers send it, with
-RetryInfo); other codes are not; the idempotency key stays the same across
-attempts."""
+RetryInfo; the last tests use the platform's own error interceptor); other codes
+are not; the idempotency key stays the same across attempts."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ from grpc_status import rpc_status
 
 from gaap_client.calls import NO_RETRIES, CallPolicy, RetryPolicy, open_channel
 from gaap_client.errors import InvalidArgument, ResourceExhausted, Unavailable
+from services.runtime import errors
+from services.runtime.interceptors import ErrorInterceptor
 from services.runtime.interceptors.errors import retry_pushback
 
 # gRPC jitters each backoff by up to 20 %; the rest is the test machine's scheduling.
@@ -180,3 +182,71 @@ def test_no_retries_makes_one_attempt(server: tuple[str, Script]) -> None:
         stub.CreatePayment(ppb.CreatePaymentRequest(amount=5))
     channel.close()
     assert len(script.keys) == 1
+
+
+class Limited:
+    """CreatePayment behind the platform's ErrorInterceptor, rate-limited at first."""
+
+    def __init__(self, retry_after: float, refusals: int = 1) -> None:
+        self.retry_after = retry_after
+        self.refusals = refusals
+        self.script = Script()
+
+    def create_payment(self, request: ppb.CreatePaymentRequest, context: Any) -> ppb.Payment:
+        self.script.arrivals.append(time.monotonic())
+        self.script.keys.append(request.idempotency_key)
+        if self.refusals:
+            self.refusals -= 1
+            raise errors.ResourceExhausted("rate limit reached", self.retry_after)
+        return ppb.Payment(id="pay_1", amount=request.amount)
+
+
+def _limited_server(limited: Limited) -> tuple[grpc.Server, str]:
+    srv = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[ErrorInterceptor()])
+    handler = grpc.unary_unary_rpc_method_handler(
+        limited.create_payment,
+        request_deserializer=ppb.CreatePaymentRequest.FromString,
+        response_serializer=ppb.Payment.SerializeToString,
+    )
+    srv.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "gaap.payments.v1.PaymentsService", {"CreatePayment": handler}
+            ),
+        )
+    )
+    port = srv.add_insecure_port("127.0.0.1:0")
+    srv.start()
+    return srv, f"127.0.0.1:{port}"
+
+
+def test_the_platforms_rate_limit_is_waited_out_by_its_pushback() -> None:
+    limited = Limited(retry_after=0.6)
+    srv, target = _limited_server(limited)
+    try:
+        stub, channel = _stub(target)
+        assert stub.CreatePayment(ppb.CreatePaymentRequest(amount=5)).id == "pay_1"
+        channel.close()
+    finally:
+        srv.stop(None)
+    [wait] = limited.script.waits
+    assert wait >= 0.6
+    assert len(set(limited.script.keys)) == 1
+
+
+def test_a_rate_limit_longer_than_the_deadline_fails_at_once_with_its_delay() -> None:
+    limited = Limited(retry_after=30)
+    srv, target = _limited_server(limited)
+    try:
+        channel = open_channel(target, CallPolicy(None, timeout=5))
+        started = time.monotonic()
+        with pytest.raises(ResourceExhausted) as refused:
+            payments_pb2_grpc.PaymentsServiceStub(channel).CreatePayment(
+                ppb.CreatePaymentRequest(amount=5)
+            )
+        channel.close()
+    finally:
+        srv.stop(None)
+    assert time.monotonic() - started < 2
+    assert refused.value.retry_after == 30
+    assert len(limited.script.keys) == 1
