@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.identity.adapters.tables import metadata
+from services.identity.adapters.token_work import key_transactions
 from services.identity.domain import signing_keys
 from services.identity.service_layer.keys import KeyStore
 from services.runtime import db
@@ -50,11 +51,17 @@ def test_the_store_never_signs_with_a_key_it_has_not_published_long_enough() -> 
     metadata.create_all(engine)
     sessions = db.session_factory(engine)
     clock = Clock()
-    KeyStore(sessions, clock=clock).ensure_signing_key()  # ES256 only, served for a while
+    KeyStore(
+        key_transactions(sessions), clock=clock
+    ).ensure_signing_key()  # ES256 only, served for a while
     clock.now = T0 + timedelta(days=1)
     # The operator turns on PS256 for access tokens; RS256 is advertised for ID tokens.
     store = KeyStore(
-        sessions, alg="PS256", algorithms=("ES256", "RS256"), propagation=PROPAGATION, clock=clock
+        key_transactions(sessions),
+        alg="PS256",
+        algorithms=("ES256", "RS256"),
+        propagation=PROPAGATION,
+        clock=clock,
     )
     store.ensure_signing_key()
     published = {k["alg"]: k["kid"] for k in store.jwks()["keys"]}

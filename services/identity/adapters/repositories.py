@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from services.identity.adapters.tables import agencies, signing_keys, used_assertions
 from services.identity.domain.agencies import Agency
 from services.identity.domain.signing_keys import SigningKey
+from services.runtime import sealing
+from services.runtime.db import advisory_lock
 from services.runtime.errors import StartupError
 from services.runtime.sealing import PREFIX, Sealer, UnsealedSecret
 
@@ -114,7 +116,11 @@ class SqlKeyRepository:
 
     def __init__(self, session: Session, sealer: Sealer | None = None) -> None:
         self.session = session
-        self.sealer = sealer or Sealer(None)
+        self.sealer = sealer or sealing.of(session)
+
+    def lock(self) -> None:
+        """Replicas change keys one at a time (PostgreSQL: an advisory lock)."""
+        advisory_lock(self.session, "identity.signing_keys")
 
     def add(self, key: SigningKey) -> None:
         self.session.execute(

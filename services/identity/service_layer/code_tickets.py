@@ -14,20 +14,20 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.tables import verification_tickets
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import utcnow
 from services.identity.domain.one_time_codes import Check, CodePolicy, Purpose, Ticket
+from services.identity.domain.verification_tickets import LoadedTicket
 from services.identity.service_layer.audit_trail import Where
-from services.identity.service_layer.safeguards import Safeguards
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.token_ports import AuditRecorder
+from services.runtime.unit_of_work import Transactions
+
+# Kept importable from here: the account use cases name it with CodeTickets.
+__all__ = ["CodeTickets", "LoadedTicket", "TicketWork", "VerificationTicketStore"]
 
 _TICKET = re.compile(r"tkt_[A-Za-z0-9_-]{20,60}")
 
@@ -36,38 +36,47 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class LoadedTicket:
-    """A ticket with what it carries besides the code."""
+class VerificationTicketStore(Protocol):
+    def add(self, loaded: LoadedTicket, language: str) -> None: ...
 
-    ticket: Ticket
-    password_hash_value: str | None
-    language: str
-    phone_number: str | None = None  # where the code was texted
+    def get(self, ticket_id: str, purpose: Purpose, *, lock: bool = False) -> LoadedTicket | None:
+        """With ``lock``, held until the transaction ends."""
+        ...
+
+    def count_wrong(self, ticket_id: str) -> None:
+        """One more wrong attempt."""
+        ...
+
+    def mark(self, ticket_id: str, **values: datetime) -> None: ...
+
+    def purge(self, expired_before: datetime) -> int: ...
+
+
+class TicketWork(Protocol):
+    """What code tickets use of identity's unit of work."""
 
     @property
-    def id(self) -> str:
-        return self.ticket.id
+    def verification_tickets(self) -> VerificationTicketStore: ...
 
     @property
-    def email(self) -> str:
-        return self.ticket.email
+    def audit(self) -> AuditRecorder: ...
 
 
 class CodeTickets:
+    """Every method but ``new``, ``code_values`` and ``purge`` works in the
+    caller's unit of work (``uow``), with the rest of the caller's step."""
+
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: Transactions[TicketWork],
         key: bytes,
         policy: CodePolicy,
-        safeguards: Safeguards,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._key = key
         self._policy = policy
-        self._safeguards = safeguards
         self._clock = clock
 
     def new(
@@ -102,58 +111,21 @@ class CodeTickets:
         )
 
     @staticmethod
-    def insert(session: Session, loaded: LoadedTicket, language: str) -> None:
-        ticket = loaded.ticket
-        session.execute(
-            verification_tickets.insert().values(
-                id=ticket.id,
-                purpose=str(ticket.purpose),
-                email=ticket.email,
-                account_id=ticket.account_id,
-                browser_hash=ticket.browser_hash,
-                code_hash=ticket.code_hash,
-                password_hash=loaded.password_hash_value,
-                phone_number=loaded.phone_number,
-                language=language,
-                attempts=0,
-                created_at=ticket.created_at,
-                expires_at=ticket.expires_at,
-            )
-        )
+    def insert(uow: TicketWork, loaded: LoadedTicket, language: str) -> None:
+        uow.verification_tickets.add(loaded, language)
 
     def load(
-        self, session: Session, ticket_id: str, browser: str, purpose: Purpose
+        self, uow: TicketWork, ticket_id: str, browser: str, purpose: Purpose
     ) -> LoadedTicket | None:
         """The ticket, locked for update, if it belongs to this browser."""
         if not _TICKET.fullmatch(ticket_id):
             return None
-        t = verification_tickets
-        query = sa.select(t).where(t.c.id == ticket_id, t.c.purpose == str(purpose))
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = session.execute(query).first()
-        if row is None or not hmac.compare_digest(row.browser_hash, _hash(browser)):
+        loaded = uow.verification_tickets.get(ticket_id, purpose, lock=True)
+        if loaded is None or not hmac.compare_digest(loaded.ticket.browser_hash, _hash(browser)):
             return None
-        return LoadedTicket(
-            Ticket(
-                id=row.id,
-                purpose=Purpose(row.purpose),
-                email=row.email,
-                code_hash=row.code_hash,
-                browser_hash=row.browser_hash,
-                created_at=row.created_at,
-                expires_at=row.expires_at,
-                attempts=row.attempts,
-                account_id=row.account_id,
-                verified_at=row.verified_at,
-                used_at=row.used_at,
-            ),
-            row.password_hash,
-            row.language,
-            row.phone_number,
-        )
+        return loaded
 
-    def judge(self, session: Session, loaded: LoadedTicket, code: str, where: Where) -> Check:
+    def judge(self, uow: TicketWork, loaded: LoadedTicket, code: str, where: Where) -> Check:
         """Whether ``code`` is the ticket's; anything but OK is refused (see ``refuse``)."""
         ticket = loaded.ticket
         matches = one_time_codes.well_formed(code) and hmac.compare_digest(
@@ -161,28 +133,27 @@ class CodeTickets:
         )
         result = one_time_codes.judge(ticket, matches, self._clock(), self._policy)
         if result is not Check.OK:
-            self.refuse(session, loaded, result, where)
+            self.refuse(uow, loaded, result, where)
         return result
 
-    def refuse(self, session: Session, loaded: LoadedTicket, result: Check, where: Where) -> None:
+    def refuse(self, uow: TicketWork, loaded: LoadedTicket, result: Check, where: Where) -> None:
         """A refused code: a wrong one uses up an attempt; each is an audit event."""
-        t = verification_tickets
         if result is Check.WRONG:
-            session.execute(t.update().where(t.c.id == loaded.id).values(attempts=t.c.attempts + 1))
-        self._safeguards.record(
-            session,
+            uow.verification_tickets.count_wrong(loaded.id)
+        uow.audit.record(
             EventType.CODE_REFUSED,
-            where,
-            loaded.ticket.account_id,
+            at=self._clock(),
+            account_id=loaded.ticket.account_id,
+            client_id=where.client_id,
+            ip=where.ip,
             purpose=str(loaded.ticket.purpose),
             reason=str(result),
         )
 
     @staticmethod
-    def mark(session: Session, ticket_id: str, **values: datetime) -> None:
+    def mark(uow: TicketWork, ticket_id: str, **values: datetime) -> None:
         """Set the ticket's ``verified_at`` or ``used_at``."""
-        t = verification_tickets
-        session.execute(t.update().where(t.c.id == ticket_id).values(**values))
+        uow.verification_tickets.mark(ticket_id, **values)
 
     def code_values(self, code: str) -> dict[str, str]:
         """The code message's values: the code and how many minutes it lasts."""
@@ -191,9 +162,5 @@ class CodeTickets:
 
     def purge(self) -> int:
         """Forget tickets a day after they expired."""
-        t = verification_tickets
-        cutoff = self._clock() - timedelta(days=1)
-        with transaction(self._sessions) as session:
-            return len(
-                session.execute(t.delete().where(t.c.expires_at < cutoff).returning(t.c.id)).all()
-            )
+        with self._uow() as uow:
+            return uow.verification_tickets.purge(self._clock() - timedelta(days=1))

@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.token_ports import ActiveAgencies
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.errors import Unauthenticated
 
@@ -27,7 +27,7 @@ class Introspector:
         self,
         verifier: AccessTokenVerifier,
         tokens: CitizenTokens,
-        registry: AgencyRegistry,
+        registry: ActiveAgencies,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._verifier = verifier

@@ -23,17 +23,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from sqlalchemy.orm import Session, sessionmaker
+from joserfc.jwk import ECKey, RSAKey
 
-from services.identity.adapters import audit_log
-from services.identity.adapters.repositories import SqlKeyRepository
 from services.identity.domain import signing_keys
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import utcnow
 from services.identity.domain.signing_keys import Rotation, SigningKey
-from services.runtime.db import advisory_lock, transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.token_ports import KeyWork
 from services.runtime.errors import FailedPrecondition
-from services.runtime.sealing import Sealer
+from services.runtime.unit_of_work import Transactions
 
 # Verifiers accept a token up to this long after its ``exp`` (AccessTokenVerifier's
 # leeway is 30 s; pyjwt users commonly allow a minute): a retired key stays
@@ -54,6 +52,7 @@ class Signer:
     kid: str
     alg: str
     private_key: Any  # a cryptography private key object, parsed once
+    jwk: ECKey | RSAKey  # the same key for joserfc
 
 
 @dataclass(frozen=True)
@@ -80,12 +79,11 @@ class _Snapshot:
 class KeyStore:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: Transactions[KeyWork],
         *,
         alg: str = "ES256",
         refresh_seconds: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
-        sealer: Sealer | None = None,
         algorithms: Iterable[str] = (),
         propagation: timedelta = timedelta(0),
     ) -> None:
@@ -93,27 +91,23 @@ class KeyStore:
         advertised ID-token algorithms); ``propagation``: how long a first key
         of an algorithm is published before it signs on a database that has
         served keys already (``IDENTITY_KEY_PROPAGATION_SECONDS``)."""
-        self._sessions = sessions
+        self._uow = uow
         self._alg = alg
         self.algorithms = tuple(dict.fromkeys((alg, *algorithms)))
         self._propagation = propagation
         self._refresh_seconds = refresh_seconds
         self._clock = clock
-        self._sealer = sealer or Sealer(None)
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
-        self._parsed: dict[str, Any] = {}
-
-    def _repo(self, session: Session) -> SqlKeyRepository:
-        return SqlKeyRepository(session, self._sealer)
+        self._parsed: dict[str, Signer] = {}
 
     def ensure_signing_key(self, alg: str | None = None) -> None:
         """Give ``alg`` (default: every algorithm of this store) a key if it has
         none signing or about to sign; safe when replicas start together."""
         algs = [alg] if alg else list(self.algorithms)
-        with transaction(self._sessions) as session:
-            advisory_lock(session, "identity.signing_keys")
-            repo = self._repo(session)
+        with self._uow() as uow:
+            repo = uow.signing_keys
+            repo.lock()
             now = self._clock()
             for key in signing_keys.first_keys(
                 repo.all(), algs, now, propagation=self._propagation
@@ -135,9 +129,9 @@ class KeyStore:
         old one signs until then and stays published until every token it may
         have signed has expired (``longest_token`` plus the verifiers' leeway).
         """
-        with transaction(self._sessions) as session:
-            advisory_lock(session, "identity.signing_keys")
-            repo = self._repo(session)
+        with self._uow() as uow:
+            repo = uow.signing_keys
+            repo.lock()
             keys = repo.all()
             now = self._clock()
             algs = [alg] if alg else sorted({k.alg for k in keys if k.signs_at(now)})
@@ -154,8 +148,7 @@ class KeyStore:
             for rotation in rotations:
                 repo.add(rotation.new)
                 repo.set_times(rotation.retired)
-                audit_log.record(
-                    session,
+                uow.audit.record(
                     EventType.KEYS_ROTATED,
                     at=now,
                     alg=rotation.new.alg,
@@ -170,8 +163,8 @@ class KeyStore:
 
     def list_keys(self) -> list[KeyInfo]:
         """Every key, newest first, with its status now."""
-        with self._sessions() as session:
-            keys = self._repo(session).all()
+        with self._uow.read() as uow:
+            keys = uow.signing_keys.all()
         now = self._clock()
         return [
             KeyInfo(
@@ -187,8 +180,8 @@ class KeyStore:
         ]
 
     def reload(self) -> None:
-        with self._sessions() as session:
-            keys: Sequence[SigningKey] = self._repo(session).all()
+        with self._uow.read() as uow:
+            keys: Sequence[SigningKey] = uow.signing_keys.all()
         now = self._clock()
         signers = {}
         for alg in signing_keys.SIGNING_ALGORITHMS:
@@ -203,10 +196,13 @@ class KeyStore:
         )
 
     def _signer(self, key: SigningKey) -> Signer:
-        parsed = self._parsed.get(key.kid)
-        if parsed is None:
-            parsed = self._parsed[key.kid] = load_pem_private_key(key.private_pem, password=None)
-        return Signer(kid=key.kid, alg=key.alg, private_key=parsed)
+        signer = self._parsed.get(key.kid)
+        if signer is None:
+            parsed = load_pem_private_key(key.private_pem, password=None)
+            pem = key.private_pem
+            jwk = ECKey.import_key(pem) if key.alg == "ES256" else RSAKey.import_key(pem)
+            signer = self._parsed[key.kid] = Signer(key.kid, key.alg, parsed, jwk)
+        return signer
 
     def _stale(self, snapshot: _Snapshot | None) -> bool:
         if snapshot is None or time.monotonic() - snapshot.loaded_at > self._refresh_seconds:

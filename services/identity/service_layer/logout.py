@@ -34,6 +34,7 @@ from services.identity.adapters.tables import (
     backchannel_deliveries,
     user_tokens,
 )
+from services.identity.adapters.token_store import SqlUserTokens
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.service_layer.agencies import AgencyRegistry
@@ -214,7 +215,7 @@ class Logout:
         with transaction(self._sessions) as session:
             account_id = self._signin.end(session, sid)
             clients = session_clients(session, [sid])
-            revoked = self._tokens.revoke_session(session, sid)
+            revoked = self._tokens.revoke_session(SqlUserTokens(session), sid)
             if account_id is not None:
                 audit_log.record(
                     session,

@@ -18,6 +18,7 @@ from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
 from services.identity.adapters.tables import idempotency_keys
 from services.identity.adapters.tables import sessions as session_table
+from services.identity.adapters.token_store import SqlUserTokens
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import AuditEvent, EventType
 from services.identity.domain.lockout import LockoutPolicy, address_key
@@ -141,7 +142,7 @@ class Operators:
                 .values(ended_at=now)
                 .returning(session_table.c.sid)
             ).all()
-            revoked = self._tokens.revoke_account(session, account_id)
+            revoked = self._tokens.revoke_account(SqlUserTokens(session), account_id)
             audit_log.record(
                 session,
                 EventType.ACCOUNT_LOCKED,

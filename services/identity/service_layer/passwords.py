@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.passwords import Argon2PasswordHasher
+from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
@@ -75,7 +76,7 @@ class Passwords:
             account_id=account.id if account else None,
         )
         with transaction(self._sessions) as session:
-            self._tickets.insert(session, ticket, language)
+            self._tickets.insert(SqlTicketWork(session), ticket, language)
             self._safeguards.record(
                 session,
                 EventType.PASSWORD_RESET_REQUESTED,
@@ -91,23 +92,23 @@ class Passwords:
         """OK once the emailed code is proved; the new password may then be chosen."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
             if ticket is None:
                 return Check.EXPIRED
-            result = self._tickets.judge(session, ticket, code, where)
+            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
             if result is not Check.OK:
                 return result
             if ticket.ticket.account_id is None:
-                self._tickets.refuse(session, ticket, Check.WRONG, where)
+                self._tickets.refuse(SqlTicketWork(session), ticket, Check.WRONG, where)
                 return Check.WRONG
-            self._tickets.mark(session, ticket.id, verified_at=now)
+            self._tickets.mark(SqlTicketWork(session), ticket.id, verified_at=now)
             return Check.OK
 
     def reset_ready(self, ticket_id: str, browser: str) -> str | None:
         """The address of a reset whose code was proved and whose new password is
         still to be chosen, or None."""
         with self._sessions() as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
         if ticket is None or not self._ready(ticket.ticket):
             return None
         return ticket.email
@@ -119,7 +120,7 @@ class Passwords:
         password_hash = self._hasher.hash(password)
         now = self._clock()
         with transaction(self._sessions) as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.RESET)
+            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
             if ticket is None or not self._ready(ticket.ticket):
                 return None
             assert ticket.ticket.account_id is not None
@@ -131,7 +132,7 @@ class Passwords:
             # address, not the second factor.
             updated = replace(account, password_hash=password_hash, updated_at=now)
             repo.update(updated)
-            self._tickets.mark(session, ticket.id, used_at=now)
+            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
             ended = end_sessions(session, account.id, now)
             self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
             self._back_channel.queue(session, updated.id, ended)

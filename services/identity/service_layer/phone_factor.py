@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters.accounts import SqlAccountRepository
+from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
 from services.identity.domain.messages import Kind
@@ -63,10 +64,10 @@ class PhoneFactor:
         """The number becomes the account's proved mobile number, or why not."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.PHONE)
+            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.PHONE)
             if ticket is None or ticket.ticket.account_id != account_id:
                 return Check.EXPIRED
-            result = self._tickets.judge(session, ticket, code, where)
+            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
             if result is not Check.OK:
                 return result
             repo = SqlAccountRepository(session)
@@ -80,7 +81,7 @@ class PhoneFactor:
                 updated_at=now,
             )
             repo.update(updated)
-            self._tickets.mark(session, ticket.id, used_at=now)
+            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
             self._safeguards.record(
                 session,
                 EventType.FACTOR_ADDED,
@@ -144,7 +145,9 @@ class PhoneFactor:
                 return Check.EXPIRED
             if account.locked(now):
                 return Outcome.LOCKED
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.SMS_SIGNIN)
+            ticket = self._tickets.load(
+                SqlTicketWork(session), ticket_id, browser, Purpose.SMS_SIGNIN
+            )
             if (
                 ticket is None
                 or ticket.ticket.account_id != account_id
@@ -152,9 +155,9 @@ class PhoneFactor:
                 or ticket.phone_number != account.phone_number  # the number changed since
             ):
                 return Check.EXPIRED
-            result = self._tickets.judge(session, ticket, code, where)
+            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
             if result is Check.OK:
-                self._tickets.mark(session, ticket.id, used_at=now)
+                self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
                 updated = self._safeguards.rules.lockout.after_sign_in(account)
                 if updated != account:
                     repo.update(updated)
@@ -179,7 +182,7 @@ class PhoneFactor:
             purpose, "", code, browser, language, account_id=account_id, phone_number=number
         )
         with transaction(self._sessions) as session:
-            self._tickets.insert(session, ticket, language)
+            self._tickets.insert(SqlTicketWork(session), ticket, language)
             self._safeguards.record(
                 session, EventType.CODE_SENT, where, account_id, purpose=str(purpose)
             )

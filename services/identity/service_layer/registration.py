@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.passwords import Argon2PasswordHasher
+from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
@@ -68,7 +69,7 @@ class Registration:
             password_hash=None if existing else password_hash,
         )
         with transaction(self._sessions) as session:
-            self._tickets.insert(session, ticket, language)
+            self._tickets.insert(SqlTicketWork(session), ticket, language)
             self._safeguards.record(
                 session,
                 EventType.REGISTRATION_STARTED,
@@ -88,16 +89,18 @@ class Registration:
         """The new account, or why the code was refused."""
         now = self._clock()
         with transaction(self._sessions) as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            ticket = self._tickets.load(
+                SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER
+            )
             if ticket is None:
                 return Check.EXPIRED
-            result = self._tickets.judge(session, ticket, code, where)
+            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
             if result is not Check.OK:
                 return result
             repo = SqlAccountRepository(session)
             if ticket.password_hash_value is None or repo.by_email(ticket.email) is not None:
                 # The address already had an account: its code was never sent.
-                self._tickets.refuse(session, ticket, Check.WRONG, where)
+                self._tickets.refuse(SqlTicketWork(session), ticket, Check.WRONG, where)
                 return Check.WRONG
             account = Account(
                 id="acc_" + uuid.uuid4().hex,
@@ -109,7 +112,7 @@ class Registration:
                 locale=ticket.language,
             )
             repo.add(account)
-            self._tickets.mark(session, ticket.id, used_at=now)
+            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
             self._safeguards.record(session, EventType.EMAIL_VERIFIED, where, account.id)
             self._safeguards.record(session, EventType.REGISTERED, where, account.id)
             return account
@@ -119,7 +122,9 @@ class Registration:
         unknown, used or another browser's. The old ticket ends only when the new
         one is stored: a throttled request leaves the old code working."""
         with self._sessions() as session:
-            ticket = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            ticket = self._tickets.load(
+                SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER
+            )
         if ticket is None or ticket.ticket.used_at is not None:
             return None
         self._safeguards.check_ip(where)
@@ -135,11 +140,11 @@ class Registration:
             password_hash=ticket.password_hash_value,
         )
         with transaction(self._sessions) as session:
-            again = self._tickets.load(session, ticket_id, browser, Purpose.REGISTER)
+            again = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER)
             if again is None or again.ticket.used_at is not None:
                 return None  # confirmed or resent meanwhile (another tab)
-            self._tickets.mark(session, ticket_id, used_at=self._clock())
-            self._tickets.insert(session, fresh, ticket.language)
+            self._tickets.mark(SqlTicketWork(session), ticket_id, used_at=self._clock())
+            self._tickets.insert(SqlTicketWork(session), fresh, ticket.language)
             self._safeguards.record(session, EventType.CODE_SENT, where, ticket.ticket.account_id)
         if fresh.password_hash_value is None:
             self._postbox.post(Kind.ALREADY_REGISTERED, ticket.email, ticket.language, {})

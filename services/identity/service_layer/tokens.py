@@ -6,11 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import jwt
-
-from services.identity.domain.access_tokens import claims_for_agency, header_for
+from services.identity.domain.access_tokens import claims_for_agency
 from services.identity.domain.agencies import Agency
-from services.identity.service_layer.keys import KeyStore
+from services.identity.service_layer.jwt_minting import Signers, sign
+from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class IssuedToken:
 class AccessTokenIssuer:
     def __init__(
         self,
-        keys: KeyStore,
+        keys: Signers,
         *,
         issuer: str,
         ttl_seconds: int,
@@ -39,7 +38,5 @@ class AccessTokenIssuer:
         claims = claims_for_agency(
             agency, scopes, issuer=self._issuer, now=int(self._clock()), ttl=self._ttl
         )
-        token = jwt.encode(
-            claims, signer.private_key, algorithm=signer.alg, headers=header_for(signer.kid)
-        )
+        token = sign(signer, claims, ACCESS_TOKEN_TYPE)
         return IssuedToken(token, self._ttl, claims["scope"])

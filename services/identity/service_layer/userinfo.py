@@ -3,15 +3,15 @@ by the UserInfo endpoint (HTTP) and ``GetUserInfo`` (gRPC)."""
 
 from __future__ import annotations
 
-from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
+from services.identity.service_layer.token_ports import ActiveAgencies
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.errors import Unauthenticated
 
 
 class UserInfoClaims:
     def __init__(
-        self, verifier: AccessTokenVerifier, tokens: CitizenTokens, registry: AgencyRegistry
+        self, verifier: AccessTokenVerifier, tokens: CitizenTokens, registry: ActiveAgencies
     ) -> None:
         self._verifier = verifier
         self._tokens = tokens

@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from services.identity.adapters.token_store import SqlAuthorizationCodes
 from services.identity.domain import assurance, authorization
 from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
@@ -298,7 +299,7 @@ class Flow:
             if not self.pending.finish(db, pending.id):
                 return None
             return self.tokens.create_code(
-                db,
+                SqlAuthorizationCodes(db),
                 pending.request,
                 account_id=session.account_id,
                 sid=session.sid,

@@ -14,6 +14,7 @@ from gaap.identity.v1 import identity_pb2_grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from services.identity.adapters.token_store import SqlAuthorizationCodes
 from services.identity.domain.accounts import Account
 from services.identity.domain.authorization import AuthorizationRequest
 from services.identity.service_layer.citizen_tokens import TokenSet, s256
@@ -87,7 +88,7 @@ def citizen_tokens(
     )
     with transaction(platform.admin.database.sessions) as session:
         code = tokens.create_code(
-            session,
+            SqlAuthorizationCodes(session),
             request,
             account_id=account_id,
             sid=uuid.uuid4().hex,

@@ -1,0 +1,98 @@
+"""The JWTs identity signs for citizens' sign-ins: access tokens (RFC 9068) and
+ID tokens (OIDC Core §2), signed with joserfc, the JOSE library authlib is built on.
+
+What goes into each is decided here; which key signs is the key store's
+(``keys.KeyStore.signer``), and what is recorded about them is the use cases'.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from joserfc import jwt
+
+from services.identity.domain.agencies import Agency
+from services.identity.domain.citizen_tokens import Grant, at_hash
+from services.identity.service_layer.keys import Signer
+from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
+
+
+class Signers(Protocol):
+    def signer(self, alg: str | None = None) -> Signer: ...
+
+
+def sign(signer: Signer, claims: dict[str, Any], typ: str) -> str:
+    """``claims`` as a compact JWS with the key's ``kid`` and the given ``typ``."""
+    header = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
+    return jwt.encode(header, claims, signer.jwk, algorithms=[signer.alg])
+
+
+class CitizenJwts:
+    def __init__(self, keys: Signers, *, issuer: str, access_ttl: int, id_token_ttl: int) -> None:
+        self._keys = keys
+        self.issuer = issuer
+        self.userinfo_audience = issuer + "/userinfo"
+        self.access_ttl = access_ttl
+        self._id_ttl = id_token_ttl
+
+    def ready(self, agency: Agency) -> None:
+        """Fail now, not half-way through a transaction, when a key is missing
+        (and load the keys before one starts: see ``KeyStore``)."""
+        self._keys.signer()
+        self._keys.signer(agency.id_token_alg)
+
+    def access_token(
+        self, agency: Agency, grant: Grant, *, subject: str, jti: str, now: datetime
+    ) -> str:
+        iat = int(now.timestamp())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "client_id": agency.client_id,
+            "aud": [self.userinfo_audience],
+            "iat": iat,
+            "exp": iat + self.access_ttl,
+            "jti": jti,
+            "scope": " ".join(grant.scopes),
+            "gaap_mode": agency.mode,
+            **_session_claims(grant),
+        }
+        return sign(self._keys.signer(), claims, ACCESS_TOKEN_TYPE)
+
+    def id_token(
+        self,
+        agency: Agency,
+        grant: Grant,
+        *,
+        subject: str,
+        access_token: str,
+        nonce: str | None,
+        released: dict[str, Any],
+        now: datetime,
+    ) -> str:
+        """``released``: the personal claims asked for the ID token and consented."""
+        iat = int(now.timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": agency.client_id,
+            "iat": iat,
+            "exp": iat + self._id_ttl,
+            "at_hash": at_hash(access_token),
+            **_session_claims(grant),
+        }
+        if nonce:
+            claims["nonce"] = nonce
+        claims.update(released)
+        return sign(self._keys.signer(agency.id_token_alg), claims, "JWT")
+
+
+def _session_claims(grant: Grant) -> dict[str, Any]:
+    """How and when the citizen signed in, in both tokens."""
+    return {
+        "auth_time": int(grant.auth_time.timestamp()),
+        "acr": grant.acr,
+        "amr": grant.amr,
+        "sid": grant.sid,
+    }
