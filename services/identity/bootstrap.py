@@ -10,11 +10,6 @@ from services.identity import metrics
 from services.identity.adapters import at_rest, instance_secrets, messaging
 from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_slots
 from services.identity.adapters.repositories import SqlAssertionLedger
-from services.identity.adapters.token_work import (
-    key_transactions,
-    ticket_transactions,
-    token_transactions,
-)
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
@@ -24,8 +19,10 @@ from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.accounts import Accounts
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.authenticator import Authenticator
+from services.identity.service_layer.authorization_flow import CodeIssuer
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.code_tickets import CodeTickets
+from services.identity.service_layer.consents import Consents
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.logout import BackChannel, Logout
@@ -41,12 +38,14 @@ from services.identity.web.account import AccountPages
 from services.identity.web.account_kit import Kit
 from services.identity.web.app import TOKEN_PATH, create_app
 from services.identity.web.busy import busy_page
-from services.identity.web.flow import Flow
+from services.identity.web.flow_pages import FlowPages
 from services.identity.web.oauth_server import TokenServer
 from services.identity.web.pending import PendingStore
 from services.identity.web.phone import PhonePages
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
+from services.identity.web.second_factor import Factors
+from services.identity.web.signin_flow import signin_flow_routes
 from services.identity.web.userinfo import UserInfo
 from services.runtime import bootstrap, container, sealing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
@@ -92,8 +91,9 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     sessions.configure(info={sealing.SESSION_KEY: sealer})
     at_rest.open_sealed(sessions, sealer)  # stops the start if the key is wrong or missing
     keys = KeyStore(
-        key_transactions(sessions, sealer),
+        sessions,
         alg=settings.signing_alg,
+        sealer=sealer,
         algorithms=ID_TOKEN_ALGORITHMS,
         propagation=timedelta(seconds=settings.key_propagation_seconds),
     )
@@ -108,7 +108,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         ),
     )
     citizen_tokens = CitizenTokens(
-        token_transactions(sessions),
+        sessions,
         keys,
         issuer=platform.issuer,
         salt=instance_secrets.get_or_create(sessions, "pairwise_salt"),
@@ -210,17 +210,12 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         issuer=issuer,
         egress=platform.egress,
     )
-    flow = Flow(
+    flow = FlowPages(
         issuer=issuer,
-        sessions=sessions,
         pages=Pages(WEB / "templates", WEB / "locales"),
         csrf=CsrfTokens(instance_secrets.get_or_create(sessions, "csrf_key")),
-        registry=identity.registry,
         signin=identity.signin,
-        tokens=identity.citizen_tokens,
         pending=pending,
-        logout=Logout(sessions, identity.signin, identity.citizen_tokens, back_channel),
-        keys=local_keys,
         lock_minutes=settings.lockout_minutes,
     )
     postbox, notify_channel = messaging.postbox(settings, token_server)
@@ -231,13 +226,23 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     safeguards = Safeguards(sessions, postbox, rules)
     # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
     identity.signin.lock_alert = safeguards.lock_alert
-    tickets = CodeTickets(ticket_transactions(sessions), code_key, rules.codes)
+    tickets = CodeTickets(sessions, code_key, rules.codes, safeguards)
     activity = AccountActivity(sessions, safeguards, back_channel)
     passwords = Passwords(sessions, hasher, postbox, tickets, safeguards, back_channel)
     authenticator = Authenticator(sessions, code_key, safeguards)
     flow.safeguards = safeguards
-    flow.activity = activity
-    kit = Kit(flow, safeguards)
+    factors = Factors(flow.csrf, safeguards)
+    flow_pages = signin_flow_routes(
+        flow,
+        registry=identity.registry,
+        consents=Consents(sessions),
+        codes=CodeIssuer(sessions, pending, identity.citizen_tokens),
+        factors=factors,
+        logout=Logout(sessions, identity.signin, identity.citizen_tokens, back_channel),
+        keys=local_keys,
+        activity=activity,
+    )
+    kit = Kit(flow, safeguards, factors)
     account = AccountPages(kit, activity, passwords, authenticator)
     account_pages = [
         *RegistrationPages(
@@ -273,7 +278,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                 issuer=issuer,
                 token_server=token_server,
                 keys=identity.keys,
-                pages=[*flow.routes(), *account_pages],
+                pages=[*flow_pages, *account_pages],
                 userinfo=userinfo.endpoint,
                 busy=busy_page(flow),
             ),

@@ -25,7 +25,7 @@ from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.account_kit import Kit, SignedIn, see_other
-from services.identity.web.flow import DEVICE_COOKIE, SIGNIN_COOKIE
+from services.identity.web.cookies import DEVICE_COOKIE, SIGNIN_COOKIE
 from services.identity.web.pending import Pending
 from services.runtime.pages import FieldError
 
@@ -74,7 +74,7 @@ class AccountPages:
             return self.kit.throttled(request, None, refused.minutes)
         attempt = await run_in_threadpool(self.kit.flow.signin.password, email, password, where)
         if attempt.outcome is not Outcome.OK or attempt.account is None:
-            message = self.kit.flow._failure(
+            message = self.kit.flow.failure(
                 language, attempt.outcome, "password", attempt.locked_until
             )
             return self._signin_form(
@@ -93,7 +93,7 @@ class AccountPages:
         )
         next_page = (
             "/account/signin/code"
-            if self.kit.flow.has_factor(account)
+            if self.kit.factors.has_factor(account)
             else "/account/authenticator"
         )
         response = see_other(next_page)
@@ -164,7 +164,7 @@ class AccountPages:
             action="/account/signin/code",
             pending_id="",
             errors=errors,
-            **self.kit.flow.factor_choices(request, account),
+            **self.kit.factors.choices(request, account),
         )
 
     # -- guards ------------------------------------------------------------------------
@@ -179,7 +179,7 @@ class AccountPages:
         )
         if account is None:
             return see_other("/account/signin")
-        if not self.kit.flow.has_factor(account):
+        if not self.kit.factors.has_factor(account):
             return see_other("/account/authenticator")
         if not signed_in.strong:
             return see_other("/account/signin/code")
@@ -301,7 +301,7 @@ class AccountPages:
         sign-in, or a replacement once the session has a second factor)."""
         pending = await self.kit.pending(request)
         if request.query_params.get("auth") and pending is None:
-            return self.kit.flow.error_page(request, self.kit.flow._expired(request))
+            return self.kit.flow.error_page(request, self.kit.flow.expired(request))
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(f"/signin?auth={pending.id}" if pending else "/account/signin")
@@ -310,7 +310,7 @@ class AccountPages:
         )
         if account is None:
             return see_other("/account/signin")
-        if self.kit.flow.has_factor(account) and not signed_in.strong:
+        if self.kit.factors.has_factor(account) and not signed_in.strong:
             return see_other(
                 self.kit.with_auth("/signin/code", pending) if pending else "/account/signin/code"
             )

@@ -26,11 +26,11 @@ from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import BrowserSession, Outcome
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
-from services.identity.web.flow import DEVICE_COOKIE, SIGNIN_COOKIE, Flow
+from services.identity.web.cookies import SIGNIN_COOKIE, set_device_cookie, set_signin_cookie
+from services.identity.web.flow_pages import FlowPages
 from services.identity.web.pending import Pending
+from services.identity.web.second_factor import Factors
 from services.runtime.pages import FieldError, browser_session
-
-DEVICE_DAYS = 400
 
 PASSWORD_MESSAGES = {
     PasswordProblem.MISSING: texts.ENTER_NEW_PASSWORD,
@@ -59,8 +59,9 @@ class SignedIn:
 
 @dataclass
 class Kit:
-    flow: Flow
+    flow: FlowPages
     safeguards: Safeguards
+    factors: Factors
 
     # -- language, rendering, forms ------------------------------------------------
 
@@ -68,7 +69,7 @@ class Kit:
         auth = request.query_params.get("auth")
         if not auth:
             return None
-        return await run_in_threadpool(self.flow._pending, request, auth)
+        return await self.flow.pending_of(request, auth)
 
     def language(self, request: Request, pending: Pending | None = None) -> str:
         return self.flow.language(request, pending.request if pending else None)
@@ -109,7 +110,7 @@ class Kit:
         )
 
     def csrf_failed(self, request: Request) -> Response:
-        return self.flow.error_page(request, self.flow._csrf_failed(request), 403)
+        return self.flow.error_page(request, self.flow.csrf_failed(request), 403)
 
     @staticmethod
     def browser(request: Request) -> str:
@@ -141,18 +142,10 @@ class Kit:
         return SignedIn(cookie, session)
 
     def set_signin_cookie(self, request: Request, response: Response, cookie: str) -> None:
-        self.flow._set_signin_cookie(request, response, cookie)
+        set_signin_cookie(request, response, cookie)
 
     def set_device_cookie(self, request: Request, response: Response, value: str) -> None:
-        response.set_cookie(
-            DEVICE_COOKIE,
-            value,
-            max_age=DEVICE_DAYS * 24 * 3600,
-            httponly=True,
-            samesite="lax",
-            secure=self.flow.secure(request),
-            path="/",
-        )
+        set_device_cookie(request, response, value)
 
     # -- validation messages ---------------------------------------------------------
 
@@ -181,7 +174,7 @@ class Kit:
         with the minutes its lock has left (second-factor locks grow longer)."""
         account = await run_in_threadpool(self.flow.signin.account, account_id)
         until = account.locked_until if account is not None else None
-        return FieldError("code", self.flow._failure(language, Outcome.LOCKED, "code", until))
+        return FieldError("code", self.flow.failure(language, Outcome.LOCKED, "code", until))
 
     def outcome_error(
         self,
@@ -192,7 +185,7 @@ class Kit:
         until: datetime | None = None,
     ) -> FieldError:
         if outcome is Outcome.LOCKED:
-            return FieldError(field, self.flow._failure(language, outcome, field, until))
+            return FieldError(field, self.flow.failure(language, outcome, field, until))
         return FieldError(field, self.t(language, wrong))
 
     # -- the emailed-code step of registration and reset -----------------------------

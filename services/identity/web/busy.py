@@ -10,11 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from services.identity.web import texts
-from services.identity.web.flow import Flow
+from services.identity.web.flow_pages import FlowPages
 from services.runtime.work_gate import Busy
 
 
-def busy_page(flow: Flow) -> Callable[[Request, Exception], Awaitable[Response]]:
+def busy_page(flow: FlowPages) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def answer(request: Request, refused: Exception) -> Response:
         retry_after = refused.retry_after if isinstance(refused, Busy) else 1
         language = flow.language(request)

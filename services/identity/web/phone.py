@@ -133,7 +133,7 @@ class PhonePages:
         password step)."""
         pending = await self.kit.pending(request)
         if request.query_params.get("auth") and pending is None:
-            return self.kit.flow.error_page(request, self.kit.flow._expired(request))
+            return self.kit.flow.error_page(request, self.kit.flow.expired(request))
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(self._signin(pending))
@@ -163,7 +163,7 @@ class PhonePages:
     async def signin_code(self, request: Request) -> Response:
         pending = await self.kit.pending(request)
         if request.query_params.get("auth") and pending is None:
-            return self.kit.flow.error_page(request, self.kit.flow._expired(request))
+            return self.kit.flow.error_page(request, self.kit.flow.expired(request))
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(self._signin(pending))
@@ -197,7 +197,7 @@ class PhonePages:
         if result is Outcome.LOCKED:
             error = await self.kit.locked_error(language, signed_in.session.account_id)
         elif isinstance(result, Outcome):
-            error = FieldError("code", self.kit.flow._failure(language, result, "code"))
+            error = FieldError("code", self.kit.flow.failure(language, result, "code"))
         else:
             error = self.kit.code_error(language, result)
         return self._code_form(request, pending, action, "sms_signin", [error], 400)

@@ -146,7 +146,7 @@ class RecoveryPages:
         new authenticator."""
         pending = await self.kit.pending(request)
         if request.query_params.get("auth") and pending is None:
-            return self.kit.flow.error_page(request, self.kit.flow._expired(request))
+            return self.kit.flow.error_page(request, self.kit.flow.expired(request))
         signed_in = await self.kit.signed_in(request)
         if signed_in is None:
             return see_other(f"/signin?auth={pending.id}" if pending else "/account/signin")

@@ -18,7 +18,7 @@ from services.identity.service_layer.account_activity import AccountActivity
 from services.identity.service_layer.registration import Registration
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web.account_kit import Kit, see_other
-from services.identity.web.flow import DEVICE_COOKIE
+from services.identity.web.cookies import DEVICE_COOKIE
 from services.identity.web.pending import Pending
 from services.runtime.pages import FieldError
 
