@@ -17,6 +17,7 @@ by ``CodeIDToken``); signatures are checked by joserfc, authlib's JOSE library.
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,7 +27,7 @@ from typing import Any
 import httpx
 from authlib.common.security import generate_token
 from authlib.oidc.core import CodeIDToken
-from joserfc import jws, jwt
+from joserfc import jws
 from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, JoseError
 
 from gaap_client.credentials import Credentials
@@ -105,13 +106,14 @@ class SignedIn:
         return str(self.claims.get("acr", ""))
 
 
-def _header(token: str) -> dict[str, Any]:
-    """The JOSE header, read before anything is trusted."""
+def _parse(token: str) -> tuple[jws.CompactSignature, dict[str, Any]]:
+    """The JWS, parsed once, and its header, read before anything is trusted."""
     try:
-        header = jws.extract_compact(token.encode()).headers()
+        compact = jws.extract_compact(token.encode())
+        header = dict(compact.headers())
     except (JoseError, ValueError, UnicodeError):
         raise SignInError("invalid_id_token", "not a JWT") from None
-    return dict(header)
+    return compact, header
 
 
 class OpenIdClient:
@@ -138,6 +140,7 @@ class OpenIdClient:
         self._metadata: dict[str, Any] | None = None
         self._oauth = oauth_client(credentials, self._http)
         self._keys = KeyCache(self._fetch_jwks)
+        self._registries: dict[str, jws.JWSRegistry] = {}
 
     @property
     def client_id(self) -> str:
@@ -249,7 +252,7 @@ class OpenIdClient:
         The header is checked here (an allowed algorithm that fits the key, no
         pointer to outside keys), the signature by joserfc, the claims by authlib's
         ``CodeIDToken`` (iss, aud, azp, exp, iat, nonce, at_hash), then acr."""
-        header = _header(id_token)
+        compact, header = _parse(id_token)
         alg = header.get("alg")
         if alg not in self.algorithms:
             raise SignInError("invalid_id_token", f"algorithm {alg!r} is not allowed")
@@ -262,14 +265,18 @@ class OpenIdClient:
         if jwk.get("kty") != _KEY_TYPES.get(alg) or jwk.get("alg", alg) != alg:
             raise SignInError("invalid_id_token", "the algorithm does not match the key")
         try:
-            token = jwt.decode(id_token, key, algorithms=[alg])
+            if not jws.validate_compact(compact, key, registry=self._registry(alg)):
+                raise BadSignatureError
+            payload = json.loads(compact.payload)
         except BadSignatureError:
             raise SignInError("invalid_id_token", "Signature verification failed") from None
         except (JoseError, ValueError) as exc:
             raise SignInError("invalid_id_token", str(exc)) from None
+        if not isinstance(payload, dict):
+            raise SignInError("invalid_id_token", "the payload is not a JSON object")
         claims = CodeIDToken(
-            token.claims,
-            token.header,
+            payload,
+            header,
             options={
                 "iss": {"essential": True, "value": self.issuer},
                 "aud": {"essential": True, "value": self.client_id},
@@ -289,6 +296,13 @@ class OpenIdClient:
         if acr_values and claims.get("acr") not in acr_values:
             raise SignInError("insufficient_acr", f"signed in at {claims.get('acr')!r}")
         return dict(claims)
+
+    def _registry(self, alg: str) -> jws.JWSRegistry:
+        """joserfc's registry allowing only ``alg`` (made once per algorithm)."""
+        registry = self._registries.get(alg)
+        if registry is None:
+            registry = self._registries[alg] = jws.JWSRegistry(algorithms=[alg])
+        return registry
 
     def _fetch_jwks(self) -> dict[str, Any]:
         response = self._http.get(str(self.metadata()["jwks_uri"]))
