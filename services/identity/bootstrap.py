@@ -10,6 +10,11 @@ from services.identity import metrics
 from services.identity.adapters import at_rest, instance_secrets, messaging
 from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_slots
 from services.identity.adapters.repositories import SqlAssertionLedger
+from services.identity.adapters.token_work import (
+    key_transactions,
+    ticket_transactions,
+    token_transactions,
+)
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
@@ -91,9 +96,8 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     sessions.configure(info={sealing.SESSION_KEY: sealer})
     at_rest.open_sealed(sessions, sealer)  # stops the start if the key is wrong or missing
     keys = KeyStore(
-        sessions,
+        key_transactions(sessions, sealer),
         alg=settings.signing_alg,
-        sealer=sealer,
         algorithms=ID_TOKEN_ALGORITHMS,
         propagation=timedelta(seconds=settings.key_propagation_seconds),
     )
@@ -108,7 +112,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         ),
     )
     citizen_tokens = CitizenTokens(
-        sessions,
+        token_transactions(sessions),
         keys,
         issuer=platform.issuer,
         salt=instance_secrets.get_or_create(sessions, "pairwise_salt"),
@@ -226,7 +230,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     safeguards = Safeguards(sessions, postbox, rules)
     # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
     identity.signin.lock_alert = safeguards.lock_alert
-    tickets = CodeTickets(sessions, code_key, rules.codes, safeguards)
+    tickets = CodeTickets(ticket_transactions(sessions), code_key, rules.codes)
     activity = AccountActivity(sessions, safeguards, back_channel)
     passwords = Passwords(sessions, hasher, postbox, tickets, safeguards, back_channel)
     authenticator = Authenticator(sessions, code_key, safeguards)

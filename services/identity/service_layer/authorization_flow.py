@@ -11,6 +11,7 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.identity.adapters.token_store import SqlAuthorizationCodes
 from services.identity.domain.authorization import AuthorizationRequest
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.signin import BrowserSession
@@ -40,7 +41,7 @@ class CodeIssuer:
             if not self._pending.finish(db, pending_id):
                 return None
             return self._tokens.create_code(
-                db,
+                SqlAuthorizationCodes(db),  # uow.authorization_codes once on the unit of work
                 request,
                 account_id=session.account_id,
                 sid=session.sid,
