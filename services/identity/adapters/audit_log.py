@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from services.identity.adapters.tables import audit_events
-from services.identity.domain.audit import AuditEvent, EventType
+from services.identity.domain.audit import AuditEvent, AuditFilter, EventType, cursor
+
+__all__ = ["AuditFilter", "SqlAuditLog", "cursor", "query", "record"]
 
 
 def record(
@@ -46,15 +46,6 @@ def record(
         )
     )
     return event
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    types: Sequence[str] = ()
-    account_id: str | None = None
-    client_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
 
 
 def query(
@@ -91,5 +82,25 @@ def query(
     ]
 
 
-def cursor(event: AuditEvent) -> str:
-    return f"{event.at.isoformat()}|{event.id}"
+class SqlAuditLog:
+    """``AuditLog`` on one session: events written in its transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record(
+        self,
+        type: EventType,
+        *,
+        at: datetime,
+        account_id: str | None = None,
+        client_id: str | None = None,
+        ip: str | None = None,
+        **details: Any,
+    ) -> AuditEvent:
+        return record(
+            self.session, type, at=at, account_id=account_id, client_id=client_id, ip=ip, **details
+        )
+
+    def query(self, where: AuditFilter, *, after: str | None, limit: int) -> list[AuditEvent]:
+        return query(self.session, where, after=after, limit=limit)

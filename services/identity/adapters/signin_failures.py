@@ -75,3 +75,36 @@ def lift(session: Session, address: str) -> int:
 
 def purge(session: Session, now: datetime) -> int:
     return len(session.execute(t.delete().where(t.c.expires_at < now).returning(t.c.key)).all())
+
+
+class SqlSigninFailures:
+    """``SigninFailures`` on one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def standing(self, keys: Sequence[str], now: datetime) -> tuple[bool, bool]:
+        return standing(self.session, keys, now)
+
+    def locked_until(self, keys: Sequence[str], now: datetime) -> datetime | None:
+        return locked_until(self.session, keys, now)
+
+    def failures(self, key: str) -> int:
+        return failures(self.session, key)
+
+    def add_one(self, key: str, address: str, expires_at: datetime) -> int:
+        return add_one(self.session, key, address, expires_at)
+
+    def settle(
+        self, key: str, failures: int, locked: datetime | None, expires_at: datetime
+    ) -> None:
+        settle(self.session, key, failures, locked, expires_at)
+
+    def forget(self, keys: Sequence[str], now: datetime) -> None:
+        forget(self.session, keys, now)
+
+    def lift(self, address: str) -> int:
+        return lift(self.session, address)
+
+    def purge(self, now: datetime) -> int:
+        return purge(self.session, now)

@@ -36,3 +36,16 @@ def current(session: Session, key: str, window_start: datetime) -> int:
 
 def purge(session: Session, now: datetime) -> int:
     return len(session.execute(t.delete().where(t.c.expires_at < now).returning(t.c.key)).all())
+
+
+class SqlThrottleCounters:
+    """``ThrottleCounters`` on one session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def increment(self, key: str, window_start: datetime, expires_at: datetime) -> int:
+        return increment(self.session, key, window_start, expires_at)
+
+    def purge(self, now: datetime) -> int:
+        return purge(self.session, now)

@@ -6,6 +6,7 @@ or a method name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -57,3 +58,19 @@ class AuditEvent:
     client_id: str | None = None
     ip: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which events an operator asks for (every field optional)."""
+
+    types: Sequence[str] = ()
+    account_id: str | None = None
+    client_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def cursor(event: AuditEvent) -> str:
+    """The page token after ``event``: its (time, id)."""
+    return f"{event.at.isoformat()}|{event.id}"
