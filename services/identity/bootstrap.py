@@ -15,6 +15,7 @@ from services.identity.adapters.token_work import (
     ticket_transactions,
     token_transactions,
 )
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
@@ -240,7 +241,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         flow,
         registry=identity.registry,
         consents=Consents(sessions),
-        codes=CodeIssuer(sessions, pending, identity.citizen_tokens),
+        codes=CodeIssuer(identity_transactions(sessions), identity.citizen_tokens),
         factors=factors,
         logout=Logout(sessions, identity.signin, identity.citizen_tokens, back_channel),
         keys=local_keys,
