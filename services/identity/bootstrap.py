@@ -8,6 +8,8 @@ from pathlib import Path
 
 from services.identity import metrics
 from services.identity.adapters import at_rest, instance_secrets, messaging
+from services.identity.adapters.agency_lookup import agency_finder
+from services.identity.adapters.logout_outbox import logout_deliveries
 from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_slots
 from services.identity.adapters.repositories import SqlAssertionLedger
 from services.identity.adapters.token_work import (
@@ -34,6 +36,7 @@ from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.logout import BackChannel, Logout
 from services.identity.service_layer.operators import Operators
 from services.identity.service_layer.passwords import Passwords
+from services.identity.service_layer.pending import PendingStore
 from services.identity.service_layer.phone_factor import PhoneFactor
 from services.identity.service_layer.registration import Registration
 from services.identity.service_layer.safeguards import Rules, Safeguards
@@ -46,7 +49,6 @@ from services.identity.web.app import TOKEN_PATH, create_app
 from services.identity.web.busy import busy_page
 from services.identity.web.flow_pages import FlowPages
 from services.identity.web.oauth_server import TokenServer
-from services.identity.web.pending import PendingStore
 from services.identity.web.phone import PhonePages
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
@@ -121,7 +123,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         refresh_ttl=timedelta(days=settings.refresh_token_days),
     )
     signin = SignIn(
-        sessions,
+        identity_transactions(sessions),
         hasher,
         lockout=lockout_policy(settings),
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
@@ -129,11 +131,13 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     )
     return Identity(
         database,
-        AgencyRegistry(sessions, egress=platform.egress),
+        AgencyRegistry(
+            identity_transactions(sessions), egress=platform.egress, find=agency_finder(sessions)
+        ),
         keys,
         citizen_tokens,
         signin,
-        Accounts(sessions, hasher),
+        Accounts(identity_transactions(sessions), hasher),
         hasher,
     )
 
@@ -206,14 +210,13 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         identity.citizen_tokens,
         identity.registry,
     )
-    pending = PendingStore(sessions)
+    uow = identity_transactions(sessions)
+    pending = PendingStore(uow)
     back_channel = BackChannel(
-        sessions,
+        lambda token: logout_deliveries(sessions, token, egress=platform.egress),
         identity.citizen_tokens,
-        identity.registry,
         identity.keys,
         issuer=issuer,
-        egress=platform.egress,
     )
     flow = FlowPages(
         issuer=issuer,
@@ -228,22 +231,22 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     hasher = identity.hasher
     code_key = instance_secrets.get_or_create(sessions, "code_key")
     rules = citizen_account_rules(settings)
-    safeguards = Safeguards(sessions, postbox, rules)
+    safeguards = Safeguards(uow, postbox, rules)
     # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
     identity.signin.lock_alert = safeguards.lock_alert
     tickets = CodeTickets(ticket_transactions(sessions), code_key, rules.codes)
-    activity = AccountActivity(sessions, safeguards, back_channel)
-    passwords = Passwords(sessions, hasher, postbox, tickets, safeguards, back_channel)
-    authenticator = Authenticator(sessions, code_key, safeguards)
+    activity = AccountActivity(uow, safeguards, back_channel)
+    passwords = Passwords(uow, hasher, postbox, tickets, safeguards, back_channel)
+    authenticator = Authenticator(uow, code_key, safeguards)
     flow.safeguards = safeguards
     factors = Factors(flow.csrf, safeguards)
     flow_pages = signin_flow_routes(
         flow,
         registry=identity.registry,
-        consents=Consents(sessions),
+        consents=Consents(uow),
         codes=CodeIssuer(identity_transactions(sessions), identity.citizen_tokens),
         factors=factors,
-        logout=Logout(sessions, identity.signin, identity.citizen_tokens, back_channel),
+        logout=Logout(uow, identity.signin, back_channel),
         keys=local_keys,
         activity=activity,
     )
@@ -251,11 +254,11 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     account = AccountPages(kit, activity, passwords, authenticator)
     account_pages = [
         *RegistrationPages(
-            kit, Registration(sessions, hasher, postbox, tickets, safeguards), activity
+            kit, Registration(uow, hasher, postbox, tickets, safeguards), activity
         ).routes(),
         *RecoveryPages(kit, passwords, authenticator).routes(),
         *account.routes(),
-        *PhonePages(kit, account, PhoneFactor(sessions, postbox, tickets, safeguards)).routes(),
+        *PhonePages(kit, account, PhoneFactor(uow, postbox, tickets, safeguards)).routes(),
     ]
     # identity verifies tokens for its own API from its own key store, not over HTTP.
     verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)
@@ -273,7 +276,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
                         introspector,
                         userinfo.claims,
                         identity.citizen_tokens,
-                        Operators(sessions, identity.citizen_tokens),
+                        Operators(uow),
                     )
                 )
             ],

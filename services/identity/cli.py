@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import Identity, open_identity
 from services.identity.domain.agencies import Agency
 from services.identity.domain.signing_keys import SIGNING_ALGORITHMS
@@ -278,7 +279,7 @@ def run(
         ]
     if args.command == "list-keys":
         return [key_json(k) for k in identity.keys.list_keys()]
-    operators = Operators(identity.database.sessions, identity.citizen_tokens)
+    operators = Operators(identity_transactions(identity.database.sessions))
     account_id = args.account_id or operators.lookup(email=args.email).account_id
     if args.command == "lock-account":
         locked = operators.lock(

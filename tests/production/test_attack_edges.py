@@ -26,8 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from services.identity.adapters import tables as identity_tables
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.domain.audit import EventType
-from services.identity.web.pending import PendingStore
+from services.identity.service_layer.pending import PendingStore
 from services.runtime.db_types import utcnow
 from services.runtime.json_gateway import MAX_BODY
 from tests.integration.oidc.conftest import make_rp
@@ -283,7 +284,8 @@ def test_authorize_is_throttled_per_client_address_and_its_rows_expire(
         assert session.execute(count).scalar_one() == AUTHORIZATIONS_PER_IP
     # ...and what was inserted goes: expired rows are purged.
     later = PendingStore(
-        platform.admin.database.sessions, clock=lambda: utcnow() + timedelta(minutes=31)
+        identity_transactions(platform.admin.database.sessions),
+        clock=lambda: utcnow() + timedelta(minutes=31),
     )
     assert later.purge() >= AUTHORIZATIONS_PER_IP
     with platform.admin.database.sessions() as session:

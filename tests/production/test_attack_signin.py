@@ -36,12 +36,13 @@ import pytest
 
 from services.identity import bootstrap as identity_bootstrap
 from services.identity.adapters import messaging
+from services.identity.adapters.postbox import Postbox
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import Identity, open_identity
 from services.identity.domain import messages
 from services.identity.domain.accounts import Account
 from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
-from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.signin import Outcome, SignIn
 from services.identity.settings import IdentitySettings
 from services.runtime import process
@@ -277,7 +278,9 @@ def test_second_factor_locks_in_a_row_last_twice_as_long(
     _, admin = identity
     clock = Clock()
     policy = admin.signin.password_lockout.policy
-    signin = SignIn(admin.database.sessions, admin.hasher, lockout=policy, clock=clock)
+    signin = SignIn(
+        identity_transactions(admin.database.sessions), admin.hasher, lockout=policy, clock=clock
+    )
     told: list[Account] = []
     signin.lock_alert = told.append
     account = new_account(admin, totp_secret=SECRET)
@@ -323,7 +326,9 @@ def test_the_page_says_how_long_an_escalated_lock_has_left(
     running, admin = identity
     clock = Clock()  # starts at the service's own time
     policy = admin.signin.password_lockout.policy
-    signin = SignIn(admin.database.sessions, admin.hasher, lockout=policy, clock=clock)
+    signin = SignIn(
+        identity_transactions(admin.database.sessions), admin.hasher, lockout=policy, clock=clock
+    )
     account = new_account(admin, totp_secret=SECRET)
     for _ in range(2):  # the second lock starts as the first ends: 15 + 30 minutes
         for _ in range(policy.max_attempts):

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, Protocol
+
 from gaap_client import GaapClient
 from services.identity.adapters.notify_messenger import NotifyMessenger, notify_client
+from services.identity.adapters.postbox import Postbox
 from services.identity.adapters.smtp_messenger import SmtpMessenger
-from services.identity.service_layer.postbox import Postbox
 from services.identity.settings import IdentitySettings
-from services.identity.web.oauth_server import TokenServer
 from services.runtime.errors import StartupError
 
 NOTIFY_SCOPES = "notify:send notify:templates"
 
 
-def postbox(
-    settings: IdentitySettings, token_server: TokenServer
-) -> tuple[Postbox, GaapClient | None]:
+class TokenEndpoint(Protocol):
+    """identity's own token endpoint, which its notify client asks in-process
+    (bootstrap passes the token server)."""
+
+    @property
+    def token_endpoint(self) -> str: ...
+
+    def token_response(
+        self, form: dict[str, str], headers: Mapping[str, str]
+    ) -> tuple[int, Any, Any]: ...
+
+
+def postbox(settings: IdentitySettings, tokens: TokenEndpoint) -> tuple[Postbox, GaapClient | None]:
     """The postbox, and the notify client to close at shutdown (notify only)."""
     if settings.messaging == "notify":
         if not settings.notify_client_id or not settings.notify_client_secret:
@@ -27,8 +39,8 @@ def postbox(
             settings.notify_target,
             settings.notify_client_id,
             settings.notify_client_secret,
-            token_server.token_endpoint,
-            token_server.token_response,
+            tokens.token_endpoint,
+            tokens.token_response,
             NOTIFY_SCOPES,
         )
         return Postbox(NotifyMessenger(client.notify), can_send_sms=True), client

@@ -14,9 +14,8 @@ from gaap.identity.v1 import identity_pb2, identity_pb2_grpc
 from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 
-from services.identity.adapters.audit_log import AuditFilter
 from services.identity.domain.agencies import Agency
-from services.identity.domain.audit import AuditEvent
+from services.identity.domain.audit import AuditEvent, AuditFilter
 from services.identity.service_layer.agencies import UPDATABLE, AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector

@@ -198,3 +198,17 @@ class LogoutOutbox(Protocol):
     def enqueue(
         self, *, agency: Agency, event_id: str, payload: dict[str, Any], at: datetime
     ) -> str: ...
+
+
+class PasswordHasher(Protocol):
+    """argon2id in production (``adapters/passwords.py``): deliberately slow."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool: ...
+
+    def verify_decoy(self, password: str) -> None:
+        """The cost of a real check, for an address with no account."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...

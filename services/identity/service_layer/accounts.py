@@ -4,18 +4,13 @@ self-service registration comes with the citizen-accounts pages)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import audit_log
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.passwords import Argon2PasswordHasher
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.domain.clock import Clock, utcnow
+from services.identity.service_layer.account_ports import PasswordHasher
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument
 
 MIN_PASSWORD = 8
@@ -25,11 +20,11 @@ MAX_PASSWORD = 256
 class Accounts:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        hasher: Argon2PasswordHasher,
-        clock: Callable[[], datetime] = utcnow,
+        uow: IdentityTransactions,
+        hasher: PasswordHasher,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._hasher = hasher
         self._clock = clock
 
@@ -72,18 +67,17 @@ class Accounts:
             address=address,
             locale=locale,
         )
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            if repo.by_email(email) is not None:
+        with self._uow() as uow:
+            if uow.accounts.by_email(email) is not None:
                 raise AlreadyExists("an account with this email address exists")
-            repo.add(account)
-            audit_log.record(session, EventType.REGISTERED, at=now, account_id=account.id)
+            uow.accounts.add(account)
+            uow.audit.record(EventType.REGISTERED, at=now, account_id=account.id)
         return account
 
     def delete(self, account_id: str) -> None:
-        with transaction(self._sessions) as session:
-            SqlAccountRepository(session).delete(account_id)
+        with self._uow() as uow:
+            uow.accounts.delete(account_id)
 
     def by_email(self, email: str) -> Account | None:
-        with self._sessions() as session:
-            return SqlAccountRepository(session).by_email(email)
+        with self._uow.read() as uow:
+            return uow.accounts.by_email(email)

@@ -10,24 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import audit_log
-from services.identity.adapters.repositories import SqlAgencyRepository, find_agency
-from services.identity.adapters.tables import idempotency_keys
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
 from services.identity.domain.audit import EventType
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.domain.clock import Clock, utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, claim_id, complete_id
-from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
 
 log = logging.getLogger(__name__)
@@ -46,16 +38,23 @@ UPDATABLE = (
 )
 
 
+# One agency by client id, read outside any unit of work: the token endpoint's
+# lookup, which the SQL adapter makes on a plain connection (no session's
+# bookkeeping on every token request).
+FindAgency = Callable[[str], Agency | None]
+
+
 class AgencyRegistry:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        clock: Callable[[], datetime] = utcnow,
+        uow: IdentityTransactions,
+        clock: Clock = utcnow,
         *,
         egress: Egress,
+        find: FindAgency | None = None,
     ) -> None:
-        self._sessions = sessions
-        self._engine: Engine = sessions.kw["bind"]
+        self._uow = uow
+        self._find = find or self._read
         self._clock = clock
         self._egress = egress  # what a back-channel logout URI may point at
 
@@ -86,23 +85,19 @@ class AgencyRegistry:
             egress=self._egress,
             **oidc,
         )
-        with transaction(self._sessions) as session:
-            repo = SqlAgencyRepository(session)
-            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
             if earlier is not None:
-                return NewAgency(agencies.require(repo.get(earlier), earlier), None)
-            repo.add(created.agency)
-            audit_log.record(
-                session,
+                return NewAgency(agencies.require(uow.agencies.get(earlier), earlier), None)
+            uow.agencies.add(created.agency)
+            uow.audit.record(
                 EventType.AGENCY_CREATED,
                 at=now,
                 client_id=created.agency.client_id,
                 by=actor,
                 mode=created.agency.mode,
             )
-            complete_id(
-                SqlIdempotencyKeys(session, idempotency_keys), keyed, created.agency.client_id
-            )
+            complete_id(uow.idempotency, keyed, created.agency.client_id)
         log.info(
             "agency created",
             extra={"agency": created.agency.client_id, "mode": created.agency.mode},
@@ -110,23 +105,23 @@ class AgencyRegistry:
         return created
 
     def get(self, client_id: str) -> Agency:
-        with self._sessions() as session:
-            return agencies.require(SqlAgencyRepository(session).get(client_id), client_id)
+        with self._uow.read() as uow:
+            return agencies.require(uow.agencies.get(client_id), client_id)
 
-    def find_active(self, client_id: str, session: Session | None = None) -> Agency | None:
+    def find_active(self, client_id: str) -> Agency | None:
         """The agency if it exists and is not disabled: the token endpoint's lookup.
-        Inside a transaction, pass its ``session``: on SQLite a second connection
-        would wait for the one the transaction holds."""
-        if session is not None:
-            agency = find_agency(session.connection(), client_id)
-        else:
-            with self._engine.connect() as connection:
-                agency = find_agency(connection, client_id)
+        Inside a unit of work, read ``uow.agencies`` instead: on SQLite a second
+        connection would wait for the one the transaction holds."""
+        agency = self._find(client_id)
         return agency if agency is not None and not agency.disabled else None
 
+    def _read(self, client_id: str) -> Agency | None:
+        with self._uow.read() as uow:
+            return uow.agencies.get(client_id)
+
     def list(self, page: PageRequest, *, include_disabled: bool = False) -> Page[Agency]:
-        with self._sessions() as session:
-            found = SqlAgencyRepository(session).list(
+        with self._uow.read() as uow:
+            found = uow.agencies.list(
                 after=page.after, limit=page.size + 1, include_disabled=include_disabled
             )
         return Page.from_overfetch(found, page.size, key=lambda a: a.client_id)
@@ -153,46 +148,42 @@ class AgencyRegistry:
                 ]
             )
         now = self._clock()
-        with transaction(self._sessions) as session:
-            repo = SqlAgencyRepository(session)
-            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
             if earlier is not None:
-                return agencies.require(repo.get(earlier), earlier)
-            agency = agencies.require(repo.get(client_id), client_id)
+                return agencies.require(uow.agencies.get(earlier), earlier)
+            agency = agencies.require(uow.agencies.get(client_id), client_id)
             updated = _revalidated(agency, changes, self._egress)
-            repo.update(updated)
-            audit_log.record(
-                session,
+            uow.agencies.update(updated)
+            uow.audit.record(
                 EventType.AGENCY_UPDATED,
                 at=now,
                 client_id=client_id,
                 by=actor,
                 fields=sorted(changes),
             )
-            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, client_id)
+            complete_id(uow.idempotency, keyed, client_id)
         log.info("agency updated", extra={"agency": client_id})
         return updated
 
     def disable(
         self, client_id: str, *, keyed: Keyed | None = None, actor: str | None = None
     ) -> Agency:
-        with transaction(self._sessions) as session:
-            repo = SqlAgencyRepository(session)
-            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
             if earlier is not None:
-                return agencies.require(repo.get(earlier), earlier)
-            agency = agencies.require(repo.get(client_id), client_id)
+                return agencies.require(uow.agencies.get(earlier), earlier)
+            agency = agencies.require(uow.agencies.get(client_id), client_id)
             disabled = agency.disable(self._clock())
             if disabled is not agency:
-                repo.update(disabled)
-                audit_log.record(
-                    session,
+                uow.agencies.update(disabled)
+                uow.audit.record(
                     EventType.AGENCY_DISABLED,
                     at=disabled.disabled_at or self._clock(),
                     client_id=client_id,
                     by=actor,
                 )
-            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, client_id)
+            complete_id(uow.idempotency, keyed, client_id)
         log.info("agency disabled", extra={"agency": client_id})
         return disabled
 

@@ -3,16 +3,15 @@ agency), for the sign-in and the citizen-account services alike."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import audit_log
 from services.identity.domain.audit import EventType
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.domain.clock import Clock, utcnow
+
+if TYPE_CHECKING:  # the unit of work's ports (code_tickets.py) name ``Where`` themselves
+    from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
 
 
 @dataclass(frozen=True)
@@ -24,10 +23,8 @@ class Where:
 
 
 class AuditTrail:
-    def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, uow: IdentityTransactions, clock: Clock = utcnow) -> None:
+        self._uow = uow
         self._clock = clock
 
     def now(self) -> datetime:
@@ -36,21 +33,20 @@ class AuditTrail:
     def audit(
         self, type: EventType, where: Where, account_id: str | None = None, **details: object
     ) -> None:
-        """An audit event in a transaction of its own."""
-        with transaction(self._sessions) as session:
-            self.record(session, type, where, account_id, **details)
+        """An audit event in a unit of work of its own."""
+        with self._uow() as uow:
+            self.record(uow, type, where, account_id, **details)
 
     def record(
         self,
-        session: Session,
+        uow: IdentityWork,
         type: EventType,
         where: Where,
         account_id: str | None = None,
         **details: object,
     ) -> None:
-        """An audit event in ``session``'s transaction, so it commits with the change."""
-        audit_log.record(
-            session,
+        """An audit event in ``uow``'s transaction, so it commits with the change."""
+        uow.audit.record(
             type,
             at=self._clock(),
             account_id=account_id,

@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.tables import recovery_codes
 from services.identity.domain import recovery_codes as recovery
 from services.identity.domain import totp
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 
 
 @dataclass(frozen=True)
@@ -41,13 +34,13 @@ class Enrolment:
 class Authenticator:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: IdentityTransactions,
         key: bytes,
         safeguards: Safeguards,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._key = key
         self._safeguards = safeguards
         self._clock = clock
@@ -80,43 +73,28 @@ class Authenticator:
             )
             return None
         codes = recovery.generate()
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            account = uow.accounts.get_for_update(account_id)
             if account is None:
                 return None
             replaced = account.totp_secret is not None
             updated = replace(
                 account, totp_secret=enrolment.secret, totp_last_step=step, updated_at=now
             )
-            repo.update(updated)
-            self._replace_recovery_codes(session, account_id, codes, now)
-            self._safeguards.record(
-                session, EventType.FACTOR_ADDED, where, account_id, factor="totp", replaced=replaced
+            uow.accounts.update(updated)
+            uow.recovery_codes.replace(
+                account_id, [recovery.digest(self._key, account_id, c) for c in codes], now
             )
             self._safeguards.record(
-                session, EventType.RECOVERY_CODES_ISSUED, where, account_id, count=len(codes)
+                uow, EventType.FACTOR_ADDED, where, account_id, factor="totp", replaced=replaced
+            )
+            self._safeguards.record(
+                uow, EventType.RECOVERY_CODES_ISSUED, where, account_id, count=len(codes)
             )
         self._safeguards.alert(updated, Kind.FACTOR_CHANGED, language, factor="totp")
         return codes
 
     # -- recovery codes -----------------------------------------------------------------
-
-    def _replace_recovery_codes(
-        self, session: Session, account_id: str, codes: Sequence[str], now: datetime
-    ) -> None:
-        session.execute(recovery_codes.delete().where(recovery_codes.c.account_id == account_id))
-        session.execute(
-            recovery_codes.insert(),
-            [
-                {
-                    "account_id": account_id,
-                    "code_hash": recovery.digest(self._key, account_id, code),
-                    "created_at": now,
-                }
-                for code in codes
-            ],
-        )
 
     def use_recovery_code(self, account_id: str, code: str, where: Where) -> Outcome:
         """A recovery code in place of the authenticator: single use; a wrong or
@@ -124,58 +102,33 @@ class Authenticator:
         code."""
         now = self._clock()
         digest = recovery.digest(self._key, account_id, code)
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            account = uow.accounts.get_for_update(account_id)
             if account is None:
                 return Outcome.INVALID
             if account.locked(now):
                 return Outcome.LOCKED
-            row = (
-                session.execute(
-                    sa.select(recovery_codes.c.used_at).where(
-                        recovery_codes.c.account_id == account_id,
-                        recovery_codes.c.code_hash == digest,
-                    )
-                ).first()
+            found, used_at = (
+                uow.recovery_codes.find(account_id, digest)
                 if recovery.well_formed(code)
-                else None
+                else (False, None)
             )
-            if row is not None and row.used_at is None:
-                session.execute(
-                    recovery_codes.update()
-                    .where(
-                        recovery_codes.c.account_id == account_id,
-                        recovery_codes.c.code_hash == digest,
-                    )
-                    .values(used_at=now)
-                )
-                repo.update(self._safeguards.rules.lockout.after_sign_in(account))
+            if found and used_at is None:
+                uow.recovery_codes.use(account_id, digest, now)
+                uow.accounts.update(self._safeguards.rules.lockout.after_sign_in(account))
                 self._safeguards.record(
-                    session,
+                    uow,
                     EventType.RECOVERY_CODE_USED,
                     where,
                     account_id,
-                    remaining=self._recovery_left(session, account_id),
+                    remaining=uow.recovery_codes.left(account_id),
                 )
                 return Outcome.OK
-            reason = "used before" if row is not None else "wrong"
+            reason = "used before" if found else "wrong"
             return self._safeguards.second_factor_failed(
-                session, account, where, EventType.RECOVERY_CODE_FAILED, "recovery code", reason
+                uow, account, where, EventType.RECOVERY_CODE_FAILED, "recovery code", reason
             )
 
     def recovery_codes_left(self, account_id: str) -> int:
-        with self._sessions() as session:
-            return self._recovery_left(session, account_id)
-
-    @staticmethod
-    def _recovery_left(session: Session, account_id: str) -> int:
-        t = recovery_codes
-        return int(
-            session.scalar(
-                sa.select(sa.func.count())
-                .select_from(t)
-                .where(t.c.account_id == account_id, t.c.used_at.is_(None))
-            )
-            or 0
-        )
+        with self._uow.read() as uow:
+            return uow.recovery_codes.left(account_id)

@@ -7,28 +7,20 @@ its tokens: an account is locked because something is wrong with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import audit_log, signin_failures
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.audit_log import AuditFilter
-from services.identity.adapters.tables import idempotency_keys
-from services.identity.adapters.tables import sessions as session_table
-from services.identity.adapters.token_store import SqlUserTokens
 from services.identity.domain.accounts import Account
-from services.identity.domain.audit import AuditEvent, EventType
+from services.identity.domain.audit import AuditEvent, AuditFilter, EventType, cursor
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy, address_key
-from services.identity.service_layer.citizen_tokens import CitizenTokens
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id
-from services.runtime.idempotency_sql import SqlIdempotencyKeys
 from services.runtime.pagination import Page, PageRequest
+
+__all__ = ["AccountStatus", "AuditFilter", "Operators", "event_types", "status_of"]
 
 # An operator's lock without an end: far enough to never pass, and a value
 # both SQLite and PostgreSQL store.
@@ -50,11 +42,11 @@ class AccountStatus:
     created_at: datetime
 
 
-def status_of(account: Account, session: Session, now: datetime) -> AccountStatus:
+def status_of(account: Account, uow: IdentityWork, now: datetime) -> AccountStatus:
     """The account's status, its address's wrong passwords (``signin_failures``)
     included: a lock after wrong passwords is a lock too."""
     address = address_key(account.email)
-    password_lock = signin_failures.locked_until(session, [address], now)
+    password_lock = uow.signin_failures.locked_until([address], now)
     locks = [u for u in (account.locked_until, password_lock) if u is not None and now < u]
     return AccountStatus(
         account_id=account.id,
@@ -65,7 +57,7 @@ def status_of(account: Account, session: Session, now: datetime) -> AccountStatu
         locked_until=max(locks) if locks else None,
         locked=bool(locks),
         locked_indefinitely=account.locked_until == INDEFINITELY,
-        failed_attempts=account.failed_second_factor + signin_failures.failures(session, address),
+        failed_attempts=account.failed_second_factor + uow.signin_failures.failures(address),
         created_at=account.created_at,
     )
 
@@ -87,12 +79,10 @@ def event_types(types: Sequence[str]) -> list[EventType]:
 class Operators:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        tokens: CitizenTokens,
-        clock: Callable[[], datetime] = utcnow,
+        uow: IdentityTransactions,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
-        self._tokens = tokens
+        self._uow = uow
         self._clock = clock
 
     # -- accounts -----------------------------------------------------------------
@@ -102,12 +92,11 @@ class Operators:
             raise InvalidArgument.from_violations(
                 [FieldViolation("account_id", "give exactly one of account_id and email")]
             )
-        with self._sessions() as session:
-            repo = SqlAccountRepository(session)
-            account = repo.get(account_id) if account_id else repo.by_email(email)
+        with self._uow.read() as uow:
+            account = uow.accounts.get(account_id) if account_id else uow.accounts.by_email(email)
             if account is None:
                 raise NotFound("no such account")
-            return status_of(account, session, self._clock())
+            return status_of(account, uow, self._clock())
 
     def lock(
         self,
@@ -128,23 +117,16 @@ class Operators:
             violations.append(FieldViolation("lock_until", "too far in the future"))
         if violations:
             raise InvalidArgument.from_violations(violations)
-        with transaction(self._sessions) as session:
-            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
             if earlier is not None:
-                return self._status(session, earlier, now)
-            repo = SqlAccountRepository(session)
-            account = _require(repo.get_for_update(account_id))
+                return self._status(uow, earlier, now)
+            account = _require(uow.accounts.get_for_update(account_id))
             locked = replace(account, locked_until=until or INDEFINITELY, failed_second_factor=0)
-            repo.update(locked)
-            ended = session.execute(
-                session_table.update()
-                .where(session_table.c.account_id == account_id, session_table.c.ended_at.is_(None))
-                .values(ended_at=now)
-                .returning(session_table.c.sid)
-            ).all()
-            revoked = self._tokens.revoke_account(SqlUserTokens(session), account_id)
-            audit_log.record(
-                session,
+            uow.accounts.update(locked)
+            ended = uow.browser_sessions.end_all(account_id, now)
+            revoked = uow.user_tokens.revoke_account(account_id, now)
+            uow.audit.record(
                 EventType.ACCOUNT_LOCKED,
                 at=now,
                 account_id=account_id,
@@ -154,8 +136,8 @@ class Operators:
                 ended_sessions=len(ended),
                 revoked_tokens=revoked,
             )
-            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, account_id)
-            return status_of(locked, session, now)
+            complete_id(uow.idempotency, keyed, account_id)
+            return status_of(locked, uow, now)
 
     def unlock(
         self, account_id: str, *, reason: str, actor: str, keyed: Keyed | None = None
@@ -164,19 +146,17 @@ class Operators:
         violations = _check_account_id(account_id) + _check_reason(reason)
         if violations:
             raise InvalidArgument.from_violations(violations)
-        with transaction(self._sessions) as session:
-            earlier = claim_id(SqlIdempotencyKeys(session, idempotency_keys), keyed)
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
             if earlier is not None:
-                return self._status(session, earlier, now)
-            repo = SqlAccountRepository(session)
-            account = _require(repo.get_for_update(account_id))
+                return self._status(uow, earlier, now)
+            account = _require(uow.accounts.get_for_update(account_id))
             unlocked = LockoutPolicy.after_unlock(account)  # the series of locks too
-            repo.update(unlocked)
-            password_lock = signin_failures.locked_until(session, [address_key(account.email)], now)
+            uow.accounts.update(unlocked)
+            password_lock = uow.signin_failures.locked_until([address_key(account.email)], now)
             # Wrong passwords' locks go too, from every client address.
-            signin_failures.lift(session, address_key(account.email))
-            audit_log.record(
-                session,
+            uow.signin_failures.lift(address_key(account.email))
+            uow.audit.record(
                 EventType.ACCOUNT_UNLOCKED,
                 at=now,
                 account_id=account_id,
@@ -184,11 +164,11 @@ class Operators:
                 reason=reason,
                 was_locked=account.locked(now) or password_lock is not None,
             )
-            complete_id(SqlIdempotencyKeys(session, idempotency_keys), keyed, account_id)
-            return status_of(unlocked, session, now)
+            complete_id(uow.idempotency, keyed, account_id)
+            return status_of(unlocked, uow, now)
 
-    def _status(self, session: Session, account_id: str, now: datetime) -> AccountStatus:
-        return status_of(_require(SqlAccountRepository(session).get(account_id)), session, now)
+    def _status(self, uow: IdentityWork, account_id: str, now: datetime) -> AccountStatus:
+        return status_of(_require(uow.accounts.get(account_id)), uow, now)
 
     # -- audit --------------------------------------------------------------------
 
@@ -203,9 +183,9 @@ class Operators:
             raise InvalidArgument.from_violations(
                 [FieldViolation("page_token", "not a token from a previous response")]
             )
-        with self._sessions() as session:
-            found = audit_log.query(session, where, after=page.after, limit=page.size + 1)
-        return Page.from_overfetch(found, page.size, key=audit_log.cursor)
+        with self._uow.read() as uow:
+            found = uow.audit.query(where, after=page.after, limit=page.size + 1)
+        return Page.from_overfetch(found, page.size, key=cursor)
 
 
 def _require(account: Account | None) -> Account:

@@ -8,26 +8,20 @@ Runs on worker threads (the database).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
-
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import signin_failures
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy, address_key, client_key
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.client_address import throttle_key
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
 
 
 class PasswordLockout:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: IdentityTransactions,
         policy: LockoutPolicy,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self.policy = policy
         self._clock = clock
 
@@ -39,8 +33,8 @@ class PasswordLockout:
     def standing(self, email: str, ip: str | None) -> tuple[bool, bool]:
         """(locked, counted): whether wrong passwords have locked this address, and
         whether any wrong password is counted for it at all."""
-        with self._sessions() as session:
-            return signin_failures.standing(session, _keys(email, ip), self._clock())
+        with self._uow.read() as uow:
+            return uow.signin_failures.standing(_keys(email, ip), self._clock())
 
     def failure(self, email: str, ip: str | None) -> bool:
         """Count one wrong password; True when it locked the address (from this
@@ -50,32 +44,30 @@ class PasswordLockout:
         address = address_key(email)
         limits = ((_client(email, ip), policy.max_attempts), (address, policy.address_attempts))
         locked = False
-        with transaction(self._sessions) as session:
+        with self._uow() as uow:
             for key, limit in limits:
                 forget_at = now + policy.forget_after
-                before = signin_failures.add_one(session, key, address, forget_at)
+                before = uow.signin_failures.add_one(key, address, forget_at)
                 strike = policy.strike(before, limit, now)
                 if strike.locked_until is not None:
                     forget_at = max(forget_at, strike.locked_until)
                     locked = True
-                signin_failures.settle(
-                    session, key, strike.failures, strike.locked_until, forget_at
-                )
+                uow.signin_failures.settle(key, strike.failures, strike.locked_until, forget_at)
         return locked
 
     def success(self, email: str, ip: str | None) -> None:
         """A correct password: this address's counts start again."""
-        with transaction(self._sessions) as session:
-            signin_failures.forget(session, _keys(email, ip), self._clock())
+        with self._uow() as uow:
+            uow.signin_failures.forget(_keys(email, ip), self._clock())
 
     def lift(self, email: str) -> None:
         """Forget every count and lock of this address (from every client)."""
-        with transaction(self._sessions) as session:
-            signin_failures.lift(session, address_key(email))
+        with self._uow() as uow:
+            uow.signin_failures.lift(address_key(email))
 
     def purge(self) -> int:
-        with transaction(self._sessions) as session:
-            return signin_failures.purge(session, self._clock())
+        with self._uow() as uow:
+            return uow.signin_failures.purge(self._clock())
 
 
 def _keys(email: str, ip: str | None) -> list[str]:

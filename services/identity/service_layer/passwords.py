@@ -9,29 +9,24 @@ Runs on worker threads (argon2id and the database).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.passwords import Argon2PasswordHasher
-from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose, Ticket
 from services.identity.service_layer.account_activity import end_sessions
+from services.identity.service_layer.account_ports import PasswordHasher
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.logout import BackChannel
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 
 RESET_WINDOW = timedelta(minutes=15)  # from proving the code to choosing a password
 
@@ -39,16 +34,16 @@ RESET_WINDOW = timedelta(minutes=15)  # from proving the code to choosing a pass
 class Passwords:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        hasher: Argon2PasswordHasher,
+        uow: IdentityTransactions,
+        hasher: PasswordHasher,
         postbox: Postbox,
         tickets: CodeTickets,
         safeguards: Safeguards,
         back_channel: BackChannel,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._hasher = hasher
         self._postbox = postbox
         self._tickets = tickets
@@ -63,8 +58,8 @@ class Passwords:
         only when it has one."""
         email = email.strip().lower()
         self._safeguards.check_ip(where)
-        with self._sessions() as session:
-            account = SqlAccountRepository(session).by_email(email)
+        with self._uow.read() as uow:
+            account = uow.accounts.by_email(email)
         self._safeguards.check_sends(email, where, account.id if account else None)
         code = one_time_codes.new_code()
         ticket = self._tickets.new(
@@ -75,10 +70,10 @@ class Passwords:
             language,
             account_id=account.id if account else None,
         )
-        with transaction(self._sessions) as session:
-            self._tickets.insert(SqlTicketWork(session), ticket, language)
+        with self._uow() as uow:
+            self._tickets.insert(uow, ticket, language)
             self._safeguards.record(
-                session,
+                uow,
                 EventType.PASSWORD_RESET_REQUESTED,
                 where,
                 account.id if account else None,
@@ -91,24 +86,24 @@ class Passwords:
     def check_reset_code(self, ticket_id: str, browser: str, code: str, where: Where) -> Check:
         """OK once the emailed code is proved; the new password may then be chosen."""
         now = self._clock()
-        with transaction(self._sessions) as session:
-            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
+        with self._uow() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.RESET)
             if ticket is None:
                 return Check.EXPIRED
-            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
+            result = self._tickets.judge(uow, ticket, code, where)
             if result is not Check.OK:
                 return result
             if ticket.ticket.account_id is None:
-                self._tickets.refuse(SqlTicketWork(session), ticket, Check.WRONG, where)
+                self._tickets.refuse(uow, ticket, Check.WRONG, where)
                 return Check.WRONG
-            self._tickets.mark(SqlTicketWork(session), ticket.id, verified_at=now)
+            self._tickets.mark(uow, ticket.id, verified_at=now)
             return Check.OK
 
     def reset_ready(self, ticket_id: str, browser: str) -> str | None:
         """The address of a reset whose code was proved and whose new password is
         still to be chosen, or None."""
-        with self._sessions() as session:
-            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
+        with self._uow.read() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.RESET)
         if ticket is None or not self._ready(ticket.ticket):
             return None
         return ticket.email
@@ -119,23 +114,22 @@ class Passwords:
         """Set the new password; every session and refresh token of the account ends."""
         password_hash = self._hasher.hash(password)
         now = self._clock()
-        with transaction(self._sessions) as session:
-            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.RESET)
+        with self._uow() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.RESET)
             if ticket is None or not self._ready(ticket.ticket):
                 return None
             assert ticket.ticket.account_id is not None
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(ticket.ticket.account_id)
+            account = uow.accounts.get_for_update(ticket.ticket.account_id)
             if account is None:
                 return None
             # Wrong second factors stay counted: the emailed code proves the
             # address, not the second factor.
             updated = replace(account, password_hash=password_hash, updated_at=now)
-            repo.update(updated)
-            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
-            ended = end_sessions(session, account.id, now)
-            self._safeguards.record(session, EventType.PASSWORD_RESET, where, account.id)
-            self._back_channel.queue(session, updated.id, ended)
+            uow.accounts.update(updated)
+            self._tickets.mark(uow, ticket.id, used_at=now)
+            ended = end_sessions(uow, account.id, now)
+            self._safeguards.record(uow, EventType.PASSWORD_RESET, where, account.id)
+            self._back_channel.queue(uow, updated.id, ended)
         # The old password's wrong guesses no longer matter.
         self._safeguards.passwords.lift(updated.email)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, ticket.language)
@@ -162,8 +156,8 @@ class Passwords:
         """With the current password; other sessions and their tokens end. A
         wrong current password counts like a wrong password at sign-in."""
         now = self._clock()
-        with self._sessions() as session:
-            account = SqlAccountRepository(session).get(account_id)
+        with self._uow.read() as uow:
+            account = uow.accounts.get(account_id)
         if account is None:
             return Outcome.INVALID
         lockout = self._safeguards.passwords
@@ -182,15 +176,14 @@ class Passwords:
             return Outcome.INVALID
         lockout.success(account.email, where.ip)
         password_hash = self._hasher.hash(new)
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            locked = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            locked = uow.accounts.get_for_update(account_id)
             if locked is None:
                 return Outcome.INVALID
             updated = replace(locked, password_hash=password_hash, updated_at=now)
-            repo.update(updated)
-            ended = end_sessions(session, account_id, now, keep_sid=keep_sid)
-            self._safeguards.record(session, EventType.PASSWORD_CHANGED, where, account_id)
-            self._back_channel.queue(session, account_id, ended)
+            uow.accounts.update(updated)
+            ended = end_sessions(uow, account_id, now, keep_sid=keep_sid)
+            self._safeguards.record(uow, EventType.PASSWORD_CHANGED, where, account_id)
+            self._back_channel.queue(uow, account_id, ended)
         self._safeguards.alert(updated, Kind.PASSWORD_CHANGED, language)
         return Outcome.OK

@@ -9,16 +9,11 @@ Runs on worker threads (the database).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose
 from services.identity.service_layer.audit_trail import Where
@@ -26,21 +21,20 @@ from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 
 
 class PhoneFactor:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: IdentityTransactions,
         postbox: Postbox,
         tickets: CodeTickets,
         safeguards: Safeguards,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._postbox = postbox
         self._tickets = tickets
         self._safeguards = safeguards
@@ -63,15 +57,14 @@ class PhoneFactor:
     ) -> Check:
         """The number becomes the account's proved mobile number, or why not."""
         now = self._clock()
-        with transaction(self._sessions) as session:
-            ticket = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.PHONE)
+        with self._uow() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.PHONE)
             if ticket is None or ticket.ticket.account_id != account_id:
                 return Check.EXPIRED
-            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
+            result = self._tickets.judge(uow, ticket, code, where)
             if result is not Check.OK:
                 return result
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
+            account = uow.accounts.get_for_update(account_id)
             if account is None or ticket.phone_number is None:
                 return Check.EXPIRED
             updated = replace(
@@ -80,10 +73,10 @@ class PhoneFactor:
                 phone_number_verified=True,
                 updated_at=now,
             )
-            repo.update(updated)
-            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
+            uow.accounts.update(updated)
+            self._tickets.mark(uow, ticket.id, used_at=now)
             self._safeguards.record(
-                session,
+                uow,
                 EventType.FACTOR_ADDED,
                 where,
                 account_id,
@@ -95,18 +88,15 @@ class PhoneFactor:
 
     def remove_phone(self, account_id: str, where: Where, language: str) -> bool:
         now = self._clock()
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            account = uow.accounts.get_for_update(account_id)
             if account is None or account.phone_number is None:
                 return False
             updated = replace(
                 account, phone_number=None, phone_number_verified=False, updated_at=now
             )
-            repo.update(updated)
-            self._safeguards.record(
-                session, EventType.FACTOR_REMOVED, where, account_id, factor="sms"
-            )
+            uow.accounts.update(updated)
+            self._safeguards.record(uow, EventType.FACTOR_REMOVED, where, account_id, factor="sms")
         self._safeguards.alert(updated, Kind.FACTOR_CHANGED, language, factor="sms")
         return True
 
@@ -118,8 +108,8 @@ class PhoneFactor:
         """Text a sign-in code to the account's proved number; returns the ticket,
         or None when the account has no proved number or is locked (no text
         that could not be used)."""
-        with self._sessions() as session:
-            account = SqlAccountRepository(session).get(account_id)
+        with self._uow.read() as uow:
+            account = uow.accounts.get(account_id)
         if account is None or account.phone_number is None or not account.has_sms_factor:
             return None
         if account.locked(self._clock()):
@@ -138,16 +128,13 @@ class PhoneFactor:
         lock, like a wrong authenticator code; only a correct one starts the
         count again."""
         now = self._clock()
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            account = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            account = uow.accounts.get_for_update(account_id)
             if account is None:
                 return Check.EXPIRED
             if account.locked(now):
                 return Outcome.LOCKED
-            ticket = self._tickets.load(
-                SqlTicketWork(session), ticket_id, browser, Purpose.SMS_SIGNIN
-            )
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.SMS_SIGNIN)
             if (
                 ticket is None
                 or ticket.ticket.account_id != account_id
@@ -155,15 +142,15 @@ class PhoneFactor:
                 or ticket.phone_number != account.phone_number  # the number changed since
             ):
                 return Check.EXPIRED
-            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
+            result = self._tickets.judge(uow, ticket, code, where)
             if result is Check.OK:
-                self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
+                self._tickets.mark(uow, ticket.id, used_at=now)
                 updated = self._safeguards.rules.lockout.after_sign_in(account)
                 if updated != account:
-                    repo.update(updated)
+                    uow.accounts.update(updated)
                 return Outcome.OK
             counted = self._safeguards.second_factor_failed(
-                session, account, where, EventType.SECOND_FACTOR_FAILED, "sms", str(result)
+                uow, account, where, EventType.SECOND_FACTOR_FAILED, "sms", str(result)
             )
             return Outcome.LOCKED if counted is Outcome.LOCKED else result
 
@@ -181,10 +168,10 @@ class PhoneFactor:
         ticket = self._tickets.new(
             purpose, "", code, browser, language, account_id=account_id, phone_number=number
         )
-        with transaction(self._sessions) as session:
-            self._tickets.insert(SqlTicketWork(session), ticket, language)
+        with self._uow() as uow:
+            self._tickets.insert(uow, ticket, language)
             self._safeguards.record(
-                session, EventType.CODE_SENT, where, account_id, purpose=str(purpose)
+                uow, EventType.CODE_SENT, where, account_id, purpose=str(purpose)
             )
         self._postbox.post(Kind.PHONE_CODE, number, language, self._tickets.code_values(code))
         return ticket.id

@@ -1,37 +1,19 @@
-"""Sending citizens' messages off the request path.
-
-A page's answer must not depend on whether a message was sent (that would tell
-an observer whether an address has an account), nor wait on a slow provider. A
-failed send is logged by message kind only: never the address, code or link.
-"""
+"""Where use cases post citizens' messages (``adapters/postbox.py`` sends them
+off the request path): a page's answer must not depend on whether a message
+was sent, nor wait on a slow provider."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
 
-from services.identity.domain.messages import Kind, Messenger
-
-log = logging.getLogger(__name__)
+from services.identity.domain.messages import Kind
 
 
-class Postbox:
-    def __init__(self, messenger: Messenger, *, workers: int = 2, can_send_sms: bool) -> None:
-        self._messenger = messenger
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="identity-mail")
-        self.can_send_sms = can_send_sms
+class Postbox(Protocol):
+    @property
+    def can_send_sms(self) -> bool:
+        """Whether this deployment's messenger can text (notify can, SMTP cannot)."""
+        ...
 
-    def post(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> Future[None]:
-        return self._pool.submit(self._send, kind, to, language, dict(values))
-
-    def _send(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> None:
-        try:
-            self._messenger.send(kind, to, language, values)
-        except Exception as exc:
-            log.warning(
-                "identity message not sent", extra={"kind": kind.value, "error": type(exc).__name__}
-            )
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True)
+    def post(self, kind: Kind, to: str, language: str, values: Mapping[str, str]) -> object: ...

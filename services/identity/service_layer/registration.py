@@ -10,39 +10,33 @@ Runs on worker threads (argon2id and the database).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import datetime
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.passwords import Argon2PasswordHasher
-from services.identity.adapters.token_work import SqlTicketWork
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose
+from services.identity.service_layer.account_ports import PasswordHasher
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 
 
 class Registration:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        hasher: Argon2PasswordHasher,
+        uow: IdentityTransactions,
+        hasher: PasswordHasher,
         postbox: Postbox,
         tickets: CodeTickets,
         safeguards: Safeguards,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._hasher = hasher
         self._postbox = postbox
         self._tickets = tickets
@@ -54,8 +48,8 @@ class Registration:
         page. The address and password are already valid (see the pages)."""
         email = email.strip().lower()
         self._safeguards.check_ip(where)
-        with self._sessions() as session:
-            existing = SqlAccountRepository(session).by_email(email)
+        with self._uow.read() as uow:
+            existing = uow.accounts.by_email(email)
         self._safeguards.check_sends(email, where, existing.id if existing else None)
         password_hash = self._hasher.hash(password)  # the same work either way
         code = one_time_codes.new_code()
@@ -68,10 +62,10 @@ class Registration:
             account_id=existing.id if existing else None,
             password_hash=None if existing else password_hash,
         )
-        with transaction(self._sessions) as session:
-            self._tickets.insert(SqlTicketWork(session), ticket, language)
+        with self._uow() as uow:
+            self._tickets.insert(uow, ticket, language)
             self._safeguards.record(
-                session,
+                uow,
                 EventType.REGISTRATION_STARTED,
                 where,
                 existing.id if existing else None,
@@ -88,19 +82,19 @@ class Registration:
     ) -> Account | Check:
         """The new account, or why the code was refused."""
         now = self._clock()
-        with transaction(self._sessions) as session:
-            ticket = self._tickets.load(
-                SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER
-            )
+        with self._uow() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.REGISTER)
             if ticket is None:
                 return Check.EXPIRED
-            result = self._tickets.judge(SqlTicketWork(session), ticket, code, where)
+            result = self._tickets.judge(uow, ticket, code, where)
             if result is not Check.OK:
                 return result
-            repo = SqlAccountRepository(session)
-            if ticket.password_hash_value is None or repo.by_email(ticket.email) is not None:
+            if (
+                ticket.password_hash_value is None
+                or uow.accounts.by_email(ticket.email) is not None
+            ):
                 # The address already had an account: its code was never sent.
-                self._tickets.refuse(SqlTicketWork(session), ticket, Check.WRONG, where)
+                self._tickets.refuse(uow, ticket, Check.WRONG, where)
                 return Check.WRONG
             account = Account(
                 id="acc_" + uuid.uuid4().hex,
@@ -111,20 +105,18 @@ class Registration:
                 updated_at=now,
                 locale=ticket.language,
             )
-            repo.add(account)
-            self._tickets.mark(SqlTicketWork(session), ticket.id, used_at=now)
-            self._safeguards.record(session, EventType.EMAIL_VERIFIED, where, account.id)
-            self._safeguards.record(session, EventType.REGISTERED, where, account.id)
+            uow.accounts.add(account)
+            self._tickets.mark(uow, ticket.id, used_at=now)
+            self._safeguards.record(uow, EventType.EMAIL_VERIFIED, where, account.id)
+            self._safeguards.record(uow, EventType.REGISTERED, where, account.id)
             return account
 
     def resend_registration(self, ticket_id: str, browser: str, where: Where) -> str | None:
         """A new code for the same registration, or None for a ticket that is
         unknown, used or another browser's. The old ticket ends only when the new
         one is stored: a throttled request leaves the old code working."""
-        with self._sessions() as session:
-            ticket = self._tickets.load(
-                SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER
-            )
+        with self._uow.read() as uow:
+            ticket = self._tickets.load(uow, ticket_id, browser, Purpose.REGISTER)
         if ticket is None or ticket.ticket.used_at is not None:
             return None
         self._safeguards.check_ip(where)
@@ -139,13 +131,13 @@ class Registration:
             account_id=ticket.ticket.account_id,
             password_hash=ticket.password_hash_value,
         )
-        with transaction(self._sessions) as session:
-            again = self._tickets.load(SqlTicketWork(session), ticket_id, browser, Purpose.REGISTER)
+        with self._uow() as uow:
+            again = self._tickets.load(uow, ticket_id, browser, Purpose.REGISTER)
             if again is None or again.ticket.used_at is not None:
                 return None  # confirmed or resent meanwhile (another tab)
-            self._tickets.mark(SqlTicketWork(session), ticket_id, used_at=self._clock())
-            self._tickets.insert(SqlTicketWork(session), fresh, ticket.language)
-            self._safeguards.record(session, EventType.CODE_SENT, where, ticket.ticket.account_id)
+            self._tickets.mark(uow, ticket_id, used_at=self._clock())
+            self._tickets.insert(uow, fresh, ticket.language)
+            self._safeguards.record(uow, EventType.CODE_SENT, where, ticket.ticket.account_id)
         if fresh.password_hash_value is None:
             self._postbox.post(Kind.ALREADY_REGISTERED, ticket.email, ticket.language, {})
         else:

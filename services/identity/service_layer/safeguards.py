@@ -13,15 +13,13 @@ Runs on worker threads (the database).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
-from sqlalchemy.orm import Session, sessionmaker
+from datetime import timedelta
 
 from services.identity.domain import messages
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import CodePolicy
@@ -31,8 +29,8 @@ from services.identity.service_layer.password_lockout import PasswordLockout
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.signin import Outcome, second_factor_failed
 from services.identity.service_layer.throttling import Throttle
+from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
 from services.runtime.client_address import throttle_key
-from services.runtime.db_types import utcnow
 
 
 @dataclass(frozen=True)
@@ -60,17 +58,17 @@ class Rules:
 class Safeguards(AuditTrail):
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        uow: IdentityTransactions,
         postbox: Postbox,
         rules: Rules | None = None,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        super().__init__(sessions, clock)
+        super().__init__(uow, clock)
         self._postbox = postbox
         self.rules = rules or Rules()
-        self.throttle = Throttle(sessions, clock)
-        self.passwords = PasswordLockout(sessions, self.rules.lockout, clock)
+        self.throttle = Throttle(uow, clock)
+        self.passwords = PasswordLockout(uow, self.rules.lockout, clock)
 
     @property
     def can_send_sms(self) -> bool:
@@ -111,7 +109,7 @@ class Safeguards(AuditTrail):
 
     def second_factor_failed(
         self,
-        session: Session,
+        uow: IdentityWork,
         account: Account,
         where: Where,
         event: EventType,
@@ -119,11 +117,11 @@ class Safeguards(AuditTrail):
         reason: str,
     ) -> Outcome:
         """Count a wrong second-factor answer for ``account`` (already locked for
-        update in ``session``); LOCKED when it was the last one allowed."""
+        update in ``uow``); LOCKED when it was the last one allowed."""
         return second_factor_failed(
             self,
             self.rules.lockout,
-            session,
+            uow,
             account,
             where,
             factor=factor,

@@ -15,36 +15,24 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
 
-import sqlalchemy as sa
-from sqlalchemy import event as orm_event
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters.accounts import SqlAccountRepository
-from services.identity.adapters.passwords import Argon2PasswordHasher
-from services.identity.adapters.tables import sessions as session_table
 from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy
+from services.identity.domain.sessions import BrowserSession
+from services.identity.service_layer.account_ports import PasswordHasher
 from services.identity.service_layer.audit_trail import AuditTrail, Where
 from services.identity.service_layer.password_lockout import PasswordLockout
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
+
+__all__ = ["Attempt", "BrowserSession", "LockAlert", "Outcome", "SignIn", "second_factor_failed"]
 
 
 class Outcome(Enum):
     OK = "ok"
     INVALID = "invalid"
     LOCKED = "locked"
-
-
-@dataclass(frozen=True)
-class BrowserSession:
-    sid: str
-    account_id: str
-    auth_time: datetime
-    acr: str
-    amr: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -63,7 +51,7 @@ LockAlert = Callable[[Account], None]
 def second_factor_failed(
     trail: AuditTrail,
     policy: LockoutPolicy,
-    session: Session,
+    uow: IdentityWork,
     account: Account,
     where: Where,
     *,
@@ -73,14 +61,14 @@ def second_factor_failed(
     alert: LockAlert | None = None,
 ) -> Outcome:
     """Count a wrong second-factor answer (authenticator or texted code, recovery
-    code) for ``account``, already locked for update in ``session``; LOCKED when
-    it was the last one allowed (then ``alert`` is told once ``session`` commits)."""
+    code) for ``account``, already locked for update in ``uow``; LOCKED when
+    it was the last one allowed (then ``alert`` is told once ``uow`` commits)."""
     updated = policy.after_second_factor_failure(account, trail.now())
-    SqlAccountRepository(session).update(updated)
-    trail.record(session, event, where, account.id, reason=reason)
+    uow.accounts.update(updated)
+    trail.record(uow, event, where, account.id, reason=reason)
     if updated.locked_until is not None:
         trail.record(
-            session,
+            uow,
             EventType.ACCOUNT_LOCKED,
             where,
             account.id,
@@ -89,7 +77,7 @@ def second_factor_failed(
             in_a_row=updated.second_factor_locks,
         )
         if alert is not None:
-            orm_event.listen(session, "after_commit", lambda _: alert(updated), once=True)
+            uow.on_commit(lambda: alert(updated))
         return Outcome.LOCKED
     return Outcome.INVALID
 
@@ -101,28 +89,28 @@ def _hash(value: str) -> str:
 class SignIn:
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        hasher: Argon2PasswordHasher,
+        uow: IdentityTransactions,
+        hasher: PasswordHasher,
         *,
         lockout: LockoutPolicy | None = None,
         idle_timeout: timedelta = timedelta(minutes=30),
         max_session: timedelta = timedelta(hours=12),
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._hasher = hasher
         self._lockout = lockout or LockoutPolicy()
-        self.password_lockout = PasswordLockout(sessions, self._lockout, clock)
+        self.password_lockout = PasswordLockout(uow, self._lockout, clock)
         self._idle = idle_timeout
         self._max = max_session
         self._clock = clock
-        self._trail = AuditTrail(sessions, clock)
+        self._trail = AuditTrail(uow, clock)
         # Set where citizens can be emailed (bootstrap: Safeguards.lock_alert).
         self.lock_alert: LockAlert | None = None
 
     def account(self, account_id: str) -> Account | None:
-        with self._sessions() as session:
-            return SqlAccountRepository(session).get(account_id)
+        with self._uow.read() as uow:
+            return uow.accounts.get(account_id)
 
     # -- first factor --------------------------------------------------------
 
@@ -131,8 +119,8 @@ class SignIn:
         argon2id always runs (against a decoy when the address has no account or
         is locked), and wrong passwords are counted per address either way."""
         now = self._clock()
-        with self._sessions() as session:
-            account = SqlAccountRepository(session).by_email(email)
+        with self._uow.read() as uow:
+            account = uow.accounts.by_email(email)
         account_id = account.id if account else None
         locked_out, counted = self.password_lockout.standing(email, where.ip)
         if locked_out:
@@ -147,13 +135,11 @@ class SignIn:
         if not ok:
             locked = self.password_lockout.failure(email, where.ip)
             reason = "wrong password" if account else "unknown account"
-            with transaction(self._sessions) as session:
-                self._trail.record(
-                    session, EventType.SIGN_IN_FAILED, where, account_id, reason=reason
-                )
+            with self._uow() as uow:
+                self._trail.record(uow, EventType.SIGN_IN_FAILED, where, account_id, reason=reason)
                 if locked:
                     self._trail.record(
-                        session, EventType.ACCOUNT_LOCKED, where, account_id, factor="password"
+                        uow, EventType.ACCOUNT_LOCKED, where, account_id, factor="password"
                     )
             return Attempt(Outcome.LOCKED if locked else Outcome.INVALID)
         assert account is not None
@@ -166,15 +152,14 @@ class SignIn:
             return Attempt(Outcome.LOCKED, locked_until=account.locked_until)
         if not self._hasher.needs_rehash(account.password_hash):
             return Attempt(Outcome.OK, account)
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            current = repo.get_for_update(account.id)
+        with self._uow() as uow:
+            current = uow.accounts.get_for_update(account.id)
             if current is None:
                 return Attempt(Outcome.INVALID)
             if current.password_hash != account.password_hash:
                 return Attempt(Outcome.OK, current)  # changed meanwhile: keep the new one
             updated = replace(current, password_hash=self._hasher.hash(password))
-            repo.update(updated)
+            uow.accounts.update(updated)
         return Attempt(Outcome.OK, updated)
 
     # -- second factor -------------------------------------------------------
@@ -183,8 +168,8 @@ class SignIn:
         """An authenticator code. Wrong ones count towards the account's lock on
         their own: only a correct second factor starts the count again."""
         now = self._clock()
-        with self._sessions() as session:
-            account = SqlAccountRepository(session).get(account_id)
+        with self._uow.read() as uow:
+            account = uow.accounts.get(account_id)
         if account is None or account.totp_secret is None:
             return Attempt(Outcome.INVALID)
         if account.locked(now):
@@ -192,9 +177,8 @@ class SignIn:
         step = totp.matching_step(
             account.totp_secret, code, now.timestamp(), account.totp_last_step
         )
-        with transaction(self._sessions) as session:
-            repo = SqlAccountRepository(session)
-            current = repo.get_for_update(account_id)
+        with self._uow() as uow:
+            current = uow.accounts.get_for_update(account_id)
             if current is None:
                 return Attempt(Outcome.INVALID)
             if current.locked(now):
@@ -206,7 +190,7 @@ class SignIn:
                 outcome = second_factor_failed(
                     self._trail,
                     self._lockout,
-                    session,
+                    uow,
                     current,
                     where,
                     factor="totp",
@@ -214,11 +198,11 @@ class SignIn:
                     alert=self.lock_alert,
                 )
                 if outcome is Outcome.LOCKED:
-                    locked = repo.get(account_id)
+                    locked = uow.accounts.get(account_id)
                     return Attempt(outcome, locked_until=locked.locked_until if locked else None)
                 return Attempt(outcome)
             updated = replace(self._lockout.after_sign_in(current), totp_last_step=step)
-            repo.update(updated)
+            uow.accounts.update(updated)
             return Attempt(Outcome.OK, updated)
 
     # -- sessions -------------------------------------------------------------
@@ -234,41 +218,22 @@ class SignIn:
             acr=acr,
             amr=tuple(assurance.amr_for(acr)),
         )
-        with transaction(self._sessions) as session:
-            session.execute(
-                session_table.insert().values(
-                    id_hash=_hash(cookie),
-                    sid=browser.sid,
-                    account_id=account.id,
-                    auth_time=now,
-                    acr=acr,
-                    amr=list(browser.amr),
-                    created_at=now,
-                    last_seen_at=now,
-                )
-            )
-            self._trail.record(session, EventType.SIGN_IN_SUCCEEDED, where, account.id, acr=acr)
+        with self._uow() as uow:
+            uow.browser_sessions.add(_hash(cookie), browser)
+            self._trail.record(uow, EventType.SIGN_IN_SUCCEEDED, where, account.id, acr=acr)
         return cookie, browser
 
     def step_up(self, cookie: str, where: Where) -> BrowserSession | None:
         """The session's second factor was just proved: raise it to Cl.Cm."""
         now = self._clock()
-        t = session_table
-        with transaction(self._sessions) as session:
-            session.execute(
-                t.update()
-                .where(t.c.id_hash == _hash(cookie), t.c.ended_at.is_(None))
-                .values(
-                    acr=assurance.MEDIUM,
-                    amr=assurance.amr_for(assurance.MEDIUM),
-                    auth_time=now,
-                    last_seen_at=now,
-                )
+        with self._uow() as uow:
+            uow.browser_sessions.step_up(
+                _hash(cookie), assurance.MEDIUM, assurance.amr_for(assurance.MEDIUM), now
             )
-            found = self._load(session, cookie, now)
+            found = self._load(uow, cookie, now)
             if found is not None:
                 self._trail.record(
-                    session, EventType.SIGN_IN_SUCCEEDED, where, found.account_id, acr=found.acr
+                    uow, EventType.SIGN_IN_SUCCEEDED, where, found.account_id, acr=found.acr
                 )
         return found
 
@@ -277,31 +242,22 @@ class SignIn:
         if not cookie:
             return None
         now = self._clock()
-        with transaction(self._sessions) as session:
-            found = self._load(session, cookie, now)
+        with self._uow() as uow:
+            found = self._load(uow, cookie, now)
             if found is not None:
-                t = session_table
-                session.execute(
-                    t.update().where(t.c.id_hash == _hash(cookie)).values(last_seen_at=now)
-                )
+                uow.browser_sessions.seen(_hash(cookie), now)
         return found
 
-    def _load(self, session: Session, cookie: str, now: datetime) -> BrowserSession | None:
-        t = session_table
-        row = session.execute(
-            sa.select(t).where(t.c.id_hash == _hash(cookie), t.c.ended_at.is_(None))
-        ).first()
-        if row is None or row.last_seen_at + self._idle <= now or row.created_at + self._max <= now:
+    def _load(self, uow: IdentityWork, cookie: str, now: datetime) -> BrowserSession | None:
+        stored = uow.browser_sessions.find(_hash(cookie))
+        if (
+            stored is None
+            or stored.last_seen_at + self._idle <= now
+            or stored.created_at + self._max <= now
+        ):
             return None
-        return BrowserSession(row.sid, row.account_id, row.auth_time, row.acr, tuple(row.amr))
+        return stored.session
 
-    def end(self, session: Session, sid: str) -> str | None:
-        """End one session; returns its account id (for the audit event)."""
-        t = session_table
-        row = session.execute(
-            t.update()
-            .where(t.c.sid == sid, t.c.ended_at.is_(None))
-            .values(ended_at=self._clock())
-            .returning(t.c.account_id)
-        ).first()
-        return row.account_id if row else None
+    def end(self, uow: IdentityWork, sid: str) -> str | None:
+        """End one session in ``uow``; returns its account id (for the audit event)."""
+        return uow.browser_sessions.end(sid, self._clock())

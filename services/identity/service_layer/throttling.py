@@ -3,16 +3,12 @@ database so every replica sees the same counts. Each refusal is an audit event."
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from services.identity.adapters import audit_log, throttle_counters
 from services.identity.domain.audit import EventType
+from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.throttle import Rule
-from services.runtime.db import transaction
-from services.runtime.db_types import utcnow
+from services.identity.service_layer.unit_of_work import IdentityTransactions
 
 
 class Throttled(Exception):
@@ -29,10 +25,8 @@ class Throttled(Exception):
 
 
 class Throttle:
-    def __init__(
-        self, sessions: sessionmaker[Session], clock: Callable[[], datetime] = utcnow
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, uow: IdentityTransactions, clock: Clock = utcnow) -> None:
+        self._uow = uow
         self._clock = clock
 
     def check(
@@ -47,13 +41,12 @@ class Throttle:
         """Count one event for ``subject`` under ``rule``; raise Throttled past the limit."""
         now = self._clock()
         start = rule.window_start(now)
-        with transaction(self._sessions) as session:
-            count = throttle_counters.increment(
-                session, rule.key(subject), start, start + rule.window * 2
+        with self._uow() as uow:
+            count = uow.throttle_counters.increment(
+                rule.key(subject), start, start + rule.window * 2
             )
             if count > rule.limit:
-                audit_log.record(
-                    session,
+                uow.audit.record(
                     EventType.THROTTLED,
                     at=now,
                     account_id=account_id,
@@ -65,5 +58,5 @@ class Throttle:
             raise Throttled(rule.name, rule.retry_after(now))
 
     def purge(self) -> int:
-        with transaction(self._sessions) as session:
-            return throttle_counters.purge(session, self._clock())
+        with self._uow() as uow:
+            return uow.throttle_counters.purge(self._clock())

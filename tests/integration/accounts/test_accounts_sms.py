@@ -22,11 +22,11 @@ import pytest
 import sqlalchemy as sa
 
 from services.identity.adapters import messaging
+from services.identity.adapters.postbox import Postbox
 from services.identity.adapters.smtp_messenger import SmtpMessenger
 from services.identity.adapters.tables import audit_events
 from services.identity.domain import messages
 from services.identity.domain.messages import Kind
-from services.identity.service_layer.postbox import Postbox
 from services.identity.settings import IdentitySettings
 from tests.integration.accounts.conftest import FACTOR_CHANGED, Mailbox, text_of
 from tests.integration.accounts.helpers import PASSWORD, enrol, post_form, register

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import open_identity
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.service_layer.password_lockout import PasswordLockout
@@ -35,7 +36,7 @@ def sessions(
 def test_wrong_passwords_from_one_64_lock_every_address_in_it(
     sessions: sessionmaker[Session],
 ) -> None:
-    lockout = PasswordLockout(sessions, POLICY)
+    lockout = PasswordLockout(identity_transactions(sessions), POLICY)
     rotating = [f"2001:db8:77:1::{n:x}" for n in range(1, POLICY.max_attempts + 1)]
     locked = [lockout.failure(EMAIL, address) for address in rotating]
     assert locked == [False] * (POLICY.max_attempts - 1) + [True]

@@ -18,7 +18,9 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
+from services.identity.adapters.logout_outbox import logout_deliveries
 from services.identity.adapters.tables import backchannel_attempts, backchannel_deliveries
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import Identity, open_identity
 from services.identity.domain.agencies import Agency
 from services.identity.service_layer.logout import BACKCHANNEL_EVENT, BackChannel
@@ -69,12 +71,10 @@ def agency(identity: Identity) -> Agency:
 def back_channel(identity: Identity, endpoint: AgencyEndpoint) -> BackChannel:
     """What a replica (or a restarted process) builds."""
     return BackChannel(
-        identity.database.sessions,
+        lambda token: logout_deliveries(identity.database.sessions, token, sender=endpoint),
         identity.citizen_tokens,
-        identity.registry,
         identity.keys,
         issuer=ISSUER,
-        sender=endpoint,
     )
 
 
@@ -96,8 +96,8 @@ def make_due(identity: Identity, agency: Agency) -> None:
 
 
 def end_session(channel: BackChannel, identity: Identity, agency: Agency, sid: str) -> None:
-    with transaction(identity.database.sessions) as session:
-        assert channel.queue(session, "acc_backchannel", {sid: [agency.client_id]}) == 1
+    with identity_transactions(identity.database.sessions)() as uow:
+        assert channel.queue(uow, "acc_backchannel", {sid: [agency.client_id]}) == 1
 
 
 def verified(identity: Identity, token: str, agency: Agency) -> dict[str, Any]:
@@ -170,8 +170,8 @@ def test_a_session_end_that_rolls_back_owes_nothing(identity: Identity, agency: 
     channel = back_channel(identity, endpoint)
 
     def failing_end() -> None:
-        with transaction(identity.database.sessions) as session:
-            channel.queue(session, "acc_backchannel", {"sid-rolled-back": [agency.client_id]})
+        with identity_transactions(identity.database.sessions)() as uow:
+            channel.queue(uow, "acc_backchannel", {"sid-rolled-back": [agency.client_id]})
             raise RuntimeError("the session's end failed")
 
     with pytest.raises(RuntimeError):
@@ -211,8 +211,8 @@ def test_agencies_without_a_back_channel_uri_are_owed_nothing(identity: Identity
         name="Library", scopes=["openid"], redirect_uris=["https://library.example/cb"]
     ).agency
     channel = back_channel(identity, AgencyEndpoint())
-    with transaction(identity.database.sessions) as session:
-        assert channel.queue(session, "acc_backchannel", {"sid-plain": [plain.client_id]}) == 0
+    with identity_transactions(identity.database.sessions)() as uow:
+        assert channel.queue(uow, "acc_backchannel", {"sid-plain": [plain.client_id]}) == 0
     assert owed(identity, plain) == []
 
 
@@ -241,8 +241,8 @@ def test_the_job_is_woken_only_after_commit(identity: Identity, agency: Agency) 
     woken: list[bool] = []
     channel.job = PeriodicJob("backchannel-logout", 3600, lambda: None)
     channel.job.wake = lambda: woken.append(True)  # type: ignore[method-assign]
-    with transaction(identity.database.sessions) as session:
-        channel.queue(session, "acc_backchannel", {"sid-order": [agency.client_id]})
+    with identity_transactions(identity.database.sessions)() as uow:
+        channel.queue(uow, "acc_backchannel", {"sid-order": [agency.client_id]})
         assert woken == []  # not while the rows are still uncommitted
     assert woken == [True]
 
