@@ -54,6 +54,11 @@ class RateLimiter(Protocol):
 
 
 def _exhausted(what: str, retry_after: float) -> ResourceExhausted:
+    if not math.isfinite(retry_after):  # more than the bucket ever holds: waiting won't help
+        return ResourceExhausted(
+            f"rate limit for {what} is smaller than this one request; it cannot succeed",
+            retry_after,
+        )
     wait = max(0.001, retry_after)
     return ResourceExhausted(f"rate limit reached for {what}; retry in {wait:.2f}s", wait)
 

@@ -9,6 +9,7 @@ from grpc_status import rpc_status
 
 from services.runtime import errors
 from services.runtime.interceptors.errors import to_status
+from services.runtime.rate_limit import Limit, LocalRateLimiter
 
 EXPECTED_CODES: dict[type[errors.DomainError], int] = {
     errors.InvalidArgument: code_pb2.INVALID_ARGUMENT,
@@ -100,6 +101,18 @@ def test_resource_exhausted_carries_retry_info(
     assert status.details[0].Unpack(info)
     assert info.retry_delay.seconds == seconds
     assert info.retry_delay.nanos == nanos
+
+
+def test_a_request_larger_than_its_limit_is_resource_exhausted_with_no_retry_info() -> None:
+    """A cost over the bucket's burst can never succeed: the limiter says so, and
+    the status has no RetryInfo (an infinite delay once overflowed into UNKNOWN)."""
+    limiter = LocalRateLimiter()
+    with pytest.raises(errors.ResourceExhausted) as refused:
+        limiter.acquire("send:ag_a", Limit(rate=1.0, burst=2.0), cost=3.0)
+    assert "cannot succeed" in refused.value.message
+    status = to_status(refused.value)
+    assert status.code == code_pb2.RESOURCE_EXHAUSTED
+    assert list(status.details) == []
 
 
 @pytest.mark.parametrize(

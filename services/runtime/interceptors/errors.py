@@ -51,7 +51,8 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
             ]
         )
         status.details.append(_pack(bad))
-    if isinstance(error, errors.ResourceExhausted):
+    if isinstance(error, errors.ResourceExhausted) and math.isfinite(error.retry_after):
+        # No RetryInfo for a request that can never fit the limit (retry_after inf).
         delay = duration_pb2.Duration()
         delay.FromNanoseconds(int(error.retry_after * 1e9))
         status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
