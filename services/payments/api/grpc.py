@@ -17,7 +17,8 @@ from services.payments.domain.refunds import Refund, RefundState
 from services.payments.domain.views import EventRecord, PaymentFilter
 from services.payments.domain.webhooks import Delivery, Subscription
 from services.payments.service_layer.page_links import PageLinks
-from services.payments.service_layer.payments import PaymentsService, Report
+from services.payments.service_layer.payments import PaymentsService
+from services.payments.service_layer.reports import Report
 from services.payments.service_layer.subscriptions import WebhookSubscriptions
 from services.runtime import idempotency
 from services.runtime.context import Principal, principal

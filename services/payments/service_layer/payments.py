@@ -42,7 +42,6 @@ from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 
-__all__ = ["Clock", "PaymentsService", "Report", "agency_display_name"]
 log = logging.getLogger(__name__)
 
 

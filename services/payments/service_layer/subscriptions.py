@@ -17,8 +17,6 @@ from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
 from services.runtime.unit_of_work import Transactions
 
-__all__ = ["MAX_SUBSCRIPTIONS", "WebhookSubscriptions"]
-
 
 class WebhookSubscriptions:
     def __init__(
