@@ -6,36 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.identity.adapters.tables import throttle_counters as t
-
-
-def increment(session: Session, key: str, window_start: datetime, expires_at: datetime) -> int:
-    """Count one more event in the window; returns the count including it."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert(t) if dialect == "postgresql" else sqlite.insert(t)
-    statement = (
-        insert.values(key=key, window_start=window_start, count=1, expires_at=expires_at)
-        .on_conflict_do_update(
-            index_elements=[t.c.key, t.c.window_start], set_={"count": t.c.count + 1}
-        )
-        .returning(t.c.count)
-    )
-    return int(session.execute(statement).scalar_one())
-
-
-def current(session: Session, key: str, window_start: datetime) -> int:
-    found = session.scalar(
-        sa.select(t.c.count).where(t.c.key == key, t.c.window_start == window_start)
-    )
-    return int(found or 0)
-
-
-def purge(session: Session, now: datetime) -> int:
-    return len(session.execute(t.delete().where(t.c.expires_at < now).returning(t.c.key)).all())
 
 
 class SqlThrottleCounters:
@@ -45,7 +19,17 @@ class SqlThrottleCounters:
         self.session = session
 
     def increment(self, key: str, window_start: datetime, expires_at: datetime) -> int:
-        return increment(self.session, key, window_start, expires_at)
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert(t) if dialect == "postgresql" else sqlite.insert(t)
+        statement = (
+            insert.values(key=key, window_start=window_start, count=1, expires_at=expires_at)
+            .on_conflict_do_update(
+                index_elements=[t.c.key, t.c.window_start], set_={"count": t.c.count + 1}
+            )
+            .returning(t.c.count)
+        )
+        return int(self.session.execute(statement).scalar_one())
 
     def purge(self, now: datetime) -> int:
-        return purge(self.session, now)
+        deleted = self.session.execute(t.delete().where(t.c.expires_at < now).returning(t.c.key))
+        return len(deleted.all())

@@ -210,3 +210,17 @@ def test_a_wrong_current_password_changes_nothing_and_counts_towards_the_lock(
     assert world.passwords.change_password("acc_none", PASSWORD, "x", WHERE, "en", "s") is (
         Outcome.INVALID
     )
+
+
+def test_sign_ins_started_and_forms_posted_are_throttled_per_network(world: World) -> None:
+    posts = world.rules.posts_per_ip.limit
+    for _ in range(posts):
+        world.safeguards.check_ip(WHERE)
+    with pytest.raises(Throttled):
+        world.safeguards.check_ip(WHERE)
+    world.safeguards.check_ip(Where(ip="192.0.2.99"))  # an IPv4 address counts on its own
+    for n in range(world.rules.authorizations_per_ip.limit):
+        world.safeguards.check_authorize(Where(ip=f"2001:db8:1:2::{n:x}"))
+    with pytest.raises(Throttled) as refused:
+        world.safeguards.check_authorize(Where(ip="2001:db8:1:2::ffff"))  # the same /64
+    assert refused.value.rule == "authorizations-per-ip"
