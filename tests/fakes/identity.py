@@ -489,7 +489,7 @@ class IdentityState:
         self.locks.append(name)
 
 
-class IdentityTransactions(FakeTransactions[IdentityState]):
+class MemoryIdentityTransactions(FakeTransactions[IdentityState]):
     """``FakeTransactions`` that run ``on_commit`` callbacks after a commit
     (a rollback forgets them, with everything else)."""
 

@@ -31,7 +31,7 @@ from tests.fakes.identity import (
     FakeHasher,
     FakePostbox,
     IdentityState,
-    IdentityTransactions,
+    MemoryIdentityTransactions,
     account,
 )
 
@@ -84,7 +84,7 @@ class NoDeliveries:
 @dataclass
 class World:
     clock: Clock = field(default_factory=Clock)
-    uow: IdentityTransactions = field(default_factory=IdentityTransactions)
+    uow: MemoryIdentityTransactions = field(default_factory=MemoryIdentityTransactions)
     hasher: FakeHasher = field(default_factory=FakeHasher)
     postbox: FakePostbox = field(default_factory=FakePostbox)
     rules: Rules = field(
