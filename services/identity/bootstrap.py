@@ -11,12 +11,7 @@ from services.identity.adapters import at_rest, instance_secrets, messaging
 from services.identity.adapters.agency_lookup import agency_finder
 from services.identity.adapters.logout_outbox import logout_deliveries
 from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_slots
-from services.identity.adapters.repositories import SqlAssertionLedger
-from services.identity.adapters.token_work import (
-    key_transactions,
-    ticket_transactions,
-    token_transactions,
-)
+from services.identity.adapters.repositories import EngineAssertionLedger
 from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
 from services.identity.domain.lockout import LockoutPolicy
@@ -58,7 +53,6 @@ from services.identity.web.userinfo import UserInfo
 from services.runtime import bootstrap, container, sealing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.config import PlatformSettings
-from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.errors import StartupError
 from services.runtime.keys import KeyCache
@@ -87,8 +81,8 @@ class Identity:
     def purge_used_assertions(self) -> int:
         """Forget client-assertion ids whose assertions have expired (a replay
         of those is refused by their own ``exp``)."""
-        with transaction(self.database.sessions) as session:
-            return SqlAssertionLedger(session).purge(utcnow())
+        with identity_transactions(self.database.sessions)() as uow:
+            return uow.assertions.purge(utcnow())
 
 
 def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
@@ -99,7 +93,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
     sessions.configure(info={sealing.SESSION_KEY: sealer})
     at_rest.open_sealed(sessions, sealer)  # stops the start if the key is wrong or missing
     keys = KeyStore(
-        key_transactions(sessions, sealer),
+        identity_transactions(sessions),  # its repositories seal with the sessions' sealer
         alg=settings.signing_alg,
         algorithms=ID_TOKEN_ALGORITHMS,
         propagation=timedelta(seconds=settings.key_propagation_seconds),
@@ -115,7 +109,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         ),
     )
     citizen_tokens = CitizenTokens(
-        token_transactions(sessions),
+        identity_transactions(sessions),
         keys,
         issuer=platform.issuer,
         salt=instance_secrets.get_or_create(sessions, "pairwise_salt"),
@@ -199,7 +193,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         tokens=tokens,
         citizen_tokens=identity.citizen_tokens,
         introspector=introspector,
-        sessions=sessions,
+        assertions=EngineAssertionLedger(identity.database.engine).first_use,
         issuer=issuer,
         token_endpoint=issuer + TOKEN_PATH,
     )
@@ -234,7 +228,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
     safeguards = Safeguards(uow, postbox, rules)
     # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
     identity.signin.lock_alert = safeguards.lock_alert
-    tickets = CodeTickets(ticket_transactions(sessions), code_key, rules.codes)
+    tickets = CodeTickets(identity_transactions(sessions), code_key, rules.codes)
     activity = AccountActivity(uow, safeguards, back_channel)
     passwords = Passwords(uow, hasher, postbox, tickets, safeguards, back_channel)
     authenticator = Authenticator(uow, code_key, safeguards)

@@ -1,4 +1,5 @@
-"""In-memory fakes of identity's token-side ports (service_layer/token_ports.py)."""
+"""In-memory fakes of identity's token-side ports (service_layer/token_ports.py)
+and of code tickets' store."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import AuditEvent, EventType
 from services.identity.domain.citizen_tokens import StoredCode, TokenRecord
+from services.identity.domain.one_time_codes import Purpose
 from services.identity.domain.signing_keys import SigningKey
+from services.identity.domain.verification_tickets import LoadedTicket
 from tests.fakes.transactions import FakeTransactions
 
 
@@ -174,6 +177,41 @@ class MemoryAssertions:
 
 
 @dataclass
+class MemoryVerificationTickets:
+    rows: dict[str, tuple[LoadedTicket, str]] = field(default_factory=dict)
+
+    def add(self, loaded: LoadedTicket, language: str) -> None:
+        assert loaded.id not in self.rows, "the primary key refuses a second row"
+        self.rows[loaded.id] = (loaded, language)
+
+    def get(self, ticket_id: str, purpose: Purpose, *, lock: bool = False) -> LoadedTicket | None:
+        found = self.rows.get(ticket_id)
+        if found is None or found[0].ticket.purpose != purpose:
+            return None
+        loaded, language = found
+        return dataclasses.replace(loaded, language=language)
+
+    def _change(self, ticket_id: str, **values: Any) -> None:
+        if ticket_id in self.rows:
+            loaded, language = self.rows[ticket_id]
+            ticket = dataclasses.replace(loaded.ticket, **values)
+            self.rows[ticket_id] = (dataclasses.replace(loaded, ticket=ticket), language)
+
+    def count_wrong(self, ticket_id: str) -> None:
+        if ticket_id in self.rows:
+            self._change(ticket_id, attempts=self.rows[ticket_id][0].ticket.attempts + 1)
+
+    def mark(self, ticket_id: str, **values: datetime) -> None:
+        self._change(ticket_id, **values)
+
+    def purge(self, expired_before: datetime) -> int:
+        gone = [k for k, (t, _) in self.rows.items() if t.ticket.expires_at < expired_before]
+        for k in gone:
+            del self.rows[k]
+        return len(gone)
+
+
+@dataclass
 class TokenState:
     """One in-memory identity store for the token side (``TokenWork`` and ``KeyWork``)."""
 
@@ -183,6 +221,9 @@ class TokenState:
     audit: MemoryAudit = field(default_factory=MemoryAudit)
     signing_keys: MemorySigningKeys = field(default_factory=MemorySigningKeys)
     assertions: MemoryAssertions = field(default_factory=MemoryAssertions)
+    verification_tickets: MemoryVerificationTickets = field(
+        default_factory=MemoryVerificationTickets
+    )
 
 
 def token_transactions() -> FakeTransactions[TokenState]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.identity.adapters.tables import metadata
-from services.identity.adapters.token_work import key_transactions
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.domain import signing_keys
 from services.identity.service_layer.keys import KeyStore
 from services.runtime import db
@@ -52,12 +52,12 @@ def test_the_store_never_signs_with_a_key_it_has_not_published_long_enough() -> 
     sessions = db.session_factory(engine)
     clock = Clock()
     KeyStore(
-        key_transactions(sessions), clock=clock
+        identity_transactions(sessions), clock=clock
     ).ensure_signing_key()  # ES256 only, served for a while
     clock.now = T0 + timedelta(days=1)
     # The operator turns on PS256 for access tokens; RS256 is advertised for ID tokens.
     store = KeyStore(
-        key_transactions(sessions),
+        identity_transactions(sessions),
         alg="PS256",
         algorithms=("ES256", "RS256"),
         propagation=PROPAGATION,

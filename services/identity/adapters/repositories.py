@@ -231,3 +231,15 @@ class SqlAssertionLedger:
             .returning(used_assertions.c.jti)
         )
         return len(result.all())
+
+
+class EngineAssertionLedger:
+    """``first_use`` on a plain connection of its own: the token endpoint's one
+    write per private_key_jwt request, without an ORM session's bookkeeping."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def first_use(self, client_id: str, jti: str, expires_at: datetime) -> bool:
+        with self._engine.begin() as connection:
+            return record_assertion(connection, client_id, jti, expires_at)

@@ -16,7 +16,11 @@ from services.identity.adapters.browser_sessions import SqlBrowserSessions
 from services.identity.adapters.consents import SqlConsents
 from services.identity.adapters.logout_outbox import SqlLogoutOutbox
 from services.identity.adapters.pending_authorizations import SqlPendingAuthorizations
-from services.identity.adapters.repositories import SqlAgencyRepository, SqlKeyRepository
+from services.identity.adapters.repositories import (
+    SqlAgencyRepository,
+    SqlAssertionLedger,
+    SqlKeyRepository,
+)
 from services.identity.adapters.signin_failures import SqlSigninFailures
 from services.identity.adapters.tables import idempotency_keys
 from services.identity.adapters.throttle_counters import SqlThrottleCounters
@@ -102,6 +106,10 @@ class SqlIdentityWork:
     @cached_property
     def signing_keys(self) -> SqlKeyRepository:
         return SqlKeyRepository(self.session)
+
+    @cached_property
+    def assertions(self) -> SqlAssertionLedger:
+        return SqlAssertionLedger(self.session)
 
     # -- the transaction itself -------------------------------------------------------
     def on_commit(self, callback: Callable[[], None]) -> None:

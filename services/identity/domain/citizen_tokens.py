@@ -148,12 +148,6 @@ def well_formed_verifier(verifier: str | None) -> bool:
     return bool(verifier) and _VERIFIER.match(verifier or "") is not None
 
 
-def at_hash(token: str) -> str:
-    """``at_hash`` (OIDC Core §3.1.3.6): left half of SHA-256, base64url."""
-    digest = hashlib.sha256(token.encode()).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).decode().rstrip("=")
-
-
 def narrowed_scopes(
     granted: str, registered: tuple[str, ...], asked: str | None
 ) -> tuple[str, ...]:

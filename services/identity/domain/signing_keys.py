@@ -17,7 +17,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm, RSAPSSAlgorithm
+from joserfc.jwk import ECKey, RSAKey
 
 from services.runtime.errors import FailedPrecondition
 
@@ -49,13 +49,13 @@ def generate(alg: str, now: datetime) -> SigningKey:
     if alg not in SIGNING_ALGORITHMS:
         raise ValueError(f"unsupported signing algorithm {alg}")
     private: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    jwk: dict[str, Any]
     if alg == "ES256":
         private = ec.generate_private_key(ec.SECP256R1())
-        jwk = ECAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        jwk = dict(ECKey.import_key(private.public_key()).as_dict())
     else:
         private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-        algo = RSAPSSAlgorithm if alg == "PS256" else RSAAlgorithm
-        jwk = algo.to_jwk(private.public_key(), as_dict=True)
+        jwk = dict(RSAKey.import_key(private.public_key()).as_dict())
     kid = f"{now:%Y%m%d}-{secrets.token_hex(6)}"
     jwk.update({"kid": kid, "alg": alg, "use": "sig"})
     pem = private.private_bytes(
@@ -102,8 +102,9 @@ def jwks(keys: Sequence[SigningKey], now: datetime) -> dict[str, Any]:
     published = sorted(
         (k for k in keys if k.published_at(now)), key=lambda k: k.created_at, reverse=True
     )
-    # pyjwt adds key_ops to RSA keys; RFC 7517 section 4.3 says not to publish it
-    # beside use, and strict relying parties (cryptojwt) refuse the whole JWKS.
+    # RSA keys made by earlier versions (with pyjwt) carry key_ops; RFC 7517 section
+    # 4.3 says not to publish it beside use, and strict relying parties (cryptojwt)
+    # refuse the whole JWKS.
     return {"keys": [{n: v for n, v in k.public_jwk.items() if n != "key_ops"} for k in published]}
 
 

@@ -23,7 +23,7 @@ from services.identity.domain.clock import utcnow
 from services.identity.domain.one_time_codes import Check, CodePolicy, Purpose, Ticket
 from services.identity.domain.verification_tickets import LoadedTicket
 from services.identity.service_layer.audit_trail import Where
-from services.identity.service_layer.token_ports import AuditRecorder
+from services.identity.service_layer.token_ports import AuditRecorder, VerificationTicketStore
 from services.runtime.unit_of_work import Transactions
 
 # Kept importable from here: the account use cases name it with CodeTickets.
@@ -34,22 +34,6 @@ _TICKET = re.compile(r"tkt_[A-Za-z0-9_-]{20,60}")
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-class VerificationTicketStore(Protocol):
-    def add(self, loaded: LoadedTicket, language: str) -> None: ...
-
-    def get(self, ticket_id: str, purpose: Purpose, *, lock: bool = False) -> LoadedTicket | None:
-        """With ``lock``, held until the transaction ends."""
-        ...
-
-    def count_wrong(self, ticket_id: str) -> None:
-        """One more wrong attempt."""
-        ...
-
-    def mark(self, ticket_id: str, **values: datetime) -> None: ...
-
-    def purge(self, expired_before: datetime) -> int: ...
 
 
 class TicketWork(Protocol):

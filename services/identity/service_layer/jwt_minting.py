@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol
 
+from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 
 from services.identity.domain.agencies import Agency
-from services.identity.domain.citizen_tokens import Grant, at_hash
+from services.identity.domain.citizen_tokens import Grant
 from services.identity.service_layer.keys import Signer
 from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
 
@@ -73,19 +74,29 @@ class CitizenJwts:
     ) -> str:
         """``released``: the personal claims asked for the ID token and consented."""
         iat = int(now.timestamp())
+        signer = self._keys.signer(agency.id_token_alg)
         claims: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,
             "aud": agency.client_id,
             "iat": iat,
             "exp": iat + self._id_ttl,
-            "at_hash": at_hash(access_token),
+            "at_hash": at_hash(access_token, signer.alg),
             **_session_claims(grant),
         }
         if nonce:
             claims["nonce"] = nonce
         claims.update(released)
-        return sign(self._keys.signer(agency.id_token_alg), claims, "JWT")
+        return sign(signer, claims, "JWT")
+
+
+def at_hash(access_token: str, alg: str) -> str:
+    """OIDC Core §3.1.3.6: the left half of the access token's hash, with the
+    hash of the ID token's algorithm (SHA-256 for every algorithm identity signs with)."""
+    half = create_half_hash(access_token, alg)
+    if half is None:
+        raise ValueError(f"no at_hash for algorithm {alg}")
+    return bytes(half).decode("ascii")
 
 
 def _session_claims(grant: Grant) -> dict[str, Any]:

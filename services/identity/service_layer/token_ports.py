@@ -17,7 +17,9 @@ from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.domain.citizen_tokens import StoredCode, TokenRecord
+from services.identity.domain.one_time_codes import Purpose
 from services.identity.domain.signing_keys import SigningKey
+from services.identity.domain.verification_tickets import LoadedTicket
 
 
 class AuthorizationCodeStore(Protocol):
@@ -61,6 +63,24 @@ class UserTokenStore(Protocol):
     def clients_of_sessions(self, sids: Sequence[str]) -> dict[str, list[str]]:
         """The agencies that received tokens in each of ``sids``."""
         ...
+
+
+class VerificationTicketStore(Protocol):
+    """Code tickets (``code_tickets.py``)."""
+
+    def add(self, loaded: LoadedTicket, language: str) -> None: ...
+
+    def get(self, ticket_id: str, purpose: Purpose, *, lock: bool = False) -> LoadedTicket | None:
+        """With ``lock``, held until the transaction ends."""
+        ...
+
+    def count_wrong(self, ticket_id: str) -> None:
+        """One more wrong attempt."""
+        ...
+
+    def mark(self, ticket_id: str, **values: datetime) -> None: ...
+
+    def purge(self, expired_before: datetime) -> int: ...
 
 
 class AccountReader(Protocol):

@@ -27,11 +27,12 @@ from services.identity.service_layer.account_ports import (
     SigninFailures,
     ThrottleCounters,
 )
-from services.identity.service_layer.code_tickets import VerificationTicketStore
 from services.identity.service_layer.token_ports import (
+    AssertionLedger,
     AuthorizationCodeStore,
     SigningKeyStore,
     UserTokenStore,
+    VerificationTicketStore,
 )
 from services.runtime.idempotency import IdempotencyStore
 from services.runtime.unit_of_work import Transactions
@@ -90,6 +91,9 @@ class IdentityWork(Protocol):
 
     @property
     def signing_keys(self) -> SigningKeyStore: ...
+
+    @property
+    def assertions(self) -> AssertionLedger: ...
 
     # -- the transaction itself -------------------------------------------------------
     def on_commit(self, callback: Callable[[], None]) -> None:

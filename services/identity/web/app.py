@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from authlib.oidc.discovery import OpenIDProviderMetadata
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,55 +38,61 @@ FormHandler = Callable[[dict[str, str], Mapping[str, str]], tuple[int, Any, list
 
 
 def metadata(issuer: str, languages: tuple[str, ...] = ("en", "zh-Hans")) -> dict[str, Any]:
-    """OpenID Provider metadata (OIDC Discovery 1.0, RFC 8414): only what works."""
-    return {
-        "issuer": issuer,
-        "authorization_endpoint": issuer + AUTHORIZE_PATH,
-        "token_endpoint": issuer + TOKEN_PATH,
-        "userinfo_endpoint": issuer + USERINFO_PATH,
-        "jwks_uri": issuer + JWKS_PATH,
-        "revocation_endpoint": issuer + REVOKE_PATH,
-        "introspection_endpoint": issuer + INTROSPECT_PATH,
-        "end_session_endpoint": issuer + LOGOUT_PATH,
-        "scopes_supported": list(KNOWN_SCOPES),
-        "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
-        "acr_values_supported": list(assurance.LEVELS),
-        "subject_types_supported": ["pairwise", "public"],
-        "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            "none",
-        ],
-        "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "private_key_jwt",
-        ],
-        "code_challenge_methods_supported": ["S256"],
-        "claims_supported": list(SUPPORTED_CLAIMS),
-        "claims_parameter_supported": True,
-        "request_parameter_supported": False,
-        "request_uri_parameter_supported": False,
-        "require_request_uri_registration": False,
-        "prompt_values_supported": sorted(SUPPORTED_PROMPTS),
-        "display_values_supported": sorted(DISPLAYS),
-        "ui_locales_supported": list(languages),
-        "authorization_response_iss_parameter_supported": True,
-        "backchannel_logout_supported": True,
-        "backchannel_logout_session_supported": True,
-        "frontchannel_logout_supported": False,
-    }
+    """OpenID Provider metadata (OIDC Discovery 1.0, RFC 8414): only what works,
+    checked by authlib's ``OpenIDProviderMetadata`` (which extends RFC 8414's
+    ``AuthorizationServerMetadata``) so a wrong value stops the start."""
+    document = OpenIDProviderMetadata(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": issuer + AUTHORIZE_PATH,
+            "token_endpoint": issuer + TOKEN_PATH,
+            "userinfo_endpoint": issuer + USERINFO_PATH,
+            "jwks_uri": issuer + JWKS_PATH,
+            "revocation_endpoint": issuer + REVOKE_PATH,
+            "introspection_endpoint": issuer + INTROSPECT_PATH,
+            "end_session_endpoint": issuer + LOGOUT_PATH,
+            "scopes_supported": list(KNOWN_SCOPES),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "acr_values_supported": list(assurance.LEVELS),
+            "subject_types_supported": ["pairwise", "public"],
+            "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": list(ASSERTION_ALGORITHMS),
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ],
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": list(SUPPORTED_CLAIMS),
+            "claims_parameter_supported": True,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+            "require_request_uri_registration": False,
+            "prompt_values_supported": sorted(SUPPORTED_PROMPTS),
+            "display_values_supported": sorted(DISPLAYS),
+            "ui_locales_supported": list(languages),
+            "authorization_response_iss_parameter_supported": True,
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "frontchannel_logout_supported": False,
+        }
+    )
+    document.validate()
+    return dict(document)
 
 
 def _oauth_error(description: str, status: int = 400) -> JSONResponse:

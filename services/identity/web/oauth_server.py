@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,6 @@ from authlib.oauth2.rfc6749.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
-    OAuth2Error,
     UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
@@ -31,10 +30,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
-from services.identity.adapters.repositories import record_assertion
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
@@ -42,6 +38,12 @@ from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens, GrantError, TokenSet
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.tokens import AccessTokenIssuer
+from services.identity.web.oauth_endpoints import (
+    ALL_METHODS,
+    CONFIDENTIAL_METHODS,
+    Introspection,
+    Revocation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,9 @@ CLOCK_LEEWAY = 30
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 Response = tuple[int, dict[str, Any], list[tuple[str, str]]]
+# Records a client assertion's (client_id, jti) until it expires; False if seen
+# before (``AssertionLedger.first_use``: one short write per token request).
+FirstUse = Callable[[str, str, datetime], bool]
 
 
 class AgencyClient(ClientMixin):  # type: ignore[misc]
@@ -109,10 +114,10 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, audiences: list[str], sessions: sessionmaker[Session]) -> None:
+    def __init__(self, audiences: list[str], first_use: FirstUse) -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
         self._audiences = audiences
-        self._engine: Engine = sessions.kw["bind"]
+        self._first_use = first_use
 
     def get_audiences(self) -> list[str]:
         return self._audiences
@@ -147,18 +152,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         if not isinstance(jti, str) or not 0 < len(jti) <= 255:
             return False
         expires = datetime.fromtimestamp(float(claims["exp"]) + CLOCK_LEEWAY, tz=UTC)
-        with self._engine.begin() as connection:  # one short write, no ORM session
-            return record_assertion(connection, str(claims["sub"]), jti, expires)
+        return self._first_use(str(claims["sub"]), jti, expires)
 
 
 @functools.lru_cache(maxsize=1024)
 def _key_set(jwks_json: str) -> KeySet:
     """Parsed once per distinct JWK Set: keyed by content, so a changed set is parsed anew."""
     return KeySet.import_key_set(json.loads(jwks_json))
-
-
-CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
-ALL_METHODS = (*CONFIDENTIAL_METHODS, "none")
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -236,7 +236,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         tokens: AccessTokenIssuer,
         citizen_tokens: CitizenTokens,
         introspector: Introspector,
-        sessions: sessionmaker[Session],
+        assertions: FirstUse,
         issuer: str,
         token_endpoint: str,
     ) -> None:
@@ -244,14 +244,15 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         self._registry = registry
         self._tokens = tokens
         self.citizen_tokens = citizen_tokens
-        self._introspector = introspector
         self.token_endpoint = token_endpoint
         self.register_grant(ClientCredentials)
         self.register_grant(AuthorizationCode)
         self.register_grant(RefreshToken)
+        self.register_endpoint(Revocation(self, citizen_tokens))
+        self.register_endpoint(Introspection(self, introspector))
         self.register_client_auth_method(
             PrivateKeyJwt.CLIENT_AUTH_METHOD,
-            PrivateKeyJwt([issuer, token_endpoint], sessions),
+            PrivateKeyJwt([issuer, token_endpoint], assertions),
         )
         self.register_token_generator("default", self._generate)
 
@@ -296,38 +297,18 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         )
         return result
 
-    def _authenticated(
-        self,
-        form: dict[str, str],
-        headers: Mapping[str, str],
-        methods: tuple[str, ...],
-        endpoint: str,
-    ) -> AgencyClient:
-        request = FormRequest(self.token_endpoint, form, headers)
-        client: AgencyClient = self.authenticate_client(request, list(methods), endpoint)
-        return client
-
     def revocation_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         """RFC 7009: 200 whether or not the token was known; 401 for a bad client."""
-        try:
-            client = self._authenticated(form, headers, ALL_METHODS, "revocation")
-            token = form.get("token")
-            if not token:
-                raise InvalidRequestError(description="token is required")
-            self.citizen_tokens.revoke(token, client.agency.client_id, form.get("token_type_hint"))
-        except OAuth2Error as error:
-            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
-        return self.handle_response(200, {}, [])
+        return self._endpoint_response(Revocation.ENDPOINT_NAME, form, headers)
 
     def introspection_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         """RFC 7662, for confidential agencies about their own tokens."""
-        try:
-            client = self._authenticated(form, headers, CONFIDENTIAL_METHODS, "introspection")
-            token = form.get("token")
-            if not token:
-                raise InvalidRequestError(description="token is required")
-        except OAuth2Error as error:
-            return self.handle_error_response(None, error)  # type: ignore[no-any-return]
-        return self.handle_response(
-            200, self._introspector.introspect(token, client.agency.client_id), []
+        return self._endpoint_response(Introspection.ENDPOINT_NAME, form, headers)
+
+    def _endpoint_response(
+        self, name: str, form: dict[str, str], headers: Mapping[str, str]
+    ) -> Response:
+        result: Response = self.create_endpoint_response(
+            name, FormRequest(self.token_endpoint, form, headers)
         )
+        return result

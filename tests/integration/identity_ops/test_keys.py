@@ -18,13 +18,13 @@ from services.identity.adapters import audit_log
 from services.identity.adapters.accounts import SqlAccountRepository
 from services.identity.adapters.audit_log import AuditFilter
 from services.identity.adapters.tables import accounts, instance_secrets, signing_keys
-from services.identity.adapters.token_work import key_transactions
+from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import MIGRATIONS, open_identity
 from services.identity.domain.agencies import Agency, register
 from services.identity.service_layer.keys import KeyStore, longest_token
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
-from services.runtime import bootstrap
+from services.runtime import bootstrap, sealing
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import FailedPrecondition, StartupError, Unauthenticated
@@ -84,7 +84,7 @@ def test_rotation_publishes_first_signs_later_and_unpublishes_after_expiry(
     fresh: bootstrap.Database,
 ) -> None:
     clock = Clock()
-    store = KeyStore(key_transactions(fresh.sessions), clock=clock, refresh_seconds=3600)
+    store = KeyStore(identity_transactions(fresh.sessions), clock=clock, refresh_seconds=3600)
     store.ensure_signing_key()
     old = store.signer().kid
     issuer = AccessTokenIssuer(store, issuer=ISSUER, ttl_seconds=300, clock=clock.timestamp)
@@ -123,7 +123,7 @@ def test_rotation_publishes_first_signs_later_and_unpublishes_after_expiry(
 
 def test_unpublish_waits_for_the_longest_token_plus_leeway(fresh: bootstrap.Database) -> None:
     clock = Clock()
-    store = KeyStore(key_transactions(fresh.sessions), clock=clock)
+    store = KeyStore(identity_transactions(fresh.sessions), clock=clock)
     store.ensure_signing_key()
     (rotation,) = store.rotate(longest_token=longest_token(3600), propagation=PROPAGATION)
     assert rotation.retired.retires_at == T0 + PROPAGATION
@@ -133,7 +133,7 @@ def test_unpublish_waits_for_the_longest_token_plus_leeway(fresh: bootstrap.Data
 
 def test_a_second_rotation_waits_for_the_first(fresh: bootstrap.Database) -> None:
     clock = Clock()
-    store = KeyStore(key_transactions(fresh.sessions), clock=clock)
+    store = KeyStore(identity_transactions(fresh.sessions), clock=clock)
     store.ensure_signing_key()
     store.rotate(longest_token=longest_token(300), propagation=PROPAGATION)
     with pytest.raises(FailedPrecondition, match="under way"):
@@ -232,7 +232,8 @@ def test_keys_sealed_by_an_earlier_version_refuse_a_wrong_key_before_it_is_recor
     """An earlier version sealed signing keys but kept no check value: the first
     start with a wrong key must not record that key as the right one."""
     _clear_sealing(fresh)
-    KeyStore(key_transactions(fresh.sessions, Sealer.from_setting(KEK, "K"))).ensure_signing_key()
+    fresh.sessions.configure(info={sealing.SESSION_KEY: Sealer.from_setting(KEK, "K")})
+    KeyStore(identity_transactions(fresh.sessions)).ensure_signing_key()
     platform = PlatformSettings(issuer=ISSUER, var_dir=tmp_path)
     wrong = base64.b64encode(os.urandom(32)).decode()
     with pytest.raises(StartupError, match="is not the key it was sealed with"):

@@ -9,7 +9,8 @@ import pytest
 from joserfc import jws
 
 from services.identity.domain.audit import EventType
-from services.identity.domain.citizen_tokens import GrantError, at_hash, hash_value
+from services.identity.domain.citizen_tokens import GrantError, hash_value
+from services.identity.service_layer.jwt_minting import at_hash
 from tests.unit.identity.token_world import (
     CITIZEN_SCOPES,
     REDIRECT_URI,
@@ -49,7 +50,7 @@ def test_a_code_redeemed_with_its_verifier_gives_signed_tokens_and_records_them(
     id_claims = claims_of(issued.id_token or "")
     assert id_claims["aud"] == "ag_one"
     assert id_claims["nonce"] == "n-1"
-    assert id_claims["at_hash"] == at_hash(issued.access_token)
+    assert id_claims["at_hash"] == at_hash(issued.access_token, "ES256")
     assert issued.scope == " ".join(CITIZEN_SCOPES)
     assert issued.refresh_token
     assert issued.refresh_token.startswith("rt_")
