@@ -16,7 +16,6 @@ from services.payments.adapters.unit_of_work import SqlPaymentsTransactions
 from services.payments.adapters.webhooks_sql import secret_lookup
 from services.payments.api.grpc import POLICY, PaymentsServicer, RateLimits, payments_service
 from services.payments.service_layer.checkout import Checkout
-from services.payments.service_layer.clock import Clock
 from services.payments.service_layer.page_links import PageLinks
 from services.payments.service_layer.payments import PaymentsService
 from services.payments.service_layer.providers import Providers
@@ -27,6 +26,7 @@ from services.payments.service_layer.unit_of_work import PaymentsTransactions
 from services.payments.settings import PaymentsSettings
 from services.payments.web.app import PaymentPages, create_app
 from services.runtime import bootstrap, rate_limit, sealing, webhooks
+from services.runtime.clock import Clock
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
 from services.runtime.keys import JwksFetcher

@@ -23,7 +23,7 @@ from gaap_client import GaapClient, OpenIdClient, PendingSignIn
 from services.demo_app.domain.applications import Application, State, new_ids, validate
 from services.demo_app.service_layer.notices import CONFIRMATION_EMAIL, CONFIRMATION_SMS
 from services.demo_app.service_layer.unit_of_work import DemoTransactions
-from services.runtime.db_types import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.errors import NotFound
 
 log = logging.getLogger(__name__)

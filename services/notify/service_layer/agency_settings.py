@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.notify.domain.agency_settings import AgencySettings, Defaults, settings_from
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.recipients import valid_region
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, Replay, run_once
 

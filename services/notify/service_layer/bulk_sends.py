@@ -11,10 +11,10 @@ from services.notify.domain import notifications as rules
 from services.notify.domain import placeholders, sends
 from services.notify.domain.agency_settings import Defaults, settings_from
 from services.notify.domain.bulk_sends import BulkSend, Row, parse_rows
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.statuses import CREATED
 from services.notify.service_layer.template_cache import required
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound, ResourceExhausted
 from services.runtime.idempotency import Keyed, Replay, replay_or_raise, run_once

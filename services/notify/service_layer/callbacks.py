@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from services.notify.domain.callbacks import Callback
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime import urls
+from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once

@@ -20,7 +20,6 @@ from opentelemetry.trace import Tracer
 
 from services.notify.domain import simulation
 from services.notify.domain import templates as template_rules
-from services.notify.domain.clock import utcnow
 from services.notify.domain.notifications import RetrySchedule
 from services.notify.domain.providers import (
     EmailMessage,
@@ -34,6 +33,7 @@ from services.notify.domain.queue import Claimed, Outcome
 from services.notify.domain.statuses import DELIVERED, TECHNICAL_FAILURE
 from services.notify.domain.templates import Template
 from services.notify.service_layer.unit_of_work import NotifyTransactions
+from services.runtime.clock import utcnow
 from services.runtime.tracing import context_from
 
 log = logging.getLogger(__name__)

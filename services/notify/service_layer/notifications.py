@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.notifications import Notification
 from services.notify.domain.paging import page_key
 from services.notify.domain.statuses import CANCELLED, CREATED
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FailedPrecondition, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.pagination import Page, PageRequest

@@ -18,7 +18,6 @@ from services.notify.domain import notifications as rules
 from services.notify.domain import sends
 from services.notify.domain import templates as template_rules
 from services.notify.domain.agency_settings import Defaults, settings_from
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.notifications import Notification
 from services.notify.domain.placeholders import Value
 from services.notify.domain.recipients import SmsRules
@@ -31,6 +30,7 @@ from services.notify.service_layer.unit_of_work import (
     SendWriter,
     SettingsLookup,
 )
+from services.runtime.clock import Clock, utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from services.runtime.idempotency import Keyed, Replay, replay_or_raise, run_once

@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 from services.notify.domain import templates as rules
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.paging import page_key
 from services.notify.domain.placeholders import Value
 from services.notify.domain.statuses import Channel
 from services.notify.domain.templates import Content, Rendered, Template
 from services.notify.service_layer.template_cache import load
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.ids import new_id

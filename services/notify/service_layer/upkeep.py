@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from services.notify.domain.clock import Clock, utcnow
 from services.notify.domain.statuses import TEMPORARY_FAILURE
 from services.notify.service_layer.unit_of_work import NotifyTransactions
+from services.runtime.clock import Clock, utcnow
 
 RECEIPT_TIMEOUT = timedelta(hours=72)  # an SMS with no receipt by then: temporary-failure
 MAINTENANCE_LOCK = "notify-maintenance"

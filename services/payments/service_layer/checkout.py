@@ -18,10 +18,10 @@ from services.payments.domain.providers import (
     operation_key,
 )
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.late_holds import LateHolds
 from services.payments.service_layer.providers import Providers
 from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FailedPrecondition, NotFound, Unavailable
 from services.runtime.unit_of_work import Transactions
 

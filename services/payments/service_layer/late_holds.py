@@ -20,9 +20,9 @@ from services.payments.domain import events
 from services.payments.domain.payments import Payment
 from services.payments.domain.providers import ProviderError, ProviderRefused, operation_key
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.providers import Providers
 from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.unit_of_work import Transactions
 
 log = logging.getLogger(__name__)

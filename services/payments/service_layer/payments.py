@@ -26,10 +26,10 @@ from services.payments.domain.refunds import Refund, RefundState, check_refund
 from services.payments.domain.views import EventRecord, PaymentFilter
 from services.payments.service_layer import reports
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.providers import Providers
 from services.payments.service_layer.reports import Report
 from services.payments.service_layer.unit_of_work import PaymentsTransactions, PaymentsWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.context import Principal
 from services.runtime.errors import (
     FailedPrecondition,

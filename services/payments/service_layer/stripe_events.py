@@ -20,8 +20,8 @@ from services.payments.domain.providers import mismatched
 from services.payments.domain.refunds import RefundState
 from services.payments.mismatches import provider_mismatch
 from services.payments.service_layer.changes import Changes
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.unit_of_work import Transactions
 
 log = logging.getLogger(__name__)

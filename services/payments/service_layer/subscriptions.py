@@ -7,9 +7,9 @@ from datetime import datetime
 
 from services.payments.domain import events
 from services.payments.domain.webhooks import MAX_SUBSCRIPTIONS, Delivery, Subscription
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.unit_of_work import PaymentsWork
 from services.runtime import urls
+from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id

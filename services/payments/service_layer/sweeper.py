@@ -34,11 +34,11 @@ from services.payments.domain.providers import ProviderError, ProviderRefused, o
 from services.payments.domain.refunds import RefundState
 from services.payments.service_layer.changes import Changes
 from services.payments.service_layer.checkout import Checkout
-from services.payments.service_layer.clock import Clock, utcnow
 from services.payments.service_layer.late_holds import LateHolds
 from services.payments.service_layer.payments import PaymentsService
 from services.payments.service_layer.providers import Providers
 from services.payments.service_layer.unit_of_work import PaymentsWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import Unavailable
 from services.runtime.unit_of_work import Transactions
 

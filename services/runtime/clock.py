@@ -1,4 +1,5 @@
-"""The time, as notify's rules and use cases read it (tests pass their own clock)."""
+"""The time as rules and use cases read it: aware UTC, and the ``Clock`` type a
+test replaces. Pure, so the domain and service layers can import it."""
 
 from __future__ import annotations
 
