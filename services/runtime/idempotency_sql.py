@@ -9,16 +9,13 @@ serialises them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from services.runtime.db_types import UtcDateTime, utcnow
 from services.runtime.errors import AlreadyExists
@@ -120,23 +117,3 @@ def purge_expired(session: Session, table: sa.Table, now: datetime | None = None
         table.delete().where(table.c.expires_at <= (now or utcnow())).returning(table.c.key)
     )
     return len(result.all())
-
-
-@dataclass(frozen=True)
-class SessionWork:
-    """A transaction's session and its idempotency store: what ``run_once`` hands
-    use cases not yet on their service's unit of work."""
-
-    session: Session
-    idempotency: SqlIdempotencyKeys
-
-
-def session_work(
-    sessions: sessionmaker[Session], table: sa.Table
-) -> Callable[[], AbstractContextManager[SessionWork]]:
-    @contextmanager
-    def begin() -> Iterator[SessionWork]:
-        with sessions.begin() as session:
-            yield SessionWork(session, SqlIdempotencyKeys(session, table))
-
-    return begin
