@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from bench.harness import Session, server_process
 from bench.report import Figure
 from bench.token_endpoint import postgres_reachable, throwaway_postgres
-from services.runtime import db, webhooks
+from services.runtime import db, webhook_tables, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 
@@ -78,7 +78,7 @@ def _sender() -> webhooks.Sender:
 
 def _run(url: str, hosts: tuple[str, ...], port: int) -> float:
     metadata = sa.MetaData()
-    deliveries, attempts = webhooks.define_tables(metadata)
+    deliveries, attempts = webhook_tables.define_tables(metadata)
     engine = db.create_engine(url)
     metadata.create_all(engine)
     sessions = db.session_factory(engine)

@@ -32,7 +32,7 @@ from services.notify.service_layer.unit_of_work import NotifyTransactions
 from services.notify.service_layer.upkeep import Upkeep
 from services.notify.settings import NotifySettings
 from services.notify.web.receipts import receipt_routes
-from services.runtime import bootstrap, egress_http, rate_limit, webhooks
+from services.runtime import bootstrap, egress_http, rate_limit, webhook_signing, webhooks
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
 from services.runtime.egress import PUBLIC_ONLY, Egress
@@ -104,7 +104,7 @@ def open_notify(
         ),
         bulk_sends=BulkSendService(uow, limiter, limit, defaults),
         notifications=NotificationService(uow),
-        callbacks=CallbackService(uow, platform.egress, webhooks.new_secret),
+        callbacks=CallbackService(uow, platform.egress, webhook_signing.new_secret),
         agency_settings=AgencySettingsService(uow, defaults),
         upkeep=Upkeep(uow, timedelta(days=settings.retention_days)),
         outbox=callback_sql.outbox(

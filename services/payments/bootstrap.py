@@ -25,7 +25,7 @@ from services.payments.service_layer.sweeper import Sweeper
 from services.payments.service_layer.unit_of_work import PaymentsTransactions
 from services.payments.settings import PaymentsSettings
 from services.payments.web.app import PaymentPages, create_app
-from services.runtime import bootstrap, rate_limit, sealing, webhooks
+from services.runtime import bootstrap, rate_limit, sealing, webhook_signing, webhooks
 from services.runtime.clock import Clock
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
@@ -114,7 +114,7 @@ def open_payments(
         payments=payments,
         checkout=checkout,
         subscriptions=WebhookSubscriptions(
-            uow, egress=platform.egress, new_secret=webhooks.new_secret, clock=clock
+            uow, egress=platform.egress, new_secret=webhook_signing.new_secret, clock=clock
         ),
         outbox=outbox,
         sweeper=Sweeper(uow, providers, payments, checkout, clock=clock),

@@ -1,13 +1,5 @@
-"""Signed webhooks: the ``Gaap-Signature`` header and a durable delivery outbox.
-
-Signature (payments' agency webhooks, notify's status callbacks)::
-
-    Gaap-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
-
-A receiver recomputes the HMAC over the raw body, compares in constant time and
-rejects timestamps outside its tolerance (five minutes), so a captured request
-cannot be replayed later. Several ``v1=`` values may appear during secret
-rotation.
+"""A durable delivery outbox for signed webhooks (the signature itself is
+``webhook_signing.py``; the tables ``webhook_tables.py``).
 
 Delivery: a service writes a row with ``Outbox.enqueue`` in the same transaction
 as the change it reports (so an accepted change always gets its webhook), and a
@@ -43,11 +35,8 @@ they are retried then.
 from __future__ import annotations
 
 import contextvars
-import hashlib
-import hmac
 import json
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -63,102 +52,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.runtime import egress_http
 from services.runtime.db import transaction
-from services.runtime.db_types import UtcDateTime, utcnow
+from services.runtime.db_types import utcnow
 from services.runtime.egress import PUBLIC_ONLY, Egress
+from services.runtime.webhook_signing import SIGNATURE_HEADER, sign
 
 log = logging.getLogger(__name__)
-
-SIGNATURE_HEADER = "Gaap-Signature"
-DEFAULT_TOLERANCE = 300
-
-
-def new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
-
-
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-def verify(
-    secret: str,
-    header: str,
-    body: bytes,
-    *,
-    tolerance: int = DEFAULT_TOLERANCE,
-    now: float | None = None,
-) -> bool:
-    """True if ``header`` signs ``body`` with ``secret`` within ``tolerance`` seconds."""
-    timestamp: int | None = None
-    candidates: list[str] = []
-    for part in header.split(","):
-        name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
-            timestamp = int(value)
-        elif name == "v1":
-            candidates.append(value)
-    if timestamp is None or not candidates:
-        return False
-    if abs((time.time() if now is None else now) - timestamp) > tolerance:
-        return False
-    expected = sign(secret, body, timestamp).partition(",v1=")[2]
-    return any(hmac.compare_digest(expected, c) for c in candidates)
-
-
-# -- the outbox -------------------------------------------------------------------
-
-DELIVERIES = "webhook_deliveries"
-ATTEMPTS = "webhook_attempts"
-
-
-def define_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
-    deliveries = sa.Table(DELIVERIES, metadata, *_delivery_columns())
-    attempts = sa.Table(ATTEMPTS, metadata, *_attempt_columns())
-    # The same indexes create_tables makes, so the code declares the whole schema.
-    sa.Index(f"ix_{DELIVERIES}_due", deliveries.c.state, deliveries.c.next_attempt_at)
-    sa.Index(f"ix_{DELIVERIES}_subscription", deliveries.c.subscription_id, deliveries.c.created_at)
-    sa.Index(f"ix_{ATTEMPTS}_delivery", attempts.c.delivery_id, attempts.c.attempted_at)
-    return deliveries, attempts
-
-
-def create_tables(op: Any) -> None:
-    """For a service's Alembic migration: ``webhooks.create_tables(op)``."""
-    op.create_table(DELIVERIES, *_delivery_columns())
-    op.create_index(f"ix_{DELIVERIES}_due", DELIVERIES, ["state", "next_attempt_at"])
-    op.create_index(f"ix_{DELIVERIES}_subscription", DELIVERIES, ["subscription_id", "created_at"])
-    op.create_table(ATTEMPTS, *_attempt_columns())
-    op.create_index(f"ix_{ATTEMPTS}_delivery", ATTEMPTS, ["delivery_id", "attempted_at"])
-
-
-def _delivery_columns() -> list[Any]:
-    return [
-        sa.Column("id", sa.String(40), primary_key=True),
-        sa.Column("tenant", sa.String(64), nullable=False),
-        sa.Column("subscription_id", sa.String(64), nullable=False),
-        sa.Column("url", sa.String(2000), nullable=False),
-        sa.Column("event_id", sa.String(64), nullable=False),
-        sa.Column("event_type", sa.String(64), nullable=False),
-        sa.Column("body", sa.LargeBinary, nullable=False),
-        # pending -> succeeded | failed (gave up)
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("attempts", sa.Integer, nullable=False),
-        sa.Column("next_attempt_at", UtcDateTime, nullable=False),
-        sa.Column("created_at", UtcDateTime, nullable=False),
-        sa.Column("finished_at", UtcDateTime),
-    ]
-
-
-def _attempt_columns() -> list[Any]:
-    return [
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("delivery_id", sa.String(40), nullable=False),
-        sa.Column("attempted_at", UtcDateTime, nullable=False),
-        sa.Column("status_code", sa.Integer),
-        sa.Column("error", sa.String(500)),
-        sa.Column("duration_ms", sa.Integer, nullable=False),
-    ]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,14 @@ import redis
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.runtime import db, idempotency, idempotency_sql, webhooks
+from services.runtime import (
+    db,
+    idempotency,
+    idempotency_sql,
+    webhook_signing,
+    webhook_tables,
+    webhooks,
+)
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import LOOPBACK, Egress
@@ -32,7 +39,7 @@ from services.runtime.rate_limit import Limit, LocalRateLimiter, RedisRateLimite
 def sessions(database_url: str) -> Iterator[tuple[sessionmaker[Session], dict[str, sa.Table]]]:
     metadata = sa.MetaData()
     keys = idempotency_sql.define_table(metadata)
-    deliveries, attempts = webhooks.define_tables(metadata)
+    deliveries, attempts = webhook_tables.define_tables(metadata)
     effects = sa.Table("effects", metadata, sa.Column("id", sa.String(40), primary_key=True))
     engine = db.create_engine(database_url)
     metadata.create_all(engine)
@@ -223,18 +230,18 @@ def independent_verify(secret: str, header: str, body: bytes, tolerance: int = 3
 
 
 def test_signature_round_trip_and_replay_window() -> None:
-    secret = webhooks.new_secret()
+    secret = webhook_signing.new_secret()
     body = b'{"type":"payment.succeeded"}'
-    header = webhooks.sign(secret, body)
+    header = webhook_signing.sign(secret, body)
     assert independent_verify(secret, header, body)
-    assert webhooks.verify(secret, header, body)
-    assert not webhooks.verify(secret, header, body + b" ")
-    assert not webhooks.verify("whsec_other", header, body)
-    old = webhooks.sign(secret, body, int(time.time()) - 301)
-    assert not webhooks.verify(secret, old, body)
-    assert not webhooks.verify(secret, "t=abc,v1=00", body)
+    assert webhook_signing.verify(secret, header, body)
+    assert not webhook_signing.verify(secret, header, body + b" ")
+    assert not webhook_signing.verify("whsec_other", header, body)
+    old = webhook_signing.sign(secret, body, int(time.time()) - 301)
+    assert not webhook_signing.verify(secret, old, body)
+    assert not webhook_signing.verify(secret, "t=abc,v1=00", body)
     rotated = header + ",v1=" + "0" * 64
-    assert webhooks.verify(secret, rotated, body)
+    assert webhook_signing.verify(secret, rotated, body)
 
 
 class _Receiver:
@@ -316,7 +323,7 @@ def test_outbox_retries_on_schedule_records_attempts_and_signs(
 ) -> None:
     factory, tables = sessions
     now = [utcnow()]
-    secret = webhooks.new_secret()
+    secret = webhook_signing.new_secret()
     outbox = _outbox(factory, tables, secret, now)
     delivery = _enqueue(factory, tables, receiver.url, now[0])
     receiver.codes = [500, 503]
@@ -345,7 +352,7 @@ def test_outbox_gives_up_after_the_schedule_and_on_final_client_errors(
 ) -> None:
     factory, tables = sessions
     now = [utcnow() + timedelta(days=1)]
-    outbox = _outbox(factory, tables, webhooks.new_secret(), now, retry_client_errors=False)
+    outbox = _outbox(factory, tables, webhook_signing.new_secret(), now, retry_client_errors=False)
     gone = _enqueue(factory, tables, receiver.url, now[0])
     receiver.codes = [404]
     outbox.deliver_due()

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.notify.adapters.sms_http import HttpSmsProvider
 from services.notify.domain.providers import RetryableError, SmsMessage
 from services.payments.domain import events
-from services.runtime import db, egress_http, urls, webhooks
+from services.runtime import db, egress_http, urls, webhook_tables, webhooks
 from services.runtime.config import PlatformSettings
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
@@ -149,7 +149,7 @@ LOCAL = Egress.from_setting(LOOPBACK, resolver=names_to_loopback)
 @pytest.fixture(scope="module")
 def outbox_db(database_url: str) -> Iterator[tuple[sessionmaker[Session], sa.Table, sa.Table]]:
     metadata = sa.MetaData()
-    deliveries, attempts = webhooks.define_tables(metadata)
+    deliveries, attempts = webhook_tables.define_tables(metadata)
     if database_url.startswith("sqlite"):
         fresh: Any = contextlib.nullcontext(for_service(database_url, "outbound"))
     else:

@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.runtime import db, egress_http, webhooks
+from services.runtime import db, egress_http, webhook_tables, webhooks
 from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import (
@@ -55,7 +55,7 @@ def until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
 @pytest.fixture(scope="module")
 def tables(database_url: str) -> Iterator[Tables]:
     metadata = sa.MetaData()
-    deliveries, attempts = webhooks.define_tables(metadata)
+    deliveries, attempts = webhook_tables.define_tables(metadata)
     engine = db.create_engine(database_url)
     metadata.create_all(engine)
     yield db.session_factory(engine), deliveries, attempts

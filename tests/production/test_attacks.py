@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from starlette.routing import Route
 
 from services.payments.adapters import tables as payment_tables
-from services.runtime import webhooks
+from services.runtime import webhook_signing
 from tests.integration.payments.support import MAGIC, Agency, pay_on_page, payments_service
 from tests.integration.test_grpc_auth import forge
 from tests.production.logcheck import assert_no_secrets
@@ -382,7 +382,7 @@ def test_stripe_webhooks_with_an_old_timestamp_or_a_reused_event_id_change_nothi
         body = json.dumps({"id": event_id, "type": "balance.available", "data": {}}).encode()
 
         def post(timestamp: int) -> httpx.Response:
-            header = webhooks.sign(STRIPE_SECRET, body, timestamp)
+            header = webhook_signing.sign(STRIPE_SECRET, body, timestamp)
             return httpx.post(url, content=body, headers={"stripe-signature": header})
 
         def recorded() -> int:
@@ -403,7 +403,7 @@ def test_stripe_webhooks_with_an_old_timestamp_or_a_reused_event_id_change_nothi
         assert recorded() == 1
         assert post(int(time.time())).status_code == 200
         assert recorded() == 1
-        tampered = webhooks.sign(STRIPE_SECRET, body, int(time.time()))
+        tampered = webhook_signing.sign(STRIPE_SECRET, body, int(time.time()))
         forged_body = body.replace(b"balance.available", b"charge.refunded")
         response = httpx.post(url, content=forged_body, headers={"stripe-signature": tampered})
         assert response.status_code == 400

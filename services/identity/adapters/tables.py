@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency_sql, webhooks
+from services.runtime import idempotency_sql, webhook_tables
 from services.runtime.db import new_metadata
 from services.runtime.db_types import UtcDateTime
 
@@ -262,4 +262,4 @@ signin_failures = sa.Table(
 # One row per logout token owed to an agency, written in the transaction that ends
 # the session; the shared outbox delivers it with retries. ``event_id`` is the
 # token's jti (the same on every attempt), ``body`` the pairwise subject and sid.
-backchannel_deliveries, backchannel_attempts = webhooks.define_tables(metadata)
+backchannel_deliveries, backchannel_attempts = webhook_tables.define_tables(metadata)

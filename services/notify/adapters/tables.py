@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency_sql, webhooks
+from services.runtime import idempotency_sql, webhook_tables
 from services.runtime.db_types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -113,4 +113,4 @@ daily_counts = sa.Table(
 )
 
 idempotency_keys = idempotency_sql.define_table(metadata)
-webhook_deliveries, webhook_attempts = webhooks.define_tables(metadata)
+webhook_deliveries, webhook_attempts = webhook_tables.define_tables(metadata)

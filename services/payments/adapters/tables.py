@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from services.runtime import idempotency_sql, webhooks
+from services.runtime import idempotency_sql, webhook_tables
 from services.runtime.db import new_metadata
 from services.runtime.db_types import UtcDateTime
 
@@ -147,4 +147,4 @@ sandbox_requests = sa.Table(
 )
 
 idempotency_keys = idempotency_sql.define_table(metadata)
-webhook_deliveries, webhook_attempts = webhooks.define_tables(metadata)
+webhook_deliveries, webhook_attempts = webhook_tables.define_tables(metadata)

@@ -30,7 +30,7 @@ from services.payments.domain.payments import Payment, State
 from services.payments.service_layer.checkout import Checkout
 from services.payments.service_layer.page_links import PageLinks
 from services.payments.service_layer.stripe_events import StripeEvents
-from services.runtime import webhooks
+from services.runtime import webhook_signing
 from services.runtime.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.http import build_app
 from services.runtime.pages import CsrfTokens, FieldError, Pages, browser_session, choose_language
@@ -247,7 +247,8 @@ def stripe_webhook(events: StripeEvents, secrets: Sequence[str]) -> Callable[[Re
         body = await request.body()  # at most MAX_WEBHOOK_BYTES (BodyLimit)
         header = request.headers.get(STRIPE_SIGNATURE, "")
         if not any(
-            webhooks.verify(secret, header, body, tolerance=STRIPE_TOLERANCE) for secret in secrets
+            webhook_signing.verify(secret, header, body, tolerance=STRIPE_TOLERANCE)
+            for secret in secrets
         ):
             return PlainTextResponse("invalid signature", status_code=400)
         try:

@@ -6,7 +6,7 @@ Revises: 0004
 
 from alembic import op
 
-from services.runtime import webhooks
+from services.runtime import webhook_tables
 
 revision = "0005"
 down_revision = "0004"
@@ -15,9 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    webhooks.create_tables(op)
+    webhook_tables.create_tables(op)
 
 
 def downgrade() -> None:
-    op.drop_table(webhooks.ATTEMPTS)
-    op.drop_table(webhooks.DELIVERIES)
+    op.drop_table(webhook_tables.ATTEMPTS)
+    op.drop_table(webhook_tables.DELIVERIES)

@@ -11,7 +11,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.runtime import idempotency_sql, webhooks
+from services.runtime import idempotency_sql, webhook_tables
 from services.runtime.db_types import UtcDateTime
 
 revision = "0001"
@@ -144,12 +144,12 @@ def upgrade() -> None:
         sqlite_where=sa.text("purged_at IS NULL"),
     )
     idempotency_sql.create_table(op)
-    webhooks.create_tables(op)
+    webhook_tables.create_tables(op)
 
 
 def downgrade() -> None:
-    op.drop_table(webhooks.ATTEMPTS)
-    op.drop_table(webhooks.DELIVERIES)
+    op.drop_table(webhook_tables.ATTEMPTS)
+    op.drop_table(webhook_tables.DELIVERIES)
     op.drop_table(idempotency_sql.TABLE_NAME)
     for table in reversed(_OWN):
         op.drop_table(table)

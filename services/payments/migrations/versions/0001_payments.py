@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-from services.runtime import idempotency_sql, webhooks
+from services.runtime import idempotency_sql, webhook_tables
 from services.runtime.db_types import UtcDateTime
 
 revision = "0001"
@@ -140,13 +140,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("key", name="pk_sandbox_requests"),
     )
     idempotency_sql.create_table(op)
-    webhooks.create_tables(op)
+    webhook_tables.create_tables(op)
 
 
 def downgrade() -> None:
     for table in (
-        webhooks.ATTEMPTS,
-        webhooks.DELIVERIES,
+        webhook_tables.ATTEMPTS,
+        webhook_tables.DELIVERIES,
         idempotency_sql.TABLE_NAME,
         "sandbox_requests",
         "sandbox_charges",
