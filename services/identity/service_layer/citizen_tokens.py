@@ -17,13 +17,14 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
 
-from services.identity.domain.accounts import released_claims
+from services.identity.domain.accounts import Account, released_claims
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.domain.authorization import AuthorizationRequest
@@ -52,6 +53,20 @@ from services.runtime.unit_of_work import Transactions
 
 # Kept importable from here: the token endpoint and tests use them with the use cases.
 __all__ = ["CODE_TTL", "CitizenTokens", "GrantError", "TokenSet", "hash_value", "s256"]
+
+
+class Reused(GrantError):
+    """A code or rotated refresh token presented again: what it gave is revoked
+    in the caller's unit of work, which must commit before the refusal is sent."""
+
+
+def check_verifier(stored: StoredCode, verifier: str | None) -> None:
+    """PKCE (RFC 7636 §4.6): the verifier must be well formed and match the
+    code's S256 challenge; both refusals are ``invalid_grant``."""
+    if verifier is None or not well_formed_verifier(verifier):
+        raise GrantError("invalid_grant", "a valid code_verifier (PKCE) is required")
+    if not hmac.compare_digest(s256(verifier), stored.code_challenge):
+        raise GrantError("invalid_grant", "code_verifier does not match code_challenge")
 
 
 class CitizenTokens:
@@ -124,21 +139,36 @@ class CitizenTokens:
     def redeem_code(
         self, agency: Agency, code: str, redirect_uri: str | None, verifier: str | None
     ) -> TokenSet:
+        """The whole exchange in one unit of work (the token endpoint runs the
+        same steps inside authlib's grant: ``web/oauth_grants.py``)."""
         if not code:
             raise GrantError("invalid_request", "code is required")
-        if not well_formed_verifier(verifier):
-            raise GrantError("invalid_grant", "a valid code_verifier (PKCE) is required")
-        assert verifier is not None
+        self.ready(agency)
+        with self._uow() as uow:
+            try:
+                stored = self.open_code(uow, agency, code)
+            except Reused as reused:
+                refusal = reused  # the revocation commits with the unit of work
+            else:
+                if redirect_uri != stored.redirect_uri:
+                    raise GrantError(
+                        "invalid_grant", "redirect_uri does not match the authorization"
+                    )
+                check_verifier(stored, verifier)
+                return self.exchange_code(uow, agency, stored)
+        raise refusal
+
+    def open_code(self, uow: TokenWork, agency: Agency, code: str) -> StoredCode:
+        """The agency's unused, unexpired code, locked until the unit of work ends.
+
+        A second use raises ``Reused`` after revoking every token the code gave
+        (someone else may hold it): commit the unit of work, then answer."""
         now = self._clock()
         code_hash = hash_value(code)
-        self._jwts.ready(agency)
-        with self._uow() as uow:
-            stored = uow.authorization_codes.get(code_hash, lock=True)
-            if stored is None or stored.client_id != agency.client_id:
-                raise GrantError("invalid_grant", "unknown authorization code")
-            if stored.used_at is None:
-                return self._redeem(uow, agency, stored, redirect_uri, verifier, now)
-            # A second use: someone else may hold the code. Revoke what it gave.
+        stored = uow.authorization_codes.get(code_hash, lock=True)
+        if stored is None or stored.client_id != agency.client_id:
+            raise GrantError("invalid_grant", "unknown authorization code")
+        if stored.used_at is not None:
             revoked = uow.user_tokens.revoke_code(code_hash, now)
             uow.audit.record(
                 EventType.CODE_REUSED,
@@ -147,31 +177,32 @@ class CitizenTokens:
                 client_id=agency.client_id,
                 revoked_tokens=revoked,
             )
-        # Raised after the commit, so the revocation sticks.
-        raise GrantError("invalid_grant", "authorization code already used; its tokens are revoked")
-
-    def _redeem(
-        self,
-        uow: TokenWork,
-        agency: Agency,
-        stored: StoredCode,
-        redirect_uri: str | None,
-        verifier: str,
-        now: datetime,
-    ) -> TokenSet:
+            raise Reused("invalid_grant", "authorization code already used; its tokens are revoked")
         if stored.expires_at <= now:
             raise GrantError("invalid_grant", "authorization code expired")
-        if redirect_uri != stored.redirect_uri:
-            raise GrantError("invalid_grant", "redirect_uri does not match the authorization")
-        if not hmac.compare_digest(s256(verifier), stored.code_challenge):
-            raise GrantError("invalid_grant", "code_verifier does not match code_challenge")
+        return stored
+
+    def exchange_code(self, uow: TokenWork, agency: Agency, stored: StoredCode) -> TokenSet:
+        """Tokens for a code whose redirect_uri and PKCE verifier were checked;
+        the code is used up here, last, so a refusal before leaves it usable."""
+        now = self._clock()
+        account = uow.accounts.get(stored.account_id)
+        if account is None:
+            raise GrantError("invalid_grant", "the account no longer exists")
         if not uow.authorization_codes.mark_used(stored.code_hash, now):
             # a racing redemption won (SQLite; PostgreSQL locked the row)
             raise GrantError("invalid_grant", "authorization code already used")
         grant = stored.grant()
         family = uuid.uuid4().hex if "offline_access" in grant.scopes else None
         return self._issue(
-            uow, agency, grant, now, nonce=stored.nonce, code_hash=stored.code_hash, family=family
+            uow,
+            agency,
+            grant,
+            account,
+            now,
+            nonce=stored.nonce,
+            code_hash=stored.code_hash,
+            family=family,
         )
 
     # -- refresh tokens -----------------------------------------------------------
@@ -179,22 +210,28 @@ class CitizenTokens:
     def refresh(self, agency: Agency, refresh_token: str, scope: str | None) -> TokenSet:
         if not refresh_token:
             raise GrantError("invalid_request", "refresh_token is required")
-        now = self._clock()
-        token_hash = hash_value(refresh_token)
-        self._jwts.ready(agency)
+        self.ready(agency)
         with self._uow() as uow:
-            record = uow.user_tokens.get_refresh(token_hash, lock=True)
-            if record is None or record.client_id != agency.client_id:
-                raise GrantError("invalid_grant", "unknown refresh token")
-            if record.revoked_at is not None:
-                raise GrantError("invalid_grant", "refresh token revoked")
-            if record.used_at is None:
-                if record.expires_at <= now:
-                    raise GrantError("invalid_grant", "refresh token expired")
-                scopes = narrowed_scopes(record.scope, agency.scopes, scope)
-                uow.user_tokens.mark_used(token_hash, now)
-                return self._issue(uow, agency, record.grant(scopes), now, family=record.family)
-            # A rotated token presented again: whoever holds it, the family ends.
+            try:
+                record = self.open_refresh(uow, agency, refresh_token)
+            except Reused as reused:
+                refusal = reused  # the revocation commits with the unit of work
+            else:
+                return self.rotate(uow, agency, record, scope)
+        raise refusal
+
+    def open_refresh(self, uow: TokenWork, agency: Agency, refresh_token: str) -> TokenRecord:
+        """The agency's live refresh token, locked until the unit of work ends.
+
+        A rotated one presented again raises ``Reused`` after revoking its whole
+        family: commit the unit of work, then answer."""
+        now = self._clock()
+        record = uow.user_tokens.get_refresh(hash_value(refresh_token), lock=True)
+        if record is None or record.client_id != agency.client_id:
+            raise GrantError("invalid_grant", "unknown refresh token")
+        if record.revoked_at is not None:
+            raise GrantError("invalid_grant", "refresh token revoked")
+        if record.used_at is not None:
             revoked = uow.user_tokens.revoke_family(record.family or "", now)
             uow.audit.record(
                 EventType.REFRESH_REUSED,
@@ -203,25 +240,47 @@ class CitizenTokens:
                 client_id=agency.client_id,
                 revoked_tokens=revoked,
             )
-        # Raised after the commit, so the revocation sticks.
-        raise GrantError("invalid_grant", "refresh token already used; the whole family is revoked")
+            raise Reused("invalid_grant", "refresh token already used; the whole family is revoked")
+        if record.expires_at <= now:
+            raise GrantError("invalid_grant", "refresh token expired")
+        return record
+
+    def rotate(
+        self, uow: TokenWork, agency: Agency, record: TokenRecord, scope: str | None
+    ) -> TokenSet:
+        """New tokens in the same family, never more than the agency is registered
+        for today; the presented refresh token is used up."""
+        now = self._clock()
+        scopes = narrowed_scopes(record.scope, agency.scopes, scope)
+        account = uow.accounts.get(record.account_id)
+        if account is None:
+            raise GrantError("invalid_grant", "the account no longer exists")
+        uow.user_tokens.mark_used(record.id, now)
+        return self._issue(uow, agency, record.grant(scopes), account, now, family=record.family)
 
     # -- issuing ------------------------------------------------------------------
+
+    def ready(self, agency: Agency) -> None:
+        """Check the agency's signing keys before a unit of work starts."""
+        self._jwts.ready(agency)
+
+    def transaction(self) -> AbstractContextManager[TokenWork]:
+        """A unit of work for the token endpoint's steps (``open_code``,
+        ``exchange_code``, ``open_refresh``, ``rotate``)."""
+        return self._uow()
 
     def _issue(
         self,
         uow: TokenWork,
         agency: Agency,
         grant: Grant,
+        account: Account,
         now: datetime,
         *,
         nonce: str | None = None,
         code_hash: str | None = None,
         family: str | None = None,
     ) -> TokenSet:
-        account = uow.accounts.get(grant.account_id)
-        if account is None:
-            raise GrantError("invalid_grant", "the account no longer exists")
         sub = self.subject(grant.account_id, agency)
         jti = secrets.token_urlsafe(16)
         access_token = self._jwts.access_token(agency, grant, subject=sub, jti=jti, now=now)

@@ -22,12 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-import jwt
-
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
 from services.identity.domain.clock import Clock, utcnow
 from services.identity.service_layer.audit_trail import Where
+from services.identity.service_layer.jwt_minting import sign
 from services.identity.service_layer.keys import Signer
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
@@ -131,21 +130,17 @@ class BackChannel:
     def logout_token(self, agency: Agency, subject: str, sid: str, jti: str) -> str:
         signer = self._keys.signer(agency.id_token_alg)
         now = int(self._clock())
-        return jwt.encode(
-            {
-                "iss": self._issuer,
-                "aud": agency.client_id,
-                "sub": subject,
-                "sid": sid,
-                "iat": now,
-                "exp": now + TOKEN_LIFETIME_SECONDS,
-                "jti": jti,
-                "events": {BACKCHANNEL_EVENT: {}},
-            },
-            signer.private_key,
-            algorithm=signer.alg,
-            headers={"kid": signer.kid, "typ": "logout+jwt"},
-        )
+        claims = {
+            "iss": self._issuer,
+            "aud": agency.client_id,
+            "sub": subject,
+            "sid": sid,
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_SECONDS,
+            "jti": jti,
+            "events": {BACKCHANNEL_EVENT: {}},
+        }
+        return sign(signer, claims, "logout+jwt")
 
 
 class Logout:

@@ -2,8 +2,10 @@
 
 authlib ships server integrations for Flask and Django only; this module is the
 small adapter that lets its ``AuthorizationServer`` run behind Starlette: a form
-request in, ``(status, body, headers)`` out. The grant rules, client
-authentication and error responses are authlib's (RFC 6749, RFC 7523).
+request in, ``(status, body, headers)`` out. The grants, client
+authentication and error responses are authlib's (RFC 6749, RFC 7523): the
+citizen's grants are in ``oauth_grants.py``, revocation and introspection in
+``oauth_endpoints.py``, each with GaaP's rules in authlib's hooks.
 """
 
 from __future__ import annotations
@@ -20,10 +22,7 @@ from authlib.oauth2 import rfc6749
 from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
     InvalidScopeError,
-    UnauthorizedClientError,
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -34,15 +33,21 @@ from joserfc.jwk import KeySet
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
-from services.identity.service_layer.agencies import AgencyRegistry
-from services.identity.service_layer.citizen_tokens import CitizenTokens, GrantError, TokenSet
+from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
+from services.identity.service_layer.token_ports import ActiveAgencies
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.web.oauth_endpoints import (
-    ALL_METHODS,
     CONFIDENTIAL_METHODS,
     Introspection,
     Revocation,
+)
+from services.identity.web.oauth_grants import (
+    CITIZEN_GRANTS,
+    AuthorizationCode,
+    GaapCodeChallenge,
+    GaapOpenIDCode,
+    RefreshToken,
 )
 
 log = logging.getLogger(__name__)
@@ -176,63 +181,11 @@ class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
             )
 
 
-_GRANT_ERRORS = {
-    "invalid_grant": InvalidGrantError,
-    "invalid_request": InvalidRequestError,
-    "invalid_scope": InvalidScopeError,
-}
-
-
-class _CitizenGrant(grants.BaseGrant, grants.TokenEndpointMixin):  # type: ignore[misc]
-    """Grants that hand out a citizen's tokens; public clients authenticate with none."""
-
-    TOKEN_ENDPOINT_AUTH_METHODS = ALL_METHODS
-
-    def validate_token_request(self) -> None:
-        client: AgencyClient = self.authenticate_token_endpoint_client()
-        if not client.check_grant_type(self.GRANT_TYPE):
-            raise UnauthorizedClientError(
-                description=f"this client may not use grant_type={self.GRANT_TYPE}"
-            )
-        self.request.client = client
-
-    def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
-        agency = self.request.client.agency
-        try:
-            issued = self.exchange(agency, self.request.form)
-        except GrantError as exc:
-            raise _GRANT_ERRORS.get(exc.error, InvalidGrantError)(
-                description=exc.description
-            ) from exc
-        return 200, issued.response(), self.TOKEN_RESPONSE_HEADER
-
-    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
-        raise NotImplementedError
-
-
-class AuthorizationCode(_CitizenGrant):
-    GRANT_TYPE = "authorization_code"
-
-    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
-        tokens: CitizenTokens = self.server.citizen_tokens
-        return tokens.redeem_code(
-            agency, form.get("code", ""), form.get("redirect_uri"), form.get("code_verifier")
-        )
-
-
-class RefreshToken(_CitizenGrant):
-    GRANT_TYPE = "refresh_token"
-
-    def exchange(self, agency: Agency, form: dict[str, str]) -> TokenSet:
-        tokens: CitizenTokens = self.server.citizen_tokens
-        return tokens.refresh(agency, form.get("refresh_token", ""), form.get("scope"))
-
-
 class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        registry: AgencyRegistry,
+        registry: ActiveAgencies,
         tokens: AccessTokenIssuer,
         citizen_tokens: CitizenTokens,
         introspector: Introspector,
@@ -246,7 +199,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         self.citizen_tokens = citizen_tokens
         self.token_endpoint = token_endpoint
         self.register_grant(ClientCredentials)
-        self.register_grant(AuthorizationCode)
+        self.register_grant(AuthorizationCode, [GaapCodeChallenge(required=True), GaapOpenIDCode()])
         self.register_grant(RefreshToken)
         self.register_endpoint(Revocation(self, citizen_tokens))
         self.register_endpoint(Introspection(self, introspector))
@@ -292,9 +245,19 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         return status, body, merged
 
     def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
-        result: Response = self.create_token_response(
-            FormRequest(self.token_endpoint, form, headers)
-        )
+        request = FormRequest(self.token_endpoint, form, headers)
+        if form.get("grant_type") not in CITIZEN_GRANTS:
+            return self._respond(request)
+        # A citizen grant's steps share one unit of work: the code or refresh
+        # token stays locked until its tokens are recorded. authlib answers an
+        # OAuth error itself, so a refusal commits too: a reused code's or
+        # family's revocation sticks.
+        with self.citizen_tokens.transaction() as uow:
+            request.uow = uow
+            return self._respond(request)
+
+    def _respond(self, request: FormRequest) -> Response:
+        result: Response = self.create_token_response(request)
         return result
 
     def revocation_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:

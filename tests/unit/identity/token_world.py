@@ -44,18 +44,19 @@ class Clock:
 def agency(
     client_id: str = "ag_one", scopes: tuple[str, ...] = CITIZEN_SCOPES, **kw: Any
 ) -> Agency:
-    return Agency(
-        client_id=client_id,
-        name=f"Agency {client_id}",
-        mode="test",
-        scopes=scopes,
-        redirect_uris=(REDIRECT_URI,),
-        auth_methods=("client_secret_basic",),
-        secret_hash=None,
-        jwks=None,
-        created_at=datetime(2030, 1, 1, tzinfo=UTC),
+    values: dict[str, Any] = {
+        "client_id": client_id,
+        "name": f"Agency {client_id}",
+        "mode": "test",
+        "scopes": scopes,
+        "redirect_uris": (REDIRECT_URI,),
+        "auth_methods": ("client_secret_basic",),
+        "secret_hash": None,
+        "jwks": None,
+        "created_at": datetime(2030, 1, 1, tzinfo=UTC),
         **kw,
-    )
+    }
+    return Agency(**values)
 
 
 def citizen(account_id: str = "acc_1") -> Account:
