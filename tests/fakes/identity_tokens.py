@@ -9,13 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.identity.domain.accounts import Account
 from services.identity.domain.agencies import Agency
-from services.identity.domain.audit import AuditEvent, EventType
 from services.identity.domain.citizen_tokens import StoredCode, TokenRecord
-from services.identity.domain.one_time_codes import Purpose
 from services.identity.domain.signing_keys import SigningKey
-from services.identity.domain.verification_tickets import LoadedTicket
+from tests.fakes.identity_records import MemoryAccounts, MemoryAuditLog, MemoryVerificationTickets
 from tests.fakes.transactions import FakeTransactions
 
 
@@ -97,44 +94,6 @@ class MemoryUserTokens:
 
 
 @dataclass
-class MemoryAccounts:
-    rows: dict[str, Account] = field(default_factory=dict)
-
-    def get(self, account_id: str) -> Account | None:
-        return self.rows.get(account_id)
-
-
-@dataclass
-class MemoryAudit:
-    events: list[AuditEvent] = field(default_factory=list)
-
-    def record(
-        self,
-        type: EventType,
-        *,
-        at: datetime,
-        account_id: str | None = None,
-        client_id: str | None = None,
-        ip: str | None = None,
-        **details: Any,
-    ) -> AuditEvent:
-        event = AuditEvent(
-            id=f"evt_{len(self.events)}",
-            at=at,
-            type=type,
-            account_id=account_id,
-            client_id=client_id,
-            ip=ip,
-            details=details,
-        )
-        self.events.append(event)
-        return event
-
-    def types(self) -> list[EventType]:
-        return [e.type for e in self.events]
-
-
-@dataclass
 class MemorySigningKeys:
     rows: dict[str, SigningKey] = field(default_factory=dict)
     locks: int = 0
@@ -177,48 +136,13 @@ class MemoryAssertions:
 
 
 @dataclass
-class MemoryVerificationTickets:
-    rows: dict[str, tuple[LoadedTicket, str]] = field(default_factory=dict)
-
-    def add(self, loaded: LoadedTicket, language: str) -> None:
-        assert loaded.id not in self.rows, "the primary key refuses a second row"
-        self.rows[loaded.id] = (loaded, language)
-
-    def get(self, ticket_id: str, purpose: Purpose, *, lock: bool = False) -> LoadedTicket | None:
-        found = self.rows.get(ticket_id)
-        if found is None or found[0].ticket.purpose != purpose:
-            return None
-        loaded, language = found
-        return dataclasses.replace(loaded, language=language)
-
-    def _change(self, ticket_id: str, **values: Any) -> None:
-        if ticket_id in self.rows:
-            loaded, language = self.rows[ticket_id]
-            ticket = dataclasses.replace(loaded.ticket, **values)
-            self.rows[ticket_id] = (dataclasses.replace(loaded, ticket=ticket), language)
-
-    def count_wrong(self, ticket_id: str) -> None:
-        if ticket_id in self.rows:
-            self._change(ticket_id, attempts=self.rows[ticket_id][0].ticket.attempts + 1)
-
-    def mark(self, ticket_id: str, **values: datetime) -> None:
-        self._change(ticket_id, **values)
-
-    def purge(self, expired_before: datetime) -> int:
-        gone = [k for k, (t, _) in self.rows.items() if t.ticket.expires_at < expired_before]
-        for k in gone:
-            del self.rows[k]
-        return len(gone)
-
-
-@dataclass
 class TokenState:
     """One in-memory identity store for the token side (``TokenWork`` and ``KeyWork``)."""
 
     authorization_codes: MemoryAuthorizationCodes = field(default_factory=MemoryAuthorizationCodes)
     user_tokens: MemoryUserTokens = field(default_factory=MemoryUserTokens)
     accounts: MemoryAccounts = field(default_factory=MemoryAccounts)
-    audit: MemoryAudit = field(default_factory=MemoryAudit)
+    audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
     signing_keys: MemorySigningKeys = field(default_factory=MemorySigningKeys)
     assertions: MemoryAssertions = field(default_factory=MemoryAssertions)
     verification_tickets: MemoryVerificationTickets = field(
