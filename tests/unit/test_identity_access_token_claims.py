@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
+from joserfc.jwk import ECKey
 from jwt import PyJWK
 
-from services.identity.domain.access_tokens import claims_for_agency, granted_scopes, header_for
+from services.identity.domain.access_tokens import claims_for_agency, granted_scopes
 from services.identity.domain.agencies import Agency, register
 from services.identity.domain.signing_keys import generate
-from services.runtime.access_tokens import AccessTokenVerifier, audience_for
+from services.identity.service_layer.jwt_minting import sign
+from services.identity.service_layer.keys import Signer
+from services.runtime.access_tokens import ACCESS_TOKEN_TYPE, AccessTokenVerifier, audience_for
 
 ISSUER = "https://identity.gaap.test"
 
@@ -78,10 +80,6 @@ def test_each_token_has_its_own_jti(agency: Agency) -> None:
     assert len(jtis) == 50
 
 
-def test_header_marks_an_access_token() -> None:
-    assert header_for("kid-1") == {"kid": "kid-1", "typ": "at+jwt"}
-
-
 @pytest.mark.parametrize("requested", [None, ""])
 def test_no_requested_scope_grants_all_of_the_agencys(
     agency: Agency, requested: str | None
@@ -112,12 +110,13 @@ def test_identitys_token_passes_the_resource_servers_verifier(
     issued_at = int(time.time())
     scopes = granted_scopes(agency, "payments:create notify:send")
     claims = claims_for_agency(agency, scopes, issuer=ISSUER, now=issued_at, ttl=300)
-    token = jwt.encode(
-        claims,
-        load_pem_private_key(key.private_pem, password=None),  # type: ignore[arg-type]
-        algorithm=key.alg,
-        headers=header_for(key.kid),
+    signer = Signer(
+        key.kid,
+        key.alg,
+        load_pem_private_key(key.private_pem, password=None),
+        ECKey.import_key(key.private_pem),
     )
+    token = sign(signer, claims, ACCESS_TOKEN_TYPE)  # as identity's token endpoint signs
     verifier = AccessTokenVerifier(
         issuer=ISSUER, audience=audience_for("payments"), keys=OneKey(PyJWK(key.public_jwk))
     )

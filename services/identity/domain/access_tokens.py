@@ -7,7 +7,6 @@ from typing import Any
 
 from services.identity.domain.agencies import Agency
 from services.identity.domain.scopes import audiences_for, is_service_scope
-from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
 
 
 def claims_for_agency(
@@ -26,10 +25,6 @@ def claims_for_agency(
         # Services show it to citizens (the payment page) without asking identity.
         "gaap_agency_name": agency.name,
     }
-
-
-def header_for(kid: str) -> dict[str, str]:
-    return {"kid": kid, "typ": ACCESS_TOKEN_TYPE}
 
 
 def granted_scopes(agency: Agency, requested: str | None) -> tuple[str, ...]:
