@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from gaap_client import ClientSecret, PrivateKeyJwt, TokenError, TokenSource
-from gaap_client.credentials import ASSERTION_TYPE
+from tests.support.platform import ASSERTION_TYPE
 
 ENDPOINT = "https://identity.example/oauth2/token"
 
