@@ -14,6 +14,7 @@ from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_s
 from services.identity.adapters.repositories import EngineAssertionLedger
 from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
+from services.identity.domain.clock import Clock
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
@@ -85,7 +86,10 @@ class Identity:
             return uow.assertions.purge(utcnow())
 
 
-def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Identity:
+def open_identity(
+    platform: PlatformSettings, settings: IdentitySettings, clock: Clock = utcnow
+) -> Identity:
+    """``clock``: the time sign-in runs on (a test moves it instead of sleeping)."""
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
     sealer = sealing.Sealer.from_setting(settings.key_encryption_key, "IDENTITY_KEY_ENCRYPTION_KEY")
@@ -122,6 +126,7 @@ def open_identity(platform: PlatformSettings, settings: IdentitySettings) -> Ide
         lockout=lockout_policy(settings),
         idle_timeout=timedelta(minutes=settings.session_idle_minutes),
         max_session=timedelta(hours=settings.session_max_hours),
+        clock=clock,
     )
     return Identity(
         database,
@@ -161,11 +166,13 @@ def citizen_account_rules(settings: IdentitySettings) -> Rules:
     )
 
 
-def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec:
+def build(
+    platform: PlatformSettings, settings: IdentitySettings, clock: Clock = utcnow
+) -> ServiceSpec:
     # argon2id's memory goes back to the system after each hash, so the hashing
     # gate bounds the process's memory, not just the hashes running at once.
     container.return_large_blocks()
-    identity = open_identity(platform, settings)
+    identity = open_identity(platform, settings, clock)
     sessions = identity.database.sessions
     try:
         at_rest.refuse_live_without_key(sessions, sealed=bool(settings.key_encryption_key))
@@ -219,6 +226,7 @@ def build(platform: PlatformSettings, settings: IdentitySettings) -> ServiceSpec
         signin=identity.signin,
         pending=pending,
         lock_minutes=settings.lockout_minutes,
+        clock=clock,
     )
     postbox, notify_channel = messaging.postbox(settings, token_server)
     # Citizen accounts: each part gets only what it uses.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import threading
 import time
 import uuid
@@ -212,10 +213,18 @@ def test_unreachable_redis_is_a_startup_error() -> None:
         connect("redis://127.0.0.1:1/0", "x")
 
 
-def test_redis_outage_after_start_fails_open(redis_url: str) -> None:
+def test_redis_outage_after_start_fails_open(caplog: pytest.LogCaptureFixture) -> None:
+    # Nothing listens on port 1: every call meets a Redis error, as in an outage after start.
     limiter = RedisRateLimiter(redis.Redis.from_url("redis://127.0.0.1:1/0"), "x")
-    limiter.acquire("ag_a", Limit(rate=1, burst=1))
-    limiter.acquire("ag_a", Limit(rate=1, burst=1))
+    limit = Limit(rate=1, burst=1)
+    with caplog.at_level(logging.ERROR, logger="services.runtime.rate_limit"):
+        for _ in range(3):  # beyond the burst of one: still let through
+            limiter.acquire("ag_a", limit)
+        limiter.acquire_many("ag_a", limit, 10)
+    outages = [r for r in caplog.records if r.name == "services.runtime.rate_limit"]
+    assert len(outages) == 4  # each call let through says so
+    assert all(r.levelno == logging.ERROR for r in outages)
+    assert all("rate limiter unavailable" in r.getMessage() for r in outages)
 
 
 # -- signed webhooks ---------------------------------------------------------------

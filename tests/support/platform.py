@@ -30,6 +30,7 @@ from services.runtime import process
 from services.runtime.config import PlatformSettings, ServerSettings
 from services.runtime.egress import LOOPBACK
 from services.runtime.process import RunningService
+from tests.support.clock import SteppingClock
 from tests.support.databases import for_service
 
 ISSUER = "https://identity.gaap.test"
@@ -81,6 +82,8 @@ class Platform:
     payments: RunningService
     notify: RunningService
     admin: Identity
+    # identity's clock: a test moves it forward instead of sleeping.
+    clock: SteppingClock = field(default_factory=SteppingClock)
     _channels: dict[str, grpc.Channel] = field(default_factory=dict)
 
     @property
@@ -201,7 +204,8 @@ def running_platform(
         metrics_address=LOCAL,
         **identity,
     )
-    identity_service = process.start(identity_bootstrap.build(base, identity_settings))
+    clock = SteppingClock()
+    identity_service = process.start(identity_bootstrap.build(base, identity_settings, clock))
     settings = settings_for(
         var_dir, jwks_url=identity_service.http_url + "/.well-known/jwks.json", issuer=issuer
     ).model_copy(update=proxies)
@@ -218,7 +222,8 @@ def running_platform(
         identity_service,
         payments,
         notify,
-        open_identity(settings, identity_settings),
+        open_identity(settings, identity_settings, clock),
+        clock,
     )
     try:
         yield platform

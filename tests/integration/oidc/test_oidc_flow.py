@@ -263,7 +263,7 @@ def test_prompt_login_and_max_age_force_a_fresh_sign_in_and_auth_time_tells_the_
     first = verify_id_token(
         platform, rp.redeem(params["code"], request.verifier).json()["id_token"], rp.client_id
     )
-    time.sleep(1.1)  # auth_time has a resolution of one second
+    platform.clock.advance(timedelta(seconds=2))  # auth_time has a resolution of one second
     for extra in ({"prompt": "login"}, {"max_age": "0"}):
         request = rp.auth_request(**extra)
         page = citizen_browser.follow(citizen_browser.get(request.url))
