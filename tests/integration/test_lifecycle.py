@@ -24,14 +24,15 @@ from services.runtime.grpc_server import GrpcService
 from services.runtime.http import build_app
 from services.runtime.interceptors import PUBLIC, standard_interceptors
 from services.runtime.keys import KeyCache
+from tests.support.waiting import wait_until
 
 SLOW = "/gaap.test.Slow/Wait"
 
 
-def _slow_service(started: threading.Event) -> GrpcService:
+def _slow_service(started: threading.Event, release: threading.Event) -> GrpcService:
     def wait(request: bytes, context: grpc.ServicerContext) -> bytes:
         started.set()
-        time.sleep(1.0)
+        release.wait(10)
         return b"done"
 
     handler = grpc.method_handlers_generic_handler(
@@ -42,7 +43,7 @@ def _slow_service(started: threading.Event) -> GrpcService:
 
 
 def test_sigterm_semantics_in_flight_calls_finish_and_health_goes_not_serving() -> None:
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
     verifier = AccessTokenVerifier(
         issuer="https://x", audience="urn:gaap:test", keys=KeyCache(dict)
     )
@@ -51,7 +52,7 @@ def test_sigterm_semantics_in_flight_calls_finish_and_health_goes_not_serving() 
             name="test",
             grpc_address="127.0.0.1:0",
             http_address="127.0.0.1:0",
-            grpc_services=[_slow_service(started)],
+            grpc_services=[_slow_service(started, release)],
             interceptors=standard_interceptors("test", verifier, {SLOW: PUBLIC}),
             http_app=lambda ready: build_app([], ready=ready),
         )
@@ -65,13 +66,19 @@ def test_sigterm_semantics_in_flight_calls_finish_and_health_goes_not_serving() 
 
     stopper = threading.Thread(target=running.stop, kwargs={"grace": 5})
     stopper.start()
-    time.sleep(0.2)
-    refusal: grpc.StatusCode | None = None
-    try:
-        statuses.append(health.Check(health_pb2.HealthCheckRequest(), timeout=1).status)
-    except grpc.RpcError as exc:  # the server may already refuse new calls
-        refusal = exc.code()
-    assert refusal in (None, grpc.StatusCode.UNAVAILABLE)
+
+    def refused() -> grpc.StatusCode | None:
+        # Until the server stops taking calls, health may still answer: never SERVING.
+        try:
+            statuses.append(health.Check(health_pb2.HealthCheckRequest(), timeout=1).status)
+        except grpc.RpcError as exc:
+            return exc.code()
+        return None
+
+    # While the in-flight call still runs, new calls are refused as unavailable.
+    assert wait_until(refused, what="new calls refused") == grpc.StatusCode.UNAVAILABLE
+    assert not future.done()
+    release.set()
     assert future.result() == b"done"  # the in-flight call completed
     stopper.join(10)
     assert not stopper.is_alive()
