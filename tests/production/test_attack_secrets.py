@@ -360,8 +360,9 @@ def test_payments_webhook_and_page_link_secrets_are_sealed_in_the_database(
         app.database.close()
 
 
+@pytest.mark.usefixtures("payments_url")  # cleans the payments database up afterwards
 def test_payments_with_a_live_stripe_key_refuses_to_start_without_a_key(
-    database_url: str, payments_url: str, platform_settings: PlatformSettings
+    database_url: str, platform_settings: PlatformSettings
 ) -> None:
     live = "sk_live_" + uuid.uuid4().hex
     with pytest.raises(StartupError, match="PAYMENTS_KEY_ENCRYPTION_KEY"):

@@ -69,7 +69,8 @@ def cache(endpoint: FakeJwksEndpoint, clock: FakeClock) -> KeyCache:
     return KeyCache(endpoint, max_age=MAX_AGE, min_refresh_interval=MIN_REFRESH, clock=clock)
 
 
-def test_nothing_is_fetched_before_first_use(endpoint: FakeJwksEndpoint, cache: KeyCache) -> None:
+@pytest.mark.usefixtures("cache")  # made, never used
+def test_nothing_is_fetched_before_first_use(endpoint: FakeJwksEndpoint) -> None:
     assert endpoint.calls == 0
 
 

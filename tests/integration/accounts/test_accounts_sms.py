@@ -336,9 +336,7 @@ def test_removing_the_number_ends_texted_codes(
     assert "Text me a code" not in factor.text
 
 
-def test_odd_input_never_gives_a_server_error(
-    platform: Platform, mailbox: Mailbox, texts: Texts
-) -> None:
+def test_odd_input_never_gives_a_server_error(platform: Platform, mailbox: Mailbox) -> None:
     someone = citizen(platform, mailbox)
     browser = someone.browser
     odd = [

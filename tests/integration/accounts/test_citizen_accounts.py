@@ -519,7 +519,7 @@ def test_pages_and_emails_in_simplified_chinese(platform: Platform, mailbox: Mai
     assert "重置密码" in accept.get("/reset").text
 
 
-def test_too_many_codes_for_one_address_are_throttled(platform: Platform, mailbox: Mailbox) -> None:
+def test_too_many_codes_for_one_address_are_throttled(platform: Platform) -> None:
     email = new_email()
     browser = fresh(platform)
     for _ in range(3):
@@ -530,7 +530,7 @@ def test_too_many_codes_for_one_address_are_throttled(platform: Platform, mailbo
     assert events(platform, type="throttled")
 
 
-def test_no_input_gives_a_server_error(platform: Platform, mailbox: Mailbox) -> None:
+def test_no_input_gives_a_server_error(platform: Platform) -> None:
     browser = fresh(platform)
     token_page = browser.get("/register")
     hidden = dict(re.findall(r'name="(csrf_token|purpose)" value="([^"]*)"', token_page.text))

@@ -113,9 +113,7 @@ def test_replay_returns_the_same_agency_without_its_secret(
     assert "Something else" not in names
 
 
-def test_bad_registration_is_refused_with_every_violation(
-    platform: Platform, operator: Caller
-) -> None:
+def test_bad_registration_is_refused_with_every_violation(operator: Caller) -> None:
     before = len(
         operator.stub.ListAgencies(
             identity_pb2.ListAgenciesRequest(page_size=500, show_disabled=True),

@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -265,7 +264,6 @@ def test_a_traced_worker_shows_each_attempt_with_its_statements_and_no_personal_
     platform: Platform,
     stub: Stub,
     live: tuple[tuple[str, str], ...],
-    smtp: SmtpServer,
     settings: NotifySettings,
 ) -> None:
     template = email_template(stub, live)
@@ -291,7 +289,7 @@ def test_a_traced_worker_shows_each_attempt_with_its_statements_and_no_personal_
 
 
 def test_a_delivery_attempt_joins_the_trace_of_the_call_that_queued_it(
-    platform: Platform, notify: Notify, settings: NotifySettings, smtp: SmtpServer
+    platform: Platform, notify: Notify, settings: NotifySettings
 ) -> None:
     provider, exporter = in_memory("gaap-notify-worker")
     caller = provider.get_tracer("test")
@@ -567,7 +565,7 @@ def test_test_mode_simulates_outcomes_without_calling_a_provider(
 
 
 def test_bulk_sends_validate_every_row_then_queue_and_report_progress(
-    platform: Platform, stub: Stub, live: tuple[tuple[str, str], ...]
+    stub: Stub, live: tuple[tuple[str, str], ...]
 ) -> None:
     template = sms_template(stub, live, "Hi ((name)), code ((code))")
     bad_csv = "phone number,name,code\n07912345678,Ann,1\nnot-a-number,Bob,2\n07912345679,,3\n"
@@ -761,7 +759,7 @@ def test_retention_purges_personal_data_and_keeps_the_status(
 
 
 def test_rate_and_daily_limits_are_resource_exhausted(
-    platform: Platform, database_url: str, tmp_path: Path
+    platform: Platform, database_url: str
 ) -> None:
     from services.notify import bootstrap as notify_bootstrap
     from services.runtime import process

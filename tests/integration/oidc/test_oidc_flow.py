@@ -240,7 +240,7 @@ def test_unknown_client_gets_an_error_page(
 
 
 def test_prompt_none_login_required_then_silent_then_consent_required(
-    platform: Platform, rp: RelyingParty, citizen: Citizen, citizen_browser: CitizenBrowser
+    rp: RelyingParty, citizen: Citizen, citizen_browser: CitizenBrowser
 ) -> None:
     silent = rp.auth_request(prompt="none")
     assert callback_params(citizen_browser.get(silent.url))["error"] == "login_required"
@@ -287,9 +287,7 @@ def test_no_nonce_no_nonce_claim_and_unknown_parameters_are_ignored(
     assert "nonce" not in verify_id_token(platform, tokens["id_token"], rp.client_id)
 
 
-def test_authorization_request_by_post(
-    rp: RelyingParty, citizen: Citizen, citizen_browser: CitizenBrowser
-) -> None:
+def test_authorization_request_by_post(rp: RelyingParty, citizen_browser: CitizenBrowser) -> None:
     request = rp.auth_request()
     url, _, query = request.url.partition("?")
     form = {k: v[0] for k, v in parse_qs(query).items()}

@@ -379,7 +379,7 @@ def test_reconciliation_report_matches_the_ledger(payments: Payments) -> None:
 
 
 def test_rate_limit_is_resource_exhausted_with_retry_info(
-    platform: object, database_url: str, payments: Payments
+    database_url: str, payments: Payments
 ) -> None:
     from tests.integration.payments.support import payments_service
 

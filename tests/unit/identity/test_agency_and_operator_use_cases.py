@@ -69,7 +69,7 @@ def test_an_agency_is_registered_once_per_key_and_its_secret_shown_once(
 
 
 def test_an_update_is_checked_like_a_registration_and_changes_nothing_when_refused(
-    world: World, registry: AgencyRegistry
+    registry: AgencyRegistry,
 ) -> None:
     agency = registry.create(name="Parking", scopes=["payments:create"]).agency
     updated = registry.update(agency.client_id, {"name": "Parking permits"})
