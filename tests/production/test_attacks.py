@@ -88,6 +88,7 @@ def captured() -> Iterator[Captured]:
 def platform(
     database_url: str, tmp_path_factory: pytest.TempPathFactory, captured: Captured
 ) -> Iterator[Platform]:
+    # ``captured`` is asked for only to be installed first: it sees the start-up logs too.
     with running_platform(database_url, tmp_path_factory.mktemp("var")) as running:
         yield running
 
