@@ -83,7 +83,7 @@ def test_a_csv_names_the_recipient_column_and_the_placeholders(notify: Notify) -
         ({"csv": "email address,name\na@example.com,A\n", "rows": rows(1)}, "either csv or rows"),
         ({}, "either csv or rows"),
         ({"csv": "email address,name\n"}, "no rows"),
-        ({"rows": rows(1), "reference": "x" * 201}, "invalid request"),
+        ({"rows": rows(1), "reference": "x" * 201}, "at most 200 printable characters"),
     ],
 )
 def test_a_malformed_bulk_send_queues_nothing(
@@ -92,9 +92,7 @@ def test_a_malformed_bulk_send_queues_nothing(
     template = notify.template()
     with pytest.raises(InvalidArgument) as refused:
         notify.bulk.send_bulk(AGENCY, BulkRequest(template.id, **request_fields), call(), encoded)  # type: ignore[arg-type]
-    assert message in str(refused.value) or any(
-        message in v.description for v in refused.value.violations
-    )
+    assert any(message in v.description for v in refused.value.violations)
     assert notify.state.notifications.rows == {}
     assert notify.state.bulk_sends.bulks == {}
 
