@@ -14,7 +14,6 @@ from services.identity.adapters.passwords import Argon2PasswordHasher, hashing_s
 from services.identity.adapters.repositories import EngineAssertionLedger
 from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.api.grpc import POLICY, IdentityApi, identity_service
-from services.identity.domain.clock import Clock
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.one_time_codes import CodePolicy
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
@@ -53,6 +52,7 @@ from services.identity.web.signin_flow import signin_flow_routes
 from services.identity.web.userinfo import UserInfo
 from services.runtime import bootstrap, container, sealing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
+from services.runtime.clock import Clock
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
 from services.runtime.errors import StartupError

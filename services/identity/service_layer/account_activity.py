@@ -13,13 +13,13 @@ from datetime import datetime
 from services.identity.domain.account_use import AgencyUse
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.disclosure import Disclosure, in_order
 from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.logout import BackChannel
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
+from services.runtime.clock import Clock, utcnow
 
 __all__ = ["AccountActivity", "AgencyUse", "end_sessions"]
 

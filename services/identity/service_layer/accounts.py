@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.service_layer.account_ports import PasswordHasher
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import AlreadyExists, FieldViolation, InvalidArgument
 
 MIN_PASSWORD = 8

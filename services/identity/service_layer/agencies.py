@@ -15,8 +15,8 @@ from typing import Any
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, claim_id, complete_id

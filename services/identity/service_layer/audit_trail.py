@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
+from services.runtime.clock import Clock, utcnow
 
 if TYPE_CHECKING:  # the unit of work's ports (code_tickets.py) name ``Where`` themselves
     from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from services.identity.domain import recovery_codes as recovery
 from services.identity.domain import totp
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,6 @@ from services.identity.domain.citizen_tokens import (
     s256,
     well_formed_verifier,
 )
-from services.identity.domain.clock import utcnow
 from services.identity.domain.disclosure import releasable, requested_claims
 from services.identity.domain.subjects import subject_for
 from services.identity.service_layer.jwt_minting import CitizenJwts, Signers
@@ -49,6 +48,7 @@ from services.identity.service_layer.token_ports import (
     TokenWork,
     UserTokenStore,
 )
+from services.runtime.clock import utcnow
 from services.runtime.unit_of_work import Transactions
 
 # Kept importable from here: the token endpoint and tests use them with the use cases.

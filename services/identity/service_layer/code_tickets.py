@@ -19,11 +19,11 @@ from typing import Protocol
 
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import utcnow
 from services.identity.domain.one_time_codes import Check, CodePolicy, Purpose, Ticket
 from services.identity.domain.verification_tickets import LoadedTicket
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.token_ports import AuditRecorder, VerificationTicketStore
+from services.runtime.clock import utcnow
 from services.runtime.unit_of_work import Transactions
 
 # Kept importable from here: the account use cases name it with CodeTickets.

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.disclosure import Disclosure
 from services.identity.service_layer.audit_trail import AuditTrail, Where
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 
 class Consents:

@@ -27,9 +27,9 @@ from joserfc.jwk import ECKey, RSAKey
 
 from services.identity.domain import signing_keys
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import utcnow
 from services.identity.domain.signing_keys import Rotation, SigningKey
 from services.identity.service_layer.token_ports import KeyWork
+from services.runtime.clock import utcnow
 from services.runtime.errors import FailedPrecondition
 from services.runtime.unit_of_work import Transactions
 

@@ -24,12 +24,12 @@ from typing import Protocol
 
 from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.service_layer.audit_trail import Where
 from services.identity.service_layer.jwt_minting import sign
 from services.identity.service_layer.keys import Signer
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.periodic import PeriodicJob
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"

@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import AuditEvent, AuditFilter, EventType, cursor
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy, address_key
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
+from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.pagination import Page, PageRequest

@@ -8,10 +8,10 @@ Runs on worker threads (the database).
 
 from __future__ import annotations
 
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy, address_key, client_key
 from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.client_address import throttle_key
+from services.runtime.clock import Clock, utcnow
 
 
 class PasswordLockout:

@@ -15,7 +15,6 @@ from datetime import timedelta
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose, Ticket
 from services.identity.service_layer.account_activity import end_sessions
@@ -27,6 +26,7 @@ from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 RESET_WINDOW = timedelta(minutes=15)  # from proving the code to choosing a password
 

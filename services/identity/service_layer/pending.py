@@ -17,9 +17,9 @@ from datetime import timedelta
 from typing import Any
 
 from services.identity.domain.authorization import AuthorizationRequest
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.pending import Pending
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 __all__ = ["LIFETIME", "Pending", "PendingStore"]
 

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 from services.identity.domain import one_time_codes
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose
 from services.identity.service_layer.audit_trail import Where
@@ -22,6 +21,7 @@ from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.signin import Outcome
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 
 class PhoneFactor:

@@ -14,7 +14,6 @@ import uuid
 from services.identity.domain import one_time_codes
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import Check, Purpose
 from services.identity.service_layer.account_ports import PasswordHasher
@@ -23,6 +22,7 @@ from services.identity.service_layer.code_tickets import CodeTickets
 from services.identity.service_layer.postbox import Postbox
 from services.identity.service_layer.safeguards import Safeguards
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 
 class Registration:

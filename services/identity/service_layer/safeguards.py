@@ -19,7 +19,6 @@ from datetime import timedelta
 from services.identity.domain import messages
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.messages import Kind
 from services.identity.domain.one_time_codes import CodePolicy
@@ -31,6 +30,7 @@ from services.identity.service_layer.signin import Outcome, second_factor_failed
 from services.identity.service_layer.throttling import Throttle
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
 from services.runtime.client_address import throttle_key
+from services.runtime.clock import Clock, utcnow
 
 
 @dataclass(frozen=True)

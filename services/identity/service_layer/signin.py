@@ -18,13 +18,13 @@ from enum import Enum
 from services.identity.domain import assurance, totp
 from services.identity.domain.accounts import Account
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.lockout import LockoutPolicy
 from services.identity.domain.sessions import BrowserSession
 from services.identity.service_layer.account_ports import PasswordHasher
 from services.identity.service_layer.audit_trail import AuditTrail, Where
 from services.identity.service_layer.password_lockout import PasswordLockout
 from services.identity.service_layer.unit_of_work import IdentityTransactions, IdentityWork
+from services.runtime.clock import Clock, utcnow
 
 __all__ = ["Attempt", "BrowserSession", "LockAlert", "Outcome", "SignIn", "second_factor_failed"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.identity.domain.audit import EventType
-from services.identity.domain.clock import Clock, utcnow
 from services.identity.domain.throttle import Rule
 from services.identity.service_layer.unit_of_work import IdentityTransactions
+from services.runtime.clock import Clock, utcnow
 
 
 class Throttled(Exception):
