@@ -3,54 +3,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
-
-from services.identity.adapters.tables import metadata
-from services.identity.adapters.unit_of_work import SqlIdentityWork
 from services.identity.domain import assurance
 from services.identity.domain.agencies import register
 from services.identity.domain.audit import AuditFilter, EventType, cursor
 from services.identity.domain.disclosure import Disclosure
 from services.identity.domain.sessions import BrowserSession
-from services.runtime.db import create_engine, session_factory
-from tests.fakes.identity import IdentityState, account
+from tests.fakes.identity import account
 from tests.unit.identity.account_world import token
+from tests.unit.identity.conftest import Opener
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-Opener = Callable[[], AbstractContextManager[Any]]
-
-
-@pytest.fixture(params=["sql", "memory"])
-def work(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens one unit of work; what it wrote is seen by the next one."""
-    if request.param == "memory":
-        state = IdentityState()
-
-        @contextmanager
-        def memory() -> Iterator[IdentityState]:
-            yield state
-
-        yield memory
-        return
-    engine = create_engine(f"sqlite:///{tmp_path / 'accounts.db'}")
-    metadata.create_all(engine)
-    sessions = session_factory(engine)
-
-    @contextmanager
-    def sql() -> Iterator[SqlIdentityWork]:
-        with sessions.begin() as session:
-            yield SqlIdentityWork(session)
-
-    try:
-        yield sql
-    finally:
-        engine.dispose()
 
 
 def test_accounts(work: Opener) -> None:

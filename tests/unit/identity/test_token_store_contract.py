@@ -3,51 +3,15 @@ and on the in-memory fakes the use-case tests use: the fakes stay honest."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-from services.identity.adapters.tables import metadata
-from services.identity.adapters.unit_of_work import SqlIdentityWork
 from services.identity.domain.citizen_tokens import StoredCode, TokenRecord
 from services.identity.domain.one_time_codes import Purpose, Ticket
 from services.identity.domain.verification_tickets import LoadedTicket
-from services.runtime.db import create_engine, session_factory
-from tests.fakes.identity_tokens import TokenState
+from tests.unit.identity.conftest import Opener
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
-Opener = Callable[[], AbstractContextManager[Any]]
-
-
-@pytest.fixture(params=["sql", "memory"])
-def work(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    """Opens one unit of work; what it wrote is seen by the next one."""
-    if request.param == "memory":
-        state = TokenState()
-
-        @contextmanager
-        def memory() -> Iterator[TokenState]:
-            yield state
-
-        yield memory
-        return
-    engine = create_engine(f"sqlite:///{tmp_path / 'tokens.db'}")
-    metadata.create_all(engine)
-    sessions = session_factory(engine)
-
-    @contextmanager
-    def sql() -> Iterator[SqlIdentityWork]:
-        with sessions.begin() as session:
-            yield SqlIdentityWork(session)
-
-    try:
-        yield sql
-    finally:
-        engine.dispose()
 
 
 def code(code_hash: str = "h1") -> StoredCode:
