@@ -6,20 +6,19 @@ consent; and the same registration once in Simplified Chinese."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-import pyotp
 import pytest
 
 from tests.e2e.test_identity_signin import _rp, agency_site  # noqa: F401 - a fixture
 from tests.integration.accounts.conftest import Mailbox
 from tests.support.oidc import RelyingParty
 from tests.support.platform import Platform, free_port, running_platform
+from tests.support.totp import previous_step_code
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -77,7 +76,7 @@ def register_and_enrol(
     assert secret
     assert page.locator("#secret").inner_text().replace(" ", "") == secret
     # The previous step, so that a sign-in straight afterwards can use the current one.
-    page.get_by_label(labels["code"], exact=True).fill(pyotp.TOTP(secret).at(time.time() - 30))
+    page.get_by_label(labels["code"], exact=True).fill(previous_step_code(secret))
     page.get_by_role("button", name=labels["continue"]).click()
     codes = page.locator("ul.recovery-codes code").all_inner_texts()
     assert len(codes) == 10

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import re
-import time
 from html import unescape
 from urllib.parse import urljoin
 
 import httpx
-import pyotp
 
 from tests.integration.accounts.conftest import VERIFY, Mailbox
 from tests.support.oidc import CitizenBrowser
+from tests.support.totp import previous_step_code
 
 PASSWORD = "a sensible passphrase 42"
 
@@ -62,9 +61,7 @@ def enrol(browser: CitizenBrowser, page: httpx.Response) -> tuple[str, list[str]
     """On the authenticator page: confirm with a first code; returns the secret,
     the recovery codes shown and the recovery-codes page."""
     secret = secret_on(page)
-    # The previous time step (accepted for clock drift), so a sign-in straight
-    # afterwards can use the current one: a step is never accepted twice.
-    shown = browser.submit(page, code=pyotp.TOTP(secret).at(time.time() - 30))
+    shown = browser.submit(page, code=previous_step_code(secret))
     assert shown.status_code == 200, shown.text[:2000]
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", shown.text)
     return secret, codes, shown
