@@ -6,8 +6,8 @@ the HTTP layer to a status; the domain only says what went wrong.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +48,27 @@ class AlreadyExists(DomainError):
     """The resource (or an idempotency key) is taken."""
 
 
+@dataclass(frozen=True, slots=True)
+class ErrorReason:
+    """Why a call failed, for programs rather than people: ``google.rpc.ErrorInfo``.
+
+    ``reason`` is UPPER_SNAKE_CASE and stable, ``domain`` names the service that
+    defines it, and ``metadata`` carries the figures a caller acts on (every value
+    as text, as ``ErrorInfo`` has it), so nobody parses the message.
+    """
+
+    reason: str
+    domain: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
 class FailedPrecondition(DomainError):
-    """The resource is not in a state that allows the operation."""
+    """The resource is not in a state that allows the operation; ``reason``, when
+    given, says why in a form a program can read (sent as ``google.rpc.ErrorInfo``)."""
+
+    def __init__(self, message: str, reason: ErrorReason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Unauthenticated(DomainError):

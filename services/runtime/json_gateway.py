@@ -33,6 +33,7 @@ from starlette.routing import BaseRoute, Route, Router
 from starlette.types import ASGIApp
 
 from services.runtime.body_limit import BodyLimit
+from services.runtime.interceptors.base import VIA, VIA_HTTP
 from services.runtime.openapi import openapi_document
 
 MAX_BODY = 4 * 1024 * 1024
@@ -144,8 +145,9 @@ class Gateway:
             message = json_format.Parse(body or b"{}", method.request())
         except (json_format.ParseError, UnicodeDecodeError) as exc:
             return connect_error("invalid_argument", 400, f"the body is not a valid request: {exc}")
-        metadata = tuple(
-            (name, request.headers[name]) for name in FORWARDED if name in request.headers
+        metadata = (
+            *((name, request.headers[name]) for name in FORWARDED if name in request.headers),
+            (VIA, VIA_HTTP),  # errors then speak of headers, not metadata
         )
         try:
             timeout = _timeout(request.headers.get("connect-timeout-ms"))

@@ -13,7 +13,7 @@ from services.payments.domain import ledger, money
 from services.payments.domain.cards import brand_of, luhn_valid, parse_card
 from services.payments.domain.payments import Payment, State, validate_new
 from services.payments.domain.refunds import Refund, RefundState, available, check_refund
-from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.errors import ErrorReason, FailedPrecondition, InvalidArgument
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -166,10 +166,20 @@ def test_available_counts_submitted_and_successful_refunds_only() -> None:
 def test_refund_rules() -> None:
     check_refund(paid(1000, 300), 700, None)
     check_refund(paid(1000, 300), 1, 700)
-    with pytest.raises(FailedPrecondition, match="exceeds"):
+    with pytest.raises(FailedPrecondition, match="exceeds") as too_much:
         check_refund(paid(1000, 300), 701, None)
-    with pytest.raises(FailedPrecondition, match="expected_available_amount"):
+    assert too_much.value.reason == ErrorReason(
+        "REFUND_EXCEEDS_AVAILABLE",
+        "payments.gaap",
+        {"available_amount": "700", "currency": "GBP", "requested_amount": "701"},
+    )
+    with pytest.raises(FailedPrecondition, match="expected_available_amount") as stale:
         check_refund(paid(1000, 300), 1, 1000)
+    assert stale.value.reason == ErrorReason(
+        "AVAILABLE_AMOUNT_CHANGED",
+        "payments.gaap",
+        {"available_amount": "700", "currency": "GBP", "expected_available_amount": "1000"},
+    )
     with pytest.raises(InvalidArgument):
         check_refund(paid(), 0, None)
     unpaid = paid()

@@ -103,6 +103,21 @@ def test_resource_exhausted_carries_retry_info(
     assert info.retry_delay.nanos == nanos
 
 
+def test_a_failed_precondition_with_a_reason_carries_it_as_error_info() -> None:
+    reason = errors.ErrorReason("REFUND_EXCEEDS_AVAILABLE", "payments.gaap", {"available": "7"})
+    status = to_status(errors.FailedPrecondition("too much", reason))
+    assert (status.code, status.message) == (code_pb2.FAILED_PRECONDITION, "too much")
+    assert len(status.details) == 1
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain, dict(info.metadata)) == (
+        "REFUND_EXCEEDS_AVAILABLE",
+        "payments.gaap",
+        {"available": "7"},
+    )
+    assert list(to_status(errors.FailedPrecondition("no reason")).details) == []
+
+
 def test_a_request_larger_than_its_limit_is_resource_exhausted_with_no_retry_info() -> None:
     """A cost over the bucket's burst can never succeed: the limiter says so, and
     the status has no RetryInfo (an infinite delay once overflowed into UNKNOWN)."""

@@ -7,7 +7,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.payments.domain.payments import Payment, State
-from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from services.runtime.errors import (
+    ErrorReason,
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+)
+
+# google.rpc.ErrorInfo of a refused refund: a program reads the amount left from
+# its metadata (minor units as text, with the currency) instead of the message.
+ERROR_DOMAIN = "payments.gaap"
+AVAILABLE_AMOUNT_CHANGED = "AVAILABLE_AMOUNT_CHANGED"
+REFUND_EXCEEDS_AVAILABLE = "REFUND_EXCEEDS_AVAILABLE"
 
 
 class RefundState(enum.StrEnum):
@@ -55,14 +66,23 @@ def check_refund(payment: Payment, amount: int, expected_available: int | None) 
             "can be refunded"
         )
     left = payment.refundable_amount
+    figures = {"available_amount": str(left), "currency": payment.currency}
     if expected_available is not None and expected_available != left:
         raise FailedPrecondition(
             f"expected_available_amount is {expected_available} but {left} is available; "
-            "nothing was refunded"
+            "nothing was refunded",
+            ErrorReason(
+                AVAILABLE_AMOUNT_CHANGED,
+                ERROR_DOMAIN,
+                {**figures, "expected_available_amount": str(expected_available)},
+            ),
         )
     if amount > left:
         raise FailedPrecondition(
-            f"refund of {amount} exceeds the available amount {left}; nothing was refunded"
+            f"refund of {amount} exceeds the available amount {left}; nothing was refunded",
+            ErrorReason(
+                REFUND_EXCEEDS_AVAILABLE, ERROR_DOMAIN, {**figures, "requested_amount": str(amount)}
+            ),
         )
 
 

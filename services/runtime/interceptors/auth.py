@@ -15,7 +15,12 @@ import grpc
 from services.runtime import context as call_context
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.errors import PermissionDenied, Unauthenticated
-from services.runtime.interceptors.base import CallInterceptor, Metadata, metadata_value
+from services.runtime.interceptors.base import (
+    CallInterceptor,
+    Metadata,
+    metadata_value,
+    over_http,
+)
 
 
 class _Marker:
@@ -74,11 +79,17 @@ class AuthInterceptor(CallInterceptor):
         header = metadata_value(metadata, "authorization")
         if header is None:
             raise Unauthenticated(
-                "missing access token: send metadata 'authorization: Bearer <token>'"
+                "missing access token: send the header 'Authorization: Bearer <token>'"
+                if over_http(metadata)
+                else "missing access token: send metadata 'authorization: Bearer <token>'"
             )
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("authorization metadata must be 'Bearer <token>'")
+            raise Unauthenticated(
+                "the Authorization header must be 'Bearer <token>'"
+                if over_http(metadata)
+                else "authorization metadata must be 'Bearer <token>'"
+            )
         principal = self._verifier.verify(token.strip())
         call = call_context.current_call.get()
         if call is not None:

@@ -143,6 +143,18 @@ def _refuse(method: str) -> Callable[[], Any]:
     return refuse
 
 
+# The JSON gateway sets this on the calls it makes for an HTTP request, so that
+# messages name what the caller sent: an HTTP header there, gRPC metadata here.
+# It changes only the wording of errors; a gRPC caller that sends it gains nothing.
+VIA = "x-gaap-via"
+VIA_HTTP = "http"
+
+
+def over_http(metadata: Metadata) -> bool:
+    """The call came through the JSON gateway (Connect over HTTP)."""
+    return metadata_value(metadata, VIA) == VIA_HTTP
+
+
 def metadata_value(metadata: Metadata, key: str) -> str | None:
     for k, v in metadata:
         if k == key:

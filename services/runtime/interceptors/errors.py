@@ -51,6 +51,13 @@ def to_status(error: errors.DomainError) -> status_pb2.Status:
             ]
         )
         status.details.append(_pack(bad))
+    if isinstance(error, errors.FailedPrecondition) and error.reason is not None:
+        info = error_details_pb2.ErrorInfo(
+            reason=error.reason.reason,
+            domain=error.reason.domain,
+            metadata=dict(error.reason.metadata),
+        )
+        status.details.append(_pack(info))
     if isinstance(error, errors.ResourceExhausted) and math.isfinite(error.retry_after):
         # No RetryInfo for a request that can never fit the limit (retry_after inf).
         delay = duration_pb2.Duration()
