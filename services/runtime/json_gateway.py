@@ -4,7 +4,9 @@
 the request message in proto3 JSON; the answer is the response message in proto3
 JSON, or a Connect error ``{"code": "invalid_argument", "message": ...,
 "details": [{"type": "google.rpc.BadRequest", "value": <base64>, "debug": {...}}]}``
-with Connect's HTTP status for the code.
+with Connect's HTTP status for the code. Field violations name each field the
+way the request body spelled it (``returnUrl``, or ``return_url`` if the body
+used the proto name): ``json_names.py``.
 
 The gateway holds no rules of its own: it calls the service's own gRPC server
 over a loopback channel, forwarding ``authorization`` and ``x-request-id``, so
@@ -19,12 +21,13 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import descriptor_pool, json_format, message_factory
-from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.descriptor import Descriptor, MethodDescriptor
 from google.protobuf.message import Message
+from google.rpc.error_details_pb2 import BadRequest
 from grpc_status import rpc_status
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,6 +37,7 @@ from starlette.types import ASGIApp
 
 from services.runtime.body_limit import BodyLimit
 from services.runtime.interceptors.base import VIA, VIA_HTTP
+from services.runtime.json_names import as_spelled, respell_message
 from services.runtime.openapi import openapi_document
 
 MAX_BODY = 4 * 1024 * 1024
@@ -153,7 +157,8 @@ class Gateway:
             timeout = _timeout(request.headers.get("connect-timeout-ms"))
         except ValueError:
             return connect_error("invalid_argument", 400, "Connect-Timeout-Ms must be digits")
-        return await run_in_threadpool(self._call, method, message, metadata, timeout)
+        spelled = json.loads(body or b"{}")  # valid JSON: Parse took it
+        return await run_in_threadpool(self._call, method, message, metadata, timeout, spelled)
 
     def _call(
         self,
@@ -161,6 +166,7 @@ class Gateway:
         message: Message,
         metadata: tuple[tuple[str, str], ...],
         timeout: float,
+        spelled: Any,
     ) -> Response:
         call = self.channel().unary_unary(
             method.path,
@@ -170,7 +176,8 @@ class Gateway:
         try:
             reply = call(message, metadata=metadata, timeout=timeout)
         except grpc.RpcError as error:
-            return from_rpc_error(error)
+            descriptor = cast(Descriptor, method.request.DESCRIPTOR)
+            return from_rpc_error(error, lambda path: as_spelled(path, descriptor, spelled))
         document = json_format.MessageToDict(reply)
         return Response(
             json.dumps(document, ensure_ascii=False, separators=(",", ":")),
@@ -187,10 +194,15 @@ def _timeout(header: str | None) -> float:
     return min(MAX_TIMEOUT, max(0.001, int(header) / 1000))
 
 
-def from_rpc_error(error: grpc.RpcError) -> Response:
-    """A failed gRPC call as Connect's error JSON, details and request id kept."""
+def from_rpc_error(error: grpc.RpcError, spell: Callable[[str], str] | None = None) -> Response:
+    """A failed gRPC call as Connect's error JSON, details and request id kept.
+
+    ``spell`` renames a field path the way the JSON request spelled it: field
+    violations (``google.rpc.BadRequest``) and the message then name fields as
+    the caller wrote them (``returnUrl``, not ``return_url``)."""
     call: Any = error  # at run time a failed call is a grpc.Call too
     code_name, status = CONNECT_CODES.get(call.code(), ("unknown", 500))
+    message = str(call.details() or "")
     details: list[dict[str, Any]] = []
     headers: dict[str, str] = {}
     try:
@@ -198,6 +210,8 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
     except ValueError:
         status_proto = None
     for detail in status_proto.details if status_proto is not None else ():
+        if spell is not None and detail.Is(BadRequest.DESCRIPTOR):
+            message = _respell(detail, spell, message)
         type_name = detail.type_url.rpartition("/")[2]
         entry: dict[str, Any] = {
             "type": type_name,
@@ -213,7 +227,19 @@ def from_rpc_error(error: grpc.RpcError) -> Response:
     for key, value in call.trailing_metadata() or ():
         if key == "x-request-id" and isinstance(value, str):
             headers["x-request-id"] = value
-    return connect_error(code_name, status, str(call.details() or ""), details, headers)
+    return connect_error(code_name, status, message, details, headers)
+
+
+def _respell(detail: Any, spell: Callable[[str], str], message: str) -> str:
+    """Rename the fields of a packed ``BadRequest`` in place; ``message`` renamed alike."""
+    bad = BadRequest()
+    detail.Unpack(bad)
+    renamed: dict[str, str] = {}
+    for violation in bad.field_violations:
+        renamed[violation.field] = spell(violation.field)
+        violation.field = renamed[violation.field]
+    detail.Pack(bad)
+    return respell_message(message, renamed)
 
 
 def _debug(detail: Any) -> dict[str, Any] | None:
