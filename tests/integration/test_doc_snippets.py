@@ -88,6 +88,7 @@ PRELUDES: dict[str, str] = {
         from typing import Any
         from gaap.identity.v1 import identity_pb2 as _pb
         CLIENT_ID: str
+        CLIENT_SECRET: str
         TOKEN_ENDPOINT: str
         private_key: str
         token: str
