@@ -1,8 +1,11 @@
 """``gaap-admin``: the operator's command line for identity.
 
-It works on identity's database directly (the same one ``gaap-identity`` uses,
-from ``IDENTITY_DATABASE_URL``), so the first agency can be onboarded before
-any token exists. Output is JSON on stdout; errors are one line on stderr.
+It works on identity's database directly, so the first agency can be onboarded
+before any token exists. It finds that database the way ``gaap-identity`` does:
+``IDENTITY_DATABASE_URL``, or else ``identity.db`` in ``GAAP_VAR_DIR`` (by default
+the ``var`` folder of the checkout it runs from, wherever the current folder is).
+It says on stderr which database it uses, and refuses to start a new, empty one
+unless given ``--create``. Output is JSON on stdout; errors are one line on stderr.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from services.identity.service_layer.keys import KeyInfo, longest_token
 from services.identity.service_layer.operators import AccountStatus, Operators
 from services.identity.settings import IdentitySettings
 from services.identity.web.app import TOKEN_PATH
-from services.runtime import config
+from services.runtime import config, db
 from services.runtime.errors import DomainError, FieldViolation, InvalidArgument, StartupError
 from services.runtime.pagination import PageRequest
 
@@ -31,11 +34,30 @@ from services.runtime.pagination import PageRequest
 ACTOR = "gaap-admin"
 
 
+CREATE_HELP = (
+    "make identity's database if it does not exist yet (a new platform); without it, "
+    "gaap-admin works only on a database the platform already uses"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gaap-admin", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="gaap-admin",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--create", action="store_true", help=CREATE_HELP)
+    # --create is also accepted after the command (``gaap-admin create-agency --create``).
+    either_place = argparse.ArgumentParser(add_help=False)
+    either_place.add_argument(
+        "--create", action="store_true", default=argparse.SUPPRESS, help=CREATE_HELP
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    create = commands.add_parser("create-agency", help="register an agency (an OAuth client)")
+    def add_command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[either_place], **kwargs)
+
+    create = add_command("create-agency", help="register an agency (an OAuth client)")
     create.add_argument("--name", required=True)
     create.add_argument("--scope", action="append", required=True, dest="scopes")
     create.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris")
@@ -52,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _oidc_options(create)
 
-    update = commands.add_parser(
+    update = add_command(
         "update-agency", help="change an agency (only the options given; lists are replaced)"
     )
     update.add_argument("client_id")
@@ -68,13 +90,13 @@ def _parser() -> argparse.ArgumentParser:
         help="empty this field (repeatable)",
     )
 
-    listing = commands.add_parser("list-agencies", help="list agencies as JSON")
+    listing = add_command("list-agencies", help="list agencies as JSON")
     listing.add_argument("--all", action="store_true", help="include disabled agencies")
 
-    disable = commands.add_parser("disable-agency", help="stop issuing tokens to an agency")
+    disable = add_command("disable-agency", help="stop issuing tokens to an agency")
     disable.add_argument("client_id")
 
-    rotate = commands.add_parser(
+    rotate = add_command(
         "rotate-keys",
         help="publish a new signing key now, sign with it after "
         "IDENTITY_KEY_PROPAGATION_SECONDS; the old key is unpublished once its tokens expired",
@@ -84,14 +106,14 @@ def _parser() -> argparse.ArgumentParser:
         choices=SIGNING_ALGORITHMS,
         help="rotate only this algorithm's key (default: every key that signs now)",
     )
-    commands.add_parser("list-keys", help="signing keys and their status, newest first")
+    add_command("list-keys", help="signing keys and their status, newest first")
 
     for name, what in (
         ("lookup-account", "a citizen account's status (never its secrets)"),
         ("lock-account", "lock a citizen account: sessions end, tokens are revoked"),
         ("unlock-account", "lift a citizen account's lock"),
     ):
-        command = commands.add_parser(name, help=what)
+        command = add_command(name, help=what)
         which = command.add_mutually_exclusive_group(required=True)
         which.add_argument("--account-id", default="")
         which.add_argument("--email", default="")
@@ -291,11 +313,29 @@ def run(
     return account_json(operators.lookup(account_id=account_id))
 
 
+def _check_database(url: str, *, create: bool) -> None:
+    """Say which database this is, and refuse to make a new one unless asked:
+    one made by mistake (a wrong folder, a wrong setting) would hold agencies the
+    running platform never sees."""
+    shown = db.shown(url)
+    sys.stderr.write(f"gaap-admin: identity's database is {shown}\n")
+    if create or db.holds_schema(url):
+        return
+    raise StartupError(
+        f"{shown} is not an identity database (it does not exist or is empty); "
+        "nothing was created. Point gaap-admin at the platform's database: run it from "
+        "the repository the platform runs from, or set GAAP_VAR_DIR or "
+        "IDENTITY_DATABASE_URL as the platform has them. To start a new platform's "
+        "database there, add --create."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         platform = config.load(config.PlatformSettings)
         settings = config.load(IdentitySettings)
+        _check_database(settings.resolved_database_url(platform), create=args.create)
         identity = open_identity(platform, settings)
         try:
             result = run(args, identity, platform.issuer, settings)

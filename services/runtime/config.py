@@ -31,6 +31,18 @@ def _check_address(value: str) -> str:
     return value
 
 
+def checkout_var_dir() -> Path:
+    """Where ``make run`` keeps its data: ``var/`` at the root of the source checkout
+    this code runs from, whatever the current folder, so that ``gaap-admin`` run
+    from another folder finds the platform's databases. An installed copy (an
+    image) has no checkout: ``var`` in the current folder, which images override
+    with ``GAAP_VAR_DIR``."""
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "services" / "runtime").is_dir():
+        return checkout / "var"
+    return Path("var")
+
+
 class PlatformSettings(BaseSettings):
     """Settings shared by every GaaP process."""
 
@@ -47,7 +59,11 @@ class PlatformSettings(BaseSettings):
         description="Where payments and notify fetch identity's keys "
         "(default: `<issuer>/.well-known/jwks.json`).",
     )
-    var_dir: Path = Field(Path("var"), description="Local state: SQLite files, demo credentials.")
+    var_dir: Path = Field(
+        default_factory=checkout_var_dir,
+        description="Local state: SQLite files, demo credentials.",
+        json_schema_extra={"shown_default": "var"},
+    )
     log_level: LogLevel = Field("INFO", description="Log level of the JSON logs on stderr.")
     shutdown_grace_seconds: float = Field(
         10.0, ge=0, description="How long in-flight calls may run after SIGTERM."
@@ -204,7 +220,8 @@ def markdown_table(classes: list[type[BaseSettings]]) -> str:
         prefix = str(cls.model_config.get("env_prefix", ""))
         for name, field in cls.model_fields.items():
             env = str(field.validation_alias) if field.validation_alias else f"{prefix}{name}"
-            default = field.default
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            default = extra.get("shown_default", field.default)
             if name == "grpc_address" and hasattr(cls, "default_grpc_port"):
                 default = f"127.0.0.1:{cls.default_grpc_port}"
             if name == "http_address" and hasattr(cls, "default_http_port"):

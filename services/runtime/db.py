@@ -108,6 +108,49 @@ def _redact(url: str) -> str:
         return "<unparseable>"
 
 
+def shown(url: str) -> str:
+    """``url`` as an operator should read it: never with its password, and a SQLite
+    file by its absolute path (a relative one depends on the current folder)."""
+    try:
+        parsed = sa.make_url(url)
+    except (ArgumentError, ValueError):
+        return "<unparseable>"
+    if _sqlite_file(parsed) is not None:
+        parsed = parsed.set(database=str(Path(str(parsed.database)).resolve()))
+    return parsed.render_as_string(hide_password=True)
+
+
+def _sqlite_file(url: sa.URL) -> Path | None:
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(str(url.database))
+
+
+def holds_schema(url: str) -> bool:
+    """Whether the database at ``url`` exists and has been migrated (it has
+    Alembic's version table), found out without creating anything: a SQLite file
+    that does not exist is not opened, since opening it would create it."""
+    try:
+        parsed = sa.make_url(url)
+    except (ArgumentError, ValueError):
+        raise StartupError(f"database URL {_redact(url)!r} is not a valid SQLAlchemy URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        file = _sqlite_file(parsed)
+        if file is None or not file.is_file():
+            return False
+    engine = create_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            return sa.inspect(connection).has_table("alembic_version")
+    except OperationalError as exc:
+        raise StartupError(
+            f"cannot reach the database at {_redact(url)}: "
+            f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
 # Constraint names a reader (and Alembic) can predict, the same in every service.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

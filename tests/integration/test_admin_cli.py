@@ -13,20 +13,47 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
 
+from services.runtime import db
+
 GAAP_ADMIN = Path(sys.executable).parent / "gaap-admin"
+USING = "gaap-admin: identity's database is "
+
+
+def run_admin(
+    *args: str, cwd: Path | None = None, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """gaap-admin with only ``settings`` (GAAP_VAR_DIR=..., ...) of the platform's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_"))}
+    env.update(settings)
+    return subprocess.run(
+        [str(GAAP_ADMIN), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
 
 
 def admin(
     var_dir: Path, database_url: str, *args: str, ok: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAAP_", "IDENTITY_"))}
-    env.update(GAAP_VAR_DIR=str(var_dir), IDENTITY_DATABASE_URL=database_url)
-    result = subprocess.run(
-        [str(GAAP_ADMIN), *args], env=env, capture_output=True, text=True, check=False, timeout=60
-    )
+    """gaap-admin on ``database_url``. Its first line on stderr names that database
+    (checked here); ``stderr`` is what follows."""
+    result = run_admin(*args, GAAP_VAR_DIR=str(var_dir), IDENTITY_DATABASE_URL=database_url)
+    using, _, rest = result.stderr.partition("\n")
+    assert using == USING + db.shown(database_url), result.stderr
+    result.stderr = rest
     if ok:
         assert result.returncode == 0, result.stderr
     return result
+
+
+@pytest.fixture(autouse=True, scope="module")
+def identity_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The module's database, made as an operator makes a new platform's."""
+    admin(tmp_path_factory.mktemp("var"), database_url, "--create", "list-agencies")
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:

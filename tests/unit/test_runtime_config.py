@@ -11,10 +11,12 @@ from pydantic_settings import BaseSettings
 from services.identity.settings import IdentitySettings
 from services.notify.settings import NotifySettings
 from services.payments.settings import PaymentsSettings
+from services.runtime import config
 from services.runtime.config import PlatformSettings, ServerSettings, load
 from services.runtime.errors import StartupError
 
 PREFIXES = ("GAAP_", "IDENTITY_", "PAYMENTS_", "NOTIFY_")
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository these tests run from
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +39,7 @@ def test_platform_defaults() -> None:
     settings = load(PlatformSettings)
     assert settings.issuer == "http://127.0.0.1:8081"
     assert settings.resolved_jwks_url == "http://127.0.0.1:8081/.well-known/jwks.json"
-    assert settings.var_dir == Path("var")
+    assert settings.var_dir == CHECKOUT / "var"
     assert settings.log_level == "INFO"
     assert settings.shutdown_grace_seconds == 10.0
     assert settings.grpc_max_workers >= 1
@@ -88,9 +90,25 @@ def test_resolved_database_url_defaults_to_sqlite_under_var_dir(
     )
 
 
-def test_resolved_database_url_default_is_relative_var() -> None:
+def test_the_default_database_is_in_the_checkouts_var_whatever_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """gaap-admin run from another folder must find the running platform's
+    databases, not start new ones there."""
+    monkeypatch.chdir(tmp_path)
     platform = load(PlatformSettings)
-    assert load(IdentitySettings).resolved_database_url(platform) == "sqlite:///var/identity.db"
+    assert platform.var_dir == CHECKOUT / "var"
+    assert load(IdentitySettings).resolved_database_url(platform) == (
+        f"sqlite:///{CHECKOUT / 'var' / 'identity.db'}"
+    )
+
+
+def test_an_installed_copy_without_a_checkout_uses_var_in_the_current_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed = tmp_path / "site-packages" / "services" / "runtime" / "config.py"
+    monkeypatch.setattr(config, "__file__", str(installed))
+    assert config.checkout_var_dir() == Path("var")
 
 
 def test_explicit_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from services.identity.bootstrap import open_identity
 from services.identity.settings import IdentitySettings
-from tests.integration.test_admin_cli import admin, as_json
+from tests.integration.test_admin_cli import admin, as_json, identity_database
 from tests.support.platform import settings_for
+
+# Each module makes its database with ``gaap-admin --create`` first, as an operator does.
+pytestmark = pytest.mark.usefixtures(identity_database.__name__)
 
 
 def test_create_and_update_an_oidc_agency(tmp_path: Path, database_url: str) -> None:
