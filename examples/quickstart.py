@@ -89,7 +89,8 @@ def main(agency_file: str) -> None:
         print("3. payment", payment.id, "- send the citizen to", payment.next_url)
 
         # 4. The citizen pays on the hosted page (here: what their browser does).
-        pay_in_sandbox(payment.next_url, "4242 4242 4242 4242")
+        back = pay_in_sandbox(payment.next_url, "4242 4242 4242 4242")
+        assert back == payment.return_url, back  # the citizen is back at your service
 
         # 5. The signed webhook arrives: verify it, then read the payment.
         event = hooks.event("payment.succeeded", payment.id, secret)
@@ -240,35 +241,37 @@ def submit(browser: httpx.Client, page: httpx.Response, **values: str) -> httpx.
     return browser.post(action, data={**fields, **values})
 
 
-def follow(browser: httpx.Client, response: httpx.Response, stop_at: str) -> httpx.Response:
-    """Follow redirects, but not to the agency (``stop_at``): nothing listens there
-    in this example (your backend would)."""
+def follow(browser: httpx.Client, response: httpx.Response, origin: str) -> httpx.Response:
+    """Follow redirects within ``origin`` (identity's or payments' pages); stop at one
+    leaving it, to your service (not running in this example: yours would be)."""
     while response.is_redirect:
         location = urljoin(str(response.url), response.headers["location"])
-        if stop_at and location.startswith(stop_at):
+        if not location.startswith(origin + "/"):
             break
         response = browser.get(location)
     return response
 
 
-def pay_in_sandbox(next_url: str, card: str) -> None:
+def pay_in_sandbox(next_url: str, card: str) -> str:
+    """The citizen enters the card and confirms; where payments then sends them."""
+    pages = next_url.partition("/pay/")[0]
     with httpx.Client(timeout=30) as browser:
         page = browser.get(next_url)  # "Enter card details"
         details = {"expiry": "12/39", "security-code": "123", "cardholder-name": "A Citizen"}
-        page = follow(browser, submit(browser, page, **{"card-number": card}, **details), AGENCY)
-        back = follow(browser, submit(browser, page), AGENCY)  # "Confirm your payment"
-        assert back.headers["location"].endswith("/paid"), back.text
+        page = follow(browser, submit(browser, page, **{"card-number": card}, **details), pages)
+        back = follow(browser, submit(browser, page), pages)  # "Confirm your payment"
+        return str(back.headers["location"])
 
 
 def sign_in_as_demo_citizen(authorize_url: str, redirect_uri: str) -> dict[str, str]:
     """The demo citizen make run created signs in and allows; the callback's query."""
     citizen = json.loads((VAR / "demo" / "citizen.json").read_text())
     with httpx.Client(timeout=30) as browser:
-        page = follow(browser, browser.get(authorize_url), redirect_uri)  # "Sign in"
+        page = follow(browser, browser.get(authorize_url), ISSUER)  # "Sign in"
         credentials = {"email": citizen["email"], "password": citizen["password"]}
-        page = follow(browser, submit(browser, page, **credentials), redirect_uri)
+        page = follow(browser, submit(browser, page, **credentials), ISSUER)
         if 'name="decision"' in page.text:  # the first time: share your details?
-            page = follow(browser, submit(browser, page, decision="allow"), redirect_uri)
+            page = follow(browser, submit(browser, page, decision="allow"), ISSUER)
         location = page.headers["location"]
     assert location.startswith(redirect_uri), location
     return dict(parse_qsl(urlsplit(location).query))
