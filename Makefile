@@ -10,7 +10,7 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 GEN := gen
 GEN_STAMP := $(GEN)/.generated
 
-.PHONY: help setup protos run test test-fast lint fmt bench clean check-generated
+.PHONY: help setup protos run test test-fast lint fmt bench mutation clean check-generated
 
 help: ## List the commands
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,5 +55,8 @@ check-generated:
 bench: setup ## Run the benchmarks in bench/ and print their figures
 	$(BIN)/python -m bench
 
+mutation: setup ## Mutation-test the domain rules and runtime checks (minutes; prints the score per module)
+	$(BIN)/python -m scripts.mutation
+
 clean: ## Remove the virtual environment, generated code and local data
-	rm -rf $(VENV) $(GEN) var .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(GEN) var mutants .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
