@@ -5,6 +5,10 @@
   leaves to the reader (``CLIENT_ID``, the web framework's ``request``...). mypy
   checks every module against the generated stubs and the client library, so a
   missing import, a field a message does not have or a method a stub lacks fails.
+  The pages in ``RUN`` also run, against a real ``make run`` (make run's
+  addresses swapped for the test's), with the quick start's agency as
+  ``CLIENT_ID``: those need no browser. The others (a web framework's request,
+  a private key, an operator's token) are checked by mypy only.
 - ``sh``: ``bash -n``; every command a line runs exists (``make`` targets in the
   Makefile, files in the repository, programs on the PATH); ``gaap-admin`` lines
   parse with gaap-admin's own argument parser.
@@ -34,6 +38,7 @@ import pytest
 
 from services.identity.cli import _parser as gaap_admin_parser
 from services.identity.domain.scopes import KNOWN_SCOPES
+from tests.support import devstack
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = sorted(
@@ -102,7 +107,6 @@ PRELUDES: dict[str, str] = {
         TOKEN_URL: str
         CLIENT_ID: str
         CLIENT_SECRET: str
-        sms_template_id: str
     """,
     "docs/payments.md": """
         from datetime import datetime
@@ -224,9 +228,20 @@ STOP = {">", ">>", "|", "||", "&&", ";", "2>", "2>&1", "&"}
 
 
 def shell_lines(code: str) -> Iterator[str]:
+    """Each command line: continuations joined, and a quoted string's lines kept together."""
+    pending = ""
     for line in code.replace("\\\n", " ").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield line
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        pending = f"{pending}\n{line}" if pending else line
+        try:
+            shlex.split(pending, comments=True)
+        except ValueError:  # a quote still open: the command goes on
+            continue
+        yield pending
+        pending = ""
+    if pending:
+        yield pending
 
 
 def substitutions(line: str) -> tuple[str, list[str]]:
@@ -422,3 +437,107 @@ def test_the_shell_check_catches_a_wrong_option_and_a_missing_program() -> None:
         ["curl", "-s", "$ID"],
         [["python3", "-c", 'print(")")']],
     )
+
+
+# -- run against the platform ------------------------------------------------------
+
+# The pages whose snippets run, and which kinds. Blocks that call make are the
+# platform the test already started.
+RUN: dict[str, tuple[str, ...]] = {
+    "README.md": ("sh", "python"),
+    "docs/payments.md": ("python",),
+    "docs/notify.md": ("sh", "python"),
+}
+# What a page leaves to the reader, as values: the quick start's agency, and a
+# citizen who pays (as in examples/quickstart.py) wherever the page redirects one.
+RUN_PRELUDE = """
+import json, sys
+from datetime import UTC, datetime, timedelta
+from google.protobuf.timestamp_pb2 import Timestamp
+sys.path.insert(0, {examples!r})
+from quickstart import pay_in_sandbox
+agency = json.load(open({agency!r}))
+CLIENT_ID, CLIENT_SECRET = agency["client_id"], agency["client_secret"]
+TOKEN_URL = TOKEN_ENDPOINT = agency["token_endpoint"]
+stored_secrets = []
+def store_secret(*secret): stored_secrets.append(secret)
+def redirect_citizen_to(url): pay_in_sandbox(url, "4242 4242 4242 4242")
+start, end = Timestamp(), Timestamp()
+start.FromDatetime(datetime.now(UTC) - timedelta(hours=1))
+end.FromDatetime(datetime.now(UTC) + timedelta(hours=1))
+"""
+CONNECT_ERROR = re.compile(r'\{"code": ?"[a-z_]+", ?"message"')  # what a refused call answers
+MAKE_RUN_PORTS = {"identity": (50051, 8081), "payments": (50052, 8082), "notify": (50053, 8083)}
+
+
+def on_the_test_platform(code: str, stack: devstack.Devstack) -> str:
+    for service, (grpc_port, http_port) in MAKE_RUN_PORTS.items():
+        code = code.replace(f"http://127.0.0.1:{http_port}", stack.http(service))
+        code = code.replace(f"127.0.0.1:{grpc_port}", stack.grpc(service))
+    return code
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devstack.Devstack]:
+    """make run, with the quick start's agency in var/agency.json."""
+    from tests.integration.test_quickstart import the_command
+
+    with devstack.running(tmp_path_factory.mktemp("snippets") / "var") as running:
+        argv = the_command(".venv/bin/gaap-admin create-agency")
+        done = subprocess.run(
+            argv[:-2], cwd=ROOT, env=running.env, capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        (running.var / "agency.json").write_text(done.stdout)
+        yield running
+
+
+def run_page(page: str, stack: devstack.Devstack) -> list[str]:
+    """Run the page's runnable blocks from make run's folder; what failed."""
+    failures: list[str] = []
+    agency = json.loads((stack.var / "agency.json").read_text())
+    env = {**stack.env, "CLIENT_ID": agency["client_id"], "CLIENT_SECRET": agency["client_secret"]}
+    env["PYTHONPATH"] = f"{ROOT}:{ROOT / 'gen'}"
+    python = [b for b in blocks(ROOT / page) if b.kind == "python"]
+    if "python" in RUN[page] and python:
+        prelude = RUN_PRELUDE.format(
+            examples=str(ROOT / "examples"), agency=str(stack.var / "agency.json")
+        )
+        script = prelude + "\n".join(b.code for b in python)
+        done = subprocess.run(
+            [sys.executable, "-c", on_the_test_platform(script, stack)],
+            cwd=stack.var.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            failures.append(f"{page}'s python: {done.stderr[-3000:]}")
+    # The page's shell blocks, one after the other in one shell, as a reader's terminal.
+    session = [
+        b.code
+        for b in blocks(ROOT / page)
+        if b.kind == "sh" and not all(words(line)[:1] == ["make"] for line in shell_lines(b.code))
+    ]
+    if "sh" in RUN[page] and session:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", on_the_test_platform("\n".join(session), stack)],
+            cwd=stack.var.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0 or CONNECT_ERROR.search(done.stdout):
+            failures.append(f"{page}'s shell: {done.stdout[-1000:]} {done.stderr[-2000:]}")
+    return failures
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", sorted(RUN))
+def test_the_pages_snippets_run_against_the_platform(page: str, stack: devstack.Devstack) -> None:
+    failures = run_page(page, stack)
+    assert not failures, "\n".join(failures)
