@@ -42,7 +42,7 @@ test: setup ## Run the whole test suite (PostgreSQL and Redis tests run when rea
 lint: setup check-generated ## ruff check, ruff format --check, mypy strict, import-linter contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy services tests bench gaap_client scripts
+	$(BIN)/mypy services tests bench gaap_client scripts examples
 	$(BIN)/lint-imports
 
 fmt: setup ## Format the code with ruff
