@@ -10,7 +10,7 @@ PROTOS := $(shell find protos -name '*.proto' | sort)
 GEN := gen
 GEN_STAMP := $(GEN)/.generated
 
-.PHONY: help setup protos run test test-fast lint fmt bench mutation clean check-generated
+.PHONY: help setup protos run test test-fast lint fmt bench mutation clean check-generated client
 
 help: ## List the commands
 	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -52,6 +52,9 @@ fmt: setup ## Format the code with ruff
 check-generated:
 	@if [ -n "$$(git ls-files $(GEN))" ]; then echo "generated code under $(GEN)/ must not be committed"; exit 1; fi
 
+client: setup ## Build gaap-client's wheel (the agency library on its own) into dist/
+	$(BIN)/python -m scripts.build_client dist
+
 bench: setup ## Run the benchmarks in bench/ and print their figures
 	$(BIN)/python -m bench
 
@@ -59,4 +62,4 @@ mutation: setup ## Mutation-test the domain rules and runtime checks (minutes; p
 	$(BIN)/python -m scripts.mutation
 
 clean: ## Remove the virtual environment, generated code and local data
-	rm -rf $(VENV) $(GEN) var mutants .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
+	rm -rf $(VENV) $(GEN) var mutants dist .mypy_cache .ruff_cache .pytest_cache .import_linter_cache .grimp_cache
