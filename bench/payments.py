@@ -133,7 +133,7 @@ async def _load(conn: Connection, target: str, config: PaymentsClientConfig) -> 
         await channel.channel_ready()
         stub = pb_grpc.PaymentsServiceStub(channel)
         existing = await stub.CreatePayment(create_request(), metadata=metadata)
-        get = pb.GetPaymentRequest(id=existing.id)
+        get = pb.GetPaymentRequest(payment_id=existing.id)
 
         async def call() -> None:
             if config.operation == "create":

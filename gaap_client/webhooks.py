@@ -16,6 +16,11 @@ from collections.abc import Sequence
 
 SIGNATURE_HEADER = "Gaap-Signature"
 EVENT_ID_HEADER = "Gaap-Event-Id"
+# The ``type`` of a test event, sent only when you ask for one (payments'
+# SendTestWebhookEvent, notify's SendTestStatusCallback): about no payment or
+# notification, so a receiver acknowledges it and does nothing else.
+PAYMENTS_TEST_EVENT = "webhook.test"
+NOTIFY_TEST_CALLBACK = "callback.test"
 DEFAULT_TOLERANCE = 300
 
 

@@ -203,7 +203,7 @@ def test_sign_in_apply_pay_and_be_told(
     events = operator.identity.ListAuditEvents(
         ipb.ListAuditEventsRequest(
             types=["sign_in.succeeded"],
-            account_id=account.account_id,
+            account_id=account.id,
             start_time=_timestamp(started - timedelta(seconds=5)),
         )
     ).events

@@ -219,7 +219,7 @@ def test_missing_scope_is_permission_denied(platform: Platform) -> None:
         identity_pb2.ListAgenciesRequest(page_size=500),
         metadata=bearer(without),
     )
-    assert agency.client_id in {a.client_id for a in listed.agencies}
+    assert agency.client_id in {a.id for a in listed.agencies}
 
 
 def test_invalid_argument_carries_field_violations(platform: Platform) -> None:
@@ -249,19 +249,19 @@ def test_get_agency_and_pagination(platform: Platform) -> None:
         page = stub.ListAgencies(
             identity_pb2.ListAgenciesRequest(page_size=2, page_token=page_token), metadata=auth
         )
-        seen += [a.client_id for a in page.agencies]
+        seen += [a.id for a in page.agencies]
         page_token = page.next_page_token
         if not page_token:
             break
     assert len(seen) == len(set(seen))
     assert {a.client_id for a in created} <= set(seen)
     one = stub.GetAgency(
-        identity_pb2.GetAgencyRequest(client_id=created[0].client_id), metadata=auth
+        identity_pb2.GetAgencyRequest(agency_id=created[0].client_id), metadata=auth
     )
-    assert one.client_id == created[0].client_id
+    assert one.id == created[0].client_id
     assert not one.disabled
     with pytest.raises(grpc.RpcError) as caught:
-        stub.GetAgency(identity_pb2.GetAgencyRequest(client_id="ag_nope"), metadata=auth)
+        stub.GetAgency(identity_pb2.GetAgencyRequest(agency_id="ag_nope"), metadata=auth)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 

@@ -348,7 +348,8 @@ def test_no_agency_reaches_another_agencys_data_through_any_method(
     if service == "payments":
         stub = payments_pb2_grpc.PaymentsServiceStub(platform.channel("payments"))
         again = stub.GetPayment(
-            payments_pb2.GetPaymentRequest(id=victim["payment"].id), metadata=victim["metadata"]
+            payments_pb2.GetPaymentRequest(payment_id=victim["payment"].id),
+            metadata=victim["metadata"],
         )
         assert again.state == victim["payment"].state
         subscriptions = stub.ListWebhookSubscriptions(

@@ -20,6 +20,7 @@ from gaap.notify.v1 import notify_pb2 as npb
 from gaap.payments.v1 import payments_pb2 as ppb
 
 from gaap_client import GaapClient, OpenIdClient, PendingSignIn
+from gaap_client.webhooks import PAYMENTS_TEST_EVENT
 from services.demo_app.domain.applications import Application, State, new_ids, validate
 from services.demo_app.service_layer.notices import CONFIRMATION_EMAIL, CONFIRMATION_SMS
 from services.demo_app.service_layer.unit_of_work import DemoTransactions
@@ -185,13 +186,17 @@ class Journey:
     # -- what payments tells us -------------------------------------------------------
 
     def payment_event(self, event_id: str, event: Mapping[str, Any]) -> None:
-        """Handle one verified webhook; safe to repeat (payments retries until 2xx)."""
+        """Handle one verified webhook; safe to repeat (payments retries until 2xx).
+        A test event (``webhook.test``) is about no payment: it is only acknowledged."""
+        if event.get("type") == PAYMENTS_TEST_EVENT:
+            log.info("test webhook received", extra={"event_id": event_id})
+            return
         with self._uow() as uow:
             if uow.webhook_events.seen(event_id):
                 return
         payment_id = str((event.get("payment") or {}).get("id", ""))
         # The platform's record, not the body alone, decides.
-        payment = self.client.payments.GetPayment(ppb.GetPaymentRequest(id=payment_id))
+        payment = self.client.payments.GetPayment(ppb.GetPaymentRequest(payment_id=payment_id))
         application_id = payment.metadata.get("application_id", "")
         with self._uow() as uow:
             store = uow.applications

@@ -173,7 +173,7 @@ def ensure_payment_webhook(
     for stale in active:
         if stale.id != kept_id:
             client.payments.DisableWebhookSubscription(
-                ppb.DisableWebhookSubscriptionRequest(id=stale.id)
+                ppb.DisableWebhookSubscriptionRequest(subscription_id=stale.id)
             )
     secrets = [kept_secret]
     return lambda: list(secrets)

@@ -132,7 +132,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     def GetAgency(
         self, request: identity_pb2.GetAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Agency:
-        return agency_message(self._registry.get(request.client_id))
+        return agency_message(self._registry.get(request.agency_id))
 
     def ListAgencies(
         self, request: identity_pb2.ListAgenciesRequest, _: grpc.ServicerContext
@@ -174,24 +174,22 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         self, request: identity_pb2.UpdateAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Agency:
         key = idempotency.keyed("UpdateAgency", request, principal().client_id)
-        if not request.agency.client_id:
+        if not request.agency.id:
             raise InvalidArgument.from_violations(
-                [FieldViolation("agency.client_id", "required: the agency to update")]
+                [FieldViolation("agency.id", "required: the agency to update")]
             )
         changes = {path: _field_value(request.agency, path) for path in request.update_mask.paths}
         with _prefixed("agency."):
-            updated = self._registry.update(
-                request.agency.client_id, changes, keyed=key, actor=key.tenant
-            )
+            updated = self._registry.update(request.agency.id, changes, keyed=key, actor=key.tenant)
         return agency_message(updated)
 
     def DisableAgency(
         self, request: identity_pb2.DisableAgencyRequest, _: grpc.ServicerContext
     ) -> identity_pb2.Agency:
         key = idempotency.keyed("DisableAgency", request, principal().client_id)
-        _require(request.client_id, "client_id")
+        _require(request.agency_id, "agency_id")
         return agency_message(
-            self._registry.disable(request.client_id, keyed=key, actor=key.tenant)
+            self._registry.disable(request.agency_id, keyed=key, actor=key.tenant)
         )
 
     # -- accounts -------------------------------------------------------------------
@@ -229,7 +227,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
         where = AuditFilter(
             types=list(request.types),
             account_id=request.account_id or None,
-            client_id=request.client_id or None,
+            client_id=request.agency_id or None,
             since=field_datetime(request, "start_time"),
             until=field_datetime(request, "end_time"),
         )
@@ -246,7 +244,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
 
 def agency_message(agency: Agency) -> identity_pb2.Agency:
     message = identity_pb2.Agency(
-        client_id=agency.client_id,
+        id=agency.client_id,
         name=agency.name,
         mode=_MODES[agency.mode],
         scopes=list(agency.scopes),
@@ -289,7 +287,7 @@ def token_info(info: dict[str, Any]) -> identity_pb2.TokenInfo:
 
 def account_message(account: AccountStatus) -> identity_pb2.Account:
     message = identity_pb2.Account(
-        account_id=account.account_id,
+        id=account.account_id,
         email=account.email,
         email_verified=account.email_verified,
         phone_number_verified=account.phone_number_verified,
@@ -311,7 +309,7 @@ def audit_message(event: AuditEvent) -> identity_pb2.AuditEvent:
         time=timestamp(event.at),
         type=str(event.type),
         account_id=event.account_id or "",
-        client_id=event.client_id or "",
+        agency_id=event.client_id or "",
         ip=event.ip or "",
         details=details,
     )

@@ -69,6 +69,11 @@ _FAILURES = {
     Failure.CAPTURE_WINDOW_EXPIRED: pb.FAILURE_CODE_CAPTURE_WINDOW_EXPIRED,
     Failure.PROVIDER_ERROR: pb.FAILURE_CODE_PROVIDER_ERROR,
 }
+_DELIVERY_STATES = {
+    "pending": pb.WEBHOOK_DELIVERY_STATE_PENDING,
+    "succeeded": pb.WEBHOOK_DELIVERY_STATE_SUCCEEDED,
+    "failed": pb.WEBHOOK_DELIVERY_STATE_FAILED,
+}
 _REFUND_STATES = {
     RefundState.SUBMITTED: pb.REFUND_STATE_SUBMITTED,
     RefundState.SUCCESS: pb.REFUND_STATE_SUCCESS,
@@ -133,7 +138,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     def GetPayment(self, request: pb.GetPaymentRequest, _: grpc.ServicerContext) -> pb.Payment:
         caller = principal()
         self._limits.read(caller)
-        return self._payment(self._payments.get(caller.client_id, _id("id", request.id)))
+        return self._payment(
+            self._payments.get(caller.client_id, _id("payment_id", request.payment_id))
+        )
 
     def ListPayments(
         self, request: pb.ListPaymentsRequest, _: grpc.ServicerContext
@@ -171,7 +178,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         caller = principal()
         self._limits.write(caller)
         key = idempotency.keyed("CapturePayment", request, caller.client_id)
-        return self._payment(self._payments.capture(caller, _id("id", request.id), key))
+        return self._payment(
+            self._payments.capture(caller, _id("payment_id", request.payment_id), key)
+        )
 
     def CancelPayment(
         self, request: pb.CancelPaymentRequest, _: grpc.ServicerContext
@@ -179,7 +188,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         caller = principal()
         self._limits.write(caller)
         key = idempotency.keyed("CancelPayment", request, caller.client_id)
-        return self._payment(self._payments.cancel(caller, _id("id", request.id), key))
+        return self._payment(
+            self._payments.cancel(caller, _id("payment_id", request.payment_id), key)
+        )
 
     def CreateRefund(self, request: pb.CreateRefundRequest, _: grpc.ServicerContext) -> pb.Refund:
         caller = principal()
@@ -202,7 +213,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
     def GetRefund(self, request: pb.GetRefundRequest, _: grpc.ServicerContext) -> pb.Refund:
         caller = principal()
         self._limits.read(caller)
-        return _refund(self._payments.get_refund(caller.client_id, _id("id", request.id)))
+        return _refund(
+            self._payments.get_refund(caller.client_id, _id("refund_id", request.refund_id))
+        )
 
     def ListRefunds(
         self, request: pb.ListRefundsRequest, _: grpc.ServicerContext
@@ -249,7 +262,9 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         self._limits.write(caller)
         key = idempotency.keyed("DisableWebhookSubscription", request, caller.client_id)
         return _subscription(
-            self._subscriptions.disable(caller.client_id, _id("id", request.id), key)
+            self._subscriptions.disable(
+                caller.client_id, _id("subscription_id", request.subscription_id), key
+            )
         )
 
     def ListWebhookDeliveries(
@@ -365,7 +380,7 @@ def _delivery(d: Delivery) -> pb.WebhookDelivery:
         id=d.id,
         event_id=d.event_id,
         event_type=d.event_type,
-        state=d.state,
+        state=_DELIVERY_STATES[d.state],
         create_time=timestamp(d.created_at),
         attempts=[
             pb.WebhookAttempt(

@@ -118,7 +118,7 @@ def test_bad_input_raises_invalid_argument_with_field_violations(platform: Platf
 def test_not_found_and_permission_denied_are_typed(platform: Platform) -> None:
     with _client(platform, scopes=("notify:send", "payments:refund")) as client:
         with pytest.raises(PermissionDenied):
-            client.payments.GetPayment(ppb.GetPaymentRequest(id="pay_nope"))
+            client.payments.GetPayment(ppb.GetPaymentRequest(payment_id="pay_nope"))
         with pytest.raises(NotFound):
             client.notify.GetNotification(npb.GetNotificationRequest(notification_id="ntf_nope"))
 
@@ -128,7 +128,7 @@ def test_every_call_has_a_deadline(platform: Platform) -> None:
     tokens = TokenSource(platform.token_url, ClientSecret(agency.client_id, agency.client_secret))
     with GaapClient(tokens, _targets(platform), timeout=0.000001) as client:
         with pytest.raises(GaapError) as late:
-            client.payments.GetPayment(ppb.GetPaymentRequest(id="pay_x"))
+            client.payments.GetPayment(ppb.GetPaymentRequest(payment_id="pay_x"))
         assert late.value.status == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
@@ -142,5 +142,5 @@ def test_a_rejected_token_is_renewed_once_then_reported(platform: Platform) -> N
 
     tokens = Forged(platform.token_url, ClientSecret(agency.client_id, agency.client_secret))
     with GaapClient(tokens, _targets(platform)) as client, pytest.raises(Unauthenticated):
-        client.payments.GetPayment(ppb.GetPaymentRequest(id="pay_x"))
+        client.payments.GetPayment(ppb.GetPaymentRequest(payment_id="pay_x"))
     assert tokens.issued == 2

@@ -54,7 +54,7 @@ def test_lookup_by_id_or_email_shows_status_never_secrets(
         identity_pb2.LookupAccountRequest(email=account.email.upper()), metadata=operator.metadata
     )
     assert by_id == by_email
-    assert by_id.account_id == account.id
+    assert by_id.id == account.id
     assert by_id.email == account.email
     assert by_id.email_verified
     assert not by_id.has_second_factor

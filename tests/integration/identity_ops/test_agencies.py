@@ -55,7 +55,7 @@ def test_create_agency_with_oidc_metadata_and_use_its_secret(
         metadata=operator.metadata,
     )
     agency = created.agency
-    assert agency.client_id.startswith("ag_")
+    assert agency.id.startswith("ag_")
     assert created.client_secret.startswith("gaap_live_")
     assert agency.mode == caller_pb2.MODE_LIVE
     assert (agency.subject_type, agency.sector_identifier, agency.id_token_alg) == (
@@ -69,12 +69,12 @@ def test_create_agency_with_oidc_metadata_and_use_its_secret(
         identity_pb2.CLIENT_AUTH_METHOD_CLIENT_SECRET_BASIC,
         identity_pb2.CLIENT_AUTH_METHOD_CLIENT_SECRET_POST,
     ]
-    stored = platform.admin.registry.get(agency.client_id)
+    stored = platform.admin.registry.get(agency.id)
     assert stored.secret_hash == hash_secret(created.client_secret)  # only the hash is kept
     response = httpx.post(
         platform.token_url,
         data={"grant_type": "client_credentials", "scope": "payments:create"},
-        auth=(agency.client_id, created.client_secret),
+        auth=(agency.id, created.client_secret),
     )
     assert response.status_code == 200, response.text
 
@@ -159,7 +159,7 @@ def test_bad_registration_is_refused_with_every_violation(operator: Caller) -> N
 def test_update_changes_only_the_masked_fields_and_is_validated(operator: Caller) -> None:
     agency = operator.stub.CreateAgency(create_request(), metadata=operator.metadata).agency
     update = identity_pb2.Agency(
-        client_id=agency.client_id,
+        id=agency.id,
         name="Parking and Permits",
         redirect_uris=["https://parking.example.gov/v2/callback"],
         scopes=["notify:send"],  # not in the mask: unchanged
@@ -176,12 +176,12 @@ def test_update_changes_only_the_masked_fields_and_is_validated(operator: Caller
     assert list(updated.redirect_uris) == ["https://parking.example.gov/v2/callback"]
     assert list(updated.scopes) == list(agency.scopes)
     fetched = operator.stub.GetAgency(
-        identity_pb2.GetAgencyRequest(client_id=agency.client_id), metadata=operator.metadata
+        identity_pb2.GetAgencyRequest(agency_id=agency.id), metadata=operator.metadata
     )
     assert fetched == updated
 
     bad = identity_pb2.Agency(
-        client_id=agency.client_id, scopes=["payments:steal"], redirect_uris=["http://x.example"]
+        id=agency.id, scopes=["payments:steal"], redirect_uris=["http://x.example"]
     )
     with pytest.raises(grpc.RpcError) as caught:
         operator.stub.UpdateAgency(
@@ -207,7 +207,7 @@ def test_update_changes_only_the_masked_fields_and_is_validated(operator: Caller
         assert set(violations(caught.value)) == {"update_mask"}
     assert (
         operator.stub.GetAgency(
-            identity_pb2.GetAgencyRequest(client_id=agency.client_id), metadata=operator.metadata
+            identity_pb2.GetAgencyRequest(agency_id=agency.id), metadata=operator.metadata
         )
         == updated
     )
@@ -217,7 +217,7 @@ def test_update_and_disable_an_unknown_agency_is_not_found(operator: Caller) -> 
     with pytest.raises(grpc.RpcError) as caught:
         operator.stub.UpdateAgency(
             identity_pb2.UpdateAgencyRequest(
-                agency=identity_pb2.Agency(client_id="ag_nope", name="X"),
+                agency=identity_pb2.Agency(id="ag_nope", name="X"),
                 update_mask=FieldMask(paths=["name"]),
                 idempotency_key=key(),
             ),
@@ -226,7 +226,7 @@ def test_update_and_disable_an_unknown_agency_is_not_found(operator: Caller) -> 
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as caught:
         operator.stub.DisableAgency(
-            identity_pb2.DisableAgencyRequest(client_id="ag_nope", idempotency_key=key()),
+            identity_pb2.DisableAgencyRequest(agency_id="ag_nope", idempotency_key=key()),
             metadata=operator.metadata,
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -234,9 +234,7 @@ def test_update_and_disable_an_unknown_agency_is_not_found(operator: Caller) -> 
 
 def test_disable_stops_tokens_and_is_audited(platform: Platform, operator: Caller) -> None:
     created = operator.stub.CreateAgency(create_request(), metadata=operator.metadata)
-    request = identity_pb2.DisableAgencyRequest(
-        client_id=created.agency.client_id, idempotency_key=key()
-    )
+    request = identity_pb2.DisableAgencyRequest(agency_id=created.agency.id, idempotency_key=key())
     disabled = operator.stub.DisableAgency(request, metadata=operator.metadata)
     assert disabled.disabled
     assert disabled.HasField("disable_time")
@@ -244,12 +242,12 @@ def test_disable_stops_tokens_and_is_audited(platform: Platform, operator: Calle
     response = httpx.post(
         platform.token_url,
         data={"grant_type": "client_credentials"},
-        auth=(created.agency.client_id, created.client_secret),
+        auth=(created.agency.id, created.client_secret),
     )
     assert response.status_code == 401
 
     events = operator.stub.ListAuditEvents(
-        identity_pb2.ListAuditEventsRequest(client_id=created.agency.client_id),
+        identity_pb2.ListAuditEventsRequest(agency_id=created.agency.id),
         metadata=operator.metadata,
     ).events
     assert [e.type for e in events] == ["agency.disabled", "agency.created"]

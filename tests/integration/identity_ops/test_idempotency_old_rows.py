@@ -38,9 +38,9 @@ def test_a_bare_id_stored_by_the_previous_release_still_replays(
     where = k.key == key  # a fresh uuid: this call's row alone
     with platform.admin.database.sessions.begin() as session:
         stored = session.execute(sa.select(k.response).where(where)).scalar_one()
-        assert StringValue.FromString(stored).value == first.agency.client_id
+        assert StringValue.FromString(stored).value == first.agency.id
         session.execute(
-            idempotency_keys.update().where(where).values(response=first.agency.client_id.encode())
+            idempotency_keys.update().where(where).values(response=first.agency.id.encode())
         )
     again = operator.stub.CreateAgency(_request(key), metadata=operator.metadata)
     assert again.agency == first.agency

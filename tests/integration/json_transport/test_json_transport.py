@@ -150,7 +150,7 @@ def test_create_then_get_a_payment(call: Call, setup: Setup) -> None:
     got = call(
         "payments",
         PAYMENTS + "GetPayment",
-        ppb.GetPaymentRequest(id=created.body["id"]),
+        ppb.GetPaymentRequest(payment_id=created.body["id"]),
         ppb.Payment,
         setup.token,
     )
@@ -163,7 +163,7 @@ def test_both_transports_read_the_same_payment_identically(setup: Setup) -> None
     created = _grpc(setup)(
         "payments", PAYMENTS + "CreatePayment", _payment(), ppb.Payment, setup.token
     )
-    request = ppb.GetPaymentRequest(id=created.body["id"])
+    request = ppb.GetPaymentRequest(payment_id=created.body["id"])
     over_grpc = _grpc(setup)("payments", PAYMENTS + "GetPayment", request, ppb.Payment, setup.token)
     over_json = _json(setup)("payments", PAYMENTS + "GetPayment", request, ppb.Payment, setup.token)
     assert over_grpc == over_json
@@ -220,7 +220,11 @@ def test_bad_input_names_each_field(
 
 def test_a_missing_token_is_unauthenticated(call: Call) -> None:
     anonymous = call(
-        "payments", PAYMENTS + "GetPayment", ppb.GetPaymentRequest(id="pay_x"), ppb.Payment, None
+        "payments",
+        PAYMENTS + "GetPayment",
+        ppb.GetPaymentRequest(payment_id="pay_x"),
+        ppb.Payment,
+        None,
     )
     assert anonymous.code == "unauthenticated"
 
@@ -239,7 +243,7 @@ def test_another_agencys_payment_is_not_found(call: Call, setup: Setup) -> None:
     got = call(
         "payments",
         PAYMENTS + "GetPayment",
-        ppb.GetPaymentRequest(id=created.body["id"]),
+        ppb.GetPaymentRequest(payment_id=created.body["id"]),
         ppb.Payment,
         stranger,
     )
@@ -292,7 +296,7 @@ def test_snake_case_field_names_are_accepted_too(setup: Setup) -> None:
 def test_the_request_id_comes_back_on_errors(setup: Setup) -> None:
     response = httpx.post(
         setup.gateways["payments"] + PAYMENTS + "GetPayment",
-        json={"id": "pay_nope"},
+        json={"paymentId": "pay_nope"},
         headers={"authorization": f"Bearer {setup.token}", "x-request-id": "req-1234567890"},
     )
     assert response.status_code == 404

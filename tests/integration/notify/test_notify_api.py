@@ -653,7 +653,7 @@ def test_status_changes_are_posted_signed(
             )
             bodies.append(json.loads(body))
         mine = [b for b in bodies if b["id"] == sent.id]
-        assert [b["status"] for b in mine] == ["sending", "permanent-failure"]
+        assert [b["status"] for b in mine] == ["STATUS_SENDING", "STATUS_PERMANENT_FAILURE"]
         assert mine[0]["reference"] == "ref-9"
         assert "to" not in mine[0]
     finally:

@@ -135,7 +135,7 @@ class Agency:
 
     def get(self, payment_id: str) -> pb.Payment:
         payment: pb.Payment = self.stub.GetPayment(
-            pb.GetPaymentRequest(id=payment_id), metadata=self.metadata
+            pb.GetPaymentRequest(payment_id=payment_id), metadata=self.metadata
         )
         return payment
 

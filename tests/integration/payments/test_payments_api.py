@@ -116,10 +116,12 @@ def test_another_agencys_payment_is_not_found(payments: Payments) -> None:
     calls: list[Callable[[], object]] = [
         lambda: other.get(payment.id),
         lambda: other.stub.CapturePayment(
-            pb.CapturePaymentRequest(id=payment.id, idempotency_key="x"), metadata=other.metadata
+            pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key="x"),
+            metadata=other.metadata,
         ),
         lambda: other.stub.CancelPayment(
-            pb.CancelPaymentRequest(id=payment.id, idempotency_key="y"), metadata=other.metadata
+            pb.CancelPaymentRequest(payment_id=payment.id, idempotency_key="y"),
+            metadata=other.metadata,
         ),
         lambda: other.stub.CreateRefund(
             pb.CreateRefundRequest(payment_id=payment.id, amount=1, idempotency_key="z"),
@@ -204,7 +206,7 @@ def test_delayed_capture_waits_for_the_agency(payments: Payments) -> None:
     assert held.state == pb.PAYMENT_STATE_CAPTURABLE
     assert held.captured_amount == 0
     assert not held.finished
-    request = pb.CapturePaymentRequest(id=payment.id, idempotency_key="cap-1")
+    request = pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key="cap-1")
     captured = agency.stub.CapturePayment(request, metadata=agency.metadata)
     assert captured.state == pb.PAYMENT_STATE_SUCCESS
     assert captured.captured_amount == payment.amount
@@ -212,7 +214,7 @@ def test_delayed_capture_waits_for_the_agency(payments: Payments) -> None:
     assert agency.stub.CapturePayment(request, metadata=agency.metadata).id == payment.id
     with pytest.raises(grpc.RpcError) as caught:
         agency.stub.CapturePayment(
-            pb.CapturePaymentRequest(id=payment.id, idempotency_key="cap-2"),
+            pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key="cap-2"),
             metadata=agency.metadata,
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -225,7 +227,7 @@ def test_capture_after_120_hours_is_refused_and_the_sweeper_cancels(payments: Pa
     payments.clock.advance(timedelta(hours=120, seconds=1))
     with pytest.raises(grpc.RpcError) as caught:
         agency.stub.CapturePayment(
-            pb.CapturePaymentRequest(id=payment.id, idempotency_key="late"),
+            pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key="late"),
             metadata=agency.metadata,
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
@@ -259,7 +261,8 @@ def test_invalid_transition_is_failed_precondition_and_changes_nothing(
     payment = agency.paid()
     with pytest.raises(grpc.RpcError) as caught:
         agency.stub.CancelPayment(
-            pb.CancelPaymentRequest(id=payment.id, idempotency_key="c"), metadata=agency.metadata
+            pb.CancelPaymentRequest(payment_id=payment.id, idempotency_key="c"),
+            metadata=agency.metadata,
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert agency.get(payment.id) == payment
@@ -271,7 +274,7 @@ def test_agency_cancels_before_and_after_authorisation(payments: Payments) -> No
     agency.pay(held)
     for payment in (fresh, held):
         cancelled = agency.stub.CancelPayment(
-            pb.CancelPaymentRequest(id=payment.id, idempotency_key=f"c-{payment.id}"),
+            pb.CancelPaymentRequest(payment_id=payment.id, idempotency_key=f"c-{payment.id}"),
             metadata=agency.metadata,
         )
         assert cancelled.state == pb.PAYMENT_STATE_CANCELLED
@@ -305,7 +308,7 @@ def test_refunds_partial_full_and_too_much(payments: Payments) -> None:
         pb.ListRefundsRequest(payment_id=payment.id), metadata=agency.metadata
     )
     assert [r.amount for r in listed.refunds] == [300, 700]
-    got = agency.stub.GetRefund(pb.GetRefundRequest(id=first.id), metadata=agency.metadata)
+    got = agency.stub.GetRefund(pb.GetRefundRequest(refund_id=first.id), metadata=agency.metadata)
     assert got == first
 
 

@@ -120,7 +120,9 @@ def stream(meta: Metadata, held: list[pb.Payment]) -> list[Request]:
         )
         requests.append(("create", key, create_call(create, meta)))
     for payment in held:
-        capture = pb.CapturePaymentRequest(id=payment.id, idempotency_key=f"capture-{payment.id}")
+        capture = pb.CapturePaymentRequest(
+            payment_id=payment.id, idempotency_key=f"capture-{payment.id}"
+        )
         requests.append(("capture", capture.idempotency_key, capture_call(capture, meta)))
         for n in range(2):
             refund = pb.CreateRefundRequest(
@@ -243,7 +245,7 @@ def test_refunds_racing_on_two_processes_never_exceed_the_capture(
     payment = held_payments(platform, meta, 1)[0]
     in_process = pb_grpc.PaymentsServiceStub(platform.channel("payments"))
     in_process.CapturePayment(
-        pb.CapturePaymentRequest(id=payment.id, idempotency_key="cap"), metadata=meta
+        pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key="cap"), metadata=meta
     )
     with (
         payments_process(platform, database_url, tmp_path) as child,
@@ -270,5 +272,5 @@ def test_refunds_racing_on_two_processes_never_exceed_the_capture(
             outcomes = list(pool.map(refund, range(10)))
     assert outcomes.count(True) == 3  # 3 x 300 <= 1000 < 4 x 300
     assert set(codes) == {grpc.StatusCode.FAILED_PRECONDITION}
-    final = in_process.GetPayment(pb.GetPaymentRequest(id=payment.id), metadata=meta)
+    final = in_process.GetPayment(pb.GetPaymentRequest(payment_id=payment.id), metadata=meta)
     assert final.refundable_amount == 100

@@ -96,7 +96,7 @@ def test_created_webhook_is_queued_only_for_subscriptions_that_want_it(
     succeeded_only = subscribe("s-succeeded", "payment.succeeded")
     disabled = subscribe("s-disabled", "payment.created")
     agency.stub.DisableWebhookSubscription(
-        pb.DisableWebhookSubscriptionRequest(id=disabled, idempotency_key="d"),
+        pb.DisableWebhookSubscriptionRequest(subscription_id=disabled, idempotency_key="d"),
         metadata=agency.metadata,
     )
     other = Agency(payments)
@@ -125,6 +125,6 @@ def test_created_webhook_is_queued_only_for_subscriptions_that_want_it(
         assert body["type"] == "payment.created"
         assert body["payment"]["id"] == payment.id
         assert body["payment"]["amount"] == payment.amount
-        assert body["payment"]["state"] == "created"
+        assert body["payment"]["state"] == "PAYMENT_STATE_CREATED"
         # Encoded as the outbox encodes every payload (compact, sorted keys).
         assert bytes(row.body) == json.dumps(body, separators=(",", ":"), sort_keys=True).encode()

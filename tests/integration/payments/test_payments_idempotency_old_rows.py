@@ -53,12 +53,12 @@ def test_a_key_stored_as_json_by_the_previous_release_still_replays(
     cancel_key = "old-cancel"
     payment = agency.create(idempotency_key="to-cancel", amount=800)
     cancelled = agency.stub.CancelPayment(
-        pb.CancelPaymentRequest(id=payment.id, idempotency_key=cancel_key),
+        pb.CancelPaymentRequest(payment_id=payment.id, idempotency_key=cancel_key),
         metadata=agency.metadata,
     )
     _store(payments, agency.client_id, cancel_key, json.dumps({"payment_id": payment.id}).encode())
     again = agency.stub.CancelPayment(
-        pb.CancelPaymentRequest(id=payment.id, idempotency_key=cancel_key),
+        pb.CancelPaymentRequest(payment_id=payment.id, idempotency_key=cancel_key),
         metadata=agency.metadata,
     )
     assert again.id == cancelled.id

@@ -118,7 +118,7 @@ def cancel_by_citizen(payments: Payments, agency: Agency, payment_id: str) -> No
 
 def cancel_by_agency(payments: Payments, agency: Agency, payment_id: str) -> None:
     agency.stub.CancelPayment(
-        pb.CancelPaymentRequest(id=payment_id, idempotency_key=agency.key()),
+        pb.CancelPaymentRequest(payment_id=payment_id, idempotency_key=agency.key()),
         metadata=agency.metadata,
     )
 
@@ -172,7 +172,7 @@ def test_an_authorisation_landing_after_a_cancel_is_released(
     # Nothing the agency can do turns the released hold into money taken.
     with pytest.raises(grpc.RpcError) as refused:
         agency.stub.CapturePayment(
-            pb.CapturePaymentRequest(id=payment.id, idempotency_key=agency.key()),
+            pb.CapturePaymentRequest(payment_id=payment.id, idempotency_key=agency.key()),
             metadata=agency.metadata,
         )
     assert refused.value.code() is grpc.StatusCode.FAILED_PRECONDITION

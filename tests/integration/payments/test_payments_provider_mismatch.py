@@ -162,6 +162,8 @@ def test_a_refund_event_for_another_amount_leaves_the_refund_pending(
         },
     }
     assert send_event(live, event).status_code == 200
-    still = agency.stub.GetRefund(pb.GetRefundRequest(id=refund.id), metadata=agency.metadata)
+    still = agency.stub.GetRefund(
+        pb.GetRefundRequest(refund_id=refund.id), metadata=agency.metadata
+    )
     assert still.state == pb.REFUND_STATE_SUBMITTED
     assert mismatches("amount") == before + 1

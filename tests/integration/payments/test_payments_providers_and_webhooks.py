@@ -150,7 +150,9 @@ def test_pending_refund_settled_by_a_signed_stripe_webhook(
     }
     assert send_event(live, event, SECRETS[0]).status_code == 200  # the old secret still works
     assert send_event(live, event).status_code == 200  # redelivered: acknowledged, no effect
-    settled = agency.stub.GetRefund(pb.GetRefundRequest(id=refund.id), metadata=agency.metadata)
+    settled = agency.stub.GetRefund(
+        pb.GetRefundRequest(refund_id=refund.id), metadata=agency.metadata
+    )
     assert settled.state == pb.REFUND_STATE_SUCCESS
     with live.sessions() as session:
         lines = session.scalar(
@@ -260,10 +262,12 @@ def test_agency_webhooks_are_signed_retried_and_recorded(live: Payments) -> None
         )
         assert len(deliveries.deliveries) == 4
         for delivery in deliveries.deliveries:
-            assert delivery.state == "succeeded"
+            assert delivery.state == pb.WEBHOOK_DELIVERY_STATE_SUCCEEDED
             assert [a.status_code for a in delivery.attempts] == [500, 200]
         disabled = agency.stub.DisableWebhookSubscription(
-            pb.DisableWebhookSubscriptionRequest(id=created.subscription.id, idempotency_key="d"),
+            pb.DisableWebhookSubscriptionRequest(
+                subscription_id=created.subscription.id, idempotency_key="d"
+            ),
             metadata=agency.metadata,
         )
         assert disabled.disabled

@@ -54,9 +54,9 @@ class FakePayments:
 
     def GetPayment(self, request: ppb.GetPaymentRequest) -> ppb.Payment:
         self.reads += 1
-        if request.id not in self.payments:
+        if request.payment_id not in self.payments:
             raise NotFound("no such payment")
-        return self.payments[request.id]
+        return self.payments[request.payment_id]
 
     def settle(self, payment_id: str, state: int) -> None:
         self.payments[payment_id].state = state  # type: ignore[assignment]
@@ -79,11 +79,11 @@ class FakePayments:
     def DisableWebhookSubscription(
         self, request: ppb.DisableWebhookSubscriptionRequest
     ) -> ppb.WebhookSubscription:
-        self.disabled.append(request.id)
+        self.disabled.append(request.subscription_id)
         for sub in self.subscriptions:
-            if sub.id == request.id:
+            if sub.id == request.subscription_id:
                 sub.disabled = True
-        return ppb.WebhookSubscription(id=request.id, disabled=True)
+        return ppb.WebhookSubscription(id=request.subscription_id, disabled=True)
 
 
 @dataclass
@@ -220,7 +220,7 @@ def test_the_platform_record_not_the_webhook_body_decides(
     journey = _journey(platform, work)
     application = journey.apply(CITIZEN, FORM, "en")
     # The body claims success; payments says the payment is still open.
-    journey.payment_event("evt_1", {"payment": {"id": "pay_1", "state": "success"}})
+    journey.payment_event("evt_1", {"payment": {"id": "pay_1", "state": "PAYMENT_STATE_SUCCESS"}})
     assert work.state.applications.rows[application.id].state is State.AWAITING_PAYMENT
     assert platform.notify.sent == []
 

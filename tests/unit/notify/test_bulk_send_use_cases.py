@@ -176,5 +176,5 @@ def test_cancelling_a_bulk_send_cancels_what_no_worker_took(notify: Notify) -> N
     events = [e.event_id for e in notify.state.callbacks.emitted]
     taken = claimed[0].id
     assert sorted(events) == sorted(
-        f"{n}:cancelled" for n in notify.state.notifications.rows if n != taken
+        f"{n}:STATUS_CANCELLED" for n in notify.state.notifications.rows if n != taken
     )

@@ -77,7 +77,7 @@ def test_an_email_is_sent_rendered_and_recorded_delivered(notify: Notify) -> Non
         f"smtp-{n.id}",
     )
     assert (got.sent_at, got.completed_at, got.attempts) == (START, START, 1)
-    assert events(notify) == [f"{n.id}:sending", f"{n.id}:delivered"]
+    assert events(notify) == [f"{n.id}:STATUS_SENDING", f"{n.id}:STATUS_DELIVERED"]
 
 
 def test_an_email_is_rendered_with_the_version_it_was_sent_with(notify: Notify) -> None:
@@ -101,7 +101,7 @@ def test_an_sms_awaits_its_receipt_which_is_applied_once(notify: Notify) -> None
     assert status(notify, n) == "delivered"
     assert notify.upkeep.apply_receipt("gateway", f"gateway-{n.id}", "permanent-failure") is False
     assert status(notify, n) == "delivered"
-    assert events(notify) == [f"{n.id}:sending", f"{n.id}:delivered"]
+    assert events(notify) == [f"{n.id}:STATUS_SENDING", f"{n.id}:STATUS_DELIVERED"]
     assert run(notify, FakeProvider(), sms) == 0  # never again
 
 
@@ -117,7 +117,7 @@ def test_a_retryable_error_is_tried_again_later_then_given_up(notify: Notify) ->
     run(notify, email)
     got = notify.notifications.get(TENANT, n.id)
     assert (got.status, got.attempts, got.provider) == ("technical-failure", 3, None)
-    assert events(notify) == [f"{n.id}:sending", f"{n.id}:technical-failure"]
+    assert events(notify) == [f"{n.id}:STATUS_SENDING", f"{n.id}:STATUS_TECHNICAL_FAILURE"]
 
 
 def test_a_retry_that_succeeds_is_delivered(notify: Notify) -> None:
@@ -184,5 +184,5 @@ def test_upkeep_purges_old_content_times_out_receipts_and_old_keys(notify: Notif
     purged = notify.notifications.get(TENANT, old.id)
     assert (purged.recipient, purged.body, purged.purged_at) == ("", "", notify.clock.now)
     assert status(notify, text) == "temporary-failure"
-    assert f"{text.id}:temporary-failure" in events(notify)
+    assert f"{text.id}:STATUS_TEMPORARY_FAILURE" in events(notify)
     assert notify.upkeep.maintain() == {"purged": 1, "timed_out": 0, "keys": 0}  # the SMS now

@@ -60,8 +60,8 @@ def test_cancelling_one_not_yet_sent_emits_its_callback(notify: Notify) -> None:
     assert isinstance(cancelled, Notification)
     assert (cancelled.status, cancelled.completed_at) == ("cancelled", START)
     (event,) = notify.state.callbacks.emitted
-    assert (event.url, event.event_id) == ("https://agency.example/cb", f"{n.id}:cancelled")
-    assert event.payload["status"] == "cancelled"
+    assert (event.url, event.event_id) == ("https://agency.example/cb", f"{n.id}:STATUS_CANCELLED")
+    assert event.payload["status"] == "STATUS_CANCELLED"
     assert "recipient" not in event.payload
     assert notify.notifications.cancel(TENANT, n.id, keyed, encoded) == Replay(encoded(cancelled))
     again = notify.notifications.cancel(TENANT, n.id, call(), encoded)  # already cancelled
