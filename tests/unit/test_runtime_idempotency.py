@@ -72,6 +72,15 @@ def test_the_fingerprint_is_stable_and_ignores_the_key_itself() -> None:
     )
 
 
+def test_the_fingerprint_formula_is_pinned() -> None:
+    # Fingerprints are stored with each key: a retry that spans an upgrade must still match,
+    # so the formula (SHA-256 of the method, a NUL, the request's bytes) never changes.
+    assert (
+        idempotency.fingerprint("CreatePayment", b"\x08\xb0\x09")
+        == "ba6f68488a11f56b43ef486a9ebbd890d167e728e0edd9023a751dab07c68e84"
+    )
+
+
 def test_the_fingerprint_changes_with_any_field_or_the_method() -> None:
     base = idempotency.keyed("CreatePayment", _request(), "agency-a").fingerprint
     assert idempotency.keyed("CreatePayment", _request(amount=1201), "a").fingerprint != base
@@ -100,6 +109,12 @@ def test_a_missing_or_malformed_key_is_refused_naming_the_field(key: str) -> Non
     with pytest.raises(InvalidArgument) as refused:
         idempotency.keyed("CreatePayment", _request(idempotency_key=key), "agency-a")
     assert [v.field for v in refused.value.violations] == ["idempotency_key"]
+    assert refused.value.violations[0].description == "required: 1 to 255 printable characters"
+
+
+def test_a_key_of_the_longest_allowed_length_is_taken() -> None:
+    keyed = idempotency.keyed("CreatePayment", _request(idempotency_key="x" * 255), "agency-a")
+    assert keyed.key == "x" * 255
 
 
 # -- claim, complete, replay: the same contract on the SQL store and the fake --------
