@@ -50,10 +50,14 @@ def admin(
     return result
 
 
-@pytest.fixture(autouse=True, scope="module")
+@pytest.fixture(scope="module")
 def identity_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The module's database, made as an operator makes a new platform's."""
+    """The module's database, made as an operator makes a new platform's (other
+    modules that run gaap-admin use it too)."""
     admin(tmp_path_factory.mktemp("var"), database_url, "--create", "list-agencies")
+
+
+pytestmark = pytest.mark.usefixtures(identity_database.__name__)
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:

@@ -39,7 +39,7 @@ from services.runtime.db import transaction
 from services.runtime.db_types import utcnow
 from services.runtime.egress import LOOPBACK, PUBLIC_ONLY, Egress, system_resolver
 from tests.integration.identity_ops.support import OPERATOR_SCOPES, caller, violations
-from tests.integration.test_admin_cli import admin
+from tests.integration.test_admin_cli import admin, identity_database
 from tests.support import databases
 from tests.support import platform as platform_support
 from tests.support.databases import for_service
@@ -400,6 +400,7 @@ def test_internal_or_broken_targets_are_refused_at_registration(
     )
 
 
+@pytest.mark.usefixtures(identity_database.__name__)
 @pytest.mark.parametrize("url", [INTERNAL[0], INTERNAL[-1], BAD_URL])
 def test_gaap_admin_refuses_an_internal_back_channel_logout_uri(
     tmp_path: Path, database_url: str, url: str
