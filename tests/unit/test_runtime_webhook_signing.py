@@ -38,7 +38,7 @@ def test_the_header_is_the_timestamp_and_the_documented_hmac() -> None:
 def test_signing_without_a_timestamp_uses_the_current_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(webhook_signing.time, "time", lambda: NOW + 0.75)
+    monkeypatch.setattr("services.runtime.webhook_signing.time.time", lambda: NOW + 0.75)
     assert webhook_signing.sign(SECRET, BODY) == webhook_signing.sign(SECRET, BODY, NOW)
 
 
@@ -59,9 +59,9 @@ def test_outside_the_tolerance_is_refused() -> None:
 
 def test_without_now_the_current_time_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     header = webhook_signing.sign(SECRET, BODY, NOW)
-    monkeypatch.setattr(webhook_signing.time, "time", lambda: float(NOW + 100))
+    monkeypatch.setattr("services.runtime.webhook_signing.time.time", lambda: float(NOW + 100))
     assert webhook_signing.verify(SECRET, header, BODY)
-    monkeypatch.setattr(webhook_signing.time, "time", lambda: float(NOW + 400))
+    monkeypatch.setattr("services.runtime.webhook_signing.time.time", lambda: float(NOW + 400))
     assert not webhook_signing.verify(SECRET, header, BODY)
 
 
