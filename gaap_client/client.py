@@ -12,8 +12,8 @@ from typing import Any
 import grpc
 from gaap.common.v1 import caller_pb2_grpc
 from gaap.identity.v1 import identity_pb2_grpc
-from gaap.notify.v1 import notify_pb2_grpc
-from gaap.payments.v1 import payments_pb2_grpc
+from gaap.notify.v1 import notify_pb2, notify_pb2_grpc
+from gaap.payments.v1 import payments_pb2, payments_pb2_grpc
 
 from gaap_client.calls import CallPolicy, RetryPolicy, open_channel
 from gaap_client.credentials import ClientSecret, Credentials
@@ -112,6 +112,50 @@ class GaapClient:
     def caller(self, target: str) -> caller_pb2_grpc.CallerServiceStub:
         """``GetCallerIdentity`` on the service at ``target``."""
         return caller_pb2_grpc.CallerServiceStub(self.channel(target))
+
+    # -- trying your webhook and callback receivers ---------------------------------
+    # Each queues a signed POST in the platform's outbox (sent, retried and
+    # signed like every event) and returns the new delivery at once. Without an
+    # ``idempotency_key`` each call gets a fresh one, as every call through the
+    # client does.
+
+    def send_test_webhook(
+        self, subscription_id: str, *, idempotency_key: str = ""
+    ) -> payments_pb2.WebhookDelivery:
+        """A ``webhook.test`` event to one of your payments webhook subscriptions."""
+        return self.payments.SendTestWebhookEvent(
+            payments_pb2.SendTestWebhookEventRequest(
+                subscription_id=subscription_id, idempotency_key=idempotency_key
+            )
+        )
+
+    def redeliver_webhook(
+        self, delivery_id: str, *, idempotency_key: str = ""
+    ) -> payments_pb2.WebhookDelivery:
+        """A past delivery's event again (its ``Gaap-Delivery-Id``), to the same subscription."""
+        return self.payments.RedeliverWebhookEvent(
+            payments_pb2.RedeliverWebhookEventRequest(
+                delivery_id=delivery_id, idempotency_key=idempotency_key
+            )
+        )
+
+    def send_test_status_callback(
+        self, *, idempotency_key: str = ""
+    ) -> notify_pb2.StatusCallbackDelivery:
+        """A ``callback.test`` POST to your registered notify status callback."""
+        return self.notify.SendTestStatusCallback(
+            notify_pb2.SendTestStatusCallbackRequest(idempotency_key=idempotency_key)
+        )
+
+    def redeliver_status_callback(
+        self, notification_id: str, *, idempotency_key: str = ""
+    ) -> notify_pb2.StatusCallbackDelivery:
+        """The status callback of a notification's current status again."""
+        return self.notify.RedeliverStatusCallback(
+            notify_pb2.RedeliverStatusCallbackRequest(
+                notification_id=notification_id, idempotency_key=idempotency_key
+            )
+        )
 
     def close(self) -> None:
         for channel in self._channels.values():

@@ -13,7 +13,14 @@ from typing import Any
 from services.notify.domain import paging
 from services.notify.domain.agency_settings import Stored
 from services.notify.domain.bulk_sends import BulkSend
-from services.notify.domain.callbacks import Callback, StatusChange, payload
+from services.notify.domain.callbacks import (
+    EVENT_TYPE,
+    Callback,
+    Outgoing,
+    Queued,
+    StatusChange,
+    payload,
+)
 from services.notify.domain.notifications import Notification
 from services.notify.domain.providers import Accepted, EmailMessage, ProviderError, SmsMessage
 from services.notify.domain.queue import Claimed, Outcome
@@ -313,6 +320,9 @@ class Emitted:
     url: str
     event_id: str
     payload: dict[str, Any]
+    tenant: str = ""
+    event_type: str = EVENT_TYPE
+    delivery_id: str = ""
 
 
 @dataclass
@@ -337,9 +347,34 @@ class FakeCallbacks:
         for change in changes:
             callback = self.registered.get(change.tenant)
             if callback is not None:
-                self.emitted.append(Emitted(callback.url, change.event_id, payload(change, now)))
+                self.emitted.append(
+                    Emitted(
+                        callback.url,
+                        change.event_id,
+                        payload(change, now),
+                        change.tenant,
+                        delivery_id=f"whd_{len(self.emitted) + 1:04d}",
+                    )
+                )
                 count += 1
         return count
+
+    def send(self, tenant: str, callback: Outgoing, now: datetime) -> Queued | None:
+        registered = self.registered.get(tenant)
+        if registered is None:
+            return None
+        delivery_id = f"whd_{len(self.emitted) + 1:04d}"
+        self.emitted.append(
+            Emitted(
+                registered.url,
+                callback.event_id,
+                callback.payload,
+                tenant,
+                callback.event_type,
+                delivery_id,
+            )
+        )
+        return Queued(delivery_id, callback.event_id, callback.event_type, now)
 
 
 @dataclass

@@ -4,6 +4,7 @@ tests in tests/unit/payments/."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,7 +16,7 @@ from services.payments.domain.payments import Payment, State
 from services.payments.domain.providers import Authorisation, Outcome, RefundResult
 from services.payments.domain.refunds import Refund, RefundState
 from services.payments.domain.views import EventRecord, Movement, PaymentFilter
-from services.payments.domain.webhooks import Delivery, Subscription
+from services.payments.domain.webhooks import Delivery, PastEvent, Subscription
 from services.runtime.idempotency import Keyed, id_response
 from tests.fakes.idempotency import MemoryIdempotencyKeys
 from tests.fakes.transactions import FakeTransactions
@@ -324,10 +325,27 @@ class MemoryDeliveries:
         )
         if before is not None:
             found = [q for q in found if (q.created_at, q.id) < before]
-        return [
-            Delivery(q.id, q.event_id, q.event_type, "pending", q.created_at, q.created_at, ())
-            for q in found[:limit]
-        ]
+        return [_delivery(q) for q in found[:limit]]
+
+    def get(self, tenant: str, delivery_id: str) -> Delivery | None:
+        found = self._queued(tenant, delivery_id)
+        return None if found is None else _delivery(found)
+
+    def event_of(self, tenant: str, delivery_id: str) -> PastEvent | None:
+        found = self._queued(tenant, delivery_id)
+        if found is None:
+            return None
+        # As the SQL adapter gives it: the stored JSON, read back.
+        payload = json.loads(json.dumps(found.payload))
+        return PastEvent(found.subscription_id, found.event_id, found.event_type, payload)
+
+    def _queued(self, tenant: str, delivery_id: str) -> Queued | None:
+        return next((q for q in self.rows if q.id == delivery_id and q.tenant == tenant), None)
+
+
+def _delivery(q: Queued) -> Delivery:
+    """The fake sends nothing: every delivery is still pending."""
+    return Delivery(q.id, q.event_id, q.event_type, "pending", q.created_at, q.created_at, ())
 
 
 @dataclass

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
-from services.notify.domain.callbacks import EVENT_TYPE, Callback, StatusChange, payload
+from services.notify.domain.callbacks import (
+    EVENT_TYPE,
+    Callback,
+    Outgoing,
+    Queued,
+    StatusChange,
+    payload,
+)
 from services.runtime import webhooks
 
 RETRY_POLICY = webhooks.RetryPolicy(
@@ -67,6 +74,25 @@ class StatusCallbacks:
             )
             count += 1
         return count
+
+    def send(self, tenant: str, callback: Outgoing, now: datetime) -> Queued | None:
+        registered = self.session.execute(
+            sa.select(t.c.id, t.c.url).where(t.c.tenant == tenant)
+        ).first()
+        if registered is None:
+            return None
+        delivery_id = webhooks.Outbox.enqueue(
+            self.session,
+            tables.webhook_deliveries,
+            tenant=tenant,
+            subscription_id=registered.id,
+            url=registered.url,
+            event_id=callback.event_id,
+            event_type=callback.event_type,
+            payload=callback.payload,
+            now=now,
+        )
+        return Queued(delivery_id, callback.event_id, callback.event_type, now)
 
 
 def secret_for(session: Session, delivery: webhooks.Delivery) -> str | None:

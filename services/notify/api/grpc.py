@@ -13,6 +13,7 @@ from services.notify.api.messages import (
     STATUS_NAMES,
     Reply,
     bulk_message,
+    callback_delivery_message,
     callback_message,
     channel_filter,
     notification_message,
@@ -59,6 +60,8 @@ POLICY: dict[str, Access] = {
     _m("SetStatusCallback"): TEMPLATES,
     _m("GetStatusCallback"): TEMPLATES,
     _m("DeleteStatusCallback"): TEMPLATES,
+    _m("SendTestStatusCallback"): TEMPLATES,
+    _m("RedeliverStatusCallback"): TEMPLATES,
     _m("GetAgencySettings"): TEMPLATES,
     _m("UpdateAgencySettings"): TEMPLATES,
 }
@@ -305,6 +308,30 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         call = idempotency.keyed("DeleteStatusCallback", request, tenant)
         self._callbacks.delete(tenant, call, lambda _: b"")
         return pb.DeleteStatusCallbackResponse()
+
+    def SendTestStatusCallback(
+        self, request: pb.SendTestStatusCallbackRequest, _: grpc.ServicerContext
+    ) -> pb.StatusCallbackDelivery:
+        tenant = principal().client_id
+        call = idempotency.keyed("SendTestStatusCallback", request, tenant)
+        encode = serialized(callback_delivery_message)
+        return result_message(
+            self._callbacks.send_test(tenant, call, encode),
+            pb.StatusCallbackDelivery,
+            callback_delivery_message,
+        )
+
+    def RedeliverStatusCallback(
+        self, request: pb.RedeliverStatusCallbackRequest, _: grpc.ServicerContext
+    ) -> pb.StatusCallbackDelivery:
+        tenant = principal().client_id
+        call = idempotency.keyed("RedeliverStatusCallback", request, tenant)
+        encode = serialized(callback_delivery_message)
+        return result_message(
+            self._callbacks.redeliver(tenant, request.notification_id, call, encode),
+            pb.StatusCallbackDelivery,
+            callback_delivery_message,
+        )
 
     def GetAgencySettings(
         self, request: pb.GetAgencySettingsRequest, _: grpc.ServicerContext

@@ -11,7 +11,7 @@ from google.protobuf.message import Message
 
 from services.notify.domain.agency_settings import AgencySettings
 from services.notify.domain.bulk_sends import BulkSend
-from services.notify.domain.callbacks import Callback
+from services.notify.domain.callbacks import Callback, Queued
 from services.notify.domain.notifications import Notification
 from services.notify.domain.placeholders import Value
 from services.notify.domain.statuses import STATUSES
@@ -148,6 +148,15 @@ def settings_message(s: AgencySettings) -> pb.AgencySettings:
 def callback_message(c: Callback) -> pb.StatusCallback:
     return pb.StatusCallback(
         url=c.url, signing_secret=c.signing_secret, create_time=timestamp(c.created_at)
+    )
+
+
+def callback_delivery_message(q: Queued) -> pb.StatusCallbackDelivery:
+    return pb.StatusCallbackDelivery(
+        id=q.delivery_id,
+        event_id=q.event_id,
+        event_type=q.event_type,
+        create_time=timestamp(q.created_at),
     )
 
 

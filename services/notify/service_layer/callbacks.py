@@ -1,5 +1,7 @@
 """Registering an agency's delivery-status callback (SetStatusCallback,
-GetStatusCallback, DeleteStatusCallback).
+GetStatusCallback, DeleteStatusCallback), and trying it: a test callback
+(SendTestStatusCallback) and a notification's callback sent again
+(RedeliverStatusCallback), both through the same outbox and signature.
 
 Each status change enqueues a callback in the same transaction as the change
 (``CallbackOutbox``), so an accepted change always gets its callback; the
@@ -11,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.notify.domain.callbacks import Callback
+from services.notify.domain.callbacks import Callback, Queued, latest_callback, test_callback
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime import urls
 from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
-from services.runtime.errors import NotFound
+from services.runtime.errors import FailedPrecondition, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.ids import new_id
 
@@ -47,6 +49,42 @@ class CallbackService:
 
         return run_once(self._uow, call, work, encode)
 
+    def send_test(
+        self, tenant: str, call: Keyed, encode: Callable[[Queued], bytes]
+    ) -> Queued | Replay:
+        """Queue a signed ``callback.test`` POST to the agency's registered URL."""
+
+        def work(uow: NotifyWork) -> Queued:
+            now = self._clock()
+            queued = uow.outbox.send(tenant, test_callback(now), now)
+            if queued is None:
+                raise _no_callback()
+            return queued
+
+        return run_once(self._uow, call, work, encode)
+
+    def redeliver(
+        self, tenant: str, notification_id: str, call: Keyed, encode: Callable[[Queued], bytes]
+    ) -> Queued | Replay:
+        """Queue the callback of one of the agency's notifications' current status
+        again (the same event id and body), to the URL registered now."""
+
+        def work(uow: NotifyWork) -> Queued:
+            found = uow.notifications.get(tenant, notification_id)
+            if found is None:
+                raise NotFound(f"no notification {notification_id!r}")
+            callback = latest_callback(found)
+            if callback is None:
+                raise FailedPrecondition(
+                    f"notification {notification_id!r} is still created: no callback was sent yet"
+                )
+            queued = uow.outbox.send(tenant, callback, self._clock())
+            if queued is None:
+                raise _no_callback()
+            return queued
+
+        return run_once(self._uow, call, work, encode)
+
     def get(self, tenant: str) -> Callback:
         with self._uow.read() as uow:
             found = uow.callbacks.get(tenant)
@@ -60,3 +98,7 @@ class CallbackService:
             return True
 
         return run_once(self._uow, call, work, encode)
+
+
+def _no_callback() -> FailedPrecondition:
+    return FailedPrecondition("no status callback is registered: call SetStatusCallback first")

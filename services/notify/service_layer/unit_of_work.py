@@ -11,7 +11,7 @@ from typing import Protocol
 
 from services.notify.domain.agency_settings import Stored
 from services.notify.domain.bulk_sends import BulkSend
-from services.notify.domain.callbacks import Callback, StatusChange
+from services.notify.domain.callbacks import Callback, Outgoing, Queued, StatusChange
 from services.notify.domain.notifications import Notification
 from services.notify.domain.queue import Claimed, Outcome
 from services.notify.domain.sends import NewRow, NewSend, SendOutcome
@@ -151,6 +151,11 @@ class CallbackOutbox(Protocol):
     def emit(self, changes: Sequence[StatusChange], now: datetime) -> int:
         """Enqueue one signed POST per change of an agency that registered a
         callback (sent after the transaction commits); how many."""
+        ...
+
+    def send(self, tenant: str, callback: Outgoing, now: datetime) -> Queued | None:
+        """Enqueue one signed POST of ``callback`` to the agency's registered
+        callback URL; None if the agency has none registered."""
         ...
 
 

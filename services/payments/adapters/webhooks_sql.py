@@ -3,6 +3,8 @@ and of the Stripe events already applied."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.payments.adapters import tables as t
-from services.payments.domain.webhooks import Delivery, DeliveryAttempt, Subscription
+from services.payments.domain.webhooks import Delivery, DeliveryAttempt, PastEvent, Subscription
 from services.runtime import sealing, webhooks
 
 
@@ -126,6 +128,25 @@ class Deliveries:
         rows = self.session.execute(
             query.order_by(d.created_at.desc(), d.id.desc()).limit(limit)
         ).all()
+        return self._deliveries(rows)
+
+    def get(self, tenant: str, delivery_id: str) -> Delivery | None:
+        row = self._row(tenant, delivery_id)
+        return None if row is None else self._deliveries([row])[0]
+
+    def event_of(self, tenant: str, delivery_id: str) -> PastEvent | None:
+        row = self._row(tenant, delivery_id)
+        if row is None:
+            return None
+        return PastEvent(row.subscription_id, row.event_id, row.event_type, json.loads(row.body))
+
+    def _row(self, tenant: str, delivery_id: str) -> Any:
+        d = t.webhook_deliveries.c
+        return self.session.execute(
+            sa.select(t.webhook_deliveries).where(d.id == delivery_id, d.tenant == tenant)
+        ).first()
+
+    def _deliveries(self, rows: Sequence[Any]) -> list[Delivery]:
         attempts = self._attempts([r.id for r in rows])
         return [
             Delivery(

@@ -46,6 +46,9 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/ListWebhookSubscriptions": READ,
     f"/{SERVICE_NAME}/DisableWebhookSubscription": CREATE,
     f"/{SERVICE_NAME}/ListWebhookDeliveries": READ,
+    # Trying a subscription sends to it, as creating and disabling one change it.
+    f"/{SERVICE_NAME}/SendTestWebhookEvent": CREATE,
+    f"/{SERVICE_NAME}/RedeliverWebhookEvent": CREATE,
     f"/{SERVICE_NAME}/GetReconciliationReport": READ,
 }
 
@@ -279,6 +282,24 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         return pb.ListWebhookDeliveriesResponse(
             deliveries=[_delivery(d) for d in found.items], next_page_token=found.next_page_token
         )
+
+    def SendTestWebhookEvent(
+        self, request: pb.SendTestWebhookEventRequest, _: grpc.ServicerContext
+    ) -> pb.WebhookDelivery:
+        caller = principal()
+        self._limits.write(caller)
+        key = idempotency.keyed("SendTestWebhookEvent", request, caller.client_id)
+        sub_id = _id("subscription_id", request.subscription_id)
+        return _delivery(self._subscriptions.send_test(caller.client_id, sub_id, key))
+
+    def RedeliverWebhookEvent(
+        self, request: pb.RedeliverWebhookEventRequest, _: grpc.ServicerContext
+    ) -> pb.WebhookDelivery:
+        caller = principal()
+        self._limits.write(caller)
+        key = idempotency.keyed("RedeliverWebhookEvent", request, caller.client_id)
+        delivery_id = _id("delivery_id", request.delivery_id)
+        return _delivery(self._subscriptions.redeliver(caller.client_id, delivery_id, key))
 
     def GetReconciliationReport(
         self, request: pb.GetReconciliationReportRequest, _: grpc.ServicerContext

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 MAX_SUBSCRIPTIONS = 20  # active ones per agency
 
@@ -27,6 +28,16 @@ class DeliveryAttempt:
     status_code: int | None
     error: str | None
     duration_ms: int
+
+
+@dataclass(frozen=True)
+class PastEvent:
+    """What a delivery sent: enough to send the same event again."""
+
+    subscription_id: str
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,7 @@
-"""Agencies' webhook subscriptions and what was delivered to them."""
+"""Agencies' webhook subscriptions and what was delivered to them: a test event
+sent on request, and a past event sent again. Both are queued in the outbox like
+every event (signed when sent, retried until 2xx), and only to the agency's own
+subscriptions."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from services.payments.service_layer.unit_of_work import PaymentsWork
 from services.runtime import urls
 from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
@@ -85,6 +88,51 @@ class WebhookSubscriptions:
                 raise NotFound(f"no webhook subscription {sub_id!r}")
             return found
 
+    def send_test(self, tenant: str, sub_id: str, keyed: Keyed) -> Delivery:
+        """Queue a signed ``webhook.test`` event for one of the agency's active
+        subscriptions, whatever event types it chose; the same key, the same delivery."""
+        now = self._clock()
+        with self._uow() as uow:
+            made = claim_id(uow.idempotency, keyed)
+            if made is None:
+                sub = _active(uow, tenant, sub_id)
+                event_id, body = events.test_event(sub.id, now)
+                made = uow.deliveries.enqueue(
+                    tenant=tenant,
+                    subscription_id=sub.id,
+                    url=sub.url,
+                    event_id=event_id,
+                    event_type=events.TEST,
+                    payload=body,
+                    now=now,
+                )
+                complete_id(uow.idempotency, keyed, made)
+            return _delivery(uow, tenant, made)
+
+    def redeliver(self, tenant: str, delivery_id: str, keyed: Keyed) -> Delivery:
+        """Queue a past delivery's event again, as a new delivery to the same
+        (still active) subscription: the same event id and body, signed with the
+        subscription's secret when sent. The same key, the same new delivery."""
+        now = self._clock()
+        with self._uow() as uow:
+            made = claim_id(uow.idempotency, keyed)
+            if made is None:
+                past = uow.deliveries.event_of(tenant, delivery_id)
+                if past is None:
+                    raise NotFound(f"no webhook delivery {delivery_id!r}")
+                sub = _active(uow, tenant, past.subscription_id)
+                made = uow.deliveries.enqueue(
+                    tenant=tenant,
+                    subscription_id=sub.id,
+                    url=sub.url,
+                    event_id=past.event_id,
+                    event_type=past.event_type,
+                    payload=past.payload,
+                    now=now,
+                )
+                complete_id(uow.idempotency, keyed, made)
+            return _delivery(uow, tenant, made)
+
     def deliveries(self, tenant: str, sub_id: str, page: PageRequest) -> Page[Delivery]:
         with self._uow.read() as uow:
             if uow.subscriptions.get(tenant, sub_id) is None:
@@ -94,6 +142,24 @@ class WebhookSubscriptions:
                 tenant, sub_id, before=before, limit=page.size + 1
             )
         return Page.from_overfetch(found, page.size, lambda d: f"{d.created_at.isoformat()}|{d.id}")
+
+
+def _active(uow: PaymentsWork, tenant: str, sub_id: str) -> Subscription:
+    found = uow.subscriptions.get(tenant, sub_id)
+    if found is None:
+        raise NotFound(f"no webhook subscription {sub_id!r}")
+    if found.disabled_at is not None:
+        raise FailedPrecondition(
+            f"webhook subscription {sub_id!r} is disabled: nothing is sent to it"
+        )
+    return found
+
+
+def _delivery(uow: PaymentsWork, tenant: str, delivery_id: str) -> Delivery:
+    found = uow.deliveries.get(tenant, delivery_id)
+    if found is None:  # a replayed key whose delivery is gone
+        raise NotFound(f"no webhook delivery {delivery_id!r}")
+    return found
 
 
 def _delivery_token(after: str | None) -> tuple[datetime, str] | None:

@@ -18,7 +18,7 @@ from services.payments.domain import ledger
 from services.payments.domain.payments import Payment
 from services.payments.domain.refunds import Refund
 from services.payments.domain.views import EventRecord, Movement, PaymentFilter
-from services.payments.domain.webhooks import Delivery, Subscription
+from services.payments.domain.webhooks import Delivery, PastEvent, Subscription
 from services.runtime.idempotency import IdempotencyStore, Keyed
 from services.runtime.unit_of_work import Transactions
 
@@ -171,6 +171,14 @@ class DeliveryRepository(Protocol):
         self, tenant: str, sub_id: str, *, before: tuple[datetime, str] | None, limit: int
     ) -> list[Delivery]:
         """Newest first by (created time, id), from just before ``before``."""
+        ...
+
+    def get(self, tenant: str, delivery_id: str) -> Delivery | None:
+        """One of the tenant's deliveries, with its attempts."""
+        ...
+
+    def event_of(self, tenant: str, delivery_id: str) -> PastEvent | None:
+        """The event one of the tenant's deliveries sent (its body as stored)."""
         ...
 
 

@@ -237,6 +237,19 @@ def test_a_failed_payment_marks_the_application_and_sends_nothing(
     assert work.state.webhook_events.seen("evt_1")
 
 
+def test_a_test_webhook_is_acknowledged_and_reads_nothing(
+    platform: Platform, work: FakeTransactions[MemoryDemoWork]
+) -> None:
+    journey = _journey(platform, work)
+    application = journey.apply(CITIZEN, FORM, "en")
+    reads = platform.payments.reads
+    journey.payment_event("evt_t", {"id": "evt_t", "type": "webhook.test", "subscription_id": "s"})
+    assert platform.payments.reads == reads  # no payment to look up
+    assert not work.state.webhook_events.seen("evt_t")
+    assert work.state.applications.rows[application.id].state is State.AWAITING_PAYMENT
+    assert platform.notify.sent == []
+
+
 def test_a_webhook_for_a_payment_of_no_application_is_recorded_and_changes_nothing(
     platform: Platform, work: FakeTransactions[MemoryDemoWork]
 ) -> None:

@@ -17,7 +17,7 @@ from services.payments.domain import ledger
 from services.payments.domain.payments import HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
 from services.payments.domain.views import PaymentFilter
-from services.payments.domain.webhooks import Subscription
+from services.payments.domain.webhooks import PastEvent, Subscription
 from services.payments.service_layer.unit_of_work import PaymentsTransactions
 from services.runtime.db import create_engine, session_factory
 from services.runtime.idempotency import Keyed
@@ -248,6 +248,37 @@ def test_subscriptions_and_their_deliveries(uow: PaymentsTransactions) -> None:
         assert tx.deliveries.of_subscription("b", "whs_1", before=None, limit=5) == []
     assert [d.event_id for d in first] == ["evt_3", "evt_2"]
     assert [(d.event_id, d.state, d.attempts) for d in rest] == [("evt_1", "pending", ())]
+
+
+def test_a_delivery_and_its_event_are_found_by_tenant_and_id(uow: PaymentsTransactions) -> None:
+    with uow() as tx:
+        made = tx.deliveries.enqueue(
+            tenant="a",
+            subscription_id="whs_1",
+            url="https://a.example/1",
+            event_id="evt_1",
+            event_type="payment.refunded",
+            payload={"id": "evt_1", "payment": {"amount": 5, "state": "PAYMENT_STATE_SUCCESS"}},
+            now=T0,
+        )
+    with uow.read() as tx:
+        found = tx.deliveries.get("a", made)
+        assert found is not None
+        assert (found.id, found.event_id, found.state, found.created_at) == (
+            made,
+            "evt_1",
+            "pending",
+            T0,
+        )
+        assert tx.deliveries.event_of("a", made) == PastEvent(
+            "whs_1",
+            "evt_1",
+            "payment.refunded",
+            {"id": "evt_1", "payment": {"amount": 5, "state": "PAYMENT_STATE_SUCCESS"}},
+        )
+        assert tx.deliveries.get("b", made) is None
+        assert tx.deliveries.event_of("b", made) is None
+        assert tx.deliveries.get("a", "whd_missing") is None
 
 
 def test_a_provider_event_is_recorded_once(uow: PaymentsTransactions) -> None:

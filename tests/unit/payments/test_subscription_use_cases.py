@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.payments.domain.webhooks import MAX_SUBSCRIPTIONS
-from services.runtime.errors import AlreadyExists, InvalidArgument, NotFound
+from services.runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.pagination import PageRequest
 from tests.unit.payments.conftest import AGENCY, OTHER, World, key
 
@@ -96,3 +96,69 @@ def test_a_deliveries_page_token_not_made_here_is_refused(w: World) -> None:
     sub, _ = w.subscriptions.create(AGENCY, URL, [], key("s"))
     with pytest.raises(InvalidArgument):
         w.subscriptions.deliveries(AGENCY, sub.id, PageRequest(2, "sometime|x"))
+
+
+def test_a_test_event_is_queued_for_the_subscription_whatever_it_chose(w: World) -> None:
+    sub, _ = w.subscriptions.create(AGENCY, URL, ["payment.refunded"], key("s"))
+    sent = w.subscriptions.send_test(AGENCY, sub.id, key("t"))
+    (queued,) = w.state.deliveries.rows
+    assert (queued.id, queued.subscription_id, queued.url, queued.event_type) == (
+        sent.id,
+        sub.id,
+        URL,
+        "webhook.test",
+    )
+    assert queued.payload == {
+        "id": sent.event_id,
+        "type": "webhook.test",
+        "created": w.clock.now.isoformat(),
+        "subscription_id": sub.id,
+    }
+    assert (sent.event_type, sent.state) == ("webhook.test", "pending")
+    assert w.subscriptions.send_test(AGENCY, sub.id, key("t")) == sent  # replayed
+    assert len(w.state.deliveries.rows) == 1
+    with pytest.raises(AlreadyExists):
+        w.subscriptions.send_test(AGENCY, sub.id, key("t", request="another"))
+
+
+def test_a_past_event_is_queued_again_with_its_id_and_body(w: World) -> None:
+    sub, _ = w.subscriptions.create(AGENCY, URL, [], key("s"))
+    w.create()
+    (first,) = w.state.deliveries.rows
+    again = w.subscriptions.redeliver(AGENCY, first.id, key("r"))
+    assert again.id != first.id
+    assert (again.event_id, again.event_type) == (first.event_id, "payment.created")
+    second = w.state.deliveries.rows[-1]
+    assert (second.subscription_id, second.url, second.payload) == (sub.id, URL, first.payload)
+    assert w.subscriptions.redeliver(AGENCY, first.id, key("r")) == again  # replayed
+    assert len(w.state.deliveries.rows) == 2
+    # A redelivery can itself be redelivered: still the same event.
+    third = w.subscriptions.redeliver(AGENCY, again.id, key("r2"))
+    assert third.event_id == first.event_id
+
+
+def test_another_agency_subscription_or_delivery_is_not_found(w: World) -> None:
+    theirs, _ = w.subscriptions.create(OTHER, URL, [], key("s", OTHER))
+    w.create(OTHER)
+    (their_delivery,) = w.state.deliveries.rows
+    with pytest.raises(NotFound):
+        w.subscriptions.send_test(AGENCY, theirs.id, key("t"))
+    with pytest.raises(NotFound):
+        w.subscriptions.redeliver(AGENCY, their_delivery.id, key("r"))
+    with pytest.raises(NotFound):
+        w.subscriptions.redeliver(AGENCY, "whd_missing", key("r2"))
+    assert len(w.state.deliveries.rows) == 1
+    # Refused: the keys were not used up either (the work rolled back).
+    assert not {(AGENCY, "t"), (AGENCY, "r"), (AGENCY, "r2")} & set(w.state.idempotency.rows)
+
+
+def test_nothing_is_sent_to_a_disabled_subscription(w: World) -> None:
+    sub, _ = w.subscriptions.create(AGENCY, URL, [], key("s"))
+    w.create()
+    (first,) = w.state.deliveries.rows
+    w.subscriptions.disable(AGENCY, sub.id, key("d"))
+    with pytest.raises(FailedPrecondition, match="disabled"):
+        w.subscriptions.send_test(AGENCY, sub.id, key("t"))
+    with pytest.raises(FailedPrecondition, match="disabled"):
+        w.subscriptions.redeliver(AGENCY, first.id, key("r"))
+    assert len(w.state.deliveries.rows) == 1
