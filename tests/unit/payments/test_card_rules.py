@@ -178,6 +178,7 @@ def test_numbers_of_12_to_19_digits_are_accepted(number: str) -> None:
         ({"number": " - -  "}, FieldViolation("card-number", NUMBER_REQUIRED)),
         ({"number": "4242 4242 4242 4241"}, FieldViolation("card-number", NUMBER_INVALID)),
         ({"number": "4242.4242.4242.4242"}, FieldViolation("card-number", NUMBER_INVALID)),
+        ({"number": "4242X4242 4242 4242"}, FieldViolation("card-number", NUMBER_INVALID)),
         ({"number": "abcd"}, FieldViolation("card-number", NUMBER_INVALID)),
         # Luhn-valid, but 11 and 20 digits long
         ({"number": "42424242420"}, FieldViolation("card-number", NUMBER_INVALID)),

@@ -164,6 +164,7 @@ def test_emails_accepted(email: str) -> None:
         "ada@exa mple.com",
         "ada@example.com\u200b\n",
         "ada@example.com\x00",
+        "ada@example.com@intranet",  # the domain is what follows the last @
     ],
 )
 def test_emails_refused(email: str) -> None:
