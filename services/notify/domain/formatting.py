@@ -53,8 +53,6 @@ def _blocks(text: str) -> str:
     out: list[str] = []
     for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
         lines = [line for line in block.split("\n") if line.strip()]
-        if not lines:
-            continue
         paragraph: list[str] = []
         items: list[str] = []
 
