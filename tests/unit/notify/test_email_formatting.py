@@ -40,13 +40,15 @@ def test_html_values_are_escaped_keep_their_line_breaks_and_lists_follow_the_lan
 
 
 @pytest.mark.parametrize(
-    "separator", ["\n\n", "\n  \n", "\r\n\r\n", "\n\t\n\n", "\r\n \r\n"], ids=repr
+    "separator",
+    ["\n\n", "\n  \n", "\r\n\r\n", "\n\t\n\n", "\r\n \r\n"],
+    ids=["lf", "spaces", "crlf", "tab", "crlf-space"],
 )
 def test_a_blank_line_separates_paragraphs(separator: str) -> None:
     assert html(f"First{separator}Second") == f"{P}First</p>\n{P}Second</p>"
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=repr)
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["lf", "crlf"])
 def test_lines_of_one_paragraph_are_joined_by_line_breaks(newline: str) -> None:
     assert html(f"one{newline}two{newline}  three  ") == f"{P}one<br>two<br>three</p>"
 
