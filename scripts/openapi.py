@@ -18,16 +18,38 @@ import gaap.notify.v1.notify_pb2
 import gaap.payments.v1.payments_pb2  # noqa: F401 - registers the descriptors
 
 from scripts.proto_docs import ROOT, SERVICES, load
+from services.identity.settings import IdentitySettings
+from services.notify.settings import NotifySettings
+from services.payments.settings import PaymentsSettings
+from services.runtime.config import ServerSettings
 from services.runtime.openapi import openapi_document
 
 OUT = ROOT / "docs" / "openapi"
+SETTINGS: dict[str, type[ServerSettings]] = {
+    "identity": IdentitySettings,
+    "payments": PaymentsSettings,
+    "notify": NotifySettings,
+}
+
+
+def servers(name: str) -> list[dict[str, str]]:
+    """make run's address of the service's HTTP port, where its JSON API answers."""
+    return [
+        {
+            "url": f"http://127.0.0.1:{SETTINGS[name].default_http_port}",
+            "description": "make run on your machine. A deployed platform serves the same "
+            "paths on the service's public HTTPS address.",
+        }
+    ]
 
 
 def documents() -> dict[Path, str]:
     comments = load().comments
     return {
         OUT / f"{name}.json": json.dumps(
-            openapi_document(list(services), title=f"GaaP {name}", comments=comments),
+            openapi_document(
+                list(services), title=f"GaaP {name}", comments=comments, servers=servers(name)
+            ),
             indent=2,
             ensure_ascii=False,
         )

@@ -55,7 +55,10 @@ def openapi_document(
     title: str = "GaaP",
     version: str = "v1",
     comments: Mapping[str, str] | None = None,
+    servers: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
+    """``servers``: where the API is (OpenAPI's ``servers``); none for a document
+    served by the service itself, whose server is then where it was fetched."""
     notes = dict(comments or {})
     pool = descriptor_pool.Default()
     schemas: dict[str, Any] = {ERROR_SCHEMA: _error_schema()}
@@ -96,6 +99,7 @@ def openapi_document(
     tags = [{"name": n, **({"description": notes[n]} if n in notes else {})} for n in service_names]
     return {
         "openapi": "3.1.0",
+        **({"servers": [dict(server) for server in servers]} if servers else {}),
         "info": {
             "title": f"{title} JSON API",
             "version": version,

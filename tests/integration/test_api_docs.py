@@ -25,6 +25,9 @@ def test_each_openapi_document_is_whole(service: str) -> None:
     path = openapi.OUT / f"{service}.json"
     document = json.loads(path.read_text())
     assert document["openapi"] == "3.1.0"
+    # Where the JSON API answers under make run: the service's HTTP port.
+    port = {"identity": 8081, "payments": 8082, "notify": 8083}[service]
+    assert [s["url"] for s in document["servers"]] == [f"http://127.0.0.1:{port}"]
     schemas = document["components"]["schemas"]
     for ref in re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', path.read_text()):
         assert ref in schemas, ref
