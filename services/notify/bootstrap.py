@@ -11,8 +11,8 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.notify import metrics
+from services.notify.adapters import at_rest, unit_of_work
 from services.notify.adapters import callbacks as callback_sql
-from services.notify.adapters import unit_of_work
 from services.notify.adapters.direct import DirectSends
 from services.notify.adapters.email_smtp import SmtpEmailProvider
 from services.notify.adapters.sending import GroupCommitSends, SqlSettingsLookup
@@ -32,7 +32,14 @@ from services.notify.service_layer.unit_of_work import NotifyTransactions
 from services.notify.service_layer.upkeep import Upkeep
 from services.notify.settings import NotifySettings
 from services.notify.web.receipts import receipt_routes
-from services.runtime import bootstrap, egress_http, rate_limit, webhook_signing, webhooks
+from services.runtime import (
+    bootstrap,
+    egress_http,
+    rate_limit,
+    sealing,
+    webhook_signing,
+    webhooks,
+)
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
 from services.runtime.egress import PUBLIC_ONLY, Egress
@@ -82,6 +89,10 @@ def open_notify(
 ) -> Notify:
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
+    sealer = sealing.Sealer.from_setting(settings.key_encryption_key, "NOTIFY_KEY_ENCRYPTION_KEY")
+    # Repositories seal and unseal with it (status callbacks' signing secrets).
+    sessions.configure(info={sealing.SESSION_KEY: sealer})
+    at_rest.open_sealed(sessions, sealer)
     defaults = Defaults(
         settings.sms_default_region.upper(), settings.email_daily_limit, settings.sms_daily_limit
     )

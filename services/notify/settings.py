@@ -19,6 +19,11 @@ class NotifySettings(DatabaseSettings):
     default_http_port: ClassVar[int] = 8083
     default_metrics_port: ClassVar[int] = 9183
 
+    key_encryption_key: str = Field(
+        "",
+        description="Base64 of 32 random bytes: seals status callbacks' signing secrets at rest "
+        "(AES-256-GCM); once set, it is needed to start.",
+    )
     public_url: str = Field(
         "http://127.0.0.1:8083",
         description="notify's public HTTP base URL, given to SMS providers for delivery receipts.",

@@ -339,6 +339,12 @@ class FakeCallbacks:
         found = self.registered.get(tenant)
         return None if found is None else Callback(found.url, found.created_at)
 
+    def with_secret(self, tenant: str, callback_id: str) -> Callback | None:
+        found = self.registered.get(tenant)
+        if found is None or found.id != callback_id:
+            return None
+        return Callback(found.url, found.created_at, found.secret)
+
     def delete(self, tenant: str) -> None:
         self.registered.pop(tenant, None)
 

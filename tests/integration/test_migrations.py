@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from services.runtime import db
 from tests.support.databases import for_service
@@ -56,12 +59,13 @@ def test_a_notify_database_from_before_0002_gets_the_traceparent_column(
     module_file = importlib.import_module(SERVICES["notify"]).__file__
     assert module_file is not None
     migrations = Path(module_file).parents[1] / "migrations"
+    config = Config()
+    config.set_main_option("script_location", str(migrations))
     engine = db.create_engine(url)
     try:
-        db.migrate(engine, migrations)
         with engine.begin() as connection:
-            connection.exec_driver_sql("ALTER TABLE notifications DROP COLUMN traceparent")
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0001")
         db.migrate(engine, migrations)
         with engine.connect() as connection:
             columns = {c["name"] for c in sa.inspect(connection).get_columns("notifications")}
@@ -69,4 +73,4 @@ def test_a_notify_database_from_before_0002_gets_the_traceparent_column(
     finally:
         engine.dispose()
     assert "traceparent" in columns
-    assert version == "0002"
+    assert version == ScriptDirectory.from_config(config).get_current_head()

@@ -1,5 +1,9 @@
 """Status callbacks in SQL: each agency's registration, and the runtime's
-webhook outbox that signs and sends them."""
+webhook outbox that signs and sends them.
+
+Signing secrets are sealed at rest with ``NOTIFY_KEY_ENCRYPTION_KEY`` when one is
+set (``services.runtime.sealing``, bound to the callback's id); the outbox
+unseals one to sign with it."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from services.notify.domain.callbacks import (
     StatusChange,
     payload,
 )
-from services.runtime import webhooks
+from services.runtime import sealing, webhooks
 
 RETRY_POLICY = webhooks.RetryPolicy(
     delays=[timedelta(seconds=s) for s in (10, 60, 300, 1800, 3600, 3 * 3600, 6 * 3600)],
@@ -36,12 +40,27 @@ class StatusCallbacks:
     def replace(self, tenant: str, callback_id: str, url: str, secret: str, now: datetime) -> None:
         self.session.execute(t.delete().where(t.c.tenant == tenant))
         self.session.execute(
-            t.insert().values(tenant=tenant, id=callback_id, url=url, secret=secret, created_at=now)
+            t.insert().values(
+                tenant=tenant,
+                id=callback_id,
+                url=url,
+                secret=sealing.of(self.session).seal_text(secret, callback_id),
+                created_at=now,
+            )
         )
 
     def get(self, tenant: str) -> Callback | None:
         row = self.session.execute(sa.select(t).where(t.c.tenant == tenant)).first()
         return None if row is None else Callback(row.url, row.created_at)
+
+    def with_secret(self, tenant: str, callback_id: str) -> Callback | None:
+        row = self.session.execute(
+            sa.select(t).where(t.c.tenant == tenant, t.c.id == callback_id)
+        ).first()
+        if row is None:
+            return None
+        secret = sealing.of(self.session).unseal_text(row.secret, row.id)
+        return Callback(row.url, row.created_at, secret)
 
     def delete(self, tenant: str) -> None:
         self.session.execute(t.delete().where(t.c.tenant == tenant))
@@ -98,11 +117,11 @@ class StatusCallbacks:
 def secret_for(session: Session, delivery: webhooks.Delivery) -> str | None:
     """The current secret, if the callback the delivery was made for still exists."""
     row = session.execute(
-        sa.select(t.c.secret).where(
+        sa.select(t.c.id, t.c.secret).where(
             t.c.tenant == delivery.tenant, t.c.id == delivery.subscription_id
         )
     ).first()
-    return row.secret if row is not None else None
+    return None if row is None else sealing.of(session).unseal_text(row.secret, row.id)
 
 
 def outbox(sessions: sessionmaker[Session], sender: webhooks.Sender) -> webhooks.Outbox:

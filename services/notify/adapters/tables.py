@@ -89,9 +89,18 @@ status_callbacks = sa.Table(
     sa.Column("tenant", sa.String(64), primary_key=True),
     sa.Column("id", sa.String(40), nullable=False),
     sa.Column("url", sa.String(2000), nullable=False),
-    # Kept in clear: every callback is signed with it (HMAC needs the secret).
-    sa.Column("secret", sa.String(100), nullable=False),
+    # The signing secret, sealed with NOTIFY_KEY_ENCRYPTION_KEY when one is set
+    # (the worker unseals it to sign each callback: HMAC needs the secret).
+    sa.Column("secret", sa.String(255), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# notify's own secrets: the key-encryption key's check value (``sealing.seal_once``).
+service_secrets = sa.Table(
+    "service_secrets",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
 )
 
 agency_settings = sa.Table(

@@ -289,12 +289,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.StatusCallback:
         tenant = principal().client_id
         call = idempotency.keyed("SetStatusCallback", request, tenant)
-        encode = serialized(callback_message)
-        return result_message(
-            self._callbacks.set(tenant, request.url, call, encode),
-            pb.StatusCallback,
-            callback_message,
-        )
+        return callback_message(self._callbacks.set(tenant, request.url, call))
 
     def GetStatusCallback(
         self, request: pb.GetStatusCallbackRequest, _: grpc.ServicerContext

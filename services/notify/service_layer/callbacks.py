@@ -19,7 +19,7 @@ from services.runtime import urls
 from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
 from services.runtime.errors import FailedPrecondition, NotFound
-from services.runtime.idempotency import Keyed, Replay, run_once
+from services.runtime.idempotency import Keyed, Replay, claim_id, complete_id, run_once
 from services.runtime.ids import new_id
 
 
@@ -36,18 +36,26 @@ class CallbackService:
         self._new_secret = new_secret
         self._clock = clock
 
-    def set(
-        self, tenant: str, url: str, call: Keyed, encode: Callable[[Callback], bytes]
-    ) -> Callback | Replay:
+    def set(self, tenant: str, url: str, call: Keyed) -> Callback:
+        """Register ``url`` with a new signing secret. The key records only the
+        callback's id, never the secret: a replay reads the callback (and its
+        secret, sealed at rest) again, as long as it is still the registered one."""
         urls.require_target("url", url, self._egress)
-
-        def work(uow: NotifyWork) -> Callback:
+        with self._uow() as uow:
+            replay = claim_id(uow.idempotency, call)
+            if replay is not None:
+                found = uow.callbacks.with_secret(tenant, replay)
+                if found is None:
+                    raise NotFound(
+                        "the status callback set with this key has since been replaced or deleted"
+                    )
+                return found
             now = self._clock()
+            callback_id = new_id("cb")
             secret = self._new_secret()
-            uow.callbacks.replace(tenant, new_id("cb"), url, secret, now)
+            uow.callbacks.replace(tenant, callback_id, url, secret, now)
+            complete_id(uow.idempotency, call, callback_id)
             return Callback(url, now, secret)
-
-        return run_once(self._uow, call, work, encode)
 
     def send_test(
         self, tenant: str, call: Keyed, encode: Callable[[Queued], bytes]

@@ -144,6 +144,11 @@ class CallbackStore(Protocol):
 
     def get(self, tenant: str) -> Callback | None: ...
 
+    def with_secret(self, tenant: str, callback_id: str) -> Callback | None:
+        """The agency's callback ``callback_id`` with its signing secret, if it is
+        still the registered one."""
+        ...
+
     def delete(self, tenant: str) -> None: ...
 
 

@@ -166,7 +166,7 @@ def test_a_bulk_send_of_another_agency_is_not_found(notify: Notify) -> None:
 
 def test_cancelling_a_bulk_send_cancels_what_no_worker_took(notify: Notify) -> None:
     template = notify.template()
-    notify.callbacks.set(TENANT, "https://agency.example/cb", call(), encoded)
+    notify.callbacks.set(TENANT, "https://agency.example/cb", call())
     sent = bulk(notify, BulkRequest(template.id, rows=rows(3)))
     with notify.uow() as uow:  # a worker takes one
         claimed, _ = uow.queue.claim(START, 1, timedelta(minutes=2))

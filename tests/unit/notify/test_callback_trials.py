@@ -20,7 +20,7 @@ URL = "https://agency.example/cb"
 
 
 def test_a_test_callback_goes_to_the_registered_url(notify: Notify) -> None:
-    notify.callbacks.set(TENANT, URL, call(), encoded)
+    notify.callbacks.set(TENANT, URL, call())
     keyed = call()
     queued = notify.callbacks.send_test(TENANT, keyed, encoded)
     assert isinstance(queued, Queued)
@@ -45,21 +45,21 @@ def test_a_test_callback_goes_to_the_registered_url(notify: Notify) -> None:
 
 
 def test_without_a_registered_callback_nothing_is_sent(notify: Notify) -> None:
-    notify.callbacks.set(OTHER.client_id, URL, call(OTHER.client_id), encoded)
+    notify.callbacks.set(OTHER.client_id, URL, call(OTHER.client_id))
     with pytest.raises(FailedPrecondition, match="SetStatusCallback"):
         notify.callbacks.send_test(TENANT, call(), encoded)
     assert notify.state.callbacks.emitted == []
 
 
 def test_a_notification_callback_is_sent_again_with_the_same_event(notify: Notify) -> None:
-    notify.callbacks.set(TENANT, URL, call(), encoded)
+    notify.callbacks.set(TENANT, URL, call())
     n = send(notify, "ada@example.com")
     run(notify, FakeProvider("smtp"))
     delivered = notify.state.callbacks.emitted[-1]
     assert delivered.event_id == f"{n.id}:STATUS_DELIVERED"
 
     notify.clock.advance(timedelta(hours=1))
-    notify.callbacks.set(TENANT, "https://agency.example/new", call(), encoded)
+    notify.callbacks.set(TENANT, "https://agency.example/new", call())
     keyed = call()
     queued = notify.callbacks.redeliver(TENANT, n.id, keyed, encoded)
     assert isinstance(queued, Queued)
@@ -77,7 +77,7 @@ def test_a_notification_callback_is_sent_again_with_the_same_event(notify: Notif
 
 
 def test_a_cancelled_notification_callback_is_sent_again(notify: Notify) -> None:
-    notify.callbacks.set(TENANT, URL, call(), encoded)
+    notify.callbacks.set(TENANT, URL, call())
     n = send(notify, "ada@example.com")
     notify.notifications.cancel(TENANT, n.id, call(), encoded)
     (cancelled,) = notify.state.callbacks.emitted
@@ -86,7 +86,7 @@ def test_a_cancelled_notification_callback_is_sent_again(notify: Notify) -> None
 
 
 def test_another_agency_notification_is_not_found(notify: Notify) -> None:
-    notify.callbacks.set(TENANT, URL, call(), encoded)
+    notify.callbacks.set(TENANT, URL, call())
     theirs = send(notify, "bob@example.com", agency=OTHER)
     run(notify, FakeProvider("smtp"))
     before = list(notify.state.callbacks.emitted)
@@ -98,7 +98,7 @@ def test_another_agency_notification_is_not_found(notify: Notify) -> None:
 
 
 def test_a_notification_not_yet_sent_has_no_callback_to_send_again(notify: Notify) -> None:
-    notify.callbacks.set(TENANT, URL, call(), encoded)
+    notify.callbacks.set(TENANT, URL, call())
     n = send(notify, "ada@example.com")
     with pytest.raises(FailedPrecondition, match="no callback was sent yet"):
         notify.callbacks.redeliver(TENANT, n.id, call(), encoded)

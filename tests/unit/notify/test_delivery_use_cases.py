@@ -55,7 +55,7 @@ def events(notify: Notify) -> list[str]:
 @pytest.fixture
 def notify() -> Notify:
     built = build()
-    built.callbacks.set(TENANT, "https://agency.example/cb", call(), encoded)
+    built.callbacks.set(TENANT, "https://agency.example/cb", call())
     return built
 
 

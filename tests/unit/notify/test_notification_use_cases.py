@@ -53,7 +53,7 @@ def test_notifications_are_listed_newest_first_filtered_and_paged(notify: Notify
 
 def test_cancelling_one_not_yet_sent_emits_its_callback(notify: Notify) -> None:
     template = notify.template()
-    notify.callbacks.set(TENANT, "https://agency.example/cb", call(), encoded)
+    notify.callbacks.set(TENANT, "https://agency.example/cb", call())
     n = send(notify, template.id, "a@example.com")
     keyed = call()
     cancelled = notify.notifications.cancel(TENANT, n.id, keyed, encoded)
