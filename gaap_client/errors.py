@@ -1,12 +1,19 @@
 """Typed exceptions for GaaP's gRPC status codes, carrying the error details.
 
+A refusal a program should act on says why in ``reason``, ``domain`` and
+``metadata`` (``google.rpc.ErrorInfo``), for example payments' refund refusals:
+
+    except FailedPrecondition as refused:
+        if refused.reason == "REFUND_EXCEEDS_AVAILABLE":
+            left = int(refused.metadata["available_amount"])
+
 Every exception is also a ``grpc.RpcError`` with ``code()`` and ``details()``, so
 code written against plain gRPC stubs keeps working.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +31,12 @@ class FieldViolation:
 
 
 class GaapError(grpc.RpcError):
-    """A call failed. ``status`` is the gRPC code; ``message`` is safe to log."""
+    """A call failed. ``status`` is the gRPC code; ``message`` is safe to log.
+
+    ``reason`` (a constant such as ``"REFUND_EXCEEDS_AVAILABLE"``), ``domain``
+    (the service that gave it, ``"payments.gaap"``) and ``metadata`` (figures as
+    text, such as ``available_amount``) come from the status's
+    ``google.rpc.ErrorInfo``: empty when it has none."""
 
     def __init__(
         self,
@@ -34,6 +46,9 @@ class GaapError(grpc.RpcError):
         field_violations: Sequence[FieldViolation] = (),
         retry_after: float | None = None,
         request_id: str = "",
+        reason: str = "",
+        domain: str = "",
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(f"{status.name}: {message}")
         self.status = status
@@ -41,6 +56,9 @@ class GaapError(grpc.RpcError):
         self.field_violations = tuple(field_violations)
         self.retry_after = retry_after
         self.request_id = request_id
+        self.reason = reason
+        self.domain = domain
+        self.metadata: Mapping[str, str] = dict(metadata or {})
 
     def code(self) -> grpc.StatusCode:
         return self.status
@@ -113,6 +131,7 @@ def from_rpc_error(error: grpc.RpcError) -> GaapError:
     violations: list[FieldViolation] = []
     retry_after: float | None = None
     request_id = ""
+    info: error_details_pb2.ErrorInfo | None = None
     if is_call:
         for key, value in call.trailing_metadata() or ():
             if key == "x-request-id" and isinstance(value, str):
@@ -127,9 +146,12 @@ def from_rpc_error(error: grpc.RpcError) -> GaapError:
                 detail.Unpack(bad)
                 violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
             elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                info = error_details_pb2.RetryInfo()
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                retry_after = retry.retry_delay.ToNanoseconds() / 1e9
+            elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR) and info is None:
+                info = error_details_pb2.ErrorInfo()  # at most one per status; the first wins
                 detail.Unpack(info)
-                retry_after = info.retry_delay.ToNanoseconds() / 1e9
     cls = _CLASSES.get(code, GaapError)
     return cls(
         code,
@@ -137,4 +159,7 @@ def from_rpc_error(error: grpc.RpcError) -> GaapError:
         field_violations=violations,
         retry_after=retry_after,
         request_id=request_id,
+        reason=info.reason if info is not None else "",
+        domain=info.domain if info is not None else "",
+        metadata=dict(info.metadata) if info is not None else None,
     )
