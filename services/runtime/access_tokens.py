@@ -81,7 +81,8 @@ class AccessTokenVerifier:
         now = self._clock()
         keep_after = self._cache_size - max(1, self._cache_size // 10)
         live = [(t, v) for t, v in self._cache.items() if v[0].expires_at + self._leeway > now]
-        self._cache = dict(live[-keep_after:] if len(live) > keep_after else live)
+        # Sliced from the front: ``live[-keep_after:]`` keeps everything when keep_after is 0.
+        self._cache = dict(live[max(0, len(live) - keep_after) :])
 
     def _verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
         try:
@@ -144,8 +145,8 @@ class AccessTokenVerifier:
                     "verify_nbf": False,
                 },
             )
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("access token has expired; get a new one") from None
+        # exp, iat and nbf are checked by _check_times, so pyjwt raises no
+        # ExpiredSignatureError or ImmatureSignatureError here.
         except jwt.InvalidAudienceError:
             raise Unauthenticated(
                 f"access token is not for this service (audience must include {self._audience}): "
@@ -159,8 +160,6 @@ class AccessTokenVerifier:
             raise Unauthenticated("access token signature does not verify") from None
         except jwt.MissingRequiredClaimError as exc:
             raise Unauthenticated(f"access token lacks the {exc.claim!r} claim") from None
-        except jwt.ImmatureSignatureError:
-            raise Unauthenticated("access token is not valid yet (iat/nbf in the future)") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"access token is invalid: {_safe(exc)}") from None
 

@@ -23,6 +23,7 @@ from jwt import PyJWK
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from services.runtime.access_tokens import REQUIRED_CLAIMS, AccessTokenVerifier, audience_for
+from services.runtime.context import Principal
 from services.runtime.errors import Unauthenticated
 
 ISSUER = "https://identity.gaap.test"
@@ -445,3 +446,235 @@ def test_cache_is_bounded_and_evicts_the_oldest(
     assert keys.calls == 10
     verifier.verify(tokens[0])  # the oldest was evicted: verified afresh
     assert keys.calls == 11
+
+
+# --- exact words, edges and defaults (what mutation testing asked for) ------------------
+
+NOW = 1_800_000_000
+
+
+def verifier_at(keys: CountingKeySource, now: float, **options: Any) -> AccessTokenVerifier:
+    settings: dict[str, Any] = {"issuer": ISSUER, "audience": AUDIENCE, "keys": keys}
+    return AccessTokenVerifier(**(settings | {"clock": FakeClock(now)} | options))
+
+
+def timed(**overrides: Any) -> dict[str, Any]:
+    """Claims issued at NOW for five minutes, with ``overrides``."""
+    return claims(**({"iat": NOW, "exp": NOW + 300} | overrides))
+
+
+def test_each_refusal_says_exactly_what_failed(
+    keys: CountingKeySource, sign: Callable[..., str], ec_private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    at_now = verifier_at(keys, NOW)
+    expected = {
+        "not-a-jwt": "access token is malformed: not a signed JWT",
+        sign(timed(), {"kid": KID, "typ": "JWT"}): (
+            "token is not an access token (typ must be at+jwt)"
+        ),
+        sign(timed(), {"typ": "at+jwt"}): "access token has no key id (kid)",
+        sign(timed(), header(kid="other")): "access token is signed by an unknown key",
+        sign(timed(exp=NOW - 31)): "access token has expired; get a new one",
+        sign(timed(iat=NOW + 31)): "access token is not valid yet (iat/nbf in the future)",
+        sign(timed(nbf=NOW + 31)): "access token is not valid yet (iat/nbf in the future)",
+        sign(timed(exp="soon")): "access token claim 'exp' must be a number",
+        sign(timed(nbf="soon")): "access token claim 'nbf' must be a number",
+        sign(timed(iat=True)): "access token claim 'iat' must be a number",
+        sign(timed(iss="https://other.test")): (
+            f"access token has the wrong issuer (expected {ISSUER})"
+        ),
+        sign(timed(aud="urn:gaap:notify")): (
+            "access token is not for this service (audience must include urn:gaap:payments): "
+            "request a token with a scope of this service"
+        ),
+        sign(timed(without=("jti",))): "access token lacks the 'jti' claim",
+        sign(timed(scope=["payments:read"])): (
+            "access token claims 'scope' and 'client_id' must be strings"
+        ),
+        sign(timed(gaap_mode="prod")): "access token lacks a valid 'gaap_mode' claim",
+        compact(header(alg="ES256"), [1], es256(ec_private_key)): (  # type: ignore[arg-type]
+            "access token is invalid: Invalid payload string: must be a json object"
+        ),
+    }
+    for token, message in expected.items():
+        assert refusal(at_now, token) == message
+
+
+def test_an_unaccepted_algorithm_is_named_with_those_accepted(
+    keys: CountingKeySource, ec_private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    token = compact(header(alg="HS256"), timed(), lambda _: b"x")
+    assert refusal(verifier_at(keys, NOW), token) == (
+        "access token algorithm 'HS256' is not accepted; accepted: ES256, PS256, RS256"
+    )
+    rs256_only = verifier_at(keys, NOW, algorithms=("RS256", "PS256"))
+    assert refusal(rs256_only, compact(header(alg="ES256"), timed(), es256(ec_private_key))) == (
+        "access token algorithm 'ES256' is not accepted; accepted: PS256, RS256"
+    )
+
+
+def test_a_key_of_another_algorithm_is_named(
+    ec_private_key: ec.EllipticCurvePrivateKey, sign: Callable[..., str]
+) -> None:
+    rsa_public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    keys = CountingKeySource({KID: public_jwk(rsa_public, "RS256")})
+    assert refusal(verifier_at(keys, NOW), sign(timed())) == (
+        "access token algorithm does not match its key"
+    )
+
+
+def test_a_bad_signature_is_named(
+    keys: CountingKeySource, ec_private_key: ec.EllipticCurvePrivateKey
+) -> None:
+    other = ec.generate_private_key(ec.SECP256R1())
+    token = compact(header(alg="ES256"), timed(), es256(other))
+    assert refusal(verifier_at(keys, NOW), token) == "access token signature does not verify"
+
+
+def test_the_default_leeway_is_thirty_seconds_at_each_edge(
+    keys: CountingKeySource, sign: Callable[..., str]
+) -> None:
+    at_now = verifier_at(keys, NOW)
+    assert at_now.verify(sign(timed(exp=NOW - 29))).client_id == CLIENT_ID
+    assert refusal(at_now, sign(timed(exp=NOW - 30))) == "access token has expired; get a new one"
+    assert at_now.verify(sign(timed(iat=NOW + 30))).client_id == CLIENT_ID
+    assert at_now.verify(sign(timed(nbf=NOW + 30))).client_id == CLIENT_ID
+    assert at_now.verify(sign(timed(nbf=NOW + 10))).client_id == CLIENT_ID
+
+
+def test_times_are_judged_by_the_verifiers_clock_not_the_wall_clock(
+    keys: CountingKeySource, sign: Callable[..., str]
+) -> None:
+    # pyjwt would check exp and nbf against time.time(); identity's tests and replicas run on
+    # the injected clock, so a token valid by that clock verifies whatever the wall says.
+    past = 1_000_000_000
+    assert verifier_at(keys, past).verify(sign(claims(iat=past, exp=past + 60))).expires_at == (
+        past + 60
+    )
+    future = int(time.time()) + 86_400
+    token = sign(claims(iat=future, nbf=future, exp=future + 60))
+    assert verifier_at(keys, future).verify(token).client_id == CLIENT_ID
+
+
+def test_a_tuple_of_audiences_is_accepted_and_named(
+    keys: CountingKeySource, sign: Callable[..., str]
+) -> None:
+    both = verifier_at(keys, NOW, audience=("urn:gaap:payments", "urn:gaap:extra"))
+    assert both.verify(sign(timed(aud="urn:gaap:extra"))).client_id == CLIENT_ID
+    assert refusal(both, sign(timed(aud="urn:gaap:notify"))) == (
+        "access token is not for this service (audience must include "
+        "['urn:gaap:payments', 'urn:gaap:extra']): request a token with a scope of this service"
+    )
+
+
+def test_the_agency_name_is_taken_and_capped(
+    keys: CountingKeySource, sign: Callable[..., str]
+) -> None:
+    at_now = verifier_at(keys, NOW)
+    assert at_now.verify(sign(timed(gaap_agency_name="Land Registry"))).agency_name == (
+        "Land Registry"
+    )
+    assert at_now.verify(sign(timed())).agency_name == ""
+    assert at_now.verify(sign(timed(gaap_agency_name="x" * 300))).agency_name == "x" * 200
+
+
+def test_an_error_text_from_pyjwt_is_capped() -> None:
+    from services.runtime.access_tokens import _safe
+
+    assert _safe(ValueError("y" * 300)) == "y" * 200
+
+
+# --- the cache's edges, with verification itself counted and stubbed ---------------------
+
+
+class CountedVerifier:
+    """An AccessTokenVerifier whose signature check is replaced by a counter, so the
+    cache's rules can be driven with thousands of tokens and exact expiry times."""
+
+    def __init__(self, clock: FakeClock, expires_at: dict[str, int], **options: Any) -> None:
+        self.verified: list[str] = []
+        self.verifier = AccessTokenVerifier(
+            issuer=ISSUER, audience=AUDIENCE, keys=CountingKeySource({}), clock=clock, **options
+        )
+        self.expires_at = expires_at
+        self.verifier._verify = self._verify  # type: ignore[method-assign]
+
+    def _verify(self, token: str) -> tuple[Any, dict[str, Any]]:
+        self.verified.append(token)
+        exp = self.expires_at.get(token, NOW + 300)
+        return Principal(CLIENT_ID, "test", frozenset(), token, exp), {}
+
+    def cached(self, token: str) -> bool:
+        """True when ``token`` is held in the cache (asking would not verify it again)."""
+        return token in self.verifier._cache
+
+
+def test_the_default_cache_holds_ten_thousand_tokens() -> None:
+    counted = CountedVerifier(FakeClock(NOW), {})
+    for n in range(10_000):
+        counted.verifier.verify(f"t{n}")
+    assert counted.cached("t0")
+    counted.verifier.verify("t10000")  # the 10,001st: the oldest tenth makes room
+    assert not counted.cached("t0")
+
+
+@pytest.mark.parametrize(("size", "first_kept"), [(1, 1), (10, 1), (100, 10)])
+def test_a_full_cache_drops_its_oldest_tenth_at_least_one(size: int, first_kept: int) -> None:
+    counted = CountedVerifier(FakeClock(NOW), {}, cache_size=size)
+    for n in range(size + 1):
+        counted.verifier.verify(f"t{n}")
+    # Tokens before first_kept were dropped; the rest, up to the newest, are still cached.
+    kept = [n for n in range(size + 1) if counted.cached(f"t{n}")]
+    assert kept == list(range(first_kept, size + 1))
+
+
+def test_eviction_drops_expired_tokens_first_and_keeps_those_in_the_leeway() -> None:
+    clock = FakeClock(NOW)
+    # Five live tokens, then five at the exact end of their leeway (exp + 30 == now).
+    expiry = {f"old{n}": NOW - 30 for n in range(5)}
+    counted = CountedVerifier(clock, expiry, cache_size=10)
+    for n in range(5):
+        counted.verifier.verify(f"live{n}")
+    for n in range(5):
+        counted.verifier.verify(f"old{n}")
+    counted.verifier.verify("new")
+    assert all(counted.cached(f"live{n}") for n in range(5))
+
+    in_leeway = {f"grace{n}": NOW - 10 for n in range(10)}
+    counted = CountedVerifier(clock, in_leeway, cache_size=10)
+    for n in range(10):
+        counted.verifier.verify(f"grace{n}")
+    counted.verifier.verify("new")
+    assert [n for n in range(10) if counted.cached(f"grace{n}")] == list(range(1, 10))
+
+
+def test_a_cached_token_within_its_leeway_is_still_served_and_refused_at_its_edge(
+    keys: CountingKeySource, sign: Callable[..., str]
+) -> None:
+    clock = FakeClock(NOW)
+    verifier = AccessTokenVerifier(issuer=ISSUER, audience=AUDIENCE, keys=keys, clock=clock)
+    token = sign(timed(exp=NOW + 60))
+    verifier.verify(token)
+    clock.now = NOW + 60 + 29
+    verifier.verify(token)
+    assert keys.calls == 1
+    clock.now = NOW + 60 + 30
+    assert refusal(verifier, token) == "access token has expired; get a new one"
+
+
+def test_a_cached_token_another_thread_already_dropped_is_verified_again() -> None:
+    # Two threads can find the same expired entry; the second one's removal must not fail.
+    clock = FakeClock(NOW)
+    counted = CountedVerifier(clock, {"t": NOW - 100})
+    clock.now = NOW - 200
+    counted.verifier.verify("t")
+    clock.now = NOW
+
+    class Racing(FakeClock):
+        def __call__(self) -> float:
+            counted.verifier._cache.pop("t", None)  # the other thread got there first
+            return NOW
+
+    counted.verifier._clock = Racing(NOW)
+    counted.verifier.verify("t")
+    assert counted.verified == ["t", "t"]
