@@ -28,7 +28,7 @@ def requested_level(acr_values: str | None, vtr: str | None) -> str | None:
     """The lowest level that satisfies the request, or None if it names none we
     support. ``acr_values`` lists acceptable values in order of preference
     (OIDC Core §3.1.2.1); ``vtr`` is One Login's JSON list of vectors."""
-    candidates: Sequence[str] = ()
+    candidates: Sequence[str]
     if vtr:
         try:
             parsed = json.loads(vtr)

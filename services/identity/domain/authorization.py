@@ -139,7 +139,7 @@ def parse(params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
     # be asked for them (disclosure.py): essential or not, they are unavailable.
     claims = disclosure.restrict_request(_claims(params.get("claims")), agency.scopes)
     acr, essential = _acr(params, claims)
-    display = params.get("display", "page")
+    display = params.get("display")  # absent or unknown: a page, below
     return AuthorizationRequest(
         client_id=agency.client_id,
         redirect_uri=redirect_uri,

@@ -240,6 +240,12 @@ def test_parse_checks_the_client_first() -> None:
         (params(prompt="login create"), "invalid_request", "unknown prompt value"),
         (params(prompt="none login"), "invalid_request", "prompt=none cannot be combined"),
         (params(prompt="consent none"), "invalid_request", "prompt=none cannot be combined"),
+        # every supported prompt at once is still a supported set, and none is not alone
+        (
+            params(prompt="consent none login"),
+            "invalid_request",
+            "prompt=none cannot be combined",
+        ),
         (params(max_age="-1"), "invalid_request", "max_age must be a non-negative integer"),
         (params(max_age="1.5"), "invalid_request", "max_age must be a non-negative integer"),
         (params(max_age="ten"), "invalid_request", "max_age must be a non-negative integer"),
