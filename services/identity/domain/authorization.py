@@ -18,7 +18,7 @@ from services.identity.domain.agencies import Agency
 
 SUPPORTED_PROMPTS = frozenset({"none", "login", "consent"})
 DISPLAYS = frozenset({"page", "popup", "touch", "wap"})
-_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # base64url of a SHA-256 digest
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, fullmatch
 MAX_STATE = 2048
 MAX_NONCE = 500
 
@@ -168,7 +168,7 @@ def _pkce(params: Mapping[str, str]) -> str:
         raise AuthorizationError(
             "invalid_request", "code_challenge_method must be S256 (plain is not accepted)"
         )
-    if not _CHALLENGE.match(challenge):
+    if not _CHALLENGE.fullmatch(challenge):
         raise AuthorizationError("invalid_request", "code_challenge is not an S256 challenge")
     return challenge
 
@@ -176,7 +176,8 @@ def _pkce(params: Mapping[str, str]) -> str:
 def _max_age(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 10:
+    # isascii: str.isdigit() also takes "²", which int() then refuses with a ValueError.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise AuthorizationError("invalid_request", "max_age must be a non-negative integer")
     return int(raw)
 
