@@ -61,7 +61,9 @@ class PlatformSettings(BaseSettings):
     )
     var_dir: Path = Field(
         default_factory=checkout_var_dir,
-        description="Local state: SQLite files, demo credentials.",
+        description="Local state: SQLite files, demo credentials. The default is the "
+        "checkout's own `var/`, from whatever folder a command runs; a relative value is "
+        "taken from the current folder.",
         json_schema_extra={"shown_default": "var"},
     )
     log_level: LogLevel = Field("INFO", description="Log level of the JSON logs on stderr.")
