@@ -87,6 +87,12 @@ def test_a_paragraph_then_bullets_then_a_paragraph_in_one_block() -> None:
     )
 
 
+def test_windows_line_ends_leave_no_carriage_return_in_a_list() -> None:
+    assert html("* one\r\n- two\r\n\r\nAfter\r\n") == (
+        f"{UL}{LI}one</li>{LI}two</li></ul>\n{P}After</p>"
+    )
+
+
 def test_bullets_keep_their_text_after_the_marker() -> None:
     assert html("*   spaced * star - dash") == f"{UL}{LI}spaced * star - dash</li></ul>"
 
