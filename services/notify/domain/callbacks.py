@@ -89,8 +89,8 @@ def latest_callback(notification: Notification) -> Outgoing | None:
     return Outgoing(change.event_id, EVENT_TYPE, payload(change, at or notification.created_at))
 
 
-def _stamp(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+def _stamp(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
 
 
 def payload(change: StatusChange, at: datetime) -> dict[str, Any]:
