@@ -145,7 +145,7 @@ def s256(verifier: str) -> str:
 
 def well_formed_verifier(verifier: str | None) -> bool:
     """RFC 7636 §4.1: 43 to 128 unreserved characters."""
-    return bool(verifier) and _VERIFIER.match(verifier or "") is not None
+    return verifier is not None and _VERIFIER.match(verifier) is not None
 
 
 def narrowed_scopes(

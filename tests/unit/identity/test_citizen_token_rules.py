@@ -4,6 +4,9 @@ PKCE, and the claims of an agency's own access token."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
 from datetime import datetime, timedelta
 
@@ -22,6 +25,7 @@ from services.identity.domain.citizen_tokens import (
     s256,
     well_formed_verifier,
 )
+from services.identity.domain.subjects import subject_for
 
 
 def record(now: datetime) -> TokenRecord:
@@ -189,3 +193,28 @@ def test_granted_scopes_are_the_service_scopes_or_exactly_the_ask(now: datetime)
         "notify:send",
         "payments:read",
     )
+
+
+# --- subject identifiers -------------------------------------------------------------
+
+
+def test_a_pairwise_subject_is_the_unpadded_salted_hash_of_sector_and_account(
+    now: datetime,
+) -> None:
+    salt = b"instance-salt"
+    agency = register(name="Agency", scopes=["openid"], now=now).agency
+    digest = hmac.new(salt, f"{agency.client_id}\0acc_1".encode(), hashlib.sha256).digest()
+    expected = base64.urlsafe_b64encode(digest).decode()
+    assert expected.endswith("=")
+    assert subject_for("acc_1", agency, salt) == expected[:-1]
+    assert len(subject_for("acc_1", agency, salt)) == 43
+    shared = register(
+        name="Other", scopes=["openid"], sector_identifier="https://sector.example", now=now
+    ).agency
+    digest = hmac.new(salt, b"https://sector.example\0acc_1", hashlib.sha256).digest()
+    assert subject_for("acc_1", shared, salt) == base64.urlsafe_b64encode(digest).decode()[:-1]
+
+
+def test_a_public_subject_is_the_account_id(now: datetime) -> None:
+    agency = register(name="Agency", scopes=["openid"], subject_type="public", now=now).agency
+    assert subject_for("acc_1", agency, b"salt") == "acc_1"

@@ -11,6 +11,8 @@ import secrets
 from datetime import datetime, timedelta
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.identity.domain import messages, one_time_codes, password_policy, scopes
 from services.identity.domain.accounts import Account
@@ -20,6 +22,7 @@ from services.identity.domain.password_policy import PasswordProblem
 from services.identity.domain.phone_numbers import MAX_INPUT, PhoneProblem
 from services.identity.domain.phone_numbers import parse as parse_phone
 from services.identity.domain.signing_keys import generate, rotate, status
+from services.identity.domain.throttle import Rule
 
 
 def account(now: datetime, **fields: object) -> Account:
@@ -212,3 +215,29 @@ def test_a_key_that_started_signing_this_instant_can_be_rotated(now: datetime) -
     assert rotation.retired.kid == key.kid
     assert rotation.retired.retires_at == now + timedelta(hours=1)
     assert rotation.new.activates_at == now + timedelta(hours=1)
+
+
+# --- new signing keys and throttle keys ------------------------------------------------
+
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_a_new_keys_kid_is_its_day_and_48_random_bits(now: datetime, alg: str) -> None:
+    kids = {generate(alg, now).kid for _ in range(2)}
+    assert len(kids) == 2
+    for kid in kids:
+        assert re.fullmatch(r"20250601-[0-9a-f]{12}", kid)
+
+
+def test_new_rsa_keys_are_3072_bits(now: datetime) -> None:
+    key = generate("PS256", now)
+    private = serialization.load_pem_private_key(key.private_pem, password=None)
+    assert isinstance(private, rsa.RSAPrivateKey)
+    assert private.key_size == 3072
+    assert key.public_jwk["alg"] == "PS256"
+    assert key.public_jwk["kid"] == key.kid
+
+
+def test_throttle_keys_hold_the_rule_and_128_bits_of_the_subjects_hash() -> None:
+    rule = Rule("signin-address", limit=10, window=timedelta(minutes=15))
+    digest = hashlib.sha256(b"citizen@example.com").hexdigest()
+    assert rule.key("citizen@example.com") == f"signin-address:{digest[:32]}"
