@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -41,13 +41,18 @@ from tests.fakes.transactions import FakeTransactions
 
 @dataclass
 class FakeTemplates:
+    """Hands out a fresh ``Template`` on every read, as the SQL store does: a
+    stored one handed out would be changed outside any transaction when its
+    reader first renders it (``Template._by_tag`` is cached on the object), while
+    another thread's transaction copies the state for its rollback."""
+
     versions: dict[str, list[Template]] = field(default_factory=dict)  # id -> versions in order
     locked: list[str] = field(default_factory=list)
 
     def add(self, template: Template) -> None:
         found = self.versions.setdefault(template.id, [])
         assert template.version == len(found) + 1
-        found.append(template)
+        found.append(replace(template))
 
     def get(
         self, tenant: str, template_id: str, version: int = 0, *, lock: bool = False
@@ -57,12 +62,12 @@ class FakeTemplates:
             return None
         if lock:
             self.locked.append(template_id)
-        return found[version - 1] if version else found[-1]
+        return replace(found[version - 1] if version else found[-1])
 
     def list(
         self, tenant: str, size: int, after: str | None, channel: str | None
     ) -> list[Template]:
-        latest = [v[-1] for v in self.versions.values() if v[0].tenant == tenant]
+        latest = [replace(v[-1]) for v in self.versions.values() if v[0].tenant == tenant]
         latest = [t for t in latest if not channel or t.channel == channel]
         return _page(latest, size, after, lambda t: (t.created_at, t.id))
 
