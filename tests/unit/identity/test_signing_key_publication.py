@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import pytest
+
 from services.identity.domain.signing_keys import SigningKey, first_keys, generate, jwks
 
 HOUR = timedelta(hours=1)
@@ -40,8 +42,11 @@ def test_the_jwks_never_publishes_key_ops(now: datetime) -> None:
     assert jwks([legacy], now) == {"keys": [{"kty": "RSA", "kid": "legacy", "use": "sig"}]}
 
 
-def test_a_retired_key_still_published_needs_a_new_first_key(now: datetime) -> None:
-    retired = key("retired", now - 3 * HOUR, retires_at=now - HOUR, expires_at=now + HOUR)
+@pytest.mark.parametrize("retired_ago", [HOUR, timedelta(0)], ids=["an-hour-ago", "this-instant"])
+def test_a_retired_key_still_published_needs_a_new_first_key(
+    now: datetime, retired_ago: timedelta
+) -> None:
+    retired = key("retired", now - 3 * HOUR, retires_at=now - retired_ago, expires_at=now + HOUR)
     made = first_keys([retired], ["ES256"], now, propagation=HOUR)
     assert [(k.alg, k.activates_at) for k in made] == [("ES256", now + HOUR)]
 
