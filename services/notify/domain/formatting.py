@@ -92,16 +92,21 @@ def _inline(text: str) -> str:
     escaped = html.escape(text, quote=False)
     links: list[str] = []
 
+    def href(url_in_escaped_text: str) -> str:
+        # The URL was matched in text already escaped once: escaping it again would turn
+        # "&" into "&amp;amp;" and send the citizen to a different address.
+        return html.escape(html.unescape(url_in_escaped_text))
+
     def keep(anchor: str) -> str:
         links.append(anchor)
         return f"\ue002{len(links) - 1}\ue003"
 
     escaped = _LINK.sub(
-        lambda m: keep(f'<a href="{html.escape(m.group(2))}" style="{_A}">{m.group(1)}</a>'),
+        lambda m: keep(f'<a href="{href(m.group(2))}" style="{_A}">{m.group(1)}</a>'),
         escaped,
     )
     escaped = _BARE_URL.sub(
-        lambda m: keep(f'<a href="{html.escape(m.group(0))}" style="{_A}">{m.group(0)}</a>'),
+        lambda m: keep(f'<a href="{href(m.group(0))}" style="{_A}">{m.group(0)}</a>'),
         escaped,
     )
     return re.sub("\ue002(\\d+)\ue003", lambda m: links[int(m.group(1))], escaped)

@@ -107,6 +107,17 @@ def test_links_keep_their_text_and_escape_their_address() -> None:
     )
 
 
+def test_an_ampersand_in_an_address_is_escaped_once() -> None:
+    # Escaped twice, the citizen's click would lose every parameter after the first.
+    assert html(
+        "[Pay](https://pay.gov.example/p?a=1&b=2) or https://pay.gov.example/q?a=1&b=2"
+    ) == (
+        f'{P}<a href="https://pay.gov.example/p?a=1&amp;b=2" {A}>Pay</a> or '
+        f'<a href="https://pay.gov.example/q?a=1&amp;b=2" {A}>'
+        "https://pay.gov.example/q?a=1&amp;b=2</a></p>"
+    )
+
+
 def test_bare_addresses_are_linked_without_trailing_punctuation() -> None:
     assert html("See https://a.gov.example/x?y=1. Or (https://b.gov.example).") == (
         f'{P}See <a href="https://a.gov.example/x?y=1" {A}>'
