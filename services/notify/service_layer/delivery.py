@@ -69,6 +69,8 @@ class Deliverer:
         self._clock = clock
         self._slots = asyncio.Semaphore(self.config.concurrency)
         self._pending: list[Outcome] = []
+        # The loop keeps only weak references to tasks: hold the writer until it ends.
+        self._writers: set[asyncio.Task[None]] = set()
         self._wrote = asyncio.Condition()
         self._writing = False
         # Template versions never change, so they are cached for the worker's life.
@@ -141,7 +143,9 @@ class Deliverer:
             outcome = await self.attempt(item)
         self._pending.append(outcome)
         if not self._writing:
-            asyncio.get_running_loop().create_task(self._write_pending())
+            writer = asyncio.get_running_loop().create_task(self._write_pending())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
 
     async def attempt(self, item: Claimed) -> Outcome:
         if self.tracer is None:
@@ -236,6 +240,18 @@ class Deliverer:
                         # The database is away: keep the outcomes and try again.
                         log.warning("cannot record outcomes: %s", type(exc).__name__)
                         await asyncio.sleep(self.config.poll_seconds)
+                    except Exception as exc:
+                        # Not transient: retrying would stall every later outcome. The
+                        # batch's leases run out and those notifications are claimed
+                        # again, so nothing is lost; say so, by type only (an error's
+                        # text can carry a recipient).
+                        log.error(
+                            "cannot record %d outcomes (%s); they are retried when their "
+                            "leases expire",
+                            len(batch),
+                            type(exc).__name__,
+                        )
+                        break
         finally:
             self._writing = False
             async with self._wrote:

@@ -4,6 +4,7 @@ record the outcome with its callbacks; receipts, retries and upkeep."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
 
 import pytest
@@ -170,6 +171,37 @@ def test_outcomes_wait_while_the_database_is_away(notify: Notify) -> None:
     asyncio.run(deliverer.run_until_idle())
     assert failures == []
     assert status(notify, n) == "delivered"
+
+
+def test_outcomes_that_cannot_be_recorded_are_logged_by_type_and_sent_again_after_the_lease(
+    notify: Notify, caplog: pytest.LogCaptureFixture
+) -> None:
+    n = send(notify, "ada@example.com")
+    email = FakeProvider("smtp")
+    deliverer = Deliverer(
+        notify.uow, email, FakeProvider(), WorkerConfig(poll_seconds=0.001), notify.clock
+    )
+    record = deliverer._record
+    failures = [ValueError("ada@example.com is a broken row")]
+
+    def broken(batch: list) -> None:  # type: ignore[type-arg]
+        if failures:
+            raise failures.pop()
+        record(batch)
+
+    deliverer._record = broken  # type: ignore[method-assign]
+    with caplog.at_level(logging.ERROR):
+        asyncio.run(deliverer.run_until_idle())
+    assert "cannot record 1 outcomes (ValueError)" in caplog.text
+    assert "ada@example.com" not in caplog.text
+    assert status(notify, n) != "delivered"
+    assert len(email.emails) == 1
+
+    notify.clock.advance(WorkerConfig().lease + timedelta(seconds=1))
+    again = Deliverer(notify.uow, email, FakeProvider(), WorkerConfig(), notify.clock)
+    asyncio.run(again.run_until_idle())
+    assert status(notify, n) == "delivered"
+    assert len(email.emails) == 2  # at least once: the unrecorded send is made again
 
 
 def test_upkeep_purges_old_content_times_out_receipts_and_old_keys(notify: Notify) -> None:
