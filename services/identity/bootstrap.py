@@ -33,6 +33,7 @@ from services.identity.service_layer.operators import Operators
 from services.identity.service_layer.passwords import Passwords
 from services.identity.service_layer.pending import PendingStore
 from services.identity.service_layer.phone_factor import PhoneFactor
+from services.identity.service_layer.pushed_requests import PushedRequests
 from services.identity.service_layer.registration import Registration
 from services.identity.service_layer.safeguards import Rules, Safeguards
 from services.identity.service_layer.signin import SignIn
@@ -40,11 +41,12 @@ from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
 from services.identity.web.account import AccountPages
 from services.identity.web.account_kit import Kit
-from services.identity.web.app import TOKEN_PATH, create_app
+from services.identity.web.app import PAR_PATH, TOKEN_PATH, create_app
 from services.identity.web.busy import busy_page
 from services.identity.web.flow_pages import FlowPages
 from services.identity.web.oauth_server import TokenServer
 from services.identity.web.phone import PhonePages
+from services.identity.web.pushed import PushedAuthorizationEndpoint
 from services.identity.web.recovery import RecoveryPages
 from services.identity.web.registration import RegistrationPages
 from services.identity.web.second_factor import Factors
@@ -203,6 +205,12 @@ def build(
         assertions=EngineAssertionLedger(identity.database.engine).first_use,
         issuer=issuer,
         token_endpoint=issuer + TOKEN_PATH,
+        pushed_endpoint=issuer + PAR_PATH,
+    )
+    pushed = PushedRequests(
+        identity_transactions(sessions),
+        clock,
+        required_for_all=settings.require_pushed_authorization_requests,
     )
     userinfo = UserInfo(
         AccessTokenVerifier(
@@ -251,6 +259,7 @@ def build(
         logout=Logout(uow, identity.signin, back_channel),
         keys=local_keys,
         activity=activity,
+        pushed=pushed,
     )
     kit = Kit(flow, safeguards, factors)
     account = AccountPages(kit, activity, passwords, authenticator)
@@ -290,11 +299,14 @@ def build(
                 keys=identity.keys,
                 pages=[*flow_pages, *account_pages],
                 userinfo=userinfo.endpoint,
+                pushed=PushedAuthorizationEndpoint(token_server, pushed).respond,
+                require_par=settings.require_pushed_authorization_requests,
                 busy=busy_page(flow),
             ),
             jobs=[
                 PeriodicJob("purge-used-assertions", 600, identity.purge_used_assertions),
                 PeriodicJob("purge-pending-authorizations", 600, pending.purge),
+                PeriodicJob("purge-pushed-authorization-requests", 600, pushed.purge),
                 PeriodicJob("purge-verification-tickets", 3600, tickets.purge),
                 PeriodicJob("purge-throttle-counters", 600, safeguards.throttle.purge),
                 PeriodicJob("purge-signin-failures", 3600, safeguards.passwords.purge),

@@ -142,6 +142,12 @@ def _oidc_options(command: argparse.ArgumentParser) -> None:
         "--post-logout-redirect-uri", action="append", dest="post_logout_redirect_uris"
     )
     command.add_argument("--backchannel-logout-uri")
+    command.add_argument(
+        "--require-par",
+        action=argparse.BooleanOptionalAction,
+        dest="require_pushed_authorization_requests",
+        help="its authorization requests must be pushed to /par first (RFC 9126)",
+    )
 
 
 def agency_json(agency: Agency) -> dict[str, Any]:
@@ -159,6 +165,7 @@ def agency_json(agency: Agency) -> dict[str, Any]:
         "id_token_alg": agency.id_token_alg,
         "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
         "backchannel_logout_uri": agency.backchannel_logout_uri,
+        "require_pushed_authorization_requests": agency.require_pushed_authorization_requests,
     }
 
 
@@ -215,6 +222,7 @@ def _oidc(args: argparse.Namespace) -> dict[str, Any]:
             "id_token_alg",
             "post_logout_redirect_uris",
             "backchannel_logout_uri",
+            "require_pushed_authorization_requests",
         )
         if getattr(args, name) is not None
     }

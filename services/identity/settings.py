@@ -82,6 +82,13 @@ class IdentitySettings(DatabaseSettings):
         "before it signs (at least the JWKS cache age of resource servers: 900 s).",
     )
 
+    require_pushed_authorization_requests: bool = Field(
+        False,
+        description="Every agency must push its authorization requests to `/par` first "
+        "(RFC 9126); discovery then says `require_pushed_authorization_requests: true`. "
+        "Without it, only agencies registered with `--require-par` must.",
+    )
+
     # -- citizen accounts: messages, codes, throttling -------------------------------------
     messaging: str = Field(
         "smtp",

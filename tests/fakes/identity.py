@@ -17,6 +17,7 @@ from services.identity.domain.agencies import Agency
 from services.identity.domain.disclosure import Disclosure
 from services.identity.domain.messages import Kind
 from services.identity.domain.pending import Pending, StoredPending
+from services.identity.domain.pushed_requests import StoredPush
 from services.identity.domain.sessions import BrowserSession, StoredSession
 from tests.fakes.idempotency import MemoryIdempotencyKeys
 from tests.fakes.identity_records import (
@@ -318,6 +319,27 @@ class MemoryPendingAuthorizations:
         return len(gone)
 
 
+@dataclass
+class MemoryPushedRequests:
+    rows: dict[str, StoredPush] = field(default_factory=dict)
+
+    def add(self, uri_hash: str, push: StoredPush) -> None:
+        assert uri_hash not in self.rows, "the primary key refuses a second row"
+        self.rows[uri_hash] = push
+
+    def take(self, uri_hash: str, client_id: str) -> StoredPush | None:
+        found = self.rows.get(uri_hash)
+        if found is None or found.client_id != client_id:
+            return None
+        return self.rows.pop(uri_hash)
+
+    def purge(self, now: datetime) -> int:
+        gone = [k for k, p in self.rows.items() if p.expires_at <= now]
+        for k in gone:
+            del self.rows[k]
+        return len(gone)
+
+
 @dataclass(frozen=True)
 class OwedLogout:
     client_id: str
@@ -355,6 +377,7 @@ class IdentityState:
         default_factory=MemoryVerificationTickets
     )
     pending: MemoryPendingAuthorizations = field(default_factory=MemoryPendingAuthorizations)
+    pushed_requests: MemoryPushedRequests = field(default_factory=MemoryPushedRequests)
     logout_outbox: MemoryLogoutOutbox = field(default_factory=MemoryLogoutOutbox)
     audit: MemoryAuditLog = field(default_factory=MemoryAuditLog)
     idempotency: MemoryIdempotencyKeys = field(default_factory=MemoryIdempotencyKeys)

@@ -163,3 +163,34 @@ def test_bad_input_is_one_line_and_changes_nothing(
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert message in result.stderr
     assert as_json(admin(tmp_path, database_url, "list-agencies", "--all")) == before
+
+
+def test_require_par_is_set_at_creation_and_changed_by_update(
+    tmp_path: Path, database_url: str
+) -> None:
+    created = as_json(
+        admin(
+            tmp_path,
+            database_url,
+            "create-agency",
+            "--name",
+            "Strict sign-in",
+            "--scope",
+            "openid",
+            "--redirect-uri",
+            "https://strict.example.gov/callback",
+            "--require-par",
+        )
+    )
+    assert created["require_pushed_authorization_requests"] is True
+    client_id = created["client_id"]
+    relaxed = as_json(admin(tmp_path, database_url, "update-agency", client_id, "--no-require-par"))
+    assert relaxed["require_pushed_authorization_requests"] is False
+    renamed = as_json(admin(tmp_path, database_url, "update-agency", client_id, "--name", "Other"))
+    assert renamed["require_pushed_authorization_requests"] is False  # untouched when not given
+    again = as_json(admin(tmp_path, database_url, "update-agency", client_id, "--require-par"))
+    assert again["require_pushed_authorization_requests"] is True
+    plain = as_json(
+        admin(tmp_path, database_url, "create-agency", "--name", "Plain", "--scope", "openid")
+    )
+    assert plain["require_pushed_authorization_requests"] is False

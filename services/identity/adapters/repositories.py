@@ -86,6 +86,7 @@ def _agency_row(agency: Agency) -> dict[str, Any]:
         "id_token_alg": agency.id_token_alg,
         "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
         "backchannel_logout_uri": agency.backchannel_logout_uri,
+        "require_par": agency.require_pushed_authorization_requests,
     }
 
 
@@ -106,6 +107,7 @@ def _agency(row: Any) -> Agency:
         id_token_alg=row["id_token_alg"],
         post_logout_redirect_uris=tuple(row["post_logout_redirect_uris"] or ()),
         backchannel_logout_uri=row["backchannel_logout_uri"],
+        require_pushed_authorization_requests=bool(row["require_par"]),
     )
 
 

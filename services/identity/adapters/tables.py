@@ -29,6 +29,8 @@ agencies = sa.Table(
     sa.Column("id_token_alg", sa.String(10), nullable=False, server_default="ES256"),
     sa.Column("post_logout_redirect_uris", sa.JSON),
     sa.Column("backchannel_logout_uri", sa.String(2000)),
+    # RFC 9126 §5 (migration 0009)
+    sa.Column("require_par", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 signing_keys = sa.Table(
@@ -106,6 +108,17 @@ pending_authorizations = sa.Table(
     sa.Column("client_id", sa.String(64), nullable=False),
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+# Pushed authorization requests (RFC 9126), keyed by the SHA-256 of their
+# request_uri: a copy of the table gives nobody a usable request_uri.
+pushed_authorization_requests = sa.Table(
+    "pushed_authorization_requests",
+    metadata,
+    sa.Column("uri_hash", sa.String(64), primary_key=True),
+    sa.Column("client_id", sa.String(64), nullable=False),
+    sa.Column("request", sa.JSON, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
 )
 

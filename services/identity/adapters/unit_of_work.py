@@ -16,6 +16,7 @@ from services.identity.adapters.browser_sessions import SqlBrowserSessions
 from services.identity.adapters.consents import SqlConsents
 from services.identity.adapters.logout_outbox import SqlLogoutOutbox
 from services.identity.adapters.pending_authorizations import SqlPendingAuthorizations
+from services.identity.adapters.pushed_requests import SqlPushedRequests
 from services.identity.adapters.repositories import (
     SqlAgencyRepository,
     SqlAssertionLedger,
@@ -76,6 +77,10 @@ class SqlIdentityWork:
     @cached_property
     def pending(self) -> SqlPendingAuthorizations:
         return SqlPendingAuthorizations(self.session)
+
+    @cached_property
+    def pushed_requests(self) -> SqlPushedRequests:
+        return SqlPushedRequests(self.session)
 
     @cached_property
     def logout_outbox(self) -> SqlLogoutOutbox:

@@ -163,6 +163,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             id_token_alg=request.id_token_alg or "ES256",
             post_logout_redirect_uris=list(request.post_logout_redirect_uris),
             backchannel_logout_uri=request.backchannel_logout_uri or None,
+            require_pushed_authorization_requests=request.require_pushed_authorization_requests,
             keyed=key,
             actor=key.tenant,
         )
@@ -257,6 +258,7 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         id_token_alg=agency.id_token_alg,
         post_logout_redirect_uris=list(agency.post_logout_redirect_uris),
         backchannel_logout_uri=agency.backchannel_logout_uri or "",
+        require_pushed_authorization_requests=agency.require_pushed_authorization_requests,
     )
     stamp_into(message.disable_time, agency.disabled_at)
     return message
@@ -323,7 +325,7 @@ def _field_value(agency: identity_pb2.Agency, path: str) -> Any:
     value = getattr(agency, path)
     if path in ("sector_identifier", "backchannel_logout_uri"):
         return value or None
-    return list(value) if not isinstance(value, str) else value
+    return list(value) if not isinstance(value, str | bool) else value
 
 
 @contextmanager

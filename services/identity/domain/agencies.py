@@ -47,6 +47,8 @@ class Agency:
     id_token_alg: str = "ES256"
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    # RFC 9126 §5: its authorization requests must be pushed first (/par).
+    require_pushed_authorization_requests: bool = False
 
     @property
     def disabled(self) -> bool:
@@ -112,6 +114,7 @@ def register(
     id_token_alg: str = "ES256",
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str | None = None,
+    require_pushed_authorization_requests: bool = False,
     now: datetime,
     egress: Egress = PUBLIC_ONLY,
 ) -> NewAgency:
@@ -159,6 +162,7 @@ def register(
         id_token_alg=id_token_alg,
         post_logout_redirect_uris=tuple(post_logout_redirect_uris),
         backchannel_logout_uri=backchannel_logout_uri or None,
+        require_pushed_authorization_requests=bool(require_pushed_authorization_requests),
     )
     return NewAgency(agency, secret)
 

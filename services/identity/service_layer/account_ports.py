@@ -17,6 +17,7 @@ from services.identity.domain.agencies import Agency
 from services.identity.domain.audit import AuditEvent, AuditFilter, EventType
 from services.identity.domain.disclosure import Disclosure
 from services.identity.domain.pending import Pending, StoredPending
+from services.identity.domain.pushed_requests import StoredPush
 from services.identity.domain.sessions import BrowserSession, StoredSession
 
 
@@ -184,6 +185,21 @@ class PendingAuthorizations(Protocol):
 
     def delete(self, pending_id: str) -> bool:
         """False if it was already gone."""
+        ...
+
+    def purge(self, now: datetime) -> int:
+        """Delete those expired at ``now``."""
+        ...
+
+
+class PushedAuthorizationRequests(Protocol):
+    """Pushed authorization requests (RFC 9126), by the SHA-256 of their request_uri."""
+
+    def add(self, uri_hash: str, push: StoredPush) -> None: ...
+
+    def take(self, uri_hash: str, client_id: str) -> StoredPush | None:
+        """Delete and return the push if ``client_id`` pushed it (expired or
+        not); another agency's push is left alone and answered None."""
         ...
 
     def purge(self, now: datetime) -> int:

@@ -35,6 +35,7 @@ UPDATABLE = (
     "subject_type",
     "sector_identifier",
     "id_token_alg",
+    "require_pushed_authorization_requests",
 )
 
 
@@ -200,6 +201,7 @@ def _revalidated(agency: Agency, changes: Mapping[str, Any], egress: Egress) -> 
         "subject_type": agency.subject_type,
         "sector_identifier": agency.sector_identifier,
         "id_token_alg": agency.id_token_alg,
+        "require_pushed_authorization_requests": agency.require_pushed_authorization_requests,
         **changes,
     }
     checked = agencies.register(

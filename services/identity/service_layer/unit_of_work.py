@@ -23,6 +23,7 @@ from services.identity.service_layer.account_ports import (
     KnownDevices,
     LogoutOutbox,
     PendingAuthorizations,
+    PushedAuthorizationRequests,
     RecoveryCodes,
     SigninFailures,
     ThrottleCounters,
@@ -68,6 +69,9 @@ class IdentityWork(Protocol):
 
     @property
     def pending(self) -> PendingAuthorizations: ...
+
+    @property
+    def pushed_requests(self) -> PushedAuthorizationRequests: ...
 
     @property
     def logout_outbox(self) -> LogoutOutbox: ...

@@ -33,14 +33,22 @@ JWKS_PATH = "/.well-known/jwks.json"
 AUTHORIZE_PATH = "/authorize"
 USERINFO_PATH = "/userinfo"
 LOGOUT_PATH = "/logout"
+PAR_PATH = "/par"
 
 FormHandler = Callable[[dict[str, str], Mapping[str, str]], tuple[int, Any, list[tuple[str, str]]]]
 
 
-def metadata(issuer: str, languages: tuple[str, ...] = ("en", "zh-Hans")) -> dict[str, Any]:
+def metadata(
+    issuer: str,
+    languages: tuple[str, ...] = ("en", "zh-Hans"),
+    *,
+    require_par: bool = False,
+) -> dict[str, Any]:
     """OpenID Provider metadata (OIDC Discovery 1.0, RFC 8414): only what works,
     checked by authlib's ``OpenIDProviderMetadata`` (which extends RFC 8414's
-    ``AuthorizationServerMetadata``) so a wrong value stops the start."""
+    ``AuthorizationServerMetadata``) so a wrong value stops the start.
+    ``require_par``: the operator requires pushed authorization requests of
+    every agency (RFC 9126 §5)."""
     document = OpenIDProviderMetadata(
         {
             "issuer": issuer,
@@ -51,6 +59,8 @@ def metadata(issuer: str, languages: tuple[str, ...] = ("en", "zh-Hans")) -> dic
             "revocation_endpoint": issuer + REVOKE_PATH,
             "introspection_endpoint": issuer + INTROSPECT_PATH,
             "end_session_endpoint": issuer + LOGOUT_PATH,
+            "pushed_authorization_request_endpoint": issuer + PAR_PATH,
+            "require_pushed_authorization_requests": require_par,
             "scopes_supported": list(KNOWN_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -133,11 +143,14 @@ def create_app(
     keys: KeyStore,
     pages: list[BaseRoute],
     userinfo: Callable[[Request], Awaitable[Response]],
+    pushed: FormHandler,
+    require_par: bool = False,
     busy: Callable[[Request, Exception], Awaitable[Response]] | None = None,
 ) -> Callable[[Callable[[], bool]], ASGIApp]:
-    """``busy`` answers a request refused because too many password hashes are
-    running (``work_gate.Busy``), wherever in the pages it happened."""
-    discovery = json.dumps(metadata(issuer)).encode()
+    """``pushed`` answers pushed authorization requests (RFC 9126); ``busy``
+    answers a request refused because too many password hashes are running
+    (``work_gate.Busy``), wherever in the pages it happened."""
+    discovery = json.dumps(metadata(issuer, require_par=require_par)).encode()
 
     async def well_known(_: Request) -> Response:
         return Response(discovery, media_type="application/json")
@@ -152,6 +165,7 @@ def create_app(
         Route(
             INTROSPECT_PATH, form_endpoint(token_server.introspection_response), methods=["POST"]
         ),
+        Route(PAR_PATH, form_endpoint(pushed), methods=["POST"]),
         Route(USERINFO_PATH, userinfo, methods=["GET", "POST"]),
         Route("/.well-known/openid-configuration", well_known),
         Route("/.well-known/oauth-authorization-server", well_known),

@@ -14,11 +14,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from services.identity.domain import assurance, authorization
-from services.identity.domain.authorization import AuthorizationError
+from services.identity.domain.agencies import Agency
+from services.identity.domain.authorization import AuthorizationError, AuthorizationRequest
 from services.identity.domain.disclosure import Disclosure
+from services.identity.domain.pushed_requests import REQUIRED
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.authorization_flow import CodeIssuer
 from services.identity.service_layer.consents import Consents
+from services.identity.service_layer.pushed_requests import PushedRequests
 from services.identity.service_layer.throttling import Throttled
 from services.identity.web import texts
 from services.identity.web.cookies import SIGNIN_COOKIE, secure
@@ -37,6 +40,7 @@ class AuthorizationEndpoint:
     registry: AgencyRegistry
     consents: Consents
     codes: CodeIssuer
+    pushed: PushedRequests
 
     async def authorize(self, request: Request) -> Response:
         flow = self.flow
@@ -48,7 +52,7 @@ class AuthorizationEndpoint:
             if agency is None:
                 authorization.check_client(params, None)
             assert agency is not None
-            parsed = authorization.parse(params, agency)
+            parsed = await self._request(params, agency)
         except AuthorizationError as error:
             if not error.redirectable or agency is None:
                 log.info("authorization request refused", extra={"error": error.error})
@@ -85,6 +89,18 @@ class AuthorizationEndpoint:
         if new:
             set_session_cookie(response, browser, secure=secure(request))
         return response
+
+    async def _request(self, params: dict[str, str], agency: Agency) -> AuthorizationRequest:
+        """The request: pushed (RFC 9126 §4: then only ``client_id`` and
+        ``request_uri`` are read) or in the parameters, if the agency may send
+        it so."""
+        request_uri = params.get("request_uri")
+        if request_uri is not None:
+            return await run_in_threadpool(self.pushed.take, request_uri, agency)
+        authorization.check_client(params, agency)  # the redirect URI is trusted from here
+        if self.pushed.required(agency):
+            raise AuthorizationError("invalid_request", REQUIRED)
+        return authorization.parse(params, agency)
 
     async def resume(self, request: Request) -> Response:
         pending = await self.flow.pending_of(request, request.query_params.get("auth"))

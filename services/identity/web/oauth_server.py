@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749 import ClientMixin, grants
 from authlib.oauth2.rfc6749.errors import (
     InvalidClientError,
     InvalidScopeError,
+    OAuth2Error,
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -38,6 +39,7 @@ from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.token_ports import ActiveAgencies
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.web.oauth_endpoints import (
+    ALL_METHODS,
     CONFIDENTIAL_METHODS,
     Introspection,
     Revocation,
@@ -192,7 +194,10 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         assertions: FirstUse,
         issuer: str,
         token_endpoint: str,
+        pushed_endpoint: str | None = None,
     ) -> None:
+        """``pushed_endpoint``: the pushed-authorization endpoint (RFC 9126), also
+        accepted as a client assertion's audience there."""
         super().__init__(scopes_supported=list(KNOWN_SCOPES))
         self._registry = registry
         self._tokens = tokens
@@ -205,7 +210,10 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(Introspection(self, introspector))
         self.register_client_auth_method(
             PrivateKeyJwt.CLIENT_AUTH_METHOD,
-            PrivateKeyJwt([issuer, token_endpoint], assertions),
+            PrivateKeyJwt(
+                [issuer, token_endpoint, *([pushed_endpoint] if pushed_endpoint else [])],
+                assertions,
+            ),
         )
         self.register_token_generator("default", self._generate)
 
@@ -259,6 +267,21 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
     def _respond(self, request: FormRequest) -> Response:
         result: Response = self.create_token_response(request)
         return result
+
+    def authenticated(
+        self, form: dict[str, str], headers: Mapping[str, str], endpoint: str
+    ) -> AgencyClient | Response:
+        """The agency, authenticated exactly as at the token endpoint (any method
+        it is registered for, public agencies with ``none``), or authlib's
+        ``invalid_client`` response, with the token endpoint's status (401 for
+        credentials in a header, 400 in the body)."""
+        request = FormRequest(self.token_endpoint, form, headers)
+        try:
+            client: AgencyClient = self.authenticate_client(request, list(ALL_METHODS), endpoint)
+        except OAuth2Error as error:
+            refused: Response = self.handle_error_response(request, error)
+            return refused
+        return client
 
     def revocation_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         """RFC 7009: 200 whether or not the token was known; 401 for a bad client."""

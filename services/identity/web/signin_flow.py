@@ -10,6 +10,7 @@ from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.authorization_flow import CodeIssuer
 from services.identity.service_layer.consents import Consents
 from services.identity.service_layer.logout import Logout
+from services.identity.service_layer.pushed_requests import PushedRequests
 from services.identity.web.authorize import AuthorizationEndpoint
 from services.identity.web.consent import ConsentPage
 from services.identity.web.end_session import EndSession
@@ -28,9 +29,10 @@ def signin_flow_routes(
     factors: Factors,
     logout: Logout,
     keys: KeyCache,
+    pushed: PushedRequests,
     activity: AccountActivity | None = None,
 ) -> list[Route]:
-    authorization = AuthorizationEndpoint(flow, registry, consents, codes)
+    authorization = AuthorizationEndpoint(flow, registry, consents, codes, pushed)
     signin = SignInPage(flow, registry, activity)
     second_factor = SecondFactorPage(flow, factors)
     consent = ConsentPage(flow, registry, consents)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from idpyoidc.client.rp_handler import RPHandler
 
@@ -103,3 +104,94 @@ def test_idpyoidc_relying_party_end_to_end(
     refreshed = handler.refresh_access_token(result["state"])
     assert refreshed["access_token"] != result["token"]
     assert refreshed["refresh_token"]
+
+
+def test_idpyoidc_relying_party_through_a_pushed_authorization_request(
+    real_platform: Platform, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """idpyoidc discovers the PAR endpoint, builds the request (PKCE, state,
+    nonce), and checks everything that comes back (state, the ID token's nonce,
+    issuer and signature, UserInfo) for an agency that must push.
+
+    Its own PAR add-on (``add_on.par``) is not usable against an RFC 9126 server:
+    it takes only 200 as success where §2.2 says 201, and always wraps the
+    request in a signed request object (RFC 9101), which identity does not take
+    yet. So the request idpyoidc built is pushed as it is, with the agency's
+    client_secret_basic, and the citizen's browser carries only client_id and
+    request_uri to the authorization endpoint idpyoidc discovered."""
+    monkeypatch.chdir(tmp_path)
+    issuer = real_platform.settings.issuer
+    created = real_platform.admin.registry.create(
+        name="Independent PAR RP",
+        scopes=["openid", "profile", "email"],
+        redirect_uris=[REDIRECT],
+        require_pushed_authorization_requests=True,
+    )
+    assert created.client_secret
+    client_id = created.agency.client_id
+    real_platform.admin.accounts.create(
+        email="idpy.par@example.gov.test",
+        password="correct horse battery",
+        email_verified=True,
+        given_name="Katherine",
+        family_name="Johnson",
+    )
+    handler = RPHandler(
+        base_url="https://rp.example.gov",
+        client_configs={
+            "gaap": {
+                "issuer": issuer,
+                "client_id": client_id,
+                "client_secret": created.client_secret,
+                "redirect_uris": [REDIRECT],
+                "client_type": "oidc",
+                "client_authn_methods": ["client_secret_basic"],
+                "services": SERVICES,
+                "behaviour": {
+                    "response_types": ["code"],
+                    "scope": ["openid", "profile", "email"],
+                    "token_endpoint_auth_method": "client_secret_basic",
+                },
+                "add_ons": {
+                    "pkce": {
+                        "function": "idpyoidc.client.oauth2.add_on.pkce.add_support",
+                        "kwargs": {"code_challenge_length": 64, "code_challenge_method": "S256"},
+                    }
+                },
+            }
+        },
+    )
+    url = handler.begin(issuer_id="gaap", req_args={"scope": ["openid", "profile", "email"]})
+    provider = handler.issuer2rp[issuer].get_context().provider_info
+    assert provider["pushed_authorization_request_endpoint"] == issuer + "/par"
+
+    browser = CitizenBrowser(issuer)
+    plain = browser.get(url)  # this agency must push: the plain request is refused
+    assert parse_qs(urlsplit(plain.headers["location"]).query)["error_description"] == [
+        "pushed authorization request required"
+    ]
+
+    built = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    pushed = httpx.post(
+        provider["pushed_authorization_request_endpoint"],
+        data=built,
+        auth=(client_id, created.client_secret),
+    )
+    assert pushed.status_code == 201, pushed.text
+    start = (
+        provider["authorization_endpoint"]
+        + "?"
+        + urlencode({"client_id": client_id, "request_uri": pushed.json()["request_uri"]})
+    )
+    response = browser.sign_in(
+        start, "idpy.par@example.gov.test", "correct horse battery", stop_at=REDIRECT
+    )
+    callback = {k: v[0] for k, v in parse_qs(urlsplit(response.headers["location"]).query).items()}
+    assert callback["state"] == built["state"]
+    result = handler.finalize(issuer, callback)  # token exchange, ID token checks, UserInfo
+
+    id_token = result["id_token"]
+    assert id_token["iss"] == issuer
+    assert id_token["aud"] == [client_id]
+    assert id_token["nonce"] == built["nonce"]
+    assert result["userinfo"]["given_name"] == "Katherine"
