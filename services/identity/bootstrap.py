@@ -57,6 +57,7 @@ from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.clock import Clock
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
+from services.runtime.dpop import DpopVerifier, connect_replays
 from services.runtime.errors import StartupError
 from services.runtime.keys import KeyCache
 from services.runtime.pages import CsrfTokens, Pages
@@ -206,6 +207,10 @@ def build(
         issuer=issuer,
         token_endpoint=issuer + TOKEN_PATH,
         pushed_endpoint=issuer + PAR_PATH,
+        dpop=DpopVerifier(
+            replays=connect_replays(platform.redis_url, "gaap:identity:dpop"),
+            clock=lambda: clock().timestamp(),
+        ),
     )
     pushed = PushedRequests(
         identity_transactions(sessions),

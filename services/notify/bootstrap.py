@@ -166,6 +166,7 @@ def serve(
                 PeriodicJob("retention", 600, notify.maintain),
             ],
             on_stop=[notify.outbox.close, notify.database.close],
+            public_url=settings.public_url,
         ),
     )
 

@@ -166,5 +166,6 @@ def serve(
                 ),
             ],
             on_stop=[app.outbox.close, app.database.close],
+            public_url=settings.public_url,
         ),
     )

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
-from services.runtime import db, tls, tracing
+from services.runtime import db, dpop, tls, tracing
 from services.runtime.access_tokens import AccessTokenVerifier, audience_for
 from services.runtime.caller import caller_service
 from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSettings
 from services.runtime.direct_sql import DirectSql
+from services.runtime.dpop import DpopBinding, DpopVerifier
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
 from services.runtime.json_gateway import json_routes
@@ -72,6 +73,9 @@ class Parts:
     database: Database
     jobs: Sequence[PeriodicJob] = ()
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # The service's public base URL: DPoP proofs name it (``htu``) with the method
+    # path. Without it, DPoP-bound tokens are refused.
+    public_url: str = ""
 
 
 def assemble(
@@ -98,7 +102,7 @@ def assemble(
         grpc_services=services,
         interceptors=[
             *tracing.server_interceptors(tracer),
-            *standard_interceptors(name, verifier, policy),
+            *standard_interceptors(name, verifier, policy, _dpop(name, platform, parts)),
         ],
         http_app=tracing.traced_http_app(parts.http_app, tracer),
         max_workers=platform.grpc_max_workers,
@@ -110,6 +114,14 @@ def assemble(
         metrics_address=server.metrics_address,
         trusted_proxies=platform.proxies,
     )
+
+
+def _dpop(name: str, platform: PlatformSettings, parts: Parts) -> DpopBinding | None:
+    """Proofs' ``jti`` seen in memory, then in Redis (shared by replicas) if configured."""
+    if not parts.public_url:
+        return None
+    replays = dpop.connect_replays(platform.redis_url, f"gaap:{name}:dpop")
+    return DpopBinding(DpopVerifier(replays=replays), parts.public_url)
 
 
 def _json_api(

@@ -50,8 +50,16 @@ _KEY_TYPES = {"ES256": ("EC", "P-256"), "PS256": ("RSA", None)}
 _MIN_RSA_BITS = 2048
 
 
+def challenge(error: str) -> str:
+    """The ``WWW-Authenticate`` value of a DPoP refusal (RFC 9449 §7.1)."""
+    return f'DPoP error="{error}", algs="{" ".join(ALGORITHMS)}"'
+
+
 class InvalidDpopProof(Unauthenticated):
     """The request's DPoP proof failed one of RFC 9449's checks."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, challenge("invalid_dpop_proof"))
 
 
 @dataclass(frozen=True)
@@ -327,3 +335,38 @@ class DpopVerifier:
                 f"DPoP proof is older than {self._max_age} seconds; make a new proof"
             )
         return int(iat)
+
+
+@dataclass(frozen=True)
+class DpopBinding:
+    """How a resource server checks a DPoP-bound token's proof: ``htm`` POST and
+    ``htu`` the service's public ``base_url`` followed by the gRPC method path
+    (``/package.Service/Method``), for gRPC and JSON calls alike."""
+
+    verifier: DpopVerifier
+    base_url: str
+
+    def check(self, proof: str | None, *, method: str, access_token: str, jkt: str) -> None:
+        """Refuse unless ``proof`` is a fresh proof for this call by the key ``jkt``."""
+        if not proof:
+            raise InvalidDpopProof(
+                "this access token is bound to a DPoP key: send a DPoP proof "
+                "(metadata 'dpop', HTTP header 'DPoP') with every call"
+            )
+        uri = self.base_url.rstrip("/") + method
+        verified = self.verifier.verify(proof, method="POST", uri=uri, access_token=access_token)
+        if not hmac.compare_digest(verified.jkt.encode(), jkt.encode("ascii", "replace")):
+            raise InvalidDpopProof(
+                "DPoP proof is signed by another key than the one the access token is bound to"
+            )
+
+
+def bound_key(claims: Mapping[str, Any]) -> str | None:
+    """The thumbprint a token is bound to (``cnf.jkt``), or None for a bearer token."""
+    cnf = claims.get("cnf")
+    if cnf is None:
+        return None
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if not isinstance(jkt, str) or not jkt:
+        raise Unauthenticated("access token claim 'cnf' must hold a key thumbprint 'jkt'")
+    return jkt

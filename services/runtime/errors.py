@@ -72,7 +72,12 @@ class FailedPrecondition(DomainError):
 
 
 class Unauthenticated(DomainError):
-    """No credentials, or credentials that do not verify."""
+    """No credentials, or credentials that do not verify. ``challenge``: the
+    ``WWW-Authenticate`` value for HTTP callers (sent as that trailing metadata)."""
+
+    def __init__(self, message: str, challenge: str | None = None) -> None:
+        super().__init__(message)
+        self.challenge = challenge
 
 
 class PermissionDenied(DomainError):

@@ -9,7 +9,7 @@ way the request body spelled it (``returnUrl``, or ``return_url`` if the body
 used the proto name): ``json_names.py``.
 
 The gateway holds no rules of its own: it calls the service's own gRPC server
-over a loopback channel, forwarding ``authorization`` and ``x-request-id``, so
+over a loopback channel, forwarding ``authorization``, ``dpop`` and ``x-request-id``, so
 authentication, scopes, validation, idempotency, rate limits, errors, logs and
 metrics are exactly those of gRPC.
 """
@@ -43,7 +43,7 @@ from services.runtime.openapi import openapi_document
 MAX_BODY = 4 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 300.0
-FORWARDED = ("authorization", "x-request-id", "traceparent", "tracestate")
+FORWARDED = ("authorization", "dpop", "x-request-id", "traceparent", "tracestate")
 JSON = "application/json"
 
 # Connect's names and HTTP statuses for gRPC codes (connectrpc.com/docs/protocol).
@@ -225,8 +225,8 @@ def from_rpc_error(error: grpc.RpcError, spell: Callable[[str], str] | None = No
                 headers["retry-after"] = str(max(1, round(seconds + 0.499)))
         details.append(entry)
     for key, value in call.trailing_metadata() or ():
-        if key == "x-request-id" and isinstance(value, str):
-            headers["x-request-id"] = value
+        if key in ("x-request-id", "www-authenticate") and isinstance(value, str):
+            headers[key] = value
     return connect_error(code_name, status, message, details, headers)
 
 

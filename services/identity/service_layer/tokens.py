@@ -33,10 +33,16 @@ class AccessTokenIssuer:
         self._ttl = ttl_seconds
         self._clock = clock
 
-    def issue(self, agency: Agency, scopes: tuple[str, ...]) -> IssuedToken:
+    def issue(
+        self, agency: Agency, scopes: tuple[str, ...], dpop_jkt: str | None = None
+    ) -> IssuedToken:
+        """``dpop_jkt``: the thumbprint of the agency's DPoP key; the token is then
+        bound to it (``cnf.jkt``, RFC 9449 §6) and useless without that key."""
         signer = self._keys.signer()
         claims = claims_for_agency(
             agency, scopes, issuer=self._issuer, now=int(self._clock()), ttl=self._ttl
         )
+        if dpop_jkt is not None:
+            claims["cnf"] = {"jkt": dpop_jkt}
         token = sign(signer, claims, ACCESS_TOKEN_TYPE)
         return IssuedToken(token, self._ttl, claims["scope"])

@@ -23,6 +23,7 @@ from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.identity.service_layer.keys import KeyStore
 from services.identity.web.oauth_server import NO_STORE, TokenServer
+from services.runtime.dpop import ALGORITHMS as DPOP_ALGORITHMS
 from services.runtime.http import build_app
 from services.runtime.work_gate import Busy
 
@@ -65,6 +66,7 @@ def metadata(
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
             "acr_values_supported": list(assurance.LEVELS),
             "subject_types_supported": ["pairwise", "public"],
             "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS),

@@ -51,6 +51,7 @@ from services.identity.web.oauth_grants import (
     GaapOpenIDCode,
     RefreshToken,
 )
+from services.runtime.dpop import DpopVerifier, InvalidDpopProof
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
     def __init__(self, uri: str, form: dict[str, str], headers: Mapping[str, str]) -> None:
         super().__init__(method="POST", uri=uri, headers=headers)
         self._form = form
+        self.dpop_jkt: str | None = None  # the verified DPoP proof's key, if any
         self.payload = BasicOAuth2Payload(form)
 
     @property
@@ -171,6 +173,10 @@ def _key_set(jwks_json: str) -> KeySet:
 class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
+    def generate_token(self, scope: str | None = None, **_: Any) -> dict[str, Any]:
+        server: TokenServer = self.server
+        return server.agency_token(self.request.client, scope, self.request.dpop_jkt)
+
     def validate_token_request(self) -> None:
         super().validate_token_request()
         client: AgencyClient = self.request.client
@@ -195,9 +201,13 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         issuer: str,
         token_endpoint: str,
         pushed_endpoint: str | None = None,
+        dpop: DpopVerifier | None = None,
     ) -> None:
         """``pushed_endpoint``: the pushed-authorization endpoint (RFC 9126), also
-        accepted as a client assertion's audience there."""
+        accepted as a client assertion's audience there. ``dpop``: checks the
+        ``DPoP`` proofs sent to the token endpoint (RFC 9449); without it a proof
+        is refused."""
+        self._dpop = dpop
         super().__init__(scopes_supported=list(KNOWN_SCOPES))
         self._registry = registry
         self._tokens = tokens
@@ -226,10 +236,16 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
     def _generate(
         self, grant_type: str, client: AgencyClient, scope: str | None = None, **_: Any
     ) -> dict[str, Any]:
-        issued = self._tokens.issue(client.agency, granted_scopes(client.agency, scope))
+        return self.agency_token(client, scope, None)
+
+    def agency_token(
+        self, client: AgencyClient, scope: str | None, dpop_jkt: str | None
+    ) -> dict[str, Any]:
+        """An agency's own access token, bound to its DPoP key when it sent a proof."""
+        issued = self._tokens.issue(client.agency, granted_scopes(client.agency, scope), dpop_jkt)
         return {
             "access_token": issued.access_token,
-            "token_type": "Bearer",
+            "token_type": "Bearer" if dpop_jkt is None else "DPoP",
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         }
@@ -254,6 +270,13 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
 
     def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         request = FormRequest(self.token_endpoint, form, headers)
+        proof = headers.get("dpop")
+        if proof is not None:
+            try:
+                request.dpop_jkt = self._check_dpop(proof)
+            except InvalidDpopProof as refused:
+                body = {"error": "invalid_dpop_proof", "error_description": refused.message}
+                return 400, body, list(NO_STORE.items())
         if form.get("grant_type") not in CITIZEN_GRANTS:
             return self._respond(request)
         # A citizen grant's steps share one unit of work: the code or refresh
@@ -263,6 +286,12 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         with self.citizen_tokens.transaction() as uow:
             request.uow = uow
             return self._respond(request)
+
+    def _check_dpop(self, proof: str) -> str:
+        """The thumbprint of the key behind a valid proof for this endpoint."""
+        if self._dpop is None:
+            raise InvalidDpopProof("this server does not accept DPoP proofs")
+        return self._dpop.verify(proof, method="POST", uri=self.token_endpoint).jkt
 
     def _respond(self, request: FormRequest) -> Response:
         result: Response = self.create_token_response(request)

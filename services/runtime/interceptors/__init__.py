@@ -15,6 +15,7 @@ from typing import Any
 import grpc
 
 from services.runtime.access_tokens import AccessTokenVerifier
+from services.runtime.dpop import DpopBinding
 from services.runtime.interceptors.auth import AUTHENTICATED, PUBLIC, Access, AuthInterceptor
 from services.runtime.interceptors.base import Chain
 from services.runtime.interceptors.errors import ErrorInterceptor
@@ -32,10 +33,18 @@ __all__ = [
 
 
 def standard_interceptors(
-    service: str, verifier: AccessTokenVerifier, policy: Mapping[str, Access]
+    service: str,
+    verifier: AccessTokenVerifier,
+    policy: Mapping[str, Access],
+    dpop: DpopBinding | None = None,
 ) -> list[grpc.ServerInterceptor[Any, Any]]:
+    """``dpop``: how DPoP-bound tokens are checked; without it they are refused."""
     return [
         Chain(
-            [TelemetryInterceptor(service), ErrorInterceptor(), AuthInterceptor(verifier, policy)]
+            [
+                TelemetryInterceptor(service),
+                ErrorInterceptor(),
+                AuthInterceptor(verifier, policy, dpop),
+            ]
         )
     ]

@@ -1,4 +1,4 @@
-"""Bearer-token authentication and per-method scopes.
+"""Access-token authentication (bearer, or DPoP-bound with a proof) and per-method scopes.
 
 Every method a server serves must appear in its policy: ``PUBLIC`` (health,
 reflection), ``AUTHENTICATED`` (any valid token for this service) or the scope
@@ -14,6 +14,7 @@ import grpc
 
 from services.runtime import context as call_context
 from services.runtime.access_tokens import AccessTokenVerifier
+from services.runtime.dpop import DpopBinding, bound_key, challenge
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.interceptors.base import (
     CallInterceptor,
@@ -45,9 +46,15 @@ ALWAYS_PUBLIC: Mapping[str, Access] = {
 
 
 class AuthInterceptor(CallInterceptor):
-    def __init__(self, verifier: AccessTokenVerifier, policy: Mapping[str, Access]) -> None:
+    def __init__(
+        self,
+        verifier: AccessTokenVerifier,
+        policy: Mapping[str, Access],
+        dpop: DpopBinding | None = None,
+    ) -> None:
         super().__init__()
         self._verifier = verifier
+        self._dpop = dpop
         self._policy = {**ALWAYS_PUBLIC, **policy}
 
     def around(
@@ -84,15 +91,39 @@ class AuthInterceptor(CallInterceptor):
                 else "missing access token: send metadata 'authorization: Bearer <token>'"
             )
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        scheme, token = scheme.lower(), token.strip()
+        if scheme not in ("bearer", "dpop") or not token:
             raise Unauthenticated(
-                "the Authorization header must be 'Bearer <token>'"
+                "the Authorization header must be 'Bearer <token>' or 'DPoP <token>'"
                 if over_http(metadata)
-                else "authorization metadata must be 'Bearer <token>'"
+                else "authorization metadata must be 'Bearer <token>' or 'DPoP <token>'"
             )
-        principal = self._verifier.verify(token.strip())
+        principal, claims = self._verifier.verify_with_claims(token)
+        self._check_binding(method, metadata, scheme, token, bound_key(claims))
         call = call_context.current_call.get()
         if call is not None:
             call.principal = principal
         if isinstance(access, str) and not principal.has_scope(access):
             raise PermissionDenied(f"this call needs the scope {access!r}, which the token lacks")
+
+    def _check_binding(
+        self, method: str, metadata: Metadata, scheme: str, token: str, jkt: str | None
+    ) -> None:
+        """RFC 9449 §7: a bound token only with ``DPoP`` and a proof by its key."""
+        if jkt is None:
+            if scheme == "dpop":
+                raise Unauthenticated(
+                    "this access token is not bound to a DPoP key: send it as 'Bearer <token>'"
+                )
+            return
+        if scheme != "dpop":
+            raise Unauthenticated(
+                "this access token is bound to a DPoP key: send it as 'DPoP <token>' "
+                "with a DPoP proof",
+                challenge("invalid_token"),
+            )
+        if self._dpop is None:
+            raise Unauthenticated("this service does not accept DPoP-bound access tokens")
+        self._dpop.check(
+            metadata_value(metadata, "dpop"), method=method, access_token=token, jkt=jkt
+        )

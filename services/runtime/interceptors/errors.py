@@ -143,6 +143,8 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
     if isinstance(exc, errors.ResourceExhausted):
         pushback = retry_pushback(exc.retry_after, context.time_remaining())
         trailers = (*trailers, ("grpc-retry-pushback-ms", pushback))
+    if isinstance(exc, errors.Unauthenticated) and exc.challenge:
+        trailers = (*trailers, ("www-authenticate", exc.challenge))
     context.set_trailing_metadata(trailers)
     context.abort(grpc_status.code, grpc_status.details)
 

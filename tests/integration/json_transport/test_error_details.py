@@ -161,12 +161,12 @@ def test_a_refund_over_the_available_amount_carries_it_as_error_info(
         (
             "grpc",
             "missing access token: send metadata 'authorization: Bearer <token>'",
-            "authorization metadata must be 'Bearer <token>'",
+            "authorization metadata must be 'Bearer <token>' or 'DPoP <token>'",
         ),
         (
             "json",
             "missing access token: send the header 'Authorization: Bearer <token>'",
-            "the Authorization header must be 'Bearer <token>'",
+            "the Authorization header must be 'Bearer <token>' or 'DPoP <token>'",
         ),
     ],
 )
