@@ -26,7 +26,10 @@ class NotifySettings(DatabaseSettings):
     )
     public_url: str = Field(
         "http://127.0.0.1:8083",
-        description="notify's public HTTP base URL, given to SMS providers for delivery receipts.",
+        description=(
+            "notify's public HTTP base URL, given to SMS providers for delivery receipts; "
+            "DPoP proofs name it (`htu`) before the method path."
+        ),
     )
     smtp_host: str = Field("127.0.0.1", description="SMTP server the worker sends email through.")
     smtp_port: int = Field(

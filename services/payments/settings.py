@@ -19,7 +19,10 @@ class PaymentsSettings(DatabaseSettings):
 
     public_url: str = Field(
         "http://127.0.0.1:8082",
-        description="Public base URL of the payment pages; `next_url` starts with it.",
+        description=(
+            "Public base URL of the payment pages; `next_url` starts with it, and DPoP "
+            "proofs name it (`htu`) before the method path."
+        ),
     )
     max_amount: int = Field(
         10_000_000, ge=1, description="Largest amount a payment may have, in minor units."
