@@ -26,7 +26,12 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 def _check_address(value: str) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+    if (
+        not sep
+        or not host
+        or not (port.isascii() and port.isdigit())
+        or not 0 <= int(port) <= 65535
+    ):
         raise ValueError(f"{value!r} is not HOST:PORT")
     return value
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import unicodedata
 
 import pyotp
 
@@ -22,8 +23,10 @@ def matching_step(secret: str, code: str, now: float, last_step: int | None) -> 
     """The time step ``code`` is valid for, or None. A step at or before
     ``last_step`` is refused, so a code seen once (shoulder-surfed, phished and
     replayed) cannot be used again."""
-    code = code.strip().replace(" ", "")
-    if not code.isdigit() or len(code) != 6:
+    # NFKC: full-width digits from an East Asian keyboard become the digits they show;
+    # isascii: isdigit() takes other scripts' digits too, which compare_digest refuses.
+    code = unicodedata.normalize("NFKC", code).strip().replace(" ", "")
+    if not (code.isascii() and code.isdigit()) or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret, interval=STEP)
     current = int(now // STEP)

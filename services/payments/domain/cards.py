@@ -7,6 +7,7 @@ of one request.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -52,6 +53,12 @@ class Card:
         )
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and digits
+    of other scripts, which no card scheme prints."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_valid(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):
@@ -86,10 +93,14 @@ def parse_card(
 ) -> Card:
     """A ``Card`` from form input, or ``InvalidArgument`` naming every bad field."""
     violations: list[FieldViolation] = []
+    # NFKC: full-width digits from an East Asian keyboard become the digits they show.
+    number, expiry, security_code = (
+        unicodedata.normalize("NFKC", text) for text in (number, expiry, security_code)
+    )
     digits = "".join(ch for ch in number if ch not in " -")
     if not digits:
         violations.append(FieldViolation("card-number", NUMBER_REQUIRED))
-    elif not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+    elif not _digits(digits) or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
         violations.append(FieldViolation("card-number", NUMBER_INVALID))
 
     month = year = 0
@@ -98,7 +109,7 @@ def parse_card(
         violations.append(FieldViolation("expiry", EXPIRY_REQUIRED))
     else:
         mm, sep, yy = raw_expiry.partition("/")
-        if not sep or not (mm.isdigit() and yy.isdigit()) or len(yy) not in (2, 4):
+        if not sep or not (_digits(mm) and _digits(yy)) or len(yy) not in (2, 4):
             violations.append(FieldViolation("expiry", EXPIRY_INVALID))
         else:
             month, year = int(mm), int(yy) + (2000 if len(yy) == 2 else 0)
@@ -110,7 +121,7 @@ def parse_card(
     code = security_code.strip()
     if not code:
         violations.append(FieldViolation("security-code", CODE_REQUIRED))
-    elif not code.isdigit() or len(code) not in (3, 4):
+    elif not _digits(code) or len(code) not in (3, 4):
         violations.append(FieldViolation("security-code", CODE_INVALID))
 
     name = " ".join(cardholder_name.split())

@@ -344,7 +344,7 @@ def _refund(uow: PaymentsWork, tenant: str, refund_id: str) -> Refund:
 def _int_token(after: str | None) -> int:
     if after is None:
         return 0
-    if not after.isdigit():
+    if not (after.isascii() and after.isdigit()):
         raise InvalidArgument.from_violations(
             [FieldViolation("page_token", "not a token from a previous response")]
         )
