@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import grpc
 from google.protobuf.message import Message
 
+from gaap_client.dpop import DpopKey
 from gaap_client.errors import DeadlineExceeded, Unauthenticated, from_rpc_error
 
 IDEMPOTENCY_FIELD = "idempotency_key"
@@ -130,7 +131,16 @@ class CallPolicy(_Interceptor):
         timeout: float = 10.0,
         retry: RetryPolicy = RetryPolicy(),
         clock: Callable[[], float] = time.monotonic,
+        dpop: DpopKey | None = None,
+        public_url: str = "",
     ) -> None:
+        """``dpop``: the key the tokens are bound to; each call then sends the token
+        as ``DPoP <token>`` with a fresh proof for ``public_url`` + the method path
+        (the service's public base URL)."""
+        if dpop is not None and not public_url:
+            raise ValueError("DPoP proofs need the service's public base URL")
+        self._dpop = dpop
+        self._public_url = public_url.rstrip("/")
         self._tokens = tokens
         self._timeout = timeout
         self.retry = retry
@@ -147,7 +157,7 @@ class CallPolicy(_Interceptor):
         while True:
             call_metadata = list(metadata)
             if self._tokens is not None:
-                call_metadata.append(("authorization", f"Bearer {self._tokens.token()}"))
+                call_metadata.extend(self._credentials(details.method))
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise DeadlineExceeded(
@@ -175,6 +185,15 @@ class CallPolicy(_Interceptor):
                 renewed = True
                 continue
             raise error
+
+    def _credentials(self, method: str) -> list[tuple[str, str]]:
+        assert self._tokens is not None
+        token = self._tokens.token()
+        if self._dpop is None:
+            return [("authorization", f"Bearer {token}")]
+        # A fresh proof per attempt: a proof is accepted once.
+        proof = self._dpop.proof("POST", self._public_url + method, token)
+        return [("authorization", f"DPoP {token}"), ("dpop", proof)]
 
 
 def open_channel(

@@ -17,6 +17,7 @@ from gaap.payments.v1 import payments_pb2, payments_pb2_grpc
 
 from gaap_client.calls import CallPolicy, RetryPolicy, open_channel
 from gaap_client.credentials import ClientSecret, Credentials
+from gaap_client.dpop import DpopKey
 from gaap_client.tokens import TokenSource
 
 
@@ -27,6 +28,21 @@ class Targets:
     identity: str = "127.0.0.1:50051"
     payments: str = "127.0.0.1:50052"
     notify: str = "127.0.0.1:50053"
+    # Each service's public base URL: DPoP proofs name it (``htu``).
+    identity_url: str = "http://127.0.0.1:8081"
+    payments_url: str = "http://127.0.0.1:8082"
+    notify_url: str = "http://127.0.0.1:8083"
+
+    def public_url(self, target: str) -> str:
+        """The public base URL of the service at the gRPC ``target``."""
+        urls = {
+            self.identity: self.identity_url,
+            self.payments: self.payments_url,
+            self.notify: self.notify_url,
+        }
+        if target not in urls:
+            raise ValueError(f"{target} is none of the targets: DPoP needs its public URL")
+        return urls[target]
 
 
 class GaapClient:
@@ -53,6 +69,7 @@ class GaapClient:
         self.tokens = tokens
         self.targets = targets
         self.policy = CallPolicy(tokens, timeout=timeout, retry=retry)
+        self._timeout = timeout
         self._credentials = channel_credentials
         self._channels: dict[str, grpc.Channel] = {}
 
@@ -87,9 +104,14 @@ class GaapClient:
         token_endpoint: str,
         credentials: Credentials,
         targets: Targets = Targets(),
+        *,
+        dpop: bool = False,
         **options: Any,
     ) -> GaapClient:
-        return cls(TokenSource(token_endpoint, credentials), targets, **options)
+        """``dpop``: bind the tokens to a new ES256 key (RFC 9449) and prove it on
+        every call: a stolen token is then useless on its own."""
+        key = DpopKey.generate() if dpop else None
+        return cls(TokenSource(token_endpoint, credentials, dpop=key), targets, **options)
 
     @classmethod
     def from_agency_file(
@@ -106,7 +128,16 @@ class GaapClient:
 
     def channel(self, target: str) -> grpc.Channel:
         if target not in self._channels:
-            self._channels[target] = open_channel(target, self.policy, self._credentials)
+            policy = self.policy
+            if self.tokens.dpop is not None:  # a proof per call, for this service's URL
+                policy = CallPolicy(
+                    self.tokens,
+                    timeout=self._timeout,
+                    retry=self.policy.retry,
+                    dpop=self.tokens.dpop,
+                    public_url=self.targets.public_url(target),
+                )
+            self._channels[target] = open_channel(target, policy, self._credentials)
         return self._channels[target]
 
     def caller(self, target: str) -> caller_pb2_grpc.CallerServiceStub:

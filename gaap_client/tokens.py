@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from gaap_client.credentials import Credentials
+from gaap_client.dpop import DpopKey
 from gaap_client.oauth import TokenRefused, oauth_client
 
 
@@ -29,6 +30,9 @@ class TokenSource:
 
     ``http`` is the httpx client the token requests go through (its transport,
     TLS settings and proxies); by default a new one with ``timeout``.
+
+    ``dpop``: a key to bind the tokens to (RFC 9449): each token request carries
+    a proof by it, and identity answers DPoP-bound tokens.
     """
 
     def __init__(
@@ -41,8 +45,10 @@ class TokenSource:
         timeout: float = 10.0,
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
+        dpop: DpopKey | None = None,
     ) -> None:
         self.token_endpoint = token_endpoint
+        self.dpop = dpop
         self.credentials = credentials
         self.scopes = tuple(scopes)
         self._renew_before = renew_before
@@ -68,12 +74,17 @@ class TokenSource:
     def _fetch(self) -> None:
         started = self._clock()
         form = {"scope": " ".join(self.scopes)} if self.scopes else {}
+        headers = {"DPoP": self.dpop.proof("POST", self.token_endpoint)} if self.dpop else {}
         try:
-            body = self._oauth.fetch(self.token_endpoint, grant_type="client_credentials", **form)
+            body = self._oauth.fetch(
+                self.token_endpoint, grant_type="client_credentials", headers=headers, **form
+            )
         except TokenRefused as refused:
             raise TokenError(refused.error, refused.description) from None
         if "access_token" not in body:
             raise TokenError("invalid_token_response", "no access_token in the answer")
+        if self.dpop is not None and str(body.get("token_type", "")).lower() != "dpop":
+            raise TokenError("invalid_token_response", "the token is not bound to the DPoP key")
         # The lifetime, not authlib's expires_at: renewal runs on this source's clock.
         lifetime = float(body.get("expires_in") or 300)
         self._token = str(body["access_token"])
