@@ -17,8 +17,17 @@ from gaap.payments.v1 import payments_pb2 as pb
 from gaap.payments.v1 import payments_pb2_grpc as pb_grpc
 
 from gaap_client.dpop import DpopKey
+from services.payments import bootstrap as payments_bootstrap
+from services.payments.settings import PaymentsSettings
+from services.runtime import process
 from services.runtime.dpop import access_token_hash
-from tests.support.platform import TOKEN_ENDPOINT, Platform, SecretAgency, bearer
+from tests.support.platform import (
+    TOKEN_ENDPOINT,
+    Platform,
+    SecretAgency,
+    bearer,
+    server_settings,
+)
 
 PAYMENTS_URL = "http://127.0.0.1:8082"  # payments' public_url (its default)
 NOTIFY_URL = "http://127.0.0.1:8083"
@@ -272,3 +281,30 @@ def test_over_http_a_replayed_proof_gets_an_invalid_dpop_proof_challenge(
     assert again.status_code == 401
     assert again.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof"')
     assert access_token_hash(token) not in again.text
+
+
+@pytest.mark.redis
+def test_two_payments_replicas_on_redis_refuse_a_proof_replayed_to_the_other(
+    platform: Platform, database_url: str, redis_url: str, token: str, key: DpopKey
+) -> None:
+    settings = platform.settings.model_copy(update={"redis_url": redis_url})
+    replicas = [
+        process.start(
+            payments_bootstrap.build(settings, server_settings(PaymentsSettings, database_url))
+        )
+        for _ in range(2)
+    ]
+    channels = [grpc.insecure_channel(r.grpc_target) for r in replicas]
+    try:
+        stubs = [pb_grpc.PaymentsServiceStub(c) for c in channels]
+        metadata = bound(token, key.proof("POST", PAYMENTS_URL + CREATE, token))
+        stubs[0].CreatePayment(create_request(), metadata=metadata)
+        error = refusal(lambda: stubs[1].CreatePayment(create_request(), metadata=metadata))
+        assert "used before" in str(error.details())
+        fresh = bound(token, key.proof("POST", PAYMENTS_URL + CREATE, token))
+        assert stubs[1].CreatePayment(create_request(), metadata=fresh).amount == 1050
+    finally:
+        for channel in channels:
+            channel.close()
+        for replica in replicas:
+            replica.stop(grace=1)
