@@ -142,7 +142,12 @@ class Replays(Protocol):
 
 
 class MemoryReplays:
-    """One process's memory of seen proofs (the default without Redis; one replica)."""
+    """One process's memory of seen proofs (the default without Redis; one replica).
+
+    It holds at most ``max_entries``: when full of unexpired proofs it forgets the
+    oldest tenth (logged) rather than refusing every new proof, so a flood of
+    proofs cannot stop everyone's calls. In front of Redis it is only a cache;
+    alone, it refuses replays of the last ``max_entries`` proofs."""
 
     def __init__(self, clock: Callable[[], float] = time.time, max_entries: int = 100_000) -> None:
         self._clock = clock
@@ -157,12 +162,19 @@ class MemoryReplays:
             if known is not None and known > now:
                 return False
             if len(self._seen) >= self._max_entries:
-                self._seen = {k: v for k, v in self._seen.items() if v > now}
-                if len(self._seen) >= self._max_entries:
-                    # Full of live entries: refusing is safer than forgetting one.
-                    return False
+                self._make_room(now)
             self._seen[key] = expires_at
             return True
+
+    def _make_room(self, now: float) -> None:
+        """Drop expired entries and, if still full, the oldest tenth, in one pass
+        (caller holds the lock)."""
+        live = [(k, v) for k, v in self._seen.items() if v > now]
+        keep = self._max_entries - max(1, self._max_entries // 10)
+        if len(live) > keep:
+            log.warning("DPoP replay memory full; forgetting the %d oldest", len(live) - keep)
+            live = live[len(live) - keep :]
+        self._seen = dict(live)
 
 
 class RedisReplays:

@@ -243,14 +243,29 @@ def test_a_replay_is_refused_until_the_proof_would_be_stale_anyway() -> None:
     assert replays.first_use("k", NOW + 30)
 
 
-def test_a_full_memory_refuses_rather_than_forgets() -> None:
+def test_a_full_memory_drops_expired_proofs_first() -> None:
     clock = Clock()
-    replays = MemoryReplays(clock, max_entries=2)
+    replays = MemoryReplays(clock, max_entries=3)
     assert replays.first_use("a", NOW + 10)
-    assert replays.first_use("b", NOW + 10)
-    assert not replays.first_use("c", NOW + 10)
-    clock.now = NOW + 11  # both expired: room again
-    assert replays.first_use("c", NOW + 30)
+    assert replays.first_use("b", NOW + 20)
+    assert replays.first_use("c", NOW + 20)
+    clock.now = NOW + 11  # "a" expired: room without forgetting a live proof
+    assert replays.first_use("d", NOW + 30)
+    assert not replays.first_use("b", NOW + 30)
+    assert not replays.first_use("c", NOW + 30)
+    assert not replays.first_use("d", NOW + 30)
+
+
+def test_a_memory_full_of_live_proofs_forgets_the_oldest_not_everyone() -> None:
+    clock = Clock()
+    replays = MemoryReplays(clock, max_entries=10)
+    for n in range(10):
+        assert replays.first_use(f"k{n}", NOW + 100)
+    assert replays.first_use("new", NOW + 100)  # accepted, not refused
+    assert replays.first_use("k0", NOW + 100)  # the oldest was forgotten
+    for n in range(2, 10):
+        assert not replays.first_use(f"k{n}", NOW + 100)
+    assert not replays.first_use("new", NOW + 100)
 
 
 def test_thumbprint_is_rfc_7638s_example() -> None:
