@@ -150,7 +150,8 @@ class Gateway:
         except (json_format.ParseError, UnicodeDecodeError) as exc:
             return connect_error("invalid_argument", 400, f"the body is not a valid request: {exc}")
         metadata = (
-            *((name, request.headers[name]) for name in FORWARDED if name in request.headers),
+            # Every value of a repeated header: two DPoP proofs are refused, not one picked.
+            *((name, value) for name in FORWARDED for value in request.headers.getlist(name)),
             (VIA, VIA_HTTP),  # errors then speak of headers, not metadata
         )
         try:

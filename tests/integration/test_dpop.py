@@ -308,3 +308,28 @@ def test_two_payments_replicas_on_redis_refuse_a_proof_replayed_to_the_other(
             channel.close()
         for replica in replicas:
             replica.stop(grace=1)
+
+
+def test_two_dpop_headers_are_refused_at_the_token_endpoint_and_over_json(
+    platform: Platform, agency: SecretAgency, token: str, key: DpopKey
+) -> None:
+    response = httpx.post(
+        platform.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(agency.client_id, agency.client_secret),
+        headers=[("DPoP", key.proof("POST", TOKEN_ENDPOINT)) for _ in range(2)],
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_dpop_proof"
+    assert "exactly one" in response.json()["error_description"]
+    refused = httpx.post(
+        platform.payments.http_url + GET,
+        content=json.dumps({"paymentId": "pay_0123456789abcdef0123456789abcdef"}),
+        headers=[
+            ("content-type", "application/json"),
+            ("authorization", f"DPoP {token}"),
+            *(("dpop", key.proof("POST", PAYMENTS_URL + GET, token)) for _ in range(2)),
+        ],
+    )
+    assert refused.status_code == 401
+    assert "exactly one DPoP proof" in refused.json()["message"]

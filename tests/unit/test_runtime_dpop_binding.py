@@ -145,3 +145,11 @@ def test_a_malformed_cnf_is_refused(cnf: Any) -> None:
 def test_another_scheme_is_refused() -> None:
     with pytest.raises(Unauthenticated, match="'Bearer <token>' or 'DPoP <token>'"):
         call(interceptor(), ("authorization", f"Basic {access_token()}"))
+
+
+def test_two_proofs_are_refused() -> None:
+    key = DpopKey.generate()
+    token = access_token({"jkt": key.thumbprint})
+    proofs = [("dpop", key.proof("POST", BASE + METHOD, token)) for _ in range(2)]
+    with pytest.raises(InvalidDpopProof, match="exactly one DPoP proof"):
+        call(interceptor(), ("authorization", f"DPoP {token}"), *proofs)

@@ -30,6 +30,7 @@ from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from starlette.datastructures import Headers
 
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
@@ -164,6 +165,13 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         return self._first_use(str(claims["sub"]), jti, expires)
 
 
+def _all_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every header, repeated ones included (Starlette's ``Headers`` keeps them)."""
+    if isinstance(headers, Headers):
+        return headers.items()
+    return list(headers.items())
+
+
 @functools.lru_cache(maxsize=1024)
 def _key_set(jwks_json: str) -> KeySet:
     """Parsed once per distinct JWK Set: keyed by content, so a changed set is parsed anew."""
@@ -270,10 +278,12 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
 
     def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         request = FormRequest(self.token_endpoint, form, headers)
-        proof = headers.get("dpop")
-        if proof is not None:
+        proofs = [v for k, v in _all_items(headers) if k.lower() == "dpop"]
+        if proofs:
             try:
-                request.dpop_jkt = self._check_dpop(proof)
+                if len(proofs) > 1:
+                    raise InvalidDpopProof("send exactly one DPoP header")
+                request.dpop_jkt = self._check_dpop(proofs[0])
             except InvalidDpopProof as refused:
                 body = {"error": "invalid_dpop_proof", "error_description": refused.message}
                 return 400, body, list(NO_STORE.items())

@@ -14,7 +14,7 @@ import grpc
 
 from services.runtime import context as call_context
 from services.runtime.access_tokens import AccessTokenVerifier
-from services.runtime.dpop import DpopBinding, bound_key, challenge
+from services.runtime.dpop import DpopBinding, InvalidDpopProof, bound_key, challenge
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.interceptors.base import (
     CallInterceptor,
@@ -124,6 +124,8 @@ class AuthInterceptor(CallInterceptor):
             )
         if self._dpop is None:
             raise Unauthenticated("this service does not accept DPoP-bound access tokens")
-        self._dpop.check(
-            metadata_value(metadata, "dpop"), method=method, access_token=token, jkt=jkt
-        )
+        proofs = [v for k, v in metadata if k == "dpop"]
+        if len(proofs) > 1:
+            raise InvalidDpopProof("send exactly one DPoP proof")
+        proof = proofs[0] if proofs and isinstance(proofs[0], str) else None
+        self._dpop.check(proof, method=method, access_token=token, jkt=jkt)
