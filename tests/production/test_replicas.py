@@ -193,7 +193,7 @@ def test_one_idempotency_key_sent_to_both_replicas_makes_one_effect(setup: Setup
     created = concurrently(
         [partial(i.CreateAgency, create, metadata=operator_access) for i in identities]
     )
-    assert len({c.agency.client_id for c in created}) == 1
+    assert len({c.agency.id for c in created}) == 1
     setup.secrets.extend(c.client_secret for c in created)
     rows = setup.sql("identity", "select count(*) from agencies where name = %s", create.name)
     assert rows == [(1,)]
