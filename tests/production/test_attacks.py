@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 
+from services.identity.web.app import PAR_PATH
 from services.payments.adapters import tables as payment_tables
 from services.runtime import webhook_signing
 from tests.integration.payments.support import MAGIC, Agency, pay_on_page, payments_service
@@ -416,6 +417,8 @@ def test_stripe_webhooks_with_an_old_timestamp_or_a_reused_event_id_change_nothi
 # Not forms: OAuth endpoints and webhooks authenticate their callers, and the JSON
 # API (/gaap.<service>.v1...) takes bearer tokens, never cookies.
 NOT_FORMS = ("/oauth2/", "/userinfo", "/webhooks/", "/receipts/", "/gaap.", "/grpc.")
+# Pushed authorization requests: the agency authenticates as at the token endpoint.
+NOT_FORM_PATHS = (PAR_PATH,)
 
 
 def _post_routes(platform: Platform, service: str) -> list[str]:
@@ -429,7 +432,10 @@ def _post_routes(platform: Platform, service: str) -> list[str]:
     return [
         r.path
         for r in routes
-        if isinstance(r, Route) and "POST" in (r.methods or ()) and not r.path.startswith(NOT_FORMS)
+        if isinstance(r, Route)
+        and "POST" in (r.methods or ())
+        and not r.path.startswith(NOT_FORMS)
+        and r.path not in NOT_FORM_PATHS
     ]
 
 
