@@ -160,7 +160,10 @@ def test_payments_killed_mid_load_loses_and_duplicates_nothing(
             fleet.wait_serving("payments")
             loader.join(120)
             assert not loader.is_alive()
-            assert set(codes) <= {"UNAVAILABLE", "CLOSED"}, codes
+            # What a client sees of the kill: the server gone (UNAVAILABLE), or its channel
+            # closed under a call about to start (CLOSED) or already in flight (CANCELLED,
+            # "Channel closed!"). Whatever it saw, the replay below proves nothing was lost.
+            assert set(codes) <= {"UNAVAILABLE", "CLOSED", "CANCELLED"}, codes
             _replay_and_check(fleet, access, keys, accepted, database_url, agency[0])
             assert_no_secrets(fleet.log_records(), [agency[1]])
         finally:
