@@ -14,6 +14,7 @@ from services.payments.domain.cards import brand_of, luhn_valid, parse_card
 from services.payments.domain.payments import Payment, State, validate_new
 from services.payments.domain.refunds import Refund, RefundState, available, check_refund
 from services.runtime.errors import ErrorReason, FailedPrecondition, InvalidArgument
+from tests.support.payments import a_payment
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
@@ -129,20 +130,12 @@ def test_card_problems_name_their_field(overrides: dict[str, str], field: str) -
 
 
 def paid(captured: int = 1000, refunded: int = 0) -> Payment:
-    return Payment(
+    return a_payment(
         id="pay_1",
         tenant="a",
         amount=captured,
         currency="GBP",
-        reference="R",
-        description="D",
-        return_url="https://a.example/",
-        email="",
-        language="en",
-        metadata={},
-        delayed_capture=False,
         state=State.SUCCESS,
-        provider="sandbox",
         created_at=NOW,
         updated_at=NOW,
         captured_amount=captured,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,29 +16,14 @@ from services.payments.domain.payments import (
     State,
 )
 from services.runtime.errors import FailedPrecondition
+from tests.support.payments import a_payment
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
 
 def payment(state: State = State.CREATED, **changes: object) -> Payment:
-    base = Payment(
-        id="pay_1",
-        tenant="agency",
-        amount=1000,
-        currency="GBP",
-        reference="R",
-        description="D",
-        return_url="https://a.example/",
-        email="",
-        language="en",
-        metadata={},
-        delayed_capture=False,
-        state=state,
-        provider="sandbox",
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"id": "pay_1", "amount": 1000, "created_at": NOW}
+    return a_payment(**(fields | {"updated_at": NOW, "state": state} | changes))
 
 
 def test_the_table_covers_every_state_and_finished_states_are_final() -> None:

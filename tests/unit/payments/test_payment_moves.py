@@ -18,30 +18,15 @@ from services.payments.domain.payments import (
     can_move,
 )
 from services.runtime.errors import FailedPrecondition
+from tests.support.payments import a_payment
 
 NOW = datetime(2030, 1, 1, 12, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=5)
 
 
 def payment(state: State = State.CREATED, **changes: object) -> Payment:
-    base = Payment(
-        id="pay_9",
-        tenant="agency",
-        amount=1200,
-        currency="GBP",
-        reference="R",
-        description="D",
-        return_url="https://a.example/",
-        email="",
-        language="en",
-        metadata={},
-        delayed_capture=False,
-        state=state,
-        provider="sandbox",
-        created_at=NOW,
-        updated_at=NOW,
-    )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"id": "pay_9", "amount": 1200, "created_at": NOW}
+    return a_payment(**(fields | {"updated_at": NOW, "state": state} | changes))
 
 
 @pytest.mark.parametrize("current", list(State))

@@ -22,25 +22,18 @@ from services.runtime.errors import (
     FieldViolation,
     InvalidArgument,
 )
+from tests.support.payments import a_payment
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def paid(captured: int = 1000, refunded: int = 0, currency: str = "EUR") -> Payment:
-    return Payment(
+    return a_payment(
         id="pay_7",
         tenant="a",
         amount=captured,
         currency=currency,
-        reference="R",
-        description="D",
-        return_url="https://a.example/",
-        email="",
-        language="en",
-        metadata={},
-        delayed_capture=False,
         state=State.SUCCESS,
-        provider="sandbox",
         created_at=NOW,
         updated_at=NOW,
         captured_amount=captured,
