@@ -87,6 +87,9 @@ def _agency_row(agency: Agency) -> dict[str, Any]:
         "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
         "backchannel_logout_uri": agency.backchannel_logout_uri,
         "require_par": agency.require_pushed_authorization_requests,
+        "profile": agency.profile,
+        "require_signed_request": agency.require_signed_request_object,
+        "dpop_bound": agency.dpop_bound_access_tokens,
     }
 
 
@@ -108,6 +111,9 @@ def _agency(row: Any) -> Agency:
         post_logout_redirect_uris=tuple(row["post_logout_redirect_uris"] or ()),
         backchannel_logout_uri=row["backchannel_logout_uri"],
         require_pushed_authorization_requests=bool(row["require_par"]),
+        profile=row["profile"],
+        require_signed_request_object=bool(row["require_signed_request"]),
+        dpop_bound_access_tokens=bool(row["dpop_bound"]),
     )
 
 

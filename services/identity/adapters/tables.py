@@ -31,6 +31,10 @@ agencies = sa.Table(
     sa.Column("backchannel_logout_uri", sa.String(2000)),
     # RFC 9126 §5 (migration 0009)
     sa.Column("require_par", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the FAPI 2.0 profile, RFC 9101 and RFC 9449 §5.2 (migration 0010)
+    sa.Column("profile", sa.String(16), nullable=False, server_default="standard"),
+    sa.Column("require_signed_request", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("dpop_bound", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 signing_keys = sa.Table(
@@ -140,6 +144,7 @@ authorization_codes = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),
+    sa.Column("dpop_jkt", sa.String(64)),  # RFC 9449 §10 (migration 0010)
 )
 
 # Every token issued to a citizen's session: what revocation, introspection,
@@ -164,6 +169,7 @@ user_tokens = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("used_at", UtcDateTime),  # a rotated refresh token
     sa.Column("revoked_at", UtcDateTime),
+    sa.Column("dpop_jkt", sa.String(64)),  # the DPoP key it is bound to (migration 0010)
 )
 
 consents = sa.Table(

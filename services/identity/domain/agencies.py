@@ -23,6 +23,8 @@ from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 Mode = Literal["test", "live"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 SubjectType = Literal["pairwise", "public"]
+# ``fapi2``: the FAPI 2.0 Security Profile's rules apply to the agency.
+Profile = Literal["standard", "fapi2"]
 SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 ASSERTION_ALGORITHMS = ("ES256", "PS256", "RS256")
 MAX_NAME = 200
@@ -49,6 +51,11 @@ class Agency:
     backchannel_logout_uri: str | None = None
     # RFC 9126 §5: its authorization requests must be pushed first (/par).
     require_pushed_authorization_requests: bool = False
+    profile: Profile = "standard"
+    # RFC 9101 §10.5: authorization requests only as signed request objects.
+    require_signed_request_object: bool = False
+    # RFC 9449 §5.2: access tokens only bound to a DPoP key.
+    dpop_bound_access_tokens: bool = False
 
     @property
     def disabled(self) -> bool:

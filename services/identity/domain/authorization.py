@@ -48,6 +48,8 @@ class AuthorizationRequest:
     acr_essential: bool
     display: str
     claims: Mapping[str, Any] | None
+    # RFC 9449 §10: the thumbprint of the DPoP key that alone may redeem the code.
+    dpop_jkt: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class AuthorizationRequest:
             "acr_essential": self.acr_essential,
             "display": self.display,
             "claims": self.claims,
+            "dpop_jkt": self.dpop_jkt,
         }
 
     @classmethod

@@ -84,6 +84,7 @@ class StoredCode:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    dpop_jkt: str | None = None  # RFC 9449 §10: only this DPoP key may redeem it
 
     def grant(self) -> Grant:
         return Grant(
@@ -120,6 +121,7 @@ class TokenRecord:
     expires_at: datetime
     used_at: datetime | None = None  # a rotated refresh token
     revoked_at: datetime | None = None
+    dpop_jkt: str | None = None  # the DPoP key the token is bound to (cnf.jkt)
 
     def grant(self, scopes: tuple[str, ...]) -> Grant:
         return Grant(

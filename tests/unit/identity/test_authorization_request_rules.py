@@ -592,6 +592,7 @@ def test_to_json_names_every_field() -> None:
         "acr_essential": True,
         "display": "popup",
         "claims": {"id_token": {"acr": {"essential": True}}},
+        "dpop_jkt": None,
     }
 
 
