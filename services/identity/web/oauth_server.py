@@ -10,8 +10,6 @@ citizen's grants are in ``oauth_grants.py``, revocation and introspection in
 
 from __future__ import annotations
 
-import functools
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -34,6 +32,7 @@ from starlette.datastructures import Headers
 
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
+from services.identity.domain.client_keys import key_set
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
@@ -135,7 +134,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     def resolve_client_public_key(self, client: AgencyClient) -> KeySet:
         if not client.agency.jwks:
             raise InvalidClientError(description="the client has no registered public keys")
-        return _key_set(json.dumps(client.agency.jwks, sort_keys=True))
+        return key_set(client.agency.jwks)
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
         try:
@@ -170,12 +169,6 @@ def _all_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     if isinstance(headers, Headers):
         return headers.items()
     return list(headers.items())
-
-
-@functools.lru_cache(maxsize=1024)
-def _key_set(jwks_json: str) -> KeySet:
-    """Parsed once per distinct JWK Set: keyed by content, so a changed set is parsed anew."""
-    return KeySet.import_key_set(json.loads(jwks_json))
 
 
 class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
