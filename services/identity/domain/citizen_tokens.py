@@ -36,11 +36,13 @@ class TokenSet:
     scope: str
     id_token: str | None
     refresh_token: str | None
+    # "DPoP" when the access token is bound to a DPoP key (RFC 9449 §5).
+    token_type: str = "Bearer"
 
     def response(self) -> dict[str, Any]:
         body: dict[str, Any] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": self.token_type,
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
