@@ -1,0 +1,104 @@
+"""The console's composition root: settings -> database, the console's own
+agency's clients (identity's sign-in and registry, notify), use cases, pages,
+HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
+from services.console.adapters.identity_registrar import IdentityRegistrar
+from services.console.adapters.identity_sign_in import IdentitySignIn
+from services.console.adapters.notify_mailer import NotifyMailer
+from services.console.adapters.unit_of_work import transactions
+from services.console.service_layer.invitations import Invitations
+from services.console.service_layer.signing_in import SignIn
+from services.console.service_layer.teams import Teams
+from services.console.settings import ConsoleSettings
+from services.console.web.app import create_app
+from services.console.web.base import ConsoleWeb
+from services.runtime import db
+from services.runtime.clock import Clock, utcnow
+from services.runtime.config import PlatformSettings
+from services.runtime.errors import StartupError
+from services.runtime.http import HttpServer, bind, metrics_app
+from services.runtime.pages import CsrfTokens
+
+log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass
+class RunningConsole:
+    server: HttpServer
+    metrics: HttpServer
+    client: GaapClient
+    url: str
+    engine: Engine
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.server.stop(grace)
+        self.metrics.stop(grace)
+        self.client.close()
+        self.engine.dispose()
+
+
+def read_agency(path: Path) -> dict[str, str]:
+    try:
+        saved = json.loads(path.read_text())
+        return {k: str(saved[k]) for k in ("client_id", "client_secret", "token_endpoint")}
+    except (OSError, ValueError, KeyError) as exc:
+        raise StartupError(
+            f"cannot read the console's agency credentials in {path}: {exc}"
+        ) from None
+
+
+def open_database(platform: PlatformSettings, settings: ConsoleSettings) -> Engine:
+    """The console's database, migrated (for ``make run``'s demo staff too)."""
+    engine = db.create_engine(settings.resolved_database_url(platform))
+    db.migrate(engine, MIGRATIONS)
+    return engine
+
+
+def start(
+    platform: PlatformSettings, settings: ConsoleSettings, clock: Clock = utcnow
+) -> RunningConsole:
+    agency = read_agency(settings.resolved_agency_file(platform))
+    sock = bind(settings.http_address)
+    try:
+        metrics_sock = bind(settings.metrics_address)
+    except StartupError:
+        sock.close()
+        raise
+    public_url = (settings.public_url or f"http://{settings.http_address}").rstrip("/")
+    if settings.http_address.endswith(":0") and not settings.public_url:
+        public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    credentials = ClientSecret(agency["client_id"], agency["client_secret"])
+    engine = open_database(platform, settings)
+    work = transactions(db.session_factory(engine))
+    client = GaapClient(
+        TokenSource(agency["token_endpoint"], credentials),
+        Targets(settings.identity_target, settings.payments_target, settings.notify_target),
+    )
+    oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
+    sign_in = SignIn(work, IdentitySignIn(oidc), settings.operators(), clock)
+    teams = Teams(work, IdentityRegistrar(client), clock)
+    invitations = Invitations(work, NotifyMailer(client), public_url, clock)
+    csrf = CsrfTokens(
+        hmac.new(agency["client_secret"].encode(), b"console csrf", hashlib.sha256).digest()
+    )
+    web = ConsoleWeb(sign_in, teams, csrf, public_url)
+    app = create_app(web, invitations, platform.issuer + "/logout")
+    server = HttpServer(app(lambda: True), sock, trusted_proxies=platform.proxies)
+    metrics = HttpServer(metrics_app(), metrics_sock)
+    server.start()
+    metrics.start()
+    log.info("serving", extra={"http": public_url, "service": "console"})
+    return RunningConsole(server, metrics, client, public_url, engine)

@@ -1,0 +1,118 @@
+"""The console's ports: what its use cases keep (repositories on a unit of
+work) and whom they call (identity's sign-in and agency registry, notify).
+
+The SQL implementation is in ``adapters/``, the gRPC and OIDC ones too; tests
+use the in-memory fakes in ``tests/fakes/console.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from services.console.domain.audit import AuditEntry
+from services.console.domain.invitations import Invitation
+from services.console.domain.sessions import BrowserSession, SignedIn
+from services.console.domain.teams import Member, NewAgency, Team
+from services.runtime.unit_of_work import Transactions
+
+
+class TeamStore(Protocol):
+    def add(self, team: Team) -> None: ...
+
+    def get(self, team_id: str) -> Team | None: ...
+
+    def by_agency(self, agency_id: str) -> Team | None: ...
+
+    def all(self, limit: int = 200) -> list[Team]: ...
+
+
+class MemberStore(Protocol):
+    def add(self, member: Member) -> None: ...
+
+    def get(self, team_id: str, subject: str) -> Member | None: ...
+
+    def save(self, member: Member) -> None: ...
+
+    def remove(self, team_id: str, subject: str) -> None: ...
+
+    def of_team(self, team_id: str) -> list[Member]: ...
+
+    def of_subject(self, subject: str) -> list[Member]: ...
+
+
+class InvitationStore(Protocol):
+    def add(self, invitation: Invitation) -> None: ...
+
+    def by_token_hash(self, token_hash: str) -> Invitation | None: ...
+
+    def save(self, invitation: Invitation) -> None: ...
+
+    def pending(self, team_id: str, now: datetime) -> list[Invitation]: ...
+
+
+class AuditTrail(Protocol):
+    def record(self, entry: AuditEntry) -> None: ...
+
+    def of_team(self, team_id: str, limit: int = 200) -> list[AuditEntry]: ...
+
+
+class SessionStore(Protocol):
+    """Browser sessions by the hash of their cookie (``domain.sessions.session_key``)."""
+
+    def load(self, key: str) -> BrowserSession | None: ...
+
+    def store(self, key: str, session: BrowserSession) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+
+class ConsoleWork(Protocol):
+    """One transaction's view of the console's data."""
+
+    @property
+    def teams(self) -> TeamStore: ...
+
+    @property
+    def members(self) -> MemberStore: ...
+
+    @property
+    def invitations(self) -> InvitationStore: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def sessions(self) -> SessionStore: ...
+
+
+ConsoleTransactions = Transactions[ConsoleWork]
+
+
+# -- the platform, as the console's agency reaches it -------------------------------
+
+
+class StaffSignIn(Protocol):
+    """identity's OpenID Connect sign-in (authorization code + PKCE)."""
+
+    def start(self, language: str) -> tuple[str, dict[str, Any]]:
+        """The authorization URL, and what to keep until the callback."""
+        ...
+
+    def finish(self, pending: Mapping[str, Any], params: Mapping[str, str]) -> SignedIn:
+        """Check the callback and redeem its code; ``SignInFailed`` otherwise."""
+        ...
+
+
+class AgencyRegistrar(Protocol):
+    """identity's agency registry (CreateAgency, operator scope identity:agencies)."""
+
+    def create_test_agency(self, name: str, idempotency_key: str) -> NewAgency: ...
+
+
+class InvitationMailer(Protocol):
+    """notify's SendEmail, as the console's own agency."""
+
+    def send_invitation(
+        self, *, to: str, team_name: str, inviter: str, link: str, language: str, key: str
+    ) -> None: ...

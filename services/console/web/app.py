@@ -1,0 +1,60 @@
+"""The console's routes.
+
+- ``GET  /``                                   start page: your teams
+- ``GET  /signin``, ``GET /callback``          staff sign-in through identity
+- ``POST /signout``                            forget the session, then identity's logout
+- ``GET|POST /agencies/new``                   sign up an agency (its test secret shown once)
+- ``GET  /teams/{team_id}``                    the team's home: what it can do
+- ``GET  /teams/{team_id}/members``            members, invitations, roles
+- ``POST /teams/{team_id}/invitations``        invite by email
+- ``POST /teams/{team_id}/members/{subject}/role|remove``
+- ``GET  /teams/{team_id}/audit``              the audit trail
+- ``GET|POST /invitations/{token}``            see and accept an invitation
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from services.console.domain.roles import Action
+from services.console.service_layer.invitations import Invitations
+from services.console.web.auth_pages import AuthPages
+from services.console.web.base import ConsoleWeb
+from services.console.web.invitation_pages import InvitationPages
+from services.console.web.team_pages import TeamPages
+from services.runtime.http import build_app
+
+POST = ("POST",)
+FORM = ("GET", "POST")
+
+
+def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) -> list[BaseRoute]:
+    auth = AuthPages(web, identity_logout_url)
+    teams = TeamPages(web, invitations)
+    invited = InvitationPages(web, invitations)
+    member = "/teams/{team_id}/members/{subject}"
+    return [
+        web.public("/", auth.home),
+        web.public("/signin", auth.sign_in),
+        web.public("/callback", auth.callback),
+        web.public("/signout", auth.sign_out, POST),
+        web.signed_in("/agencies/new", teams.sign_up, FORM),
+        web.team("/teams/{team_id}", Action.VIEW_TEAM, teams.home),
+        web.team("/teams/{team_id}/members", Action.VIEW_TEAM, teams.members),
+        web.team("/teams/{team_id}/invitations", Action.INVITE_MEMBER, teams.invite, POST),
+        web.team(member + "/role", Action.CHANGE_ROLE, teams.change_role, POST),
+        web.team(member + "/remove", Action.REMOVE_MEMBER, teams.remove, POST),
+        web.team("/teams/{team_id}/audit", Action.VIEW_AUDIT, teams.audit),
+        web.public("/invitations/{token}", invited.show),
+        web.public("/invitations/{token}", invited.accept, POST),
+    ]
+
+
+def create_app(
+    web: ConsoleWeb, invitations: Invitations, identity_logout_url: str
+) -> Callable[[Callable[[], bool]], ASGIApp]:
+    found = routes(web, invitations, identity_logout_url)
+    return lambda ready: build_app(found, ready=ready)

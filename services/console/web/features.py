@@ -1,0 +1,36 @@
+"""What a team can do: the team home page lists these, each only to members
+whose role allows its action, and only once its page exists.
+
+A helper adding a page (payments, notify, payment links...) adds its routes in
+its own module and one ``Feature`` here; docs/console.md says how.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.console.domain.roles import Action
+
+
+@dataclass(frozen=True)
+class Feature:
+    title: str  # an English message id, translated on the page
+    description: str
+    path: str  # under /teams/{team_id}
+    action: Action  # who sees the link: those who may do this
+
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "Team members",
+        "See who is in the team; administrators invite people and change roles.",
+        "/members",
+        Action.VIEW_TEAM,
+    ),
+    Feature(
+        "Audit trail",
+        "Every action taken in this team: who, what and when.",
+        "/audit",
+        Action.VIEW_AUDIT,
+    ),
+)
