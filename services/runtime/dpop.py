@@ -48,6 +48,9 @@ _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _THUMBPRINT_MEMBERS = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n")}
 _KEY_TYPES = {"ES256": ("EC", "P-256"), "PS256": ("RSA", None)}
 _MIN_RSA_BITS = 2048
+# A compact JWS: three unpadded base64url segments (RFC 7515 §7.1, §2); the
+# signature may be empty so that an unsecured JWT is refused for its 'alg'.
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 
 
 def challenge(error: str) -> str:
@@ -105,6 +108,22 @@ def _public_key(members: tuple[tuple[str, str], ...], alg: str) -> PyJWK:
     return PyJWK(dict(members), algorithm=alg)
 
 
+def _segment(segment: str) -> bytes:
+    """One base64url segment decoded; only its canonical encoding is accepted."""
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if b64url(data) != segment:
+        raise ValueError("not canonical base64url")
+    return data
+
+
+@dataclass(frozen=True)
+class _ProofKey:
+    """What a proof's header says once checked: its key and the key's thumbprint."""
+
+    jkt: str
+    key: PyJWK
+
+
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 
@@ -115,6 +134,7 @@ def _normal_escape(match: re.Match[str]) -> str:
     return char if char in _UNRESERVED else match.group().upper()
 
 
+@functools.lru_cache(maxsize=1024)  # a client and a server name the same few URIs
 def normalize_uri(uri: str) -> str:
     """``uri`` without its query and fragment, normalised as RFC 9449 §4.3 asks
     (RFC 3986 §6.2.2 and §6.2.3): scheme and host in lower case, the scheme's
@@ -249,12 +269,13 @@ class DpopVerifier:
     ) -> Proof:
         """The proof's key, if ``proof`` is valid for a ``method`` request to ``uri``
         (with ``access_token``, at a resource server); else ``InvalidDpopProof``."""
-        if not proof or len(proof) > MAX_PROOF_SIZE or proof.count(".") != 2:
+        if not proof or len(proof) > MAX_PROOF_SIZE or not _COMPACT_JWS.fullmatch(proof):
             raise InvalidDpopProof("DPoP proof is not a single signed JWT")
-        header = self._header(proof)
-        alg = header["alg"]
-        members = self._key_members(header["jwk"], alg)
-        claims = self._claims(proof, _public_key(members, alg), alg)
+        signing_input, _, signature = proof.rpartition(".")
+        # A client signs every proof with one key, so the encoded header repeats:
+        # its checks, the key's parsing and thumbprint run once per header.
+        key = _checked_header(signing_input.partition(".")[0], self.algorithms)
+        claims = self._claims(signing_input, signature, key)
         self._check_request(claims, method, uri)
         iat = self._check_time(claims)
         if access_token is not None:
@@ -266,66 +287,28 @@ class DpopVerifier:
         jti = claims.get("jti")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
             raise InvalidDpopProof(f"DPoP proof needs a 'jti' of 1 to {MAX_JTI_LENGTH} characters")
-        jkt = _thumbprint(members)
+        jkt = key.jkt
         # Keyed by the key and the jti, hashed so a stored key holds no client input.
         replay_key = b64url(hashlib.sha256(f"{jkt}.{jti}".encode()).digest())
         if not self._replays.first_use(replay_key, iat + self._max_age + self._leeway):
             raise InvalidDpopProof("DPoP proof was used before; make a new proof per request")
         return Proof(jkt=jkt, jti=jti, iat=iat)
 
-    def _header(self, proof: str) -> dict[str, Any]:
+    def _claims(self, signing_input: str, signature: str, key: _ProofKey) -> dict[str, Any]:
         try:
-            header = jwt.get_unverified_header(proof)
-        except jwt.InvalidTokenError:
-            raise InvalidDpopProof("DPoP proof is not a signed JWT") from None
-        if header.get("typ") != PROOF_TYPE:
-            raise InvalidDpopProof(f"DPoP proof 'typ' must be {PROOF_TYPE!r}")
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg not in self.algorithms:
-            raise InvalidDpopProof(
-                f"DPoP proof algorithm {alg!r} is not accepted; "
-                f"accepted: {', '.join(self.algorithms)}"
-            )
-        if not isinstance(header.get("jwk"), dict):
-            raise InvalidDpopProof("DPoP proof header needs the public key as 'jwk'")
-        return header
-
-    def _key_members(self, jwk: dict[str, Any], alg: str) -> tuple[tuple[str, str], ...]:
-        if _PRIVATE_MEMBERS & jwk.keys():
-            raise InvalidDpopProof("DPoP proof 'jwk' must be a public key (it has private members)")
-        kty, crv = _KEY_TYPES[alg]
-        if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
-            raise InvalidDpopProof(f"DPoP proof key does not fit {alg} (needs {crv or kty})")
-        thumbprint(jwk)  # every required member present
-        members = tuple((name, str(jwk[name])) for name in _THUMBPRINT_MEMBERS[kty])
-        if kty == "RSA":
-            n = base64.urlsafe_b64decode(str(jwk["n"]) + "==")
-            if len(n.lstrip(b"\0")) * 8 < _MIN_RSA_BITS:
-                raise InvalidDpopProof(f"DPoP proof RSA key is under {_MIN_RSA_BITS} bits")
-        try:
-            _public_key(members, alg)
-        except (jwt.PyJWTError, ValueError):
-            raise InvalidDpopProof("DPoP proof 'jwk' is not a valid public key") from None
-        return members
-
-    def _claims(self, proof: str, key: PyJWK, alg: str) -> dict[str, Any]:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                proof,
-                key,
-                algorithms=[alg],
-                options={
-                    "verify_exp": False,
-                    "verify_iat": False,
-                    "verify_nbf": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                },
-            )
-        except jwt.InvalidSignatureError:
-            raise InvalidDpopProof("DPoP proof signature does not verify with its 'jwk'") from None
-        except jwt.InvalidTokenError:
+            signature_bytes = _segment(signature)
+            payload = _segment(signing_input.partition(".")[2])
+        except ValueError:
             raise InvalidDpopProof("DPoP proof is not a valid signed JWT") from None
+        jwk = key.key
+        if not jwk.Algorithm.verify(signing_input.encode("ascii"), jwk.key, signature_bytes):
+            raise InvalidDpopProof("DPoP proof signature does not verify with its 'jwk'")
+        try:
+            claims = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise InvalidDpopProof("DPoP proof is not a valid signed JWT") from None
+        if not isinstance(claims, dict):
+            raise InvalidDpopProof("DPoP proof is not a valid signed JWT")
         return claims
 
     def _check_request(self, claims: dict[str, Any], method: str, uri: str) -> None:
@@ -347,6 +330,46 @@ class DpopVerifier:
                 f"DPoP proof is older than {self._max_age} seconds; make a new proof"
             )
         return int(iat)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_header(segment: str, algorithms: tuple[str, ...]) -> _ProofKey:
+    """A proof's encoded header checked (RFC 9449 §4.3 checks 4, 5 and 7); cached
+    per header and allow-list (an 8 KiB proof bounds the cache at 8 MiB)."""
+    try:
+        header = json.loads(_segment(segment))
+    except (ValueError, RecursionError):
+        raise InvalidDpopProof("DPoP proof is not a signed JWT") from None
+    if not isinstance(header, dict):
+        raise InvalidDpopProof("DPoP proof is not a signed JWT")
+    if "crit" in header or "b64" in header:
+        raise InvalidDpopProof("DPoP proof header uses a JWS extension this server does not know")
+    if header.get("typ") != PROOF_TYPE:
+        raise InvalidDpopProof(f"DPoP proof 'typ' must be {PROOF_TYPE!r}")
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in algorithms:
+        raise InvalidDpopProof(
+            f"DPoP proof algorithm {alg!r} is not accepted; accepted: {', '.join(algorithms)}"
+        )
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise InvalidDpopProof("DPoP proof header needs the public key as 'jwk'")
+    if _PRIVATE_MEMBERS & jwk.keys():
+        raise InvalidDpopProof("DPoP proof 'jwk' must be a public key (it has private members)")
+    kty, crv = _KEY_TYPES[alg]
+    if jwk.get("kty") != kty or (crv is not None and jwk.get("crv") != crv):
+        raise InvalidDpopProof(f"DPoP proof key does not fit {alg} (needs {crv or kty})")
+    jkt = thumbprint(jwk)  # every required member present
+    members = tuple((name, str(jwk[name])) for name in _THUMBPRINT_MEMBERS[kty])
+    if kty == "RSA":
+        n = base64.urlsafe_b64decode(str(jwk["n"]) + "==")
+        if len(n.lstrip(b"\0")) * 8 < _MIN_RSA_BITS:
+            raise InvalidDpopProof(f"DPoP proof RSA key is under {_MIN_RSA_BITS} bits")
+    try:
+        key = _public_key(members, alg)
+    except (jwt.PyJWTError, ValueError):
+        raise InvalidDpopProof("DPoP proof 'jwk' is not a valid public key") from None
+    return _ProofKey(jkt=jkt, key=key)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import string
 import time
 import uuid
 from typing import Any
@@ -178,6 +179,40 @@ def test_a_jwk_that_is_no_point_on_the_curve_is_refused() -> None:
     public["y"] = public["x"]
     with pytest.raises(InvalidDpopProof, match="not a valid public key"):
         check(forged(header={"jwk": public}))
+
+
+def test_a_critical_jws_extension_is_refused() -> None:
+    with pytest.raises(InvalidDpopProof, match="extension"):
+        check(forged(header={"crit": ["exp"], "exp": NOW}))
+
+
+def test_a_signature_in_a_non_canonical_encoding_is_refused() -> None:
+    head, body, signature = forged().split(".")
+    # 64 bytes in 86 characters leave 4 unused bits in the last one: setting
+    # one decodes to the same bytes, but it is not the signature's encoding.
+    alphabet = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+    altered = signature[:-1] + alphabet[alphabet.index(signature[-1]) ^ 1]
+    with pytest.raises(InvalidDpopProof, match="not a valid signed JWT"):
+        check(f"{head}.{body}.{altered}")
+
+
+@pytest.mark.parametrize("padded", ["header", "signature"])
+def test_a_padded_segment_is_refused(padded: str) -> None:
+    head, body, signature = forged().split(".")
+    proof = f"{head}=.{body}.{signature}" if padded == "header" else f"{head}.{body}.{signature}="
+    with pytest.raises(InvalidDpopProof, match="JWT"):
+        check(proof)
+
+
+def test_a_header_seen_before_still_needs_a_signature_over_the_new_claims() -> None:
+    v = verifier()
+    key = DpopKey.generate()
+    first = key.proof("POST", URI, TOKEN, iat=NOW)
+    second = key.proof("POST", URI, TOKEN, iat=NOW)
+    check(first, v)
+    head, _, signature = first.split(".")
+    with pytest.raises(InvalidDpopProof, match="signature does not verify"):
+        check(f"{head}.{second.split('.')[1]}.{signature}", v)
 
 
 @pytest.mark.parametrize(
