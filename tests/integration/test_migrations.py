@@ -23,6 +23,7 @@ SERVICES = {
     "payments": "services.payments.adapters.tables",
     "notify": "services.notify.adapters.tables",
     "demo_app": "services.demo_app.adapters.tables",
+    "console": "services.console.adapters.tables",
 }
 
 

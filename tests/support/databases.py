@@ -40,7 +40,7 @@ def require_postgres() -> str:
 
 # Each service has a database of its own (docs/architecture.md); tests derive the
 # others from the one a fixture hands out (see ``for_service``).
-SIBLINGS = ("payments", "notify", "demo_app")
+SIBLINGS = ("payments", "notify", "demo_app", "console")
 
 
 @contextmanager
