@@ -67,6 +67,11 @@ _AUTH_METHODS = {
     "none": identity_pb2.CLIENT_AUTH_METHOD_NONE,
 }
 _MODES = {"test": caller_pb2.MODE_TEST, "live": caller_pb2.MODE_LIVE}
+_PROFILES = {
+    "standard": identity_pb2.AGENCY_PROFILE_STANDARD,
+    "fapi2": identity_pb2.AGENCY_PROFILE_FAPI2,
+}
+_PROFILE_NAMES: dict[int, str] = {number: name for name, number in _PROFILES.items()}
 M = TypeVar("M", bound=Message)
 
 
@@ -151,6 +156,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
     ) -> identity_pb2.CreateAgencyResponse:
         key = idempotency.keyed("CreateAgency", request, principal().client_id)
         jwks = _jwks(request.jwks_json) if request.jwks_json else None
+        profile = _profile(request.profile, "profile", unspecified="standard")
         created = self._registry.create(
             name=request.name,
             scopes=list(request.scopes),
@@ -163,7 +169,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             id_token_alg=request.id_token_alg or "ES256",
             post_logout_redirect_uris=list(request.post_logout_redirect_uris),
             backchannel_logout_uri=request.backchannel_logout_uri or None,
-            require_pushed_authorization_requests=request.require_pushed_authorization_requests,
+            profile=profile,
+            # proto3 cannot tell false from unset: false leaves them to the profile.
+            require_pushed_authorization_requests=request.require_pushed_authorization_requests
+            or None,
+            require_signed_request_object=request.require_signed_request_object,
+            dpop_bound_access_tokens=request.dpop_bound_access_tokens or None,
             keyed=key,
             actor=key.tenant,
         )
@@ -180,6 +191,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
                 [FieldViolation("agency.id", "required: the agency to update")]
             )
         changes = {path: _field_value(request.agency, path) for path in request.update_mask.paths}
+        if "profile" in changes:  # an update names the profile it switches to
+            changes["profile"] = _profile(request.agency.profile, "agency.profile")
         with _prefixed("agency."):
             updated = self._registry.update(request.agency.id, changes, keyed=key, actor=key.tenant)
         return agency_message(updated)
@@ -259,6 +272,9 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         post_logout_redirect_uris=list(agency.post_logout_redirect_uris),
         backchannel_logout_uri=agency.backchannel_logout_uri or "",
         require_pushed_authorization_requests=agency.require_pushed_authorization_requests,
+        profile=_PROFILES[agency.profile],
+        require_signed_request_object=agency.require_signed_request_object,
+        dpop_bound_access_tokens=agency.dpop_bound_access_tokens,
     )
     stamp_into(message.disable_time, agency.disabled_at)
     return message
@@ -325,7 +341,18 @@ def _field_value(agency: identity_pb2.Agency, path: str) -> Any:
     value = getattr(agency, path)
     if path in ("sector_identifier", "backchannel_logout_uri"):
         return value or None
-    return list(value) if not isinstance(value, str | bool) else value
+    return list(value) if not isinstance(value, str | bool | int) else value
+
+
+def _profile(number: int, field: str, *, unspecified: str | None = None) -> str:
+    """The domain's profile for an ``AgencyProfile`` value; unspecified is the
+    default on create and refused in an update (it would not say which)."""
+    if number == identity_pb2.AGENCY_PROFILE_UNSPECIFIED and unspecified is not None:
+        return unspecified
+    if number not in _PROFILE_NAMES:
+        allowed = "AGENCY_PROFILE_STANDARD or AGENCY_PROFILE_FAPI2"
+        raise InvalidArgument.from_violations([FieldViolation(field, f"must be {allowed}")])
+    return _PROFILE_NAMES[number]
 
 
 @contextmanager

@@ -14,6 +14,12 @@ from typing import Any, Literal
 from jwt import PyJWK
 from jwt.exceptions import PyJWKError, PyJWTError
 
+from services.identity.domain.agency_profiles import (
+    Profile,
+    fapi2_key_violations,
+    fapi2_violations,
+    profile_violations,
+)
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.runtime import urls
@@ -23,8 +29,6 @@ from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 Mode = Literal["test", "live"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 SubjectType = Literal["pairwise", "public"]
-# ``fapi2``: the FAPI 2.0 Security Profile's rules apply to the agency.
-Profile = Literal["standard", "fapi2"]
 SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 ASSERTION_ALGORITHMS = ("ES256", "PS256", "RS256")
 MAX_NAME = 200
@@ -51,6 +55,7 @@ class Agency:
     backchannel_logout_uri: str | None = None
     # RFC 9126 §5: its authorization requests must be pushed first (/par).
     require_pushed_authorization_requests: bool = False
+    # ``fapi2``: the FAPI 2.0 Security Profile's rules apply (agency_profiles).
     profile: Profile = "standard"
     # RFC 9101 §10.5: authorization requests only as signed request objects.
     require_signed_request_object: bool = False
@@ -121,18 +126,28 @@ def register(
     id_token_alg: str = "ES256",
     post_logout_redirect_uris: Sequence[str] = (),
     backchannel_logout_uri: str | None = None,
-    require_pushed_authorization_requests: bool = False,
+    profile: str = "standard",
+    require_pushed_authorization_requests: bool | None = None,
+    require_signed_request_object: bool = False,
+    dpop_bound_access_tokens: bool | None = None,
     now: datetime,
     egress: Egress = PUBLIC_ONLY,
 ) -> NewAgency:
     """Validate an agency's registration; every problem is reported at once.
-    ``egress``: what a back-channel logout URI may point at (identity POSTs to it)."""
+    ``egress``: what a back-channel logout URI may point at (identity POSTs to it).
+    ``profile`` fapi2 sets the PAR and DPoP requirements; None for either means
+    "not asked": off, or on under fapi2 (an explicit False is refused there)."""
+    fapi2 = profile == "fapi2"
+    implied = {
+        "require_pushed_authorization_requests": require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": dpop_bound_access_tokens,
+    }
     violations = [
         *_check_name(name),
         *_check_scopes(scopes),
         *_check_redirect_uris(redirect_uris),
         *_check_mode(mode),
-        *(_check_jwks(jwks) if jwks is not None else ()),
+        *(_check_jwks(jwks, fapi2=fapi2) if jwks is not None else ()),
         *_check_oidc(
             public=public,
             jwks=jwks,
@@ -143,6 +158,13 @@ def register(
             backchannel_logout_uri=backchannel_logout_uri,
             egress=egress,
         ),
+        *profile_violations(profile),
+        *(
+            fapi2_violations(public=public, jwks=jwks, id_token_alg=id_token_alg, flags=implied)
+            if fapi2
+            else ()
+        ),
+        *_check_signed_requests(require_signed_request_object, jwks),
     ]
     if violations:
         raise InvalidArgument.from_violations(violations)
@@ -169,9 +191,25 @@ def register(
         id_token_alg=id_token_alg,
         post_logout_redirect_uris=tuple(post_logout_redirect_uris),
         backchannel_logout_uri=backchannel_logout_uri or None,
-        require_pushed_authorization_requests=bool(require_pushed_authorization_requests),
+        profile="fapi2" if fapi2 else "standard",
+        require_pushed_authorization_requests=fapi2 or bool(require_pushed_authorization_requests),
+        require_signed_request_object=bool(require_signed_request_object),
+        dpop_bound_access_tokens=fapi2 or bool(dpop_bound_access_tokens),
     )
     return NewAgency(agency, secret)
+
+
+def _check_signed_requests(required: bool, jwks: Mapping[str, Any] | None) -> list[FieldViolation]:
+    # Request objects are verified by the agency's registered keys: a client
+    # secret is stored only hashed, so it cannot verify an HS256 one.
+    if required and jwks is None:
+        return [
+            FieldViolation(
+                "require_signed_request_object",
+                "request objects are verified by the agency's keys: register a JWK Set",
+            )
+        ]
+    return []
 
 
 def _check_oidc(
@@ -256,7 +294,7 @@ def _check_mode(mode: str) -> list[FieldViolation]:
     return []
 
 
-def _check_jwks(jwks: Mapping[str, Any]) -> list[FieldViolation]:
+def _check_jwks(jwks: Mapping[str, Any], *, fapi2: bool = False) -> list[FieldViolation]:
     keys = jwks.get("keys")
     if not isinstance(keys, list) or not keys:
         return [FieldViolation("jwks", "must be a JWK Set with at least one key")]
@@ -281,4 +319,7 @@ def _check_jwks(jwks: Mapping[str, Any]) -> list[FieldViolation]:
             PyJWK(raw)
         except (PyJWKError, PyJWTError, TypeError, ValueError, KeyError) as exc:
             violations.append(FieldViolation(field, f"not a usable public key: {exc}"))
+            continue
+        if fapi2:
+            violations += fapi2_key_violations(field, raw)
     return violations

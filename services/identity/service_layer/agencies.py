@@ -14,6 +14,7 @@ from typing import Any
 
 from services.identity.domain import agencies
 from services.identity.domain.agencies import Agency, NewAgency
+from services.identity.domain.agency_profiles import IMPLIED
 from services.identity.domain.audit import EventType
 from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.clock import Clock, utcnow
@@ -36,6 +37,9 @@ UPDATABLE = (
     "sector_identifier",
     "id_token_alg",
     "require_pushed_authorization_requests",
+    "profile",
+    "require_signed_request_object",
+    "dpop_bound_access_tokens",
 )
 
 
@@ -73,7 +77,9 @@ class AgencyRegistry:
     ) -> NewAgency:
         """Register an agency; ``oidc`` takes the OpenID Connect client metadata
         (public, subject_type, sector_identifier, id_token_alg,
-        post_logout_redirect_uris, backchannel_logout_uri). A replayed
+        post_logout_redirect_uris, backchannel_logout_uri) and the security
+        options (profile, require_pushed_authorization_requests,
+        require_signed_request_object, dpop_bound_access_tokens). A replayed
         idempotency key returns the agency it created, without its secret."""
         now = self._clock()
         created = agencies.register(
@@ -97,11 +103,16 @@ class AgencyRegistry:
                 client_id=created.agency.client_id,
                 by=actor,
                 mode=created.agency.mode,
+                profile=created.agency.profile,
             )
             complete_id(uow.idempotency, keyed, created.agency.client_id)
         log.info(
             "agency created",
-            extra={"agency": created.agency.client_id, "mode": created.agency.mode},
+            extra={
+                "agency": created.agency.client_id,
+                "mode": created.agency.mode,
+                "profile": created.agency.profile,
+            },
         )
         return created
 
@@ -202,8 +213,14 @@ def _revalidated(agency: Agency, changes: Mapping[str, Any], egress: Egress) -> 
         "sector_identifier": agency.sector_identifier,
         "id_token_alg": agency.id_token_alg,
         "require_pushed_authorization_requests": agency.require_pushed_authorization_requests,
+        "profile": agency.profile,
+        "require_signed_request_object": agency.require_signed_request_object,
+        "dpop_bound_access_tokens": agency.dpop_bound_access_tokens,
         **changes,
     }
+    if merged["profile"] == "fapi2":
+        # Set by the profile unless this update asks otherwise (then refused).
+        merged.update({name: None for name in IMPLIED if name not in changes})
     checked = agencies.register(
         mode=agency.mode,
         jwks=agency.jwks,

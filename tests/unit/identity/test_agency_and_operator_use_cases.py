@@ -59,7 +59,7 @@ def test_an_agency_is_registered_once_per_key_and_its_secret_shown_once(
     assert replayed.client_secret is None
     assert len(world.state.agencies.rows) == 1
     [event] = world.state.audit.of_type(EventType.AGENCY_CREATED)
-    assert event.details == {"by": "op", "mode": "test"}
+    assert event.details == {"by": "op", "mode": "test", "profile": "standard"}
     other = keyed("CreateAgency", key("Library"), OPERATOR)
     assert other.key == call.key
     assert other.fingerprint != call.fingerprint
