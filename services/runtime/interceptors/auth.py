@@ -14,7 +14,8 @@ import grpc
 
 from services.runtime import context as call_context
 from services.runtime.access_tokens import AccessTokenVerifier
-from services.runtime.dpop import DpopBinding, InvalidDpopProof, bound_key, challenge
+from services.runtime.dpop import DpopBinding, bound_key
+from services.runtime.dpop_presentation import check_presented
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.interceptors.base import (
     CallInterceptor,
@@ -109,23 +110,14 @@ class AuthInterceptor(CallInterceptor):
     def _check_binding(
         self, method: str, metadata: Metadata, scheme: str, token: str, jkt: str | None
     ) -> None:
-        """RFC 9449 §7: a bound token only with ``DPoP`` and a proof by its key."""
-        if jkt is None:
-            if scheme == "dpop":
-                raise Unauthenticated(
-                    "this access token is not bound to a DPoP key: send it as 'Bearer <token>'"
-                )
-            return
-        if scheme != "dpop":
-            raise Unauthenticated(
-                "this access token is bound to a DPoP key: send it as 'DPoP <token>' "
-                "with a DPoP proof",
-                challenge("invalid_token"),
-            )
-        if self._dpop is None:
-            raise Unauthenticated("this service does not accept DPoP-bound access tokens")
-        proofs = [v for k, v in metadata if k == "dpop"]
-        if len(proofs) > 1:
-            raise InvalidDpopProof("send exactly one DPoP proof")
-        proof = proofs[0] if proofs and isinstance(proofs[0], str) else None
-        self._dpop.check(proof, method=method, access_token=token, jkt=jkt)
+        """RFC 9449 §7: a bound token only with ``DPoP`` and a proof by its key
+        (``htm`` POST, ``htu`` the public URL and the method path)."""
+        check_presented(
+            scheme=scheme,
+            token=token,
+            jkt=jkt,
+            proofs=[v for k, v in metadata if k == "dpop"],
+            verifier=self._dpop.verifier if self._dpop else None,
+            htm="POST",
+            htu=self._dpop.base_url.rstrip("/") + method if self._dpop else "",
+        )
