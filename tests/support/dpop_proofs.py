@@ -65,4 +65,4 @@ class Prover:
         """A proof with ``alg`` none and no signature (refused)."""
         body = {"htm": htm, "htu": htu, "iat": int(time.time()), "jti": uuid.uuid4().hex}
         headers = {"typ": "dpop+jwt", "jwk": self.public_jwk}
-        return jwt.encode(body, None, algorithm="none", headers=headers)
+        return jwt.encode(body, None, algorithm="none", headers=headers)  # type: ignore[arg-type]
