@@ -19,6 +19,7 @@ from services.console.adapters.identity_sign_in import IdentitySignIn
 from services.console.adapters.notify_mailer import NotifyMailer
 from services.console.adapters.unit_of_work import transactions
 from services.console.service_layer.invitations import Invitations
+from services.console.service_layer.seeding import ensure_administrator
 from services.console.service_layer.signing_in import SignIn
 from services.console.service_layer.teams import Teams
 from services.console.settings import ConsoleSettings
@@ -67,6 +68,29 @@ def open_database(platform: PlatformSettings, settings: ConsoleSettings) -> Engi
     return engine
 
 
+def seed_administrator(
+    platform: PlatformSettings,
+    settings: ConsoleSettings,
+    *,
+    agency_id: str,
+    team_name: str,
+    subject: str,
+    email: str,
+) -> None:
+    """``make run``'s demo staff member: administrator of the demo agency's team."""
+    engine = open_database(platform, settings)
+    try:
+        ensure_administrator(
+            transactions(db.session_factory(engine)),
+            agency_id=agency_id,
+            team_name=team_name,
+            subject=subject,
+            email=email,
+        )
+    finally:
+        engine.dispose()
+
+
 def start(
     platform: PlatformSettings, settings: ConsoleSettings, clock: Clock = utcnow
 ) -> RunningConsole:
@@ -77,7 +101,7 @@ def start(
     except StartupError:
         sock.close()
         raise
-    public_url = (settings.public_url or f"http://{settings.http_address}").rstrip("/")
+    public_url = settings.resolved_public_url()
     if settings.http_address.endswith(":0") and not settings.public_url:
         public_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     credentials = ClientSecret(agency["client_id"], agency["client_secret"])

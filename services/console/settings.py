@@ -57,6 +57,9 @@ class ConsoleSettings(BaseSettings):
     def operators(self) -> frozenset[str]:
         return frozenset(normalise_email(e) for e in self.operator_emails.split(",") if e.strip())
 
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.http_address}").rstrip("/")
+
     def resolved_database_url(self, platform: PlatformSettings) -> str:
         return self.database_url or f"sqlite:///{platform.var_dir / 'console.db'}"
 

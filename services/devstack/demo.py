@@ -32,8 +32,28 @@ def ensure_demo_agency(
     """Reuse the demo agency in ``var/demo/agency.json`` if identity still knows it
     (with the demo app's sign-in URIs at ``app_url``), otherwise register a new one
     and write its credentials there."""
+    return ensure_agency(
+        platform,
+        settings,
+        platform.var_dir / "demo" / "agency.json",
+        name=DEMO_AGENCY_NAME,
+        scopes=[*AGENCY_SCOPES, *DEMO_CITIZEN_SCOPES],
+        app_url=app_url,
+    )
+
+
+def ensure_agency(
+    platform: PlatformSettings,
+    settings: IdentitySettings,
+    path: Path,
+    *,
+    name: str,
+    scopes: list[str],
+    app_url: str,
+) -> dict[str, Any]:
+    """An agency whose credentials are saved at ``path``: reused while identity
+    still knows it with ``app_url``'s sign-in URIs, otherwise registered anew."""
     redirect_uri, signed_out_uri = app_url + "/callback", app_url + "/"
-    path = platform.var_dir / "demo" / "agency.json"
     identity = open_identity(platform, settings)
     try:
         saved = _read(path)
@@ -44,8 +64,8 @@ def ensure_demo_agency(
             ):
                 return saved
         created = identity.registry.create(
-            name=DEMO_AGENCY_NAME,
-            scopes=[*AGENCY_SCOPES, *DEMO_CITIZEN_SCOPES],
+            name=name,
+            scopes=scopes,
             redirect_uris=[redirect_uri],
             mode="test",
             post_logout_redirect_uris=[signed_out_uri],
@@ -65,21 +85,40 @@ def ensure_demo_agency(
 
 
 def ensure_demo_citizen(platform: PlatformSettings, settings: IdentitySettings) -> dict[str, Any]:
-    """A citizen to sign in as (demo only): reused while identity still knows
-    them, otherwise created with a fresh password and authenticator secret,
-    written to ``var/demo/citizen.json``."""
-    path = platform.var_dir / "demo" / "citizen.json"
+    """A citizen to sign in as (demo only), saved in ``var/demo/citizen.json``."""
+    return ensure_account(
+        platform,
+        settings,
+        platform.var_dir / "demo" / "citizen.json",
+        email=DEMO_CITIZEN_EMAIL,
+        given_name="Alex",
+        family_name="Demo",
+    )
+
+
+def ensure_account(
+    platform: PlatformSettings,
+    settings: IdentitySettings,
+    path: Path,
+    *,
+    email: str,
+    given_name: str,
+    family_name: str,
+) -> dict[str, Any]:
+    """A demo-only citizen account: reused while identity still knows it,
+    otherwise created with a fresh password and authenticator secret, written to
+    ``path``."""
     identity = open_identity(platform, settings)
     try:
         saved = _read(path)
-        account = identity.accounts.by_email(DEMO_CITIZEN_EMAIL)
+        account = identity.accounts.by_email(email)
         if saved and account is not None and account.totp_secret == saved.get("totp_secret"):
             return saved
         if account is not None:
             # The saved file is gone or stale: a demo account can be replaced.
             identity.accounts.delete(account.id)
         demo = {
-            "email": DEMO_CITIZEN_EMAIL,
+            "email": email,
             "password": "demo-" + secrets.token_urlsafe(12),
             "totp_secret": totp.new_secret(),
             "note": "A demo-only citizen of the local platform. Sign in at Cl.Cm with the "
@@ -90,8 +129,8 @@ def ensure_demo_citizen(platform: PlatformSettings, settings: IdentitySettings) 
             password=demo["password"],
             email_verified=True,
             totp_secret=demo["totp_secret"],
-            given_name="Alex",
-            family_name="Demo",
+            given_name=given_name,
+            family_name=family_name,
             # A mobile number notify accepts (the 07700 900xxx drama range is not one).
             phone_number="+447912345678",
             locale="en",

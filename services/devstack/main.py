@@ -3,8 +3,9 @@
 Registers the demo agency, starts the local mail and SMS sinks, identity, payments,
 notify and notify's worker, waits until each reports SERVING on gRPC health (the
 sinks: until they accept connections), then starts the demo agency app (it sets up
-its templates and webhook on the running services) and waits for its HTTP port,
-prints the URLs, credentials and where mail and text messages land, then watches:
+its templates and webhook on the running services) and the agency console, waits
+for their HTTP ports, prints the URLs, credentials and where mail and text messages
+land, then watches:
 Ctrl-C or SIGTERM stops everything cleanly, and a process that dies is reported
 and takes the platform down with a non-zero exit instead of leaving it half-up.
 """
@@ -22,7 +23,9 @@ from urllib.parse import urlsplit
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.console.settings import ConsoleSettings
 from services.demo_app.settings import DemoAppSettings
+from services.devstack.console import ensure_console_agency, ensure_demo_staff
 from services.devstack.demo import ensure_demo_agency, ensure_demo_citizen
 from services.devstack.supervisor import Supervisor
 from services.identity.settings import IdentitySettings
@@ -53,11 +56,15 @@ def sink_addresses(notify: NotifySettings) -> dict[str, tuple[str, int]]:
 
 
 DEMO_APP = "demo-app"
+CONSOLE = "console"
 
 
-def demo_app_environment(settings: dict[str, ServerSettings]) -> dict[str, str]:
-    """Where the demo app finds the services (their gRPC addresses as configured)."""
-    return {f"DEMO_APP_{name.upper()}_TARGET": settings[name].grpc_address for name, _ in SERVICES}
+def demo_app_environment(
+    settings: dict[str, ServerSettings], prefix: str = "DEMO_APP"
+) -> dict[str, str]:
+    """Where the demo app (or the console) finds the services (their gRPC addresses
+    as configured)."""
+    return {f"{prefix}_{name.upper()}_TARGET": settings[name].grpc_address for name, _ in SERVICES}
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -65,8 +72,8 @@ def _host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _wait_for_demo_app(settings: DemoAppSettings, supervisor: Supervisor, deadline: float) -> bool:
-    address = _host_port(settings.http_address)
+def _wait_for_http(http_address: str, supervisor: Supervisor, deadline: float) -> bool:
+    address = _host_port(http_address)
     while time.monotonic() < deadline and supervisor.first_exited() is None:
         try:
             with socket.create_connection(address, timeout=1):
@@ -74,6 +81,31 @@ def _wait_for_demo_app(settings: DemoAppSettings, supervisor: Supervisor, deadli
         except OSError:
             time.sleep(0.2)
     return False
+
+
+def _start_apps(
+    supervisor: Supervisor,
+    settings: dict[str, ServerSettings],
+    demo_app: DemoAppSettings,
+    console: ConsoleSettings,
+    deadline: float,
+) -> list[tuple[str, bool]]:
+    """Started last: the demo app creates its templates and webhook on the running
+    services, and the console signs staff in through identity."""
+    supervisor.spawn(
+        DEMO_APP,
+        [sys.executable, "-m", "services.demo_app.main"],
+        env={**os.environ, **demo_app_environment(settings)},
+    )
+    supervisor.spawn(
+        CONSOLE,
+        [sys.executable, "-m", "services.console.main"],
+        env={**os.environ, **demo_app_environment(settings, "CONSOLE")},
+    )
+    return [
+        (DEMO_APP, _wait_for_http(demo_app.http_address, supervisor, deadline)),
+        (CONSOLE, _wait_for_http(console.http_address, supervisor, deadline)),
+    ]
 
 
 def wait_listening(address: tuple[str, int], deadline: float, alive: threading.Event) -> bool:
@@ -111,6 +143,9 @@ def main() -> None:
         demo_app = config.load(DemoAppSettings)
         demo = ensure_demo_agency(platform, identity_settings, demo_app.resolved_public_url())
         citizen = ensure_demo_citizen(platform, identity_settings)
+        console = config.load(ConsoleSettings)
+        console_agency = ensure_console_agency(platform, identity_settings, console)
+        staff = ensure_demo_staff(platform, identity_settings, console, console_agency, demo)
     except StartupError as exc:
         sys.stderr.write(f"gaap-devstack: {exc}\n")
         raise SystemExit(2) from None
@@ -140,13 +175,7 @@ def main() -> None:
     for name, _ in SERVICES:
         checks.append((name, wait_serving(settings[name].grpc_address, deadline, running)))
     if all(healthy for _, healthy in checks) and not stop.is_set():
-        # Started last: it creates its templates and webhook on the running services.
-        supervisor.spawn(
-            DEMO_APP,
-            [sys.executable, "-m", "services.demo_app.main"],
-            env={**os.environ, **demo_app_environment(settings)},
-        )
-        checks.append((DEMO_APP, _wait_for_demo_app(demo_app, supervisor, deadline)))
+        checks += _start_apps(supervisor, settings, demo_app, console, deadline)
     for name, healthy in checks:
         if not healthy or stop.is_set() or supervisor.first_exited() is not None:
             dead = supervisor.first_exited()
@@ -160,7 +189,9 @@ def main() -> None:
             supervisor.stop_all(platform.shutdown_grace_seconds + 5)
             raise SystemExit(0 if stop.is_set() else 1)
 
-    _print_banner(platform, settings, demo, citizen, demo_app)
+    _print_banner(
+        platform, settings, demo, citizen, demo_app, _console_lines(platform, console, staff)
+    )
     code = 0
     while not stop.wait(0.5):
         dead = supervisor.first_exited()
@@ -183,6 +214,7 @@ def _print_banner(
     demo: dict[str, object],
     citizen: dict[str, object],
     demo_app: DemoAppSettings,
+    console: list[str],
 ) -> None:
     lines = ["", "GaaP is running (embedded defaults: SQLite under var/).", ""]
     for name, _ in SERVICES:
@@ -223,10 +255,27 @@ def _print_banner(
         f"  email          {citizen['email']}",
         f"  password       {citizen['password']}",
         f"  totp_secret    {citizen['totp_secret']}  (add it to any authenticator app)",
+        *console,
         "Ctrl-C stops everything.",
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _console_lines(
+    platform: config.PlatformSettings, console: ConsoleSettings, staff: dict[str, object]
+) -> list[str]:
+    path = platform.var_dir / "demo" / "staff.json"
+    return [
+        "",
+        f"Agency console: {console.resolved_public_url()}/  "
+        f"(metrics: http://{console.metrics_address}/metrics)",
+        f"Demo staff member (administrator of the demo agency), saved in {path}:",
+        f"  email          {staff['email']}",
+        f"  password       {staff['password']}",
+        f"  totp_secret    {staff['totp_secret']}  (sign in to the console with these)",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -65,9 +65,13 @@ def _demo_citizen_signs_in_at_cl_cm(
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     proc, env = _start(tmp_path)
     children = _children(proc)
-    # 3 services, notify's worker, the SMTP sink, the SMS gateway, the demo agency app
-    assert len(children) == 7
+    # 3 services, notify's worker, the SMTP sink, the SMS gateway, the demo agency app,
+    # the console
+    assert len(children) == 8
     assert httpx.get("http://" + env["DEMO_APP_HTTP_ADDRESS"] + "/").status_code == 200
+    assert httpx.get("http://" + env["CONSOLE_HTTP_ADDRESS"] + "/").status_code == 200
+    staff = json.loads((tmp_path / "var" / "demo" / "staff.json").read_text())
+    assert {"email", "password", "totp_secret"} <= staff.keys()
     demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
     assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
     _demo_citizen_signs_in_at_cl_cm(tmp_path, env, demo)

@@ -50,6 +50,10 @@ class Devstack:
     def app_url(self) -> str:
         return "http://" + self.env["DEMO_APP_HTTP_ADDRESS"]
 
+    @property
+    def console_url(self) -> str:
+        return "http://" + self.env["CONSOLE_HTTP_ADDRESS"]
+
     def grpc(self, service: str) -> str:
         return self.env[f"{service.upper()}_GRPC_ADDRESS"]
 
@@ -61,7 +65,7 @@ class Devstack:
         return "http://" + self.env[f"{service.upper()}_METRICS_ADDRESS"]
 
     def demo(self, name: str) -> dict[str, Any]:
-        """``agency`` or ``citizen``: what make run saved under var/demo."""
+        """``agency``, ``citizen`` or ``staff``: what make run saved under var/demo."""
         loaded: dict[str, Any] = json.loads((self.var / "demo" / f"{name}.json").read_text())
         return loaded
 
@@ -72,11 +76,11 @@ class Devstack:
 
 
 def environment(var: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
-    ports = free_ports(13)
+    ports = free_ports(15)
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("GAAP_", "IDENTITY_", "PAYMENTS_", "NOTIFY_", "DEMO_APP_"))
+        if not k.startswith(("GAAP_", "IDENTITY_", "PAYMENTS_", "NOTIFY_", "DEMO_APP_", "CONSOLE_"))
     }
     env["GAAP_VAR_DIR"] = str(var)
     env["GAAP_ISSUER"] = f"http://127.0.0.1:{ports[1]}"
@@ -94,6 +98,8 @@ def environment(var: Path, extra: Mapping[str, str] = {}) -> dict[str, str]:
     env["DEMO_APP_HTTP_ADDRESS"] = f"127.0.0.1:{ports[8]}"
     for i, name in enumerate((*SERVICES, "demo_app")):
         env[f"{name.upper()}_METRICS_ADDRESS"] = f"127.0.0.1:{ports[9 + i]}"
+    env["CONSOLE_HTTP_ADDRESS"] = f"127.0.0.1:{ports[13]}"
+    env["CONSOLE_METRICS_ADDRESS"] = f"127.0.0.1:{ports[14]}"
     env.update(extra)
     return env
 
