@@ -41,6 +41,7 @@ from services.identity.domain.citizen_tokens import (
     well_formed_verifier,
 )
 from services.identity.domain.disclosure import releasable, requested_claims
+from services.identity.domain.dpop_binding import check_bound, check_required, refresh_binding
 from services.identity.domain.subjects import subject_for
 from services.identity.service_layer.jwt_minting import CitizenJwts, Signers
 from services.identity.service_layer.token_ports import (
@@ -132,12 +133,18 @@ class CitizenTokens:
                 auth_time=auth_time,
                 created_at=now,
                 expires_at=now + CODE_TTL,
+                dpop_jkt=request.dpop_jkt,
             )
         )
         return code
 
     def redeem_code(
-        self, agency: Agency, code: str, redirect_uri: str | None, verifier: str | None
+        self,
+        agency: Agency,
+        code: str,
+        redirect_uri: str | None,
+        verifier: str | None,
+        dpop_jkt: str | None = None,
     ) -> TokenSet:
         """The whole exchange in one unit of work (the token endpoint runs the
         same steps inside authlib's grant: ``web/oauth_grants.py``)."""
@@ -155,7 +162,7 @@ class CitizenTokens:
                         "invalid_grant", "redirect_uri does not match the authorization"
                     )
                 check_verifier(stored, verifier)
-                return self.exchange_code(uow, agency, stored)
+                return self.exchange_code(uow, agency, stored, dpop_jkt)
         raise refusal
 
     def open_code(self, uow: TokenWork, agency: Agency, code: str) -> StoredCode:
@@ -182,9 +189,16 @@ class CitizenTokens:
             raise GrantError("invalid_grant", "authorization code expired")
         return stored
 
-    def exchange_code(self, uow: TokenWork, agency: Agency, stored: StoredCode) -> TokenSet:
+    def exchange_code(
+        self, uow: TokenWork, agency: Agency, stored: StoredCode, dpop_jkt: str | None = None
+    ) -> TokenSet:
         """Tokens for a code whose redirect_uri and PKCE verifier were checked;
-        the code is used up here, last, so a refusal before leaves it usable."""
+        the code is used up here, last, so a refusal before leaves it usable.
+
+        ``dpop_jkt``: the key of the token request's verified DPoP proof; the
+        access token is bound to it, and a code bound to a key needs it."""
+        check_required(agency, dpop_jkt)
+        check_bound(stored.dpop_jkt, dpop_jkt, "authorization code")
         now = self._clock()
         account = uow.accounts.get(stored.account_id)
         if account is None:
@@ -203,11 +217,18 @@ class CitizenTokens:
             nonce=stored.nonce,
             code_hash=stored.code_hash,
             family=family,
+            dpop_jkt=dpop_jkt,
         )
 
     # -- refresh tokens -----------------------------------------------------------
 
-    def refresh(self, agency: Agency, refresh_token: str, scope: str | None) -> TokenSet:
+    def refresh(
+        self,
+        agency: Agency,
+        refresh_token: str,
+        scope: str | None,
+        dpop_jkt: str | None = None,
+    ) -> TokenSet:
         if not refresh_token:
             raise GrantError("invalid_request", "refresh_token is required")
         self.ready(agency)
@@ -217,7 +238,7 @@ class CitizenTokens:
             except Reused as reused:
                 refusal = reused  # the revocation commits with the unit of work
             else:
-                return self.rotate(uow, agency, record, scope)
+                return self.rotate(uow, agency, record, scope, dpop_jkt)
         raise refusal
 
     def open_refresh(self, uow: TokenWork, agency: Agency, refresh_token: str) -> TokenRecord:
@@ -246,17 +267,34 @@ class CitizenTokens:
         return record
 
     def rotate(
-        self, uow: TokenWork, agency: Agency, record: TokenRecord, scope: str | None
+        self,
+        uow: TokenWork,
+        agency: Agency,
+        record: TokenRecord,
+        scope: str | None,
+        dpop_jkt: str | None = None,
     ) -> TokenSet:
         """New tokens in the same family, never more than the agency is registered
-        for today; the presented refresh token is used up."""
+        for today; the presented refresh token is used up. A bound refresh token
+        needs a proof by its key (``dpop_jkt``); refused, it stays usable and its
+        family intact. The new access token is bound to ``dpop_jkt``."""
+        check_required(agency, dpop_jkt)
+        check_bound(record.dpop_jkt, dpop_jkt, "refresh token")
         now = self._clock()
         scopes = narrowed_scopes(record.scope, agency.scopes, scope)
         account = uow.accounts.get(record.account_id)
         if account is None:
             raise GrantError("invalid_grant", "the account no longer exists")
         uow.user_tokens.mark_used(record.id, now)
-        return self._issue(uow, agency, record.grant(scopes), account, now, family=record.family)
+        return self._issue(
+            uow,
+            agency,
+            record.grant(scopes),
+            account,
+            now,
+            family=record.family,
+            dpop_jkt=dpop_jkt,
+        )
 
     # -- issuing ------------------------------------------------------------------
 
@@ -280,10 +318,13 @@ class CitizenTokens:
         nonce: str | None = None,
         code_hash: str | None = None,
         family: str | None = None,
+        dpop_jkt: str | None = None,
     ) -> TokenSet:
         sub = self.subject(grant.account_id, agency)
         jti = secrets.token_urlsafe(16)
-        access_token = self._jwts.access_token(agency, grant, subject=sub, jti=jti, now=now)
+        access_token = self._jwts.access_token(
+            agency, grant, subject=sub, jti=jti, now=now, dpop_jkt=dpop_jkt
+        )
         # The ID token carries the claims asked for it one by one; scope claims are
         # for UserInfo. The grant's claims were consented (flow.py); the agency's
         # registration today bounds them again.
@@ -298,7 +339,9 @@ class CitizenTokens:
             now=now,
         )
 
-        def record(token_id: str, kind: Any, expires_at: datetime) -> TokenRecord:
+        def record(
+            token_id: str, kind: Any, expires_at: datetime, bound_to: str | None
+        ) -> TokenRecord:
             return TokenRecord(
                 id=token_id,
                 kind=kind,
@@ -314,17 +357,29 @@ class CitizenTokens:
                 auth_time=grant.auth_time,
                 created_at=now,
                 expires_at=expires_at,
+                dpop_jkt=bound_to,
             )
 
-        uow.user_tokens.add(record(jti, "access", now + timedelta(seconds=self._access_ttl)))
+        access_expiry = now + timedelta(seconds=self._access_ttl)
+        uow.user_tokens.add(record(jti, "access", access_expiry, dpop_jkt))
         refresh_token = None
         if family is not None and "offline_access" in agency.scopes:
             refresh_token = "rt_" + secrets.token_urlsafe(32)
             uow.user_tokens.add(
-                record(hash_value(refresh_token), "refresh", now + self._refresh_ttl)
+                record(
+                    hash_value(refresh_token),
+                    "refresh",
+                    now + self._refresh_ttl,
+                    refresh_binding(agency, dpop_jkt),
+                )
             )
         return TokenSet(
-            access_token, self._access_ttl, " ".join(grant.scopes), id_token, refresh_token
+            access_token,
+            self._access_ttl,
+            " ".join(grant.scopes),
+            id_token,
+            refresh_token,
+            "Bearer" if dpop_jkt is None else "DPoP",
         )
 
     # -- revocation, records, userinfo --------------------------------------------
@@ -339,9 +394,17 @@ class CitizenTokens:
     ) -> int:
         return tokens.revoke_account(account_id, self._clock(), client_id)
 
-    def revoke(self, token: str, client_id: str, hint: str | None = None) -> bool:
+    def revoke(
+        self, token: str, client_id: str, hint: str | None = None, dpop_jkt: str | None = None
+    ) -> bool:
         """RFC 7009: revoke ``token`` if it belongs to ``client_id``; unknown tokens
-        are not an error. A refresh token takes its family with it."""
+        are not an error. A refresh token takes its family with it.
+
+        A refresh token bound to a DPoP key (a public agency's) is revoked only
+        with a proof by that key (``dpop_jkt``): RFC 9449 says nothing of
+        revocation, but a public agency has no other credential, and without
+        the rule anyone holding a stolen bound refresh token could end the
+        citizen's session. Refused: ``GrantError``, nothing revoked."""
         now = self._clock()
         with self._uow() as uow:
             record = uow.user_tokens.get_refresh(hash_value(token))
@@ -350,6 +413,8 @@ class CitizenTokens:
                 record = uow.user_tokens.get_access(jti) if jti else None
             if record is None or record.client_id != client_id:
                 return False
+            if record.kind == "refresh":
+                check_bound(record.dpop_jkt, dpop_jkt, "refresh token")
             if record.kind == "refresh" and record.family:
                 uow.user_tokens.revoke_family(record.family, now)
             else:

@@ -14,6 +14,7 @@ from typing import Any
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.token_ports import ActiveAgencies
 from services.runtime.access_tokens import AccessTokenVerifier
+from services.runtime.dpop import bound_key
 from services.runtime.errors import Unauthenticated
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -56,6 +57,7 @@ class Introspector:
             return self._refresh(token, caller)
         try:
             principal, claims = self._verifier.verify_with_claims(token)
+            jkt = bound_key(claims)
         except Unauthenticated:
             return INACTIVE
         if principal.client_id != caller:
@@ -67,11 +69,15 @@ class Introspector:
             return INACTIVE
         keep = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
         extra = ("acr", "amr", "auth_time", "sid") if citizen else ("gaap_mode",)
-        return {
+        answer: dict[str, Any] = {
             "active": True,
             "token_type": "Bearer",
             **{k: claims[k] for k in (*keep, *extra) if k in claims},
         }
+        if jkt is not None:  # RFC 9449 §6.2: the key a resource server must check
+            answer["token_type"] = "DPoP"
+            answer["cnf"] = {"jkt": jkt}
+        return answer
 
     def _refresh(self, token: str, caller: str) -> dict[str, Any]:
         row = self._tokens.refresh_record(token)
@@ -86,4 +92,6 @@ class Introspector:
             "scope": row.scope,
             "exp": int(row.expires_at.timestamp()),
             "iat": int(row.created_at.timestamp()),
+            # a public agency's refresh token bound to its DPoP key (RFC 9449 §5)
+            **({"cnf": {"jkt": row.dpop_jkt}} if row.dpop_jkt else {}),
         }

@@ -44,8 +44,16 @@ class CitizenJwts:
         self._keys.signer(agency.id_token_alg)
 
     def access_token(
-        self, agency: Agency, grant: Grant, *, subject: str, jti: str, now: datetime
+        self,
+        agency: Agency,
+        grant: Grant,
+        *,
+        subject: str,
+        jti: str,
+        now: datetime,
+        dpop_jkt: str | None = None,
     ) -> str:
+        """``dpop_jkt``: the token is bound to that DPoP key (``cnf.jkt``, RFC 9449 §6)."""
         iat = int(now.timestamp())
         claims = {
             "iss": self.issuer,
@@ -59,6 +67,8 @@ class CitizenJwts:
             "gaap_mode": agency.mode,
             **_session_claims(grant),
         }
+        if dpop_jkt is not None:
+            claims["cnf"] = {"jkt": dpop_jkt}
         return sign(self._keys.signer(), claims, ACCESS_TOKEN_TYPE)
 
     def id_token(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from services.identity.domain.access_tokens import claims_for_agency
 from services.identity.domain.agencies import Agency
+from services.identity.domain.dpop_binding import check_required
 from services.identity.service_layer.jwt_minting import Signers, sign
 from services.runtime.access_tokens import ACCESS_TOKEN_TYPE
 
@@ -37,7 +38,10 @@ class AccessTokenIssuer:
         self, agency: Agency, scopes: tuple[str, ...], dpop_jkt: str | None = None
     ) -> IssuedToken:
         """``dpop_jkt``: the thumbprint of the agency's DPoP key; the token is then
-        bound to it (``cnf.jkt``, RFC 9449 §6) and useless without that key."""
+        bound to it (``cnf.jkt``, RFC 9449 §6) and useless without that key. An
+        agency that must bind its tokens (``dpop_bound_access_tokens``, ``fapi2``)
+        gets none without it: ``GrantError`` ``invalid_dpop_proof``."""
+        check_required(agency, dpop_jkt)
         signer = self._keys.signer()
         claims = claims_for_agency(
             agency, scopes, issuer=self._issuer, now=int(self._clock()), ttl=self._ttl
