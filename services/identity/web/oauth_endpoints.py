@@ -18,15 +18,31 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from services.identity.domain.citizen_tokens import GrantError
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
 
 CONFIDENTIAL_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 ALL_METHODS = (*CONFIDENTIAL_METHODS, "none")
+
+
+class InvalidDpopProofError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9449 §5, §7.1: the request's DPoP proof is missing, invalid or unfit."""
+
+    error = "invalid_dpop_proof"
+    status_code = 400
+
+
+class UseDpopNonceError(OAuth2Error):  # type: ignore[misc]
+    """RFC 9449 §8: the proof must carry the server's nonce (sent back in
+    ``DPoP-Nonce``)."""
+
+    error = "use_dpop_nonce"
+    status_code = 400
 
 
 def _token(request: OAuth2Request) -> str:
@@ -55,8 +71,15 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
         return _token(request), client.agency.client_id
 
     def revoke_token(self, token: tuple[str, str], request: OAuth2Request) -> None:
+        """A bound refresh token needs a proof by its key (``CitizenTokens.revoke``)."""
         value, client_id = token
-        self._tokens.revoke(value, client_id, request.form.get("token_type_hint"))
+        try:
+            self._tokens.revoke(
+                value, client_id, request.form.get("token_type_hint"), request.dpop_jkt
+            )
+        except GrantError as refused:
+            error = InvalidDpopProofError if refused.error == "invalid_dpop_proof" else None
+            raise (error or InvalidGrantError)(description=refused.description) from refused
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]

@@ -42,14 +42,16 @@ from services.identity.domain.citizen_tokens import (
     TokenRecord,
     TokenSet,
 )
+from services.identity.domain.dpop_binding import PROOF_REQUIRED, proof_required
 from services.identity.service_layer.citizen_tokens import CitizenTokens, check_verifier
 from services.identity.service_layer.token_ports import TokenWork
-from services.identity.web.oauth_endpoints import ALL_METHODS
+from services.identity.web.oauth_endpoints import ALL_METHODS, InvalidDpopProofError
 
 _ERRORS: dict[str, type[OAuth2Error]] = {
     "invalid_grant": InvalidGrantError,
     "invalid_request": InvalidRequestError,
     "invalid_scope": InvalidScopeError,
+    "invalid_dpop_proof": InvalidDpopProofError,
 }
 CITIZEN_GRANTS = ("authorization_code", "refresh_token")
 
@@ -96,7 +98,25 @@ class RefreshCredential:
         return self.record.scope
 
 
-class _CitizenGrant:
+class DpopRequired:
+    """Every grant: an agency that must bind its tokens to a DPoP key
+    (``dpop_bound_access_tokens``, the fapi2 profile; RFC 9449 §5.2) is refused
+    ``invalid_dpop_proof`` without a proof, right after it authenticates and
+    before a code or refresh token is looked at."""
+
+    request: Any
+
+    def authenticate_token_endpoint_client(self) -> Any:
+        client = super().authenticate_token_endpoint_client()  # type: ignore[misc]
+        if self.request.dpop_jkt is None and proof_required(client.agency):
+            raise InvalidDpopProofError(
+                description=f"{PROOF_REQUIRED}: this agency's access tokens must be bound "
+                "to a DPoP key; send a DPoP header"
+            )
+        return client
+
+
+class _CitizenGrant(DpopRequired):
     """What both grants share: the unit of work and the use cases, from the server."""
 
     request: Any
@@ -133,7 +153,9 @@ class AuthorizationCode(_CitizenGrant, grants.AuthorizationCodeGrant):  # type: 
     def authenticate_user(self, authorization_code: Code) -> TokenSet:
         """Everything checked out: the code is used up and the tokens issued."""
         try:
-            return self.tokens.exchange_code(self.uow, self.agency, authorization_code.stored)
+            return self.tokens.exchange_code(
+                self.uow, self.agency, authorization_code.stored, self.request.dpop_jkt
+            )
         except GrantError as refused:
             raise oauth_error(refused) from refused
 
@@ -193,7 +215,11 @@ class RefreshToken(_CitizenGrant, grants.RefreshTokenGrant):  # type: ignore[mis
         """The presented token is used up and new ones issued in its family."""
         try:
             return self.tokens.rotate(
-                self.uow, self.agency, refresh_token.record, self.request.payload.scope
+                self.uow,
+                self.agency,
+                refresh_token.record,
+                self.request.payload.scope,
+                self.request.dpop_jkt,
             )
         except GrantError as refused:
             raise oauth_error(refused) from refused

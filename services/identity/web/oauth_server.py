@@ -10,6 +10,7 @@ citizen's grants are in ``oauth_grants.py``, revocation and introspection in
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +26,7 @@ from authlib.oauth2.rfc6749.errors import (
 )
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Request
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from joserfc import jws
 from joserfc import jwt as jose_jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -32,6 +34,8 @@ from starlette.datastructures import Headers
 
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
+from services.identity.domain.agency_profiles import FAPI2_ALGORITHMS
+from services.identity.domain.citizen_tokens import GrantError
 from services.identity.domain.client_keys import key_set
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
 from services.identity.service_layer.citizen_tokens import CitizenTokens
@@ -47,11 +51,14 @@ from services.identity.web.oauth_endpoints import (
 from services.identity.web.oauth_grants import (
     CITIZEN_GRANTS,
     AuthorizationCode,
+    DpopRequired,
     GaapCodeChallenge,
     GaapOpenIDCode,
     RefreshToken,
+    oauth_error,
 )
 from services.runtime.dpop import DpopVerifier, InvalidDpopProof
+from services.runtime.dpop_nonce import NONCE_HEADER, DpopNonces, UseDpopNonce
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +94,10 @@ class AgencyClient(ClientMixin):  # type: ignore[misc]
         return self.agency.check_secret(client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        # FAPI 2.0 §5.3.2.1: a fapi2 agency authenticates by private_key_jwt
+        # only, whatever else its registration might list.
+        if self.agency.profile == "fapi2" and method != PrivateKeyJwt.CLIENT_AUTH_METHOD:
+            return False
         return method in self.agency.auth_methods
 
     def check_response_type(self, response_type: str) -> bool:
@@ -119,14 +130,43 @@ class FormRequest(OAuth2Request):  # type: ignore[misc]
 class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
     """``private_key_jwt`` (RFC 7523 §2.2, OIDC Core §9) with the platform's rules:
     an algorithm allow-list, ``aud`` the issuer or the token endpoint, a lifetime
-    of at most five minutes and a ``jti`` that is never accepted twice."""
+    of at most five minutes and a ``jti`` that is never accepted twice. For a
+    fapi2 agency (FAPI 2.0 §5.3.2.1, §5.4.1) ``aud`` must be the issuer alone
+    and the algorithm ES256 or PS256."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, audiences: list[str], first_use: FirstUse) -> None:
+    def __init__(self, audiences: list[str], first_use: FirstUse, issuer: str = "") -> None:
         super().__init__(validate_jti=True, leeway=CLOCK_LEEWAY)
         self._audiences = audiences
         self._first_use = first_use
+        self._issuer = issuer or audiences[0]
+
+    def __call__(self, query_client: Any, request: OAuth2Request) -> AgencyClient | None:
+        client: AgencyClient | None = super().__call__(query_client, request)
+        if client is not None and client.agency.profile == "fapi2":
+            self._check_fapi2(str(request.form.get("client_assertion")))
+        return client
+
+    def _check_fapi2(self, assertion: str) -> None:
+        """Run once the assertion verified: its header and claims are the client's."""
+        try:
+            compact = jws.extract_compact(assertion.encode())
+            claims = json.loads(compact.payload)
+        except (JoseError, ValueError):
+            raise InvalidClientError(description="client assertion rejected") from None
+        alg = compact.protected.get("alg")
+        if alg not in FAPI2_ALGORITHMS:
+            raise InvalidClientError(
+                description=f"the fapi2 profile accepts client assertions signed with "
+                f"{' or '.join(FAPI2_ALGORITHMS)} only"
+            )
+        aud = claims.get("aud") if isinstance(claims, dict) else None
+        if aud not in (self._issuer, [self._issuer]):
+            raise InvalidClientError(
+                description="the fapi2 profile needs the client assertion's 'aud' to be "
+                "the issuer, alone"
+            )
 
     def get_audiences(self) -> list[str]:
         return self._audiences
@@ -171,12 +211,15 @@ def _all_items(headers: Mapping[str, str]) -> list[tuple[str, str]]:
     return list(headers.items())
 
 
-class ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
+class ClientCredentials(DpopRequired, grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_METHODS
 
     def generate_token(self, scope: str | None = None, **_: Any) -> dict[str, Any]:
         server: TokenServer = self.server
-        return server.agency_token(self.request.client, scope, self.request.dpop_jkt)
+        try:
+            return server.agency_token(self.request.client, scope, self.request.dpop_jkt)
+        except GrantError as refused:
+            raise oauth_error(refused) from refused
 
     def validate_token_request(self) -> None:
         super().validate_token_request()
@@ -202,13 +245,19 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         issuer: str,
         token_endpoint: str,
         pushed_endpoint: str | None = None,
+        revocation_endpoint: str | None = None,
         dpop: DpopVerifier | None = None,
+        nonces: DpopNonces | None = None,
     ) -> None:
         """``pushed_endpoint``: the pushed-authorization endpoint (RFC 9126), also
         accepted as a client assertion's audience there. ``dpop``: checks the
-        ``DPoP`` proofs sent to the token endpoint (RFC 9449); without it a proof
-        is refused."""
+        ``DPoP`` proofs sent to the token and revocation endpoints (RFC 9449);
+        without it a proof is refused. ``nonces``: server nonces (RFC 9449 §8)
+        required in the token endpoint's proofs and handed out with each of its
+        answers."""
         self._dpop = dpop
+        self._nonces = nonces
+        self.revocation_endpoint = revocation_endpoint or issuer + "/oauth2/revoke"
         super().__init__(scopes_supported=list(KNOWN_SCOPES))
         self._registry = registry
         self._tokens = tokens
@@ -224,6 +273,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
             PrivateKeyJwt(
                 [issuer, token_endpoint, *([pushed_endpoint] if pushed_endpoint else [])],
                 assertions,
+                issuer,
             ),
         )
         self.register_token_generator("default", self._generate)
@@ -270,16 +320,16 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         return status, body, merged
 
     def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
+        status, body, answer_headers = self._token_response(form, headers)
+        if self._nonces is not None:  # RFC 9449 §8.2: a fresh nonce with every answer
+            answer_headers = [*answer_headers, (NONCE_HEADER, self._nonces.current())]
+        return status, body, answer_headers
+
+    def _token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         request = FormRequest(self.token_endpoint, form, headers)
-        proofs = [v for k, v in _all_items(headers) if k.lower() == "dpop"]
-        if proofs:
-            try:
-                if len(proofs) > 1:
-                    raise InvalidDpopProof("send exactly one DPoP header")
-                request.dpop_jkt = self._check_dpop(proofs[0])
-            except InvalidDpopProof as refused:
-                body = {"error": "invalid_dpop_proof", "error_description": refused.message}
-                return 400, body, list(NO_STORE.items())
+        refused = self._read_proof(request, headers, self.token_endpoint, self._nonces)
+        if refused is not None:
+            return refused
         if form.get("grant_type") not in CITIZEN_GRANTS:
             return self._respond(request)
         # A citizen grant's steps share one unit of work: the code or refresh
@@ -290,11 +340,37 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
             request.uow = uow
             return self._respond(request)
 
-    def _check_dpop(self, proof: str) -> str:
-        """The thumbprint of the key behind a valid proof for this endpoint."""
+    def _read_proof(
+        self,
+        request: FormRequest,
+        headers: Mapping[str, str],
+        endpoint: str,
+        nonces: DpopNonces | None = None,
+    ) -> Response | None:
+        """Verify the request's DPoP proof, if any, into ``request.dpop_jkt``; or
+        the refusal: ``invalid_dpop_proof``, or ``use_dpop_nonce`` with a nonce."""
+        proofs = [v for k, v in _all_items(headers) if k.lower() == "dpop"]
+        if not proofs:
+            return None
+        try:
+            if len(proofs) > 1:
+                raise InvalidDpopProof("send exactly one DPoP header")
+            request.dpop_jkt = self._check_dpop(proofs[0], endpoint)
+            if nonces is not None:
+                nonces.check(proofs[0])
+        except UseDpopNonce as stale:
+            body = {"error": "use_dpop_nonce", "error_description": stale.message}
+            return 400, body, [*NO_STORE.items(), (NONCE_HEADER, stale.nonce)]
+        except InvalidDpopProof as invalid:
+            body = {"error": "invalid_dpop_proof", "error_description": invalid.message}
+            return 400, body, list(NO_STORE.items())
+        return None
+
+    def _check_dpop(self, proof: str, endpoint: str) -> str:
+        """The thumbprint of the key behind a valid proof for ``endpoint``."""
         if self._dpop is None:
             raise InvalidDpopProof("this server does not accept DPoP proofs")
-        return self._dpop.verify(proof, method="POST", uri=self.token_endpoint).jkt
+        return self._dpop.verify(proof, method="POST", uri=endpoint).jkt
 
     def _respond(self, request: FormRequest) -> Response:
         result: Response = self.create_token_response(request)
@@ -316,8 +392,15 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         return client
 
     def revocation_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
-        """RFC 7009: 200 whether or not the token was known; 401 for a bad client."""
-        return self._endpoint_response(Revocation.ENDPOINT_NAME, form, headers)
+        """RFC 7009: 200 whether or not the token was known; 401 for a bad client.
+        A DPoP proof (``htu`` the revocation endpoint) is verified when sent; a
+        bound refresh token is revoked only with one by its key."""
+        request = FormRequest(self.revocation_endpoint, form, headers)
+        refused = self._read_proof(request, headers, self.revocation_endpoint)
+        if refused is not None:
+            return refused
+        result: Response = self.create_endpoint_response(Revocation.ENDPOINT_NAME, request)
+        return result
 
     def introspection_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         """RFC 7662, for confidential agencies about their own tokens."""
