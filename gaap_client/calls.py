@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import grpc
 from google.protobuf.message import Message
 
-from gaap_client.dpop import DpopKey
+from gaap_client.dpop import NONCE_METADATA, DpopKey, DpopNonces
 from gaap_client.errors import DeadlineExceeded, Unauthenticated, from_rpc_error
 
 IDEMPOTENCY_FIELD = "idempotency_key"
@@ -133,14 +133,17 @@ class CallPolicy(_Interceptor):
         clock: Callable[[], float] = time.monotonic,
         dpop: DpopKey | None = None,
         public_url: str = "",
+        nonces: DpopNonces | None = None,
     ) -> None:
         """``dpop``: the key the tokens are bound to; each call then sends the token
         as ``DPoP <token>`` with a fresh proof for ``public_url`` + the method path
-        (the service's public base URL)."""
+        (the service's public base URL), carrying the service's latest
+        ``dpop-nonce`` (kept in ``nonces``) once it sent one."""
         if dpop is not None and not public_url:
             raise ValueError("DPoP proofs need the service's public base URL")
         self._dpop = dpop
         self._public_url = public_url.rstrip("/")
+        self.nonces = nonces or DpopNonces()
         self._tokens = tokens
         self._timeout = timeout
         self.retry = retry
@@ -153,11 +156,12 @@ class CallPolicy(_Interceptor):
         timeout = details.timeout if details.timeout is not None else self._timeout
         deadline = self._clock() + timeout
         metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
-        renewed = False
+        renewed = nonce_retried = False
         while True:
             call_metadata = list(metadata)
+            sent_nonce = self.nonces.get(self._public_url)
             if self._tokens is not None:
-                call_metadata.extend(self._credentials(details.method))
+                call_metadata.extend(self._credentials(details.method, sent_nonce))
             remaining = deadline - self._clock()
             if remaining <= 0:
                 raise DeadlineExceeded(
@@ -176,9 +180,20 @@ class CallPolicy(_Interceptor):
                 request,
             )
             failure = outcome.exception()
+            fresh = self._remember_nonce(failure if failure is not None else outcome)
             if failure is None:
                 return outcome
             error = from_rpc_error(failure)
+            if (
+                isinstance(error, Unauthenticated)
+                and self._dpop is not None
+                and fresh is not None
+                and fresh != sent_nonce
+                and not nonce_retried
+            ):
+                # RFC 9449 §9: the service wants a (newer) nonce in the proof; one more try.
+                nonce_retried = True
+                continue
             if isinstance(error, Unauthenticated) and self._tokens is not None and not renewed:
                 # A token cached across an identity key rotation or a clock jump: one fresh try.
                 self._tokens.invalidate()
@@ -186,14 +201,27 @@ class CallPolicy(_Interceptor):
                 continue
             raise error
 
-    def _credentials(self, method: str) -> list[tuple[str, str]]:
+    def _credentials(self, method: str, nonce: str | None) -> list[tuple[str, str]]:
         assert self._tokens is not None
         token = self._tokens.token()
         if self._dpop is None:
             return [("authorization", f"Bearer {token}")]
         # A fresh proof per attempt: a proof is accepted once.
-        proof = self._dpop.proof("POST", self._public_url + method, token)
+        proof = self._dpop.proof("POST", self._public_url + method, token, nonce=nonce)
         return [("authorization", f"DPoP {token}"), ("dpop", proof)]
+
+    def _remember_nonce(self, call: Any) -> str | None:
+        """The ``dpop-nonce`` the service sent with this answer (its headers or
+        trailers), now the one to send it; ``None`` when it sent none."""
+        if self._dpop is None:
+            return None
+        fresh = None
+        for read in ("initial_metadata", "trailing_metadata"):
+            entries = getattr(call, read, None)
+            for key, value in (entries() if callable(entries) else None) or ():
+                if key == NONCE_METADATA and isinstance(value, str):
+                    fresh = self.nonces.remember(self._public_url, value) or fresh
+        return fresh
 
 
 def open_channel(

@@ -16,7 +16,7 @@ from gaap.notify.v1 import notify_pb2, notify_pb2_grpc
 from gaap.payments.v1 import payments_pb2, payments_pb2_grpc
 
 from gaap_client.calls import CallPolicy, RetryPolicy, open_channel
-from gaap_client.credentials import ClientSecret, Credentials
+from gaap_client.credentials import ClientSecret, Credentials, PrivateKeyJwt
 from gaap_client.dpop import DpopKey
 from gaap_client.tokens import TokenSource
 
@@ -105,13 +105,27 @@ class GaapClient:
         credentials: Credentials,
         targets: Targets = Targets(),
         *,
-        dpop: bool = False,
+        dpop: bool | DpopKey = False,
+        fapi2: bool = False,
+        issuer: str = "",
         **options: Any,
     ) -> GaapClient:
-        """``dpop``: bind the tokens to a new ES256 key (RFC 9449) and prove it on
-        every call: a stolen token is then useless on its own."""
-        key = DpopKey.generate() if dpop else None
-        return cls(TokenSource(token_endpoint, credentials, dpop=key), targets, **options)
+        """``dpop``: bind the tokens to a key (RFC 9449), a new ES256 key for
+        ``True``, and prove it on every call: a stolen token is then useless on
+        its own.
+
+        ``fapi2``: what an agency with the FAPI 2.0 profile must do: DPoP, and
+        ``private_key_jwt`` assertions whose ``aud`` is ``issuer`` (identity's
+        issuer, required)."""
+        if fapi2:
+            if not isinstance(credentials, PrivateKeyJwt):
+                raise ValueError("the FAPI 2.0 profile authenticates with private_key_jwt only")
+            if not issuer:
+                raise ValueError("the FAPI 2.0 profile needs the issuer (the assertions' aud)")
+            dpop = dpop or True
+        key = dpop if isinstance(dpop, DpopKey) else DpopKey.generate() if dpop else None
+        tokens = TokenSource(token_endpoint, credentials, dpop=key, audience=issuer or None)
+        return cls(tokens, targets, **options)
 
     @classmethod
     def from_agency_file(
@@ -120,11 +134,13 @@ class GaapClient:
         targets: Targets = Targets(),
         **options: Any,
     ) -> GaapClient:
-        """The demo agency ``make run`` writes to ``var/demo/agency.json``."""
+        """The demo agency ``make run`` writes to ``var/demo/agency.json`` (with the
+        FAPI 2.0 profile when the file says ``"profile": "fapi2"``)."""
         saved = json.loads(Path(path).read_text())
-        return cls.from_secret(
-            saved["token_endpoint"], saved["client_id"], saved["client_secret"], targets, **options
-        )
+        credentials = agency_credentials(saved)
+        if saved.get("profile") == "fapi2":
+            options = {"fapi2": True, "issuer": str(saved["issuer"]), **options}
+        return cls.from_credentials(saved["token_endpoint"], credentials, targets, **options)
 
     def channel(self, target: str) -> grpc.Channel:
         if target not in self._channels:
@@ -203,3 +219,16 @@ class GaapClient:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def agency_credentials(saved: Any) -> Credentials:
+    """The credentials in an agency file: ``client_secret``, or ``private_key``
+    (PEM) and ``kid`` for ``private_key_jwt``."""
+    if saved.get("private_key"):
+        return PrivateKeyJwt(
+            str(saved["client_id"]),
+            str(saved["private_key"]),
+            kid=str(saved["kid"]),
+            algorithm=str(saved.get("algorithm") or "ES256"),
+        )
+    return ClientSecret(str(saved["client_id"]), str(saved["client_secret"]))

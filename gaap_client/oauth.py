@@ -19,6 +19,8 @@ from authlib.oauth2.rfc6749 import OAuth2Token
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 
 from gaap_client.credentials import Credentials, PrivateKeyJwt
+from gaap_client.dpop import DpopKey, DpopNonces
+from gaap_client.dpop_http import DpopAuth
 
 
 class TokenRefused(Exception):
@@ -48,14 +50,16 @@ class _HttpxClientAuth(httpx.Auth, ClientAuth):  # type: ignore[misc]
 
 class _AgencyKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
     """authlib's ``private_key_jwt`` method, signing the agency's short-lived
-    assertion (``PrivateKeyJwt.assertion``) for the token endpoint."""
+    assertion (``PrivateKeyJwt.assertion``) for the endpoint it is sent to, or
+    for ``audience`` when set (FAPI 2.0: the issuer, whatever the endpoint)."""
 
-    def __init__(self, credentials: PrivateKeyJwt) -> None:
+    def __init__(self, credentials: PrivateKeyJwt, audience: str | None = None) -> None:
         super().__init__(alg=credentials.algorithm)
         self.credentials = credentials
+        self.audience = audience
 
     def sign(self, auth: Any, token_endpoint: str) -> str:
-        return self.credentials.assertion(token_endpoint)
+        return self.credentials.assertion(self.audience or token_endpoint)
 
 
 class OAuthClient(OAuth2Client):  # type: ignore[misc]
@@ -83,22 +87,55 @@ class OAuthClient(OAuth2Client):  # type: ignore[misc]
         return token
 
 
-def oauth_client(credentials: Credentials, http: httpx.Client) -> OAuthClient:
-    """authlib's client for ``credentials``, sending through ``http``."""
+class DpopSession:
+    """The session authlib posts through: ``http``, with a DPoP proof by ``key``
+    after the client authentication on every request (and the nonce retry)."""
+
+    def __init__(self, http: httpx.Client, key: DpopKey, nonces: DpopNonces) -> None:
+        self.http = http
+        self.key = key
+        self.nonces = nonces
+
+    def post(self, url: str, *, auth: httpx.Auth | None = None, **options: Any) -> httpx.Response:
+        dpop = DpopAuth(self.key, self.nonces, client_auth=auth)
+        return self.http.post(url, auth=dpop, **options)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def oauth_client(
+    credentials: Credentials,
+    http: httpx.Client,
+    *,
+    audience: str | None = None,
+    dpop: DpopKey | None = None,
+    nonces: DpopNonces | None = None,
+) -> OAuthClient:
+    """authlib's client for ``credentials``, sending through ``http``.
+
+    ``audience``: the ``aud`` of every ``private_key_jwt`` assertion (by default
+    the endpoint it is sent to). ``dpop``: every request carries a proof by this
+    key, with the server's nonce once it asked for one (kept in ``nonces``)."""
+    session: httpx.Client | DpopSession = http
+    if dpop is not None:
+        session = DpopSession(http, dpop, nonces or DpopNonces())
     if isinstance(credentials, PrivateKeyJwt):
         client = OAuthClient(
-            http,
+            session,
             client_id=credentials.client_id,
             client_secret=credentials.jwk(),
             token_endpoint_auth_method="private_key_jwt",
+            revocation_endpoint_auth_method="private_key_jwt",
             code_challenge_method="S256",
         )
-        client.register_client_auth_method(_AgencyKeyJWT(credentials))
+        client.register_client_auth_method(_AgencyKeyJWT(credentials, audience))
         return client
     return OAuthClient(
-        http,
+        session,
         client_id=credentials.client_id,
         client_secret=credentials.client_secret,
         token_endpoint_auth_method="client_secret_basic",
+        revocation_endpoint_auth_method="client_secret_basic",
         code_challenge_method="S256",
     )

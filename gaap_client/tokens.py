@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import httpx
 
 from gaap_client.credentials import Credentials
-from gaap_client.dpop import DpopKey
+from gaap_client.dpop import DpopKey, DpopNonces
 from gaap_client.oauth import TokenRefused, oauth_client
 
 
@@ -32,7 +32,11 @@ class TokenSource:
     TLS settings and proxies); by default a new one with ``timeout``.
 
     ``dpop``: a key to bind the tokens to (RFC 9449): each token request carries
-    a proof by it, and identity answers DPoP-bound tokens.
+    a proof by it (with identity's ``DPoP-Nonce`` once it asked for one), and
+    identity answers DPoP-bound tokens.
+
+    ``audience``: the ``aud`` of ``private_key_jwt`` assertions, by default the
+    token endpoint; an agency with the FAPI 2.0 profile must use the issuer.
     """
 
     def __init__(
@@ -46,13 +50,21 @@ class TokenSource:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.monotonic,
         dpop: DpopKey | None = None,
+        audience: str | None = None,
     ) -> None:
         self.token_endpoint = token_endpoint
         self.dpop = dpop
         self.credentials = credentials
         self.scopes = tuple(scopes)
         self._renew_before = renew_before
-        self._oauth = oauth_client(credentials, http or httpx.Client(timeout=timeout))
+        self.nonces = DpopNonces()
+        self._oauth = oauth_client(
+            credentials,
+            http or httpx.Client(timeout=timeout),
+            audience=audience,
+            dpop=dpop,
+            nonces=self.nonces,
+        )
         self._clock = clock
         self._lock = threading.Lock()
         self._token: str | None = None
@@ -74,11 +86,8 @@ class TokenSource:
     def _fetch(self) -> None:
         started = self._clock()
         form = {"scope": " ".join(self.scopes)} if self.scopes else {}
-        headers = {"DPoP": self.dpop.proof("POST", self.token_endpoint)} if self.dpop else {}
         try:
-            body = self._oauth.fetch(
-                self.token_endpoint, grant_type="client_credentials", headers=headers, **form
-            )
+            body = self._oauth.fetch(self.token_endpoint, grant_type="client_credentials", **form)
         except TokenRefused as refused:
             raise TokenError(refused.error, refused.description) from None
         if "access_token" not in body:
