@@ -40,7 +40,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class RunningConsole:
     server: HttpServer
     metrics: HttpServer
-    client: GaapClient
+    client: GaapClient  # the console's own agency
+    web: ConsoleWeb  # its pages' parts (sessions, CSRF tokens), for tests as much as for main
     url: str
     engine: Engine
 
@@ -125,4 +126,4 @@ def start(
     server.start()
     metrics.start()
     log.info("serving", extra={"http": public_url, "service": "console"})
-    return RunningConsole(server, metrics, client, public_url, engine)
+    return RunningConsole(server, metrics, client, web, public_url, engine)
