@@ -35,6 +35,7 @@ from services.identity.service_layer.pending import PendingStore
 from services.identity.service_layer.phone_factor import PhoneFactor
 from services.identity.service_layer.pushed_requests import PushedRequests
 from services.identity.service_layer.registration import Registration
+from services.identity.service_layer.request_objects import RequestObjects
 from services.identity.service_layer.safeguards import Rules, Safeguards
 from services.identity.service_layer.signin import SignIn
 from services.identity.service_layer.tokens import AccessTokenIssuer
@@ -198,6 +199,11 @@ def build(
         identity.citizen_tokens,
         identity.registry,
     )
+    # One verifier (and replay memory) for the token and pushed-authorization endpoints.
+    dpop = DpopVerifier(
+        replays=connect_replays(platform.redis_url, "gaap:identity:dpop"),
+        clock=lambda: clock().timestamp(),
+    )
     token_server = TokenServer(
         registry=identity.registry,
         tokens=tokens,
@@ -207,13 +213,11 @@ def build(
         issuer=issuer,
         token_endpoint=issuer + TOKEN_PATH,
         pushed_endpoint=issuer + PAR_PATH,
-        dpop=DpopVerifier(
-            replays=connect_replays(platform.redis_url, "gaap:identity:dpop"),
-            clock=lambda: clock().timestamp(),
-        ),
+        dpop=dpop,
     )
     pushed = PushedRequests(
         identity_transactions(sessions),
+        RequestObjects(identity_transactions(sessions), issuer, clock),
         clock,
         required_for_all=settings.require_pushed_authorization_requests,
     )
@@ -304,7 +308,9 @@ def build(
                 keys=identity.keys,
                 pages=[*flow_pages, *account_pages],
                 userinfo=userinfo.endpoint,
-                pushed=PushedAuthorizationEndpoint(token_server, pushed).respond,
+                pushed=PushedAuthorizationEndpoint(
+                    token_server, pushed, endpoint=issuer + PAR_PATH, dpop=dpop
+                ).respond,
                 require_par=settings.require_pushed_authorization_requests,
                 busy=busy_page(flow),
             ),

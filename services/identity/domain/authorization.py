@@ -19,6 +19,7 @@ from services.identity.domain.agencies import Agency
 SUPPORTED_PROMPTS = frozenset({"none", "login", "consent"})
 DISPLAYS = frozenset({"page", "popup", "touch", "wap"})
 _CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256 digest, fullmatch
+_THUMBPRINT = _CHALLENGE  # so is a JWK thumbprint (RFC 7638)
 MAX_STATE = 2048
 MAX_NONCE = 500
 
@@ -103,12 +104,10 @@ def check_client(params: Mapping[str, str], agency: Agency | None) -> str:
 
 
 def parse(params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
-    """Validate the rest of the request for a known client and redirect URI."""
+    """Validate the rest of the request for a known client and redirect URI.
+    ``params`` are the request's own: a request object's claims once verified
+    (request_objects.unpack), a pushed request's are taken as pushed."""
     redirect_uri = check_client(params, agency)
-    if "request" in params:
-        raise AuthorizationError("request_not_supported", "request objects are not supported")
-    if "request_uri" in params:
-        raise AuthorizationError("request_uri_not_supported", "request_uri is not supported")
     response_type = params.get("response_type")
     if not response_type:
         raise AuthorizationError("invalid_request", "response_type is required")
@@ -159,6 +158,7 @@ def parse(params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
         acr_essential=essential,
         display=display if display in DISPLAYS else "page",
         claims=claims,
+        dpop_jkt=_dpop_jkt(params.get("dpop_jkt")),
     )
 
 
@@ -174,6 +174,18 @@ def _pkce(params: Mapping[str, str]) -> str:
     if not _CHALLENGE.fullmatch(challenge):
         raise AuthorizationError("invalid_request", "code_challenge is not an S256 challenge")
     return challenge
+
+
+def _dpop_jkt(raw: str | None) -> str | None:
+    """RFC 9449 §10: the JWK SHA-256 thumbprint (RFC 7638) of the DPoP key that
+    will redeem the code, base64url without padding."""
+    if raw is None:
+        return None
+    if not _THUMBPRINT.fullmatch(raw):
+        raise AuthorizationError(
+            "invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)"
+        )
+    return raw
 
 
 def _max_age(raw: str | None) -> int | None:

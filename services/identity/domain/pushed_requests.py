@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.identity.domain import authorization
@@ -37,9 +37,13 @@ def uri_hash(request_uri: str) -> str:
 def parse_push(params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
     """A pushed request is checked by the authorization endpoint's own rules;
     it cannot itself name a ``request_uri`` (RFC 9126 §2.1)."""
+    refuse_request_uri(params)
+    return authorization.parse(params, agency)
+
+
+def refuse_request_uri(params: Mapping[str, str]) -> None:
     if "request_uri" in params:
         raise AuthorizationError("invalid_request", "request_uri cannot be pushed")
-    return authorization.parse(params, agency)
 
 
 def check_request_uri(request_uri: str) -> None:
@@ -61,4 +65,17 @@ def taken(stored: StoredPush | None, client_id: str, now: datetime) -> Authoriza
 
 
 def required(agency: Agency, for_all: bool) -> bool:
-    return for_all or agency.require_pushed_authorization_requests
+    """The operator's setting, the agency's, or the FAPI 2.0 profile (§5.3.2.2: PAR only)."""
+    return for_all or agency.require_pushed_authorization_requests or agency.profile == "fapi2"
+
+
+def bind_dpop_key(request: AuthorizationRequest, proof_jkt: str | None) -> AuthorizationRequest:
+    """The request bound to the key of the DPoP proof sent with the push
+    (RFC 9449 §10.1); a ``dpop_jkt`` naming another key is refused."""
+    if proof_jkt is None:
+        return request
+    if request.dpop_jkt is not None and request.dpop_jkt != proof_jkt:
+        raise AuthorizationError(
+            "invalid_dpop_proof", "dpop_jkt does not match the key of the DPoP proof"
+        )
+    return replace(request, dpop_jkt=proof_jkt)

@@ -19,6 +19,7 @@ from services.identity.domain import assurance
 from services.identity.domain.accounts import SUPPORTED_CLAIMS
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS
 from services.identity.domain.authorization import DISPLAYS, SUPPORTED_PROMPTS
+from services.identity.domain.request_objects import SIGNING_ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from services.identity.domain.scopes import KNOWN_SCOPES
 from services.identity.domain.signing_keys import ID_TOKEN_ALGORITHMS
 from services.identity.service_layer.keys import KeyStore
@@ -91,7 +92,8 @@ def metadata(
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(SUPPORTED_CLAIMS),
             "claims_parameter_supported": True,
-            "request_parameter_supported": False,
+            "request_parameter_supported": True,
+            "request_object_signing_alg_values_supported": list(REQUEST_OBJECT_ALGORITHMS),
             "request_uri_parameter_supported": False,
             "require_request_uri_registration": False,
             "prompt_values_supported": sorted(SUPPORTED_PROMPTS),

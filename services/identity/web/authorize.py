@@ -6,6 +6,7 @@ code goes back to the agency."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -48,11 +49,20 @@ class AuthorizationEndpoint:
         if params is None:
             return flow.error_page(request, flow.t(request, "This sign-in link is not valid."))
         agency = await run_in_threadpool(self.registry.find_active, params.get("client_id", ""))
+        # The parameters a redirected refusal answers: a request object's once verified.
+        effective: Mapping[str, str] = params
         try:
             if agency is None:
                 authorization.check_client(params, None)
             assert agency is not None
-            parsed = await self._request(params, agency)
+            request_uri = params.get("request_uri")
+            if request_uri is not None:  # RFC 9126 §4: then only client_id and request_uri
+                parsed = await run_in_threadpool(self.pushed.take, request_uri, agency)
+            else:
+                objects = self.pushed.objects
+                effective, found = await run_in_threadpool(objects.unpack, params, agency)
+                parsed = self._direct(effective, agency)
+                await run_in_threadpool(objects.spend, found, agency)
         except AuthorizationError as error:
             if not error.redirectable or agency is None:
                 log.info("authorization request refused", extra={"error": error.error})
@@ -61,10 +71,10 @@ class AuthorizationEndpoint:
                     flow.t(request, "The service that sent you here made a mistake.")
                     + f" ({error.description})",
                 )
-            redirect_uri = params["redirect_uri"]
+            redirect_uri = effective["redirect_uri"]
             values = {"error": error.error, "error_description": error.description}
-            if "state" in params:
-                values["state"] = params["state"]
+            if "state" in effective:
+                values["state"] = effective["state"]
             values["iss"] = flow.issuer
             return RedirectResponse(with_query(redirect_uri, values), status_code=303)
         if flow.safeguards is not None:
@@ -90,13 +100,9 @@ class AuthorizationEndpoint:
             set_session_cookie(response, browser, secure=secure(request))
         return response
 
-    async def _request(self, params: dict[str, str], agency: Agency) -> AuthorizationRequest:
-        """The request: pushed (RFC 9126 §4: then only ``client_id`` and
-        ``request_uri`` are read) or in the parameters, if the agency may send
-        it so."""
-        request_uri = params.get("request_uri")
-        if request_uri is not None:
-            return await run_in_threadpool(self.pushed.take, request_uri, agency)
+    def _direct(self, params: Mapping[str, str], agency: Agency) -> AuthorizationRequest:
+        """A request sent to /authorize itself (its parameters, or its signed
+        request object's), if the agency may send it so."""
         authorization.check_client(params, agency)  # the redirect URI is trusted from here
         if self.pushed.required(agency):
             raise AuthorizationError("invalid_request", REQUIRED)

@@ -201,7 +201,8 @@ def test_expired_code_and_bad_pkce_are_invalid_grant(
         ({"response_type": "id_token"}, "unsupported_response_type"),
         ({"scope": "profile"}, "invalid_scope"),
         ({"scope": "openid payments:refund"}, "invalid_scope"),
-        ({"request": "eyJhbGciOiJub25lIn0.e30."}, "request_not_supported"),
+        ({"response_mode": "fragment"}, "invalid_request"),
+        ({"dpop_jkt": "not-a-thumbprint"}, "invalid_request"),
         ({"vtr": "not json"}, "invalid_request"),
         ({"max_age": "-1"}, "invalid_request"),
         ({"prompt": "none login"}, "invalid_request"),
@@ -570,7 +571,9 @@ def test_discovery_advertises_what_works(platform: Platform) -> None:
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert set(meta["acr_values_supported"]) == {"Cl", "Cl.Cm"}
     assert meta["authorization_response_iss_parameter_supported"] is True
-    assert meta["request_parameter_supported"] is False
+    assert meta["request_parameter_supported"] is True
+    assert meta["request_object_signing_alg_values_supported"] == ["ES256", "PS256", "RS256"]
+    assert meta["response_modes_supported"] == ["query"]
     for endpoint in (
         "authorization_endpoint",
         "token_endpoint",

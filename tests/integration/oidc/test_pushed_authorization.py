@@ -265,7 +265,9 @@ def refused_as_at_the_token_endpoint(platform: Platform, form: dict[str, str]) -
         ({"code_challenge_method": "plain"}, "invalid_request", "code_challenge_method"),
         ({"scope": "email"}, "invalid_scope", "the openid scope is required"),
         ({"response_type": "token"}, "unsupported_response_type", "authorization code"),
-        ({"request": "eyJ.e30."}, "request_not_supported", "request objects"),
+        ({"request": "eyJ.e30."}, "invalid_request_object", "request is not a valid signed JWT"),
+        ({"dpop_jkt": "x" * 42}, "invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint"),
+        ({"response_mode": "form_post"}, "invalid_request", "only response_mode=query"),
     ],
 )
 def test_a_push_the_authorization_endpoint_would_refuse_is_400_json(

@@ -17,6 +17,7 @@ from services.identity.domain.authorization import AuthorizationError, Authoriza
 NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 CALLBACK = "https://rp.example.gov/callback"
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"  # RFC 7638 §3.1's example
 
 
 def agency(scopes: tuple[str, ...] = ("openid", "email"), *, disabled: bool = False) -> Agency:
@@ -140,17 +141,25 @@ def test_parse_checks_the_client_first() -> None:
     ("p", "error", "description"),
     [
         (
-            params(request="eyJhbGciOiJub25lIn0.e30."),
-            "request_not_supported",
-            "request objects are not supported",
+            params(dpop_jkt="too-short"),
+            "invalid_request",
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
         ),
-        (params(request=""), "request_not_supported", "request objects are not supported"),
         (
-            params(request_uri="https://rp.example.gov/r"),
-            "request_uri_not_supported",
-            "request_uri is not supported",
+            params(dpop_jkt=JKT + "A"),
+            "invalid_request",
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
         ),
-        (params(request_uri=""), "request_uri_not_supported", "request_uri is not supported"),
+        (
+            params(dpop_jkt=JKT[:-1] + "="),
+            "invalid_request",
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
+        ),
+        (
+            params(dpop_jkt=""),
+            "invalid_request",
+            "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)",
+        ),
         (without("response_type"), "invalid_request", "response_type is required"),
         (params(response_type=""), "invalid_request", "response_type is required"),
         (
@@ -293,9 +302,10 @@ def test_a_bad_request_for_a_genuine_client_goes_back_to_it(
     assert str(refused) == description
 
 
-def test_the_request_object_is_refused_before_the_request_uri() -> None:
-    error = refusal(params(request="x", request_uri="y"))
-    assert error.error == "request_not_supported"
+def test_dpop_jkt_is_kept_and_absent_means_no_binding() -> None:
+    assert parse(params(dpop_jkt=JKT)).dpop_jkt == JKT
+    assert parse(params()).dpop_jkt is None
+    assert AuthorizationRequest.from_json(parse(params(dpop_jkt=JKT)).to_json()).dpop_jkt == JKT
 
 
 def test_pkce_is_checked_before_the_prompt_and_claims() -> None:

@@ -16,11 +16,13 @@ from services.identity.domain.authorization import AuthorizationError
 from services.identity.domain.pushed_requests import URN_PREFIX, uri_hash
 from services.identity.service_layer.agencies import AgencyRegistry
 from services.identity.service_layer.pushed_requests import PushedRequests
+from services.identity.service_layer.request_objects import RequestObjects
 from services.runtime.egress import PUBLIC_ONLY
 from tests.fakes.identity import MemoryIdentityTransactions
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 REDIRECT = "https://rp.example.gov/callback"
+ISSUER = "https://id.gaap.example"
 CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(b"v" * 43).digest()).decode().rstrip("=")
 
 
@@ -64,7 +66,7 @@ def uow() -> MemoryIdentityTransactions:
 
 @pytest.fixture
 def pushed(uow: MemoryIdentityTransactions, clock: Clock) -> PushedRequests:
-    return PushedRequests(uow, clock)
+    return PushedRequests(uow, RequestObjects(uow, ISSUER, clock), clock)
 
 
 def refusal(call: object) -> AuthorizationError:
@@ -165,9 +167,11 @@ def test_par_is_required_by_the_agency_or_by_the_operator_for_all(
     uow: MemoryIdentityTransactions, clock: Clock
 ) -> None:
     plain, strict = agency(), agency(require_pushed_authorization_requests=True)
-    assert not PushedRequests(uow, clock).required(plain)
-    assert PushedRequests(uow, clock).required(strict)
-    assert PushedRequests(uow, clock, required_for_all=True).required(plain)
+    assert not PushedRequests(uow, RequestObjects(uow, ISSUER, clock), clock).required(plain)
+    assert PushedRequests(uow, RequestObjects(uow, ISSUER, clock), clock).required(strict)
+    assert PushedRequests(
+        uow, RequestObjects(uow, ISSUER, clock), clock, required_for_all=True
+    ).required(plain)
 
 
 def test_purge_forgets_the_expired_pushes_only(pushed: PushedRequests, clock: Clock) -> None:
