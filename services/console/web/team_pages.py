@@ -13,6 +13,7 @@ from services.console.service_layer.access import TeamAccess
 from services.console.service_layer.invitations import Invitations
 from services.console.web.base import ConsoleWeb, Form
 from services.console.web.features import FEATURES
+from services.console.web.texts import AUDIT_ACTIONS
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.pages import FieldError
 
@@ -118,7 +119,9 @@ class TeamPages:
 
     def audit(self, request: Request, form: Form, access: TeamAccess) -> Response:
         access, entries = self.web.teams.audit_trail(access.staff, access.team.id)
-        return self.web.render(request, "audit.html", access=access, entries=entries)
+        return self.web.render(
+            request, "audit.html", access=access, entries=entries, action_names=AUDIT_ACTIONS
+        )
 
 
 def _role(value: str) -> Role:

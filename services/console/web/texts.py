@@ -1,0 +1,32 @@
+"""Words the pages show that are not in a template: what each audited action is
+called, and the messages use cases and pages raise. All are message ids of the
+catalogue (``locales/zh_Hans``); a unit test checks each one is translated."""
+
+from __future__ import annotations
+
+AUDIT_ACTIONS = {
+    "sign_up_agency": "Signed up the agency",
+    "invite_member": "Invited someone",
+    "accept_invitation": "Accepted an invitation",
+    "change_role": "Changed a member's role",
+    "remove_member": "Removed a member",
+    "seed_administrator": "Made an administrator (platform set-up)",
+}
+NAMES = ("administrator", "developer", "sender", "viewer", "test", "live")
+MESSAGES = (
+    "Page not found",
+    "This page has expired or the form was sent twice. Please try again.",
+    "You did not finish signing in. Please try again.",
+    "Sorry, the service is unavailable. Please try again later.",
+    "Your role in this team does not allow this",
+    "A team must keep at least one administrator",
+    "That person is already in the team",
+    "You are already in this team",
+    "This invitation is for another email address: sign in as the person invited",
+    "Verify your email address with GaaP first",
+    "Enter the agency's name",
+    "The name must be 200 characters or fewer, without controls",
+    "Enter an email address",
+    "Enter an email address like name@example.com",
+    "Choose a role",
+)
