@@ -103,6 +103,7 @@ class World:
         sid: str = "sid_1",
         nonce: str | None = "n-1",
         claims: dict[str, Any] | None = None,
+        dpop_jkt: str | None = None,
     ) -> str:
         request = AuthorizationRequest(
             client_id=client.client_id,
@@ -120,6 +121,7 @@ class World:
             acr_essential=False,
             display="page",
             claims=claims,
+            dpop_jkt=dpop_jkt,
         )
         with self.uow() as uow:
             return self.tokens.create_code(
