@@ -32,6 +32,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 import redis
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from jwt import PyJWK
 
 from services.runtime.errors import StartupError, Unauthenticated
@@ -78,6 +82,7 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
 
+@functools.lru_cache(maxsize=1024)  # a client sends one token with many proofs
 def access_token_hash(access_token: str) -> str:
     """``ath``: base64url of the SHA-256 of the access token's ASCII text."""
     return b64url(hashlib.sha256(access_token.encode("ascii", "replace")).digest())
@@ -116,12 +121,38 @@ def _segment(segment: str) -> bytes:
     return data
 
 
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+SignatureCheck = Callable[[bytes, bytes], bool]
+
+
+def _signature_check(key: PyJWK) -> SignatureCheck:
+    """``check(signing_input, signature)``; ES256 straight on ``cryptography``
+    (PyJWT's path rebuilds the ECDSA parameters for every signature)."""
+    public = key.key
+    if not isinstance(public, ec.EllipticCurvePublicKey):
+        return lambda message, signature: bool(key.Algorithm.verify(message, public, signature))
+
+    def es256(message: bytes, signature: bytes) -> bool:
+        if len(signature) != 64:  # r and s, 32 bytes each (RFC 7518 §3.4)
+            return False
+        r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        try:
+            public.verify(encode_dss_signature(r, s), message, _ES256)
+        except InvalidSignature:
+            return False
+        return True
+
+    return es256
+
+
 @dataclass(frozen=True)
 class _ProofKey:
-    """What a proof's header says once checked: its key and the key's thumbprint."""
+    """What a proof's header says once checked: the key's thumbprint and how to
+    check a signature by it."""
 
     jkt: str
-    key: PyJWK
+    verify: SignatureCheck
 
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
@@ -300,8 +331,7 @@ class DpopVerifier:
             payload = _segment(signing_input.partition(".")[2])
         except ValueError:
             raise InvalidDpopProof("DPoP proof is not a valid signed JWT") from None
-        jwk = key.key
-        if not jwk.Algorithm.verify(signing_input.encode("ascii"), jwk.key, signature_bytes):
+        if not key.verify(signing_input.encode("ascii"), signature_bytes):
             raise InvalidDpopProof("DPoP proof signature does not verify with its 'jwk'")
         try:
             claims = json.loads(payload)
@@ -369,7 +399,7 @@ def _checked_header(segment: str, algorithms: tuple[str, ...]) -> _ProofKey:
         key = _public_key(members, alg)
     except (jwt.PyJWTError, ValueError):
         raise InvalidDpopProof("DPoP proof 'jwk' is not a valid public key") from None
-    return _ProofKey(jkt=jkt, key=key)
+    return _ProofKey(jkt=jkt, verify=_signature_check(key))
 
 
 @dataclass(frozen=True)
