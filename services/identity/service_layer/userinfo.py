@@ -3,9 +3,12 @@ by the UserInfo endpoint (HTTP) and ``GetUserInfo`` (gRPC)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.token_ports import ActiveAgencies
 from services.runtime.access_tokens import AccessTokenVerifier
+from services.runtime.dpop import bound_key
 from services.runtime.errors import Unauthenticated
 
 
@@ -17,14 +20,24 @@ class UserInfoClaims:
         self._tokens = tokens
         self._registry = registry
 
-    def claims_for(self, token: str, caller: str | None = None) -> dict[str, object]:
+    def claims_for(
+        self,
+        token: str,
+        caller: str | None = None,
+        *,
+        presented: Callable[[str | None], None] | None = None,
+    ) -> dict[str, object]:
         """The consented claims for a citizen's access token; with ``caller``,
-        only for a token issued to that agency.
+        only for a token issued to that agency. ``presented``: given the key the
+        token is bound to (``cnf.jkt``, or None), refuses a token not presented
+        as its binding asks (RFC 9449 §7: the UserInfo endpoint's DPoP checks).
 
         Raises ``Unauthenticated`` for a token that is not an active citizen
         access token (of ``caller``), ``PermissionError`` when it lacks ``openid``.
         """
-        principal, _ = self._verifier.verify_with_claims(token)
+        principal, token_claims = self._verifier.verify_with_claims(token)
+        if presented is not None:
+            presented(bound_key(token_claims))
         if caller is not None and principal.client_id != caller:
             raise Unauthenticated("not an access token issued to you")
         record = self._tokens.token_record(principal.token_id)
