@@ -15,13 +15,16 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import grpc
 from grpc import aio
 
 from bench.harness import LoadResult, client_phases, describe, with_warmup_failures
-from bench.keys import KeyPair, Signer
+from bench.keys import DpopSigner, KeyPair, Signer
+
+if TYPE_CHECKING:
+    from services.runtime.dpop import DpopBinding
 
 SERVICE = "gaap.bench.v1.Bench"
 METHOD = f"/{SERVICE}/Empty"
@@ -40,12 +43,15 @@ class ServerConfig:
     auth_issuer: str | None = None  # set: the production interceptor chain
     auth_jwk: dict[str, Any] | None = None
     access_log: bool = False
+    dpop_url: str | None = None  # set: DPoP-bound tokens checked, proofs naming this URL
 
     def describe(self) -> str:
         server = (
             "grpc.aio" if self.kind == "aio" else f"thread pool, max_workers={self.max_workers}"
         )
         chain = "production interceptors" if self.auth_issuer else "no interceptors"
+        if self.dpop_url:
+            chain += " with DPoP"
         return f"{server}, {chain}"
 
 
@@ -60,6 +66,11 @@ class ClientConfig:
     issuer: str = ""
     distinct_tokens: int = 0  # >0: a fresh token per measured call, this many pre-generated
     cache_mark: int = 0  # >0: report the rate before/after this many fresh tokens
+    # set: one token bound to this key, sent as 'DPoP <token>' with a fresh proof
+    # per call (warm-up included), ``dpop_proofs`` of them pre-generated
+    dpop_key: KeyPair | None = None
+    dpop_url: str = ""
+    dpop_proofs: int = 0
 
 
 def _identity(data: bytes) -> bytes:
@@ -106,7 +117,18 @@ def _interceptors(config: ServerConfig) -> list[grpc.ServerInterceptor[Any, Any]
         audience=audience_for("payments"),
         keys=KeyCache(lambda: jwks),
     )
-    return standard_interceptors("payments", verifier, {METHOD: SCOPE})
+    return standard_interceptors("payments", verifier, {METHOD: SCOPE}, _dpop(config))
+
+
+def _dpop(config: ServerConfig) -> DpopBinding | None:
+    """The binding payments and notify build (``services.runtime.bootstrap``)
+    without REDIS_URL: the replay memory in process."""
+    if not config.dpop_url:
+        return None
+    from services.runtime.dpop import DpopBinding, DpopVerifier, connect_replays
+
+    replays = connect_replays("", "gaap:payments:dpop")
+    return DpopBinding(DpopVerifier(replays=replays), config.dpop_url)
 
 
 def serve(conn: Connection, stop: Event, config: ServerConfig) -> None:
@@ -199,17 +221,34 @@ def _bearer(token: str) -> Metadata:
     return (("authorization", f"Bearer {token}"),)
 
 
+def _dpop_calls(config: ClientConfig, signer: Signer) -> list[Metadata]:
+    """``config.dpop_proofs`` calls' metadata: the bound token and a proof each."""
+    assert config.dpop_key is not None
+    dpop = DpopSigner(config.dpop_key)
+    token = signer.access_token(
+        issuer=config.issuer, client_id="ag_bench", scope=SCOPE, jkt=dpop.jkt
+    )
+    uri = config.dpop_url.rstrip("/") + METHOD
+    header = ("authorization", f"DPoP {token}")
+    return [(header, ("dpop", dpop.proof(uri, token))) for _ in range(config.dpop_proofs)]
+
+
 class _Credentials:
     """Metadata for each call: none, one token for every call, or a fresh token each.
 
     The warm-up always repeats one token (so it does not fill the verifier's
-    cache); with ``fresh`` tokens the measured phase sends each one once.
+    cache); with ``fresh`` tokens the measured phase sends each one once. With
+    DPoP, every call from the first (warm-up included) takes the next proof.
     """
 
     def __init__(self, config: ClientConfig) -> None:
         self.fixed: Metadata | None = None
         self.fresh: list[Metadata] = []
-        if config.key is not None:
+        self.generation_s = 0.0
+        began = time.perf_counter()
+        if config.key is not None and config.dpop_key is not None:
+            self.fresh = _dpop_calls(config, Signer(config.key))
+        elif config.key is not None:
             signer = Signer(config.key)
 
             def mint() -> str:
@@ -217,7 +256,8 @@ class _Credentials:
 
             self.fixed = _bearer(mint())
             self.fresh = [_bearer(mint()) for _ in range(config.distinct_tokens)]
-        self.fresh_phase = False
+        self.generation_s = time.perf_counter() - began
+        self.fresh_phase = config.dpop_key is not None
         self.used = 0
         self.exhausted = False
 
@@ -292,7 +332,10 @@ async def _phase(
     end = time.perf_counter()
     elapsed = end - start
     cpu = time.process_time() - cpu_start if cpu_start is not None else 0.0
-    extra: dict[str, float] = {"fresh_tokens_sent": float(credentials.used)}
+    extra: dict[str, float] = {
+        "fresh_tokens_sent": float(credentials.used),
+        "pregeneration_s": credentials.generation_s,
+    }
     if marked:
         at, done = marked[0]
         extra["mark_reached_after_s"] = at - start

@@ -1,7 +1,9 @@
-"""EC P-256 keys and ES256 JWTs for the benchmarks' tokens and client assertions."""
+"""EC P-256 keys and ES256 JWTs for the benchmarks' tokens, client assertions and DPoP proofs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import secrets
 import time
@@ -10,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jwt.algorithms import ECAlgorithm
 
 ALG = "ES256"
@@ -65,8 +68,10 @@ class Signer:
         scope: str,
         lifetime: int = 3600,
         issued_at: int | None = None,
+        jkt: str | None = None,
     ) -> str:
-        """An RFC 9068 access token as identity would issue it."""
+        """An RFC 9068 access token as identity would issue it; ``jkt``: bound to
+        that DPoP key (``cnf.jkt``)."""
         iat = int(time.time()) if issued_at is None else issued_at
         claims = {
             "iss": issuer,
@@ -79,6 +84,8 @@ class Signer:
             "scope": scope,
             "gaap_mode": "test",
         }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}
         return self.sign(claims, typ="at+jwt")
 
     def client_assertion(self, *, client_id: str, audience: str, lifetime: int = 120) -> str:
@@ -93,3 +100,42 @@ class Signer:
             "jti": uuid.uuid4().hex,
         }
         return self.sign(claims)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+class DpopSigner:
+    """Signs DPoP proofs (RFC 9449) with one key, as an agency's client would.
+
+    The header (``typ``, ``alg``, the public ``jwk``) is the same for every
+    proof, so it is encoded once; each proof is then one ES256 signature with
+    ``cryptography`` (about half the client CPU of ``jwt.encode``)."""
+
+    def __init__(self, pair: KeyPair) -> None:
+        key = serialization.load_pem_private_key(pair.private_pem, password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        self._key = key
+        jwk = {name: pair.public_jwk[name] for name in ("crv", "kty", "x", "y")}
+        canonical = json.dumps(jwk, separators=(",", ":"), sort_keys=True)
+        self.jkt = _b64(hashlib.sha256(canonical.encode()).digest())  # RFC 7638
+        header = {"typ": "dpop+jwt", "alg": ALG, "jwk": jwk}
+        self._header = _b64(json.dumps(header, separators=(",", ":")).encode())
+
+    def proof(self, uri: str, access_token: str | None = None, *, method: str = "POST") -> str:
+        """A proof for one request, with a unique ``jti``, ``iat`` now and, with
+        ``access_token``, its hash as ``ath``."""
+        claims: dict[str, Any] = {
+            "htm": method,
+            "htu": uri,
+            "iat": int(time.time()),
+            "jti": uuid.uuid4().hex,
+        }
+        if access_token is not None:
+            claims["ath"] = _b64(hashlib.sha256(access_token.encode("ascii")).digest())
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = f"{self._header}.{payload}"
+        der = self._key.sign(signing_input.encode("ascii"), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"

@@ -1,4 +1,5 @@
-"""``token``: client_credentials with private_key_jwt against the real identity service.
+"""``token`` and ``token-dpop``: client_credentials with private_key_jwt against the
+real identity service.
 
 identity is built by its own composition root (``services.identity.bootstrap``)
 and started by the shared ``services.runtime.process.start`` in a server
@@ -7,6 +8,9 @@ throwaway PostgreSQL database. The client process pre-generates one signed
 client assertion per request (each ``jti`` is accepted once) and keeps
 ``CONCURRENCY`` HTTP/1.1 keep-alive connections busy with a minimal asyncio
 client, far cheaper per request than httpx, so the two cores go to the server.
+``token-dpop`` adds a pre-generated DPoP proof to each request (unique ``jti``,
+``htu`` the token endpoint) and compares it with the same requests without one,
+measured first against the same identity process.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -38,7 +42,7 @@ from bench.harness import (
     server_process,
     with_warmup_failures,
 )
-from bench.keys import KeyPair, Signer, new_key_pair
+from bench.keys import DpopSigner, KeyPair, Signer, new_key_pair
 from bench.report import Figure, Target, measurement_figures
 
 CONCURRENCY = 32
@@ -50,6 +54,7 @@ HYDRA_TOKENS_PER_S = 411.0  # Ory Hydra's published client_credentials figure on
 MAX_TOKENS_PER_S = 3000  # upper bound used to size the pre-generated assertions
 POSTGRES = ("127.0.0.1", 5432)
 NO_FAILURES = Target("value", "==", 0)
+DPOP_TARGET = Target("ratio", ">=", 0.8)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class TokenClientConfig:
     warmup: float
     assertions: int
     concurrency: int = CONCURRENCY
+    dpop_key: KeyPair | None = None  # set: a DPoP proof by this key on every request
 
 
 # --- server process ------------------------------------------------------------
@@ -137,9 +143,12 @@ def _requests(config: TokenClientConfig) -> list[bytes]:
         "Content-Type: application/x-www-form-urlencoded\r\n"
         "Accept: application/json\r\n"
     )
+    dpop = DpopSigner(config.dpop_key) if config.dpop_key else None
     requests = []
     for _ in range(config.assertions):
         assertion = signer.client_assertion(client_id=config.client_id, audience=config.audience)
+        # The assertion's audience is the token endpoint, which is also the proof's htu.
+        proof = f"DPoP: {dpop.proof(config.audience)}\r\n" if dpop else ""
         body = urlencode(
             {
                 "grant_type": "client_credentials",
@@ -148,7 +157,7 @@ def _requests(config: TokenClientConfig) -> list[bytes]:
                 "client_assertion": assertion,
             }
         ).encode()
-        requests.append(f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        requests.append(f"{head}{proof}Content-Length: {len(body)}\r\n\r\n".encode() + body)
     requests.reverse()  # popped from the end, oldest assertion first
     return requests
 
@@ -192,11 +201,13 @@ class _Connection:
 
 async def _load(conn: Connection, config: TokenClientConfig) -> LoadResult:
     requests = _requests(config)
+    # A DPoP request must come back bound to the key, not as a bearer token.
+    expect = b'"DPoP"' if config.dpop_key else b'"access_token"'
     connections = [_Connection(config.port) for _ in range(config.concurrency)]
-    warm = await _phase(connections, requests, config.warmup)
+    warm = await _phase(connections, requests, config.warmup, expect)
     client_phases(conn)
     cpu = time.process_time()
-    result = await _phase(connections, requests, config.seconds, cpu_start=cpu)
+    result = await _phase(connections, requests, config.seconds, expect, cpu_start=cpu)
     for c in connections:
         c.close()
     return with_warmup_failures(warm, result)
@@ -206,6 +217,7 @@ async def _phase(
     connections: list[_Connection],
     requests: list[bytes],
     seconds: float,
+    expect: bytes,
     cpu_start: float | None = None,
 ) -> LoadResult:
     latencies: list[float] = []
@@ -229,7 +241,7 @@ async def _phase(
                 connection.close()
                 failures.append(describe(exc))
                 continue
-            if status != 200 or b'"access_token"' not in body:
+            if status != 200 or b'"access_token"' not in body or expect not in body:
                 failures.append(f"HTTP {status}: {body[:200].decode('utf-8', 'replace')}")
                 continue
             latencies.append(perf() - began)
@@ -273,12 +285,15 @@ def throwaway_postgres() -> Iterator[str]:
             db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def run_token(session: Session, key: str, database_url: str, var_dir: str) -> Measurement:
+def run_token(
+    session: Session, key: str, database_url: str, var_dir: str, *, dpop: bool = False
+) -> list[Measurement]:
+    """The token endpoint measured as ``key``; with ``dpop``, then measured again
+    on the same server with a DPoP proof on every request, as ``key-dpop``."""
     pair = new_key_pair()
     identity = IdentityConfig(var_dir, database_url, pair.public_jwks, session.access_log)
     with server_process(serve_identity, identity) as running:
         info = running.info
-        assertions = math.ceil(MAX_TOKENS_PER_S * (session.warmup + session.seconds))
         client = TokenClientConfig(
             port=info["port"],
             client_id=info["client_id"],
@@ -286,11 +301,16 @@ def run_token(session: Session, key: str, database_url: str, var_dir: str) -> Me
             key=pair,
             seconds=session.seconds,
             warmup=session.warmup,
-            assertions=assertions,
+            assertions=math.ceil(MAX_TOKENS_PER_S * (session.warmup + session.seconds)),
         )
         timeout = phase_timeout(session.seconds, session.warmup)
-        m = measure(f"identity token endpoint ({key})", running, load, client, timeout=timeout)
-    return session.record(key, m)
+        label = f"identity token endpoint ({key})"
+        measured = [session.record(key, measure(label, running, load, client, timeout=timeout))]
+        if dpop:
+            client = replace(client, dpop_key=new_key_pair())
+            m = measure(f"{label} with DPoP", running, load, client, timeout=timeout)
+            measured.append(session.record(f"{key}-dpop", m))
+    return measured
 
 
 def _figures(name: str, m: Measurement) -> list[Figure]:
@@ -314,11 +334,34 @@ def _figures(name: str, m: Measurement) -> list[Figure]:
 def token(session: Session) -> list[Figure]:
     with tempfile.TemporaryDirectory(prefix="gaap-bench-") as var_dir:
         sqlite_url = f"sqlite:///{Path(var_dir) / 'identity.db'}"
-        figures = _figures("token sqlite", run_token(session, "token-sqlite", sqlite_url, var_dir))
+        (m,) = run_token(session, "token-sqlite", sqlite_url, var_dir)
+        figures = _figures("token sqlite", m)
         if not postgres_reachable():
             session.notes.append("token postgres: skipped, nothing listens on 127.0.0.1:5432")
             return figures
         with throwaway_postgres() as url:
-            m = run_token(session, "token-postgres", url, var_dir)
+            (m,) = run_token(session, "token-postgres", url, var_dir)
         figures += _figures("token postgres", m)
+    return figures
+
+
+def token_dpop(session: Session) -> list[Figure]:
+    """On SQLite: the same server without DPoP, then with a proof per request."""
+    with tempfile.TemporaryDirectory(prefix="gaap-bench-") as var_dir:
+        sqlite_url = f"sqlite:///{Path(var_dir) / 'identity.db'}"
+        base, m = run_token(session, "token-dpop-base", sqlite_url, var_dir, dpop=True)
+    figures = measurement_figures(
+        "token-dpop",
+        "token-dpop sqlite",
+        m,
+        unit="tokens/s",
+        per="token",
+        baseline=base,
+        baseline_source="no DPoP, same server",
+        rate_target=DPOP_TARGET,
+    )
+    failed = m.load.failures + base.load.failures
+    figures.append(
+        Figure("token-dpop", "token-dpop failed requests", failed, "", target=NO_FAILURES)
+    )
     return figures
