@@ -17,6 +17,10 @@ OPERATOR_SCOPES: dict[str, str] = {
     "identity:agencies": "read and manage the agency registry (platform operators)",
     "identity:accounts": "look up, lock and unlock citizen accounts (platform operators)",
     "identity:audit": "read identity's security audit log (platform operators)",
+    # Token exchange (RFC 8693) at the token endpoint: a token for any agency,
+    # with an act claim naming this client (the agency console).
+    "identity:act_for_agencies": "get tokens to act for any agency, within its own scopes "
+    "(platform operators: the agency console)",
 }
 # What an agency may ask a citizen to share (OpenID Connect Core §5.4), plus
 # offline_access for refresh tokens. Descriptions are shown on the consent page.
