@@ -18,9 +18,11 @@ from services.runtime.config import PlatformSettings
 
 CONSOLE_AGENCY_NAME = "GaaP console"
 # The console signs staff in (openid, email, profile), registers agencies as an
-# operator (identity:agencies) and mails invitations as an agency of notify.
+# operator (identity:agencies), acts for a team's agency at payments and notify
+# (identity:act_for_agencies) and mails invitations as an agency of notify.
 CONSOLE_SCOPES = [
     "identity:agencies",
+    "identity:act_for_agencies",
     "notify:send",
     "notify:templates",
     "notify:read",
