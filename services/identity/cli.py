@@ -21,6 +21,7 @@ from typing import Any
 from services.identity.adapters.unit_of_work import identity_transactions
 from services.identity.bootstrap import Identity, open_identity
 from services.identity.domain.agencies import Agency
+from services.identity.domain.agency_profiles import PROFILES
 from services.identity.domain.signing_keys import SIGNING_ALGORITHMS
 from services.identity.service_layer.keys import KeyInfo, longest_token
 from services.identity.service_layer.operators import AccountStatus, Operators
@@ -146,7 +147,27 @@ def _oidc_options(command: argparse.ArgumentParser) -> None:
         "--require-par",
         action=argparse.BooleanOptionalAction,
         dest="require_pushed_authorization_requests",
-        help="its authorization requests must be pushed to /par first (RFC 9126)",
+        help="its authorization requests must be pushed to /par first (RFC 9126); "
+        "set by --profile fapi2, which refuses --no-require-par",
+    )
+    command.add_argument(
+        "--profile",
+        choices=PROFILES,
+        help="fapi2: the FAPI 2.0 Security Profile (needs --jwks-file; keys only for ES256, "
+        "or PS256 with alg PS256; ES256 ID tokens; sets --require-par and "
+        "--dpop-bound-access-tokens); standard: the platform's rules (default)",
+    )
+    command.add_argument(
+        "--require-signed-request-object",
+        action=argparse.BooleanOptionalAction,
+        help="its authorization requests must be request objects signed by its keys "
+        "(RFC 9101); needs --jwks-file",
+    )
+    command.add_argument(
+        "--dpop-bound-access-tokens",
+        action=argparse.BooleanOptionalAction,
+        help="its access tokens must be bound to a DPoP key (RFC 9449); "
+        "set by --profile fapi2, which refuses --no-dpop-bound-access-tokens",
     )
 
 
@@ -166,6 +187,9 @@ def agency_json(agency: Agency) -> dict[str, Any]:
         "post_logout_redirect_uris": list(agency.post_logout_redirect_uris),
         "backchannel_logout_uri": agency.backchannel_logout_uri,
         "require_pushed_authorization_requests": agency.require_pushed_authorization_requests,
+        "profile": agency.profile,
+        "require_signed_request_object": agency.require_signed_request_object,
+        "dpop_bound_access_tokens": agency.dpop_bound_access_tokens,
     }
 
 
@@ -213,7 +237,7 @@ def _read_jwks(path: Path) -> dict[str, Any]:
 
 
 def _oidc(args: argparse.Namespace) -> dict[str, Any]:
-    """The OpenID Connect options given on the command line."""
+    """The OpenID Connect and security options given on the command line."""
     given = {
         name: getattr(args, name)
         for name in (
@@ -223,6 +247,9 @@ def _oidc(args: argparse.Namespace) -> dict[str, Any]:
             "post_logout_redirect_uris",
             "backchannel_logout_uri",
             "require_pushed_authorization_requests",
+            "profile",
+            "require_signed_request_object",
+            "dpop_bound_access_tokens",
         )
         if getattr(args, name) is not None
     }
