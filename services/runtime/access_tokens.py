@@ -187,4 +187,17 @@ def _principal(claims: dict[str, Any]) -> Principal:
         expires_at=int(claims["exp"]),
         scope_order=ordered,
         agency_name=str(claims.get("gaap_agency_name", ""))[:200],
+        actor=_actor(claims),
     )
+
+
+def _actor(claims: dict[str, Any]) -> str | None:
+    """RFC 8693 §4.1: ``act.sub`` names who acts for the token's subject. It is
+    kept for the logs only; the tenant stays the token's ``client_id``."""
+    act = claims.get("act")
+    if act is None:
+        return None
+    actor = act.get("sub") if isinstance(act, dict) else None
+    if not isinstance(actor, str) or not 0 < len(actor) <= 64:
+        raise Unauthenticated("access token claim 'act' must be an object with a string 'sub'")
+    return actor

@@ -27,6 +27,9 @@ class Principal:
     scope_order: tuple[str, ...] = field(default=(), compare=False)
     # The agency's display name from identity's registry (citizens see it on pages).
     agency_name: str = ""
+    # The client acting for the agency (token exchange, the ``act`` claim's
+    # ``sub``: the agency console), or None when the agency calls itself.
+    actor: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes

@@ -1,7 +1,8 @@
 """Structured JSON logs on stderr.
 
 Every record carries the service name and, inside a call, the request id and the
-calling agency (from ``context``). Nothing here ever logs request bodies or
+calling agency and, when a client acts for it (token exchange), that client
+(from ``context``). Nothing here ever logs request bodies or
 metadata, so tokens, passwords and card numbers cannot reach a log line.
 """
 
@@ -59,6 +60,8 @@ class _ContextFilter(logging.Filter):
             record.request_id = call.request_id
             if call.principal is not None:
                 record.client_id = call.principal.client_id
+                if call.principal.actor is not None:
+                    record.actor = call.principal.actor
         return True
 
 
