@@ -42,7 +42,13 @@ from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.settings import IdentitySettings
 from services.identity.web.account import AccountPages
 from services.identity.web.account_kit import Kit
-from services.identity.web.app import PAR_PATH, TOKEN_PATH, create_app
+from services.identity.web.app import (
+    PAR_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
+    USERINFO_PATH,
+    create_app,
+)
 from services.identity.web.busy import busy_page
 from services.identity.web.flow_pages import FlowPages
 from services.identity.web.oauth_server import TokenServer
@@ -59,6 +65,7 @@ from services.runtime.clock import Clock
 from services.runtime.config import PlatformSettings
 from services.runtime.db_types import utcnow
 from services.runtime.dpop import DpopVerifier, connect_replays
+from services.runtime.dpop_nonce import DpopNonces
 from services.runtime.errors import StartupError
 from services.runtime.keys import KeyCache
 from services.runtime.pages import CsrfTokens, Pages
@@ -204,6 +211,16 @@ def build(
         replays=connect_replays(platform.redis_url, "gaap:identity:dpop"),
         clock=lambda: clock().timestamp(),
     )
+    # Stateless server nonces (RFC 9449 §8, §9): every replica derives them from
+    # the instance secret the replicas share through the database.
+    nonces = (
+        DpopNonces(
+            instance_secrets.get_or_create(sessions, "dpop_nonce_key"),
+            clock=lambda: clock().timestamp(),
+        )
+        if settings.dpop_nonces
+        else None
+    )
     token_server = TokenServer(
         registry=identity.registry,
         tokens=tokens,
@@ -213,7 +230,9 @@ def build(
         issuer=issuer,
         token_endpoint=issuer + TOKEN_PATH,
         pushed_endpoint=issuer + PAR_PATH,
+        revocation_endpoint=issuer + REVOKE_PATH,
         dpop=dpop,
+        nonces=nonces,
     )
     pushed = PushedRequests(
         identity_transactions(sessions),
@@ -227,6 +246,9 @@ def build(
         ),
         identity.citizen_tokens,
         identity.registry,
+        endpoint=issuer + USERINFO_PATH,
+        dpop=dpop,
+        nonces=nonces,
     )
     uow = identity_transactions(sessions)
     pending = PendingStore(uow)

@@ -88,6 +88,14 @@ class IdentitySettings(DatabaseSettings):
         "(RFC 9126); discovery then says `require_pushed_authorization_requests: true`. "
         "Without it, only agencies registered with `--require-par` must.",
     )
+    dpop_nonces: bool = Field(
+        False,
+        description="DPoP proofs must carry a server nonce (RFC 9449 §8, §9) at the token "
+        "endpoint and UserInfo: a proof without the current one is refused `use_dpop_nonce` "
+        "with a `DPoP-Nonce` header to retry with. Nonces are stateless (an HMAC of a "
+        "5-minute window under identity's instance secret), valid on every replica for the "
+        "current and previous window.",
+    )
 
     # -- citizen accounts: messages, codes, throttling -------------------------------------
     messaging: str = Field(
