@@ -62,6 +62,12 @@ def read_agency(path: Path) -> dict[str, str]:
         ) from None
 
 
+def csrf_tokens(client_secret: str) -> CsrfTokens:
+    """The pages' CSRF tokens, keyed from the console agency's secret: every
+    replica with the same credentials checks the same tokens."""
+    return CsrfTokens(hmac.new(client_secret.encode(), b"console csrf", hashlib.sha256).digest())
+
+
 def open_database(platform: PlatformSettings, settings: ConsoleSettings) -> Engine:
     """The console's database, migrated (for ``make run``'s demo staff too)."""
     engine = db.create_engine(settings.resolved_database_url(platform))
@@ -116,9 +122,7 @@ def start(
     sign_in = SignIn(work, IdentitySignIn(oidc), settings.operators(), clock)
     teams = Teams(work, IdentityRegistrar(client), clock)
     invitations = Invitations(work, NotifyMailer(client), public_url, clock)
-    csrf = CsrfTokens(
-        hmac.new(agency["client_secret"].encode(), b"console csrf", hashlib.sha256).digest()
-    )
+    csrf = csrf_tokens(agency["client_secret"])
     web = ConsoleWeb(sign_in, teams, csrf, public_url)
     app = create_app(web, invitations, platform.issuer + "/logout")
     server = HttpServer(app(lambda: True), sock, trusted_proxies=platform.proxies)
