@@ -6,6 +6,7 @@ every update through the registry, which changes nothing when it refuses."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from services.identity.service_layer.agencies import AgencyRegistry
 from services.runtime.egress import PUBLIC_ONLY
 from services.runtime.errors import FieldViolation, InvalidArgument
 from tests.unit.identity.account_world import World
+from tests.unit.identity.conftest import Opener
 
 NO_SECRET = FieldViolation(
     "jwks",
@@ -310,3 +312,18 @@ def test_the_options_change_by_update_under_the_same_rules(registry: AgencyRegis
     assert refused_update(registry, signed, profile="gold") == [
         FieldViolation("profile", "must be 'standard' or 'fapi2'")
     ]
+
+
+def test_the_settings_are_stored_and_read_back(work: Opener, now: datetime) -> None:
+    """The SQL adapter (SQLite here; PostgreSQL in the gRPC tests) and the fake alike."""
+    fapi2 = accepted(now, profile="fapi2", jwks=jwks(ec_key()), require_signed_request_object=True)
+    plain = accepted(now, dpop_bound_access_tokens=True)
+    with work() as uow:
+        uow.agencies.add(fapi2)
+        uow.agencies.add(plain)
+    with work() as uow:
+        assert uow.agencies.get(fapi2.client_id) == fapi2
+        assert uow.agencies.get(plain.client_id) == plain
+        uow.agencies.update(replace(fapi2, profile="standard", dpop_bound_access_tokens=False))
+    with work() as uow:
+        assert flags(uow.agencies.get(fapi2.client_id)) == ("standard", True, True, False)
