@@ -1,0 +1,98 @@
+"""axe-core (pinned, tests/support/axe.py) over every console page in Chromium, in
+English and Simplified Chinese, signed out and in, with and without form errors:
+no WCAG 2.0, 2.1 or 2.2 A or AA violation.
+
+A helper adding console pages adds their paths to ``TEAM_PAGES`` (or
+``STAFF_PAGES``), and any error state a form can show to ``ERROR_STATES``."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.support import devstack
+from tests.support.axe import violations
+from tests.support.console_browser import invitation_link, new_person, sign_in_at_identity
+from tests.support.devstack import Devstack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+pytestmark = pytest.mark.slow
+LANGUAGES = ("en", "zh-Hans")
+SIGNED_OUT_PAGES = ("/", "/invitations/{invitation}")
+STAFF_PAGES = ("/", "/agencies/new", "/invitations/{invitation}", "/teams/team_missing")
+TEAM_PAGES = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
+
+
+def _sign_up_error(page: Page) -> None:
+    page.locator("form[action='/agencies/new'] button[type=submit]").click()
+
+
+def _invite_error(page: Page) -> None:
+    page.locator("#email").fill("not an address")
+    page.locator("form[action$='/invitations'] button[type=submit]").click()
+
+
+# (page to start from, what to do there to show the form's errors)
+ERROR_STATES: tuple[tuple[str, Callable[[Page], None]], ...] = (
+    ("/agencies/new", _sign_up_error),
+    ("/teams/{team}/members", _invite_error),
+)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
+    with devstack.running(tmp_path_factory.mktemp("console-a11y") / "var") as running:
+        yield running
+
+
+def test_every_console_page_meets_wcag_2_2_aa(stack: Devstack, browser: Browser) -> None:
+    context = browser.new_context(locale="en-GB")
+    page = context.new_page()
+    found: dict[str, list[str]] = {}
+
+    def check(label: str) -> None:
+        problems = violations(page)
+        if problems:
+            found[label] = [f"{v['id']}: {v['help']} at {v['nodes'][:3]}" for v in problems]
+
+    page.goto(stack.console_url + "/")
+    page.get_by_role("link", name="Sign in").click()
+    sign_in_at_identity(page, stack.demo("staff"))
+    page.wait_for_url(stack.console_url + "/")
+    page.goto(stack.console_url + "/agencies/new")
+    page.get_by_label("Agency name").fill("Accessible Agency")
+    page.get_by_role("button", name="Create the agency").click()
+    check("signed-up page (the secret shown once)")
+    page.get_by_role("link", name="Go to your team").click()
+    team = page.url.rsplit("/", 1)[1]
+    invitee = new_person(stack, f"a11y-{secrets.token_hex(3)}@example.com")
+    page.goto(f"{stack.console_url}/teams/{team}/members")
+    page.get_by_label("Email address").fill(invitee.email)
+    page.get_by_role("button", name="Send the invitation").click()
+    invitation = invitation_link(stack.var / "mail", invitee.email).rsplit("/", 1)[1]
+    values = {"team": team, "invitation": invitation}
+
+    for language in LANGUAGES:
+        for path in (*STAFF_PAGES, *TEAM_PAGES):
+            page.goto(f"{stack.console_url}{path.format(**values)}?lang={language}")
+            check(f"{path} ({language})")
+        for start, show_errors in ERROR_STATES:
+            page.goto(f"{stack.console_url}{start.format(**values)}?lang={language}")
+            show_errors(page)
+            assert page.locator(".error-summary").count() == 1, start
+            check(f"{start} with errors ({language})")
+
+    signed_out = browser.new_context(locale="en-GB")
+    page = signed_out.new_page()
+    for language in LANGUAGES:
+        for path in SIGNED_OUT_PAGES:
+            page.goto(f"{stack.console_url}{path.format(**values)}?lang={language}")
+            check(f"{path} signed out ({language})")
+    signed_out.close()
+    context.close()
+    assert found == {}
