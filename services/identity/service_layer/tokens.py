@@ -35,18 +35,30 @@ class AccessTokenIssuer:
         self._clock = clock
 
     def issue(
-        self, agency: Agency, scopes: tuple[str, ...], dpop_jkt: str | None = None
+        self,
+        agency: Agency,
+        scopes: tuple[str, ...],
+        dpop_jkt: str | None = None,
+        *,
+        actor: str | None = None,
+        max_ttl: int | None = None,
     ) -> IssuedToken:
         """``dpop_jkt``: the thumbprint of the agency's DPoP key; the token is then
         bound to it (``cnf.jkt``, RFC 9449 §6) and useless without that key. An
         agency that must bind its tokens (``dpop_bound_access_tokens``, ``fapi2``)
-        gets none without it: ``GrantError`` ``invalid_dpop_proof``."""
+        gets none without it: ``GrantError`` ``invalid_dpop_proof``.
+
+        ``actor``: the client acting for ``agency`` (token exchange), named in the
+        ``act`` claim (RFC 8693 §4.1); ``max_ttl`` shortens such a token's life."""
         check_required(agency, dpop_jkt)
         signer = self._keys.signer()
+        ttl = self._ttl if max_ttl is None else min(self._ttl, max_ttl)
         claims = claims_for_agency(
-            agency, scopes, issuer=self._issuer, now=int(self._clock()), ttl=self._ttl
+            agency, scopes, issuer=self._issuer, now=int(self._clock()), ttl=ttl
         )
         if dpop_jkt is not None:
             claims["cnf"] = {"jkt": dpop_jkt}
+        if actor is not None:
+            claims["act"] = {"sub": actor}
         token = sign(signer, claims, ACCESS_TOKEN_TYPE)
-        return IssuedToken(token, self._ttl, claims["scope"])
+        return IssuedToken(token, ttl, claims["scope"])
