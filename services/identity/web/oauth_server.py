@@ -40,6 +40,7 @@ from services.identity.domain.client_keys import key_set
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
+from services.identity.service_layer.token_exchange import TokenExchange
 from services.identity.service_layer.token_ports import ActiveAgencies
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.web.oauth_endpoints import (
@@ -57,6 +58,7 @@ from services.identity.web.oauth_grants import (
     RefreshToken,
     oauth_error,
 )
+from services.identity.web.token_exchange import token_exchange_grant
 from services.runtime.dpop import DpopVerifier, InvalidDpopProof
 from services.runtime.dpop_nonce import NONCE_HEADER, DpopNonces, UseDpopNonce
 
@@ -266,6 +268,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         self.register_grant(ClientCredentials)
         self.register_grant(AuthorizationCode, [GaapCodeChallenge(required=True), GaapOpenIDCode()])
         self.register_grant(RefreshToken)
+        self.register_grant(token_exchange_grant(TokenExchange(registry, tokens)))
         self.register_endpoint(Revocation(self, citizen_tokens))
         self.register_endpoint(Introspection(self, introspector))
         self.register_client_auth_method(
