@@ -66,7 +66,12 @@ def metadata(
             "scopes_supported": list(KNOWN_SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ],
             "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
             "acr_values_supported": list(assurance.LEVELS),
             "subject_types_supported": ["pairwise", "public"],
