@@ -34,7 +34,6 @@ from starlette.datastructures import Headers
 
 from services.identity.domain.access_tokens import granted_scopes
 from services.identity.domain.agencies import ASSERTION_ALGORITHMS, Agency
-from services.identity.domain.agency_profiles import FAPI2_ALGORITHMS
 from services.identity.domain.citizen_tokens import GrantError
 from services.identity.domain.client_keys import key_set
 from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
@@ -64,6 +63,8 @@ from services.runtime.dpop_nonce import NONCE_HEADER, DpopNonces, UseDpopNonce
 
 log = logging.getLogger(__name__)
 
+# FAPI 2.0 §5.4.1: a fapi2 agency signs with PS256 or ES256 (not RS256's PKCS#1 v1.5).
+FAPI2_ALGORITHMS = ("ES256", "PS256")
 MAX_ASSERTION_LIFETIME = 300  # seconds: RFC 7523 assertions should be short-lived
 CLOCK_LEEWAY = 30
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
