@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt import PyJWK
 
 from services.runtime.errors import FieldViolation
 
 Profile = Literal["standard", "fapi2"]
 PROFILES: tuple[Profile, ...] = ("standard", "fapi2")
-# FAPI 2.0 §5.4.1: PS256 or ES256 only (RS256's PKCS#1 v1.5 padding is out).
-FAPI2_ALGORITHMS = ("ES256", "PS256")
 MIN_RSA_BITS = 2048  # FAPI 2.0 §5.4.1: RSA keys of at least 2048 bits
 
 # What the profile sets on the agency; it cannot be relaxed while it applies.
@@ -64,9 +63,10 @@ def fapi2_violations(
 
 
 def fapi2_key_violations(field: str, raw: Mapping[str, Any]) -> list[FieldViolation]:
-    """Why a well-formed public JWK could be used with an algorithm other than
-    ES256 or PS256: an EC key off P-256, an RSA key of fewer than 2048 bits or
-    one whose ``alg`` is not PS256 (without it, RS256 would verify too)."""
+    """Why a usable public JWK could be used with an algorithm other than ES256
+    or PS256 (FAPI 2.0 §5.4.1; RS256's PKCS#1 v1.5 padding is out): an EC key off
+    P-256, an RSA key whose ``alg`` is not PS256 (without it, RS256 would verify
+    too) or of fewer than 2048 bits."""
     if raw.get("kty") == "EC":
         # A key's curve fixes its algorithm (PyJWK refuses a mismatched alg).
         if raw.get("crv") != "P-256":
@@ -80,8 +80,8 @@ def fapi2_key_violations(field: str, raw: Mapping[str, Any]) -> list[FieldViolat
                 "the fapi2 profile takes RSA keys only with alg PS256 (RS256 is refused)",
             )
         )
-    bits = getattr(PyJWK(dict(raw)).key, "key_size", 0)
-    if bits < MIN_RSA_BITS:
+    key = PyJWK(dict(raw)).key  # usable: _check_jwks tried it first
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         violations.append(
             FieldViolation(
                 field, f"the fapi2 profile takes RSA keys of at least {MIN_RSA_BITS} bits"

@@ -155,7 +155,10 @@ def test_each_fapi2_refusal_names_its_field_and_says_why(
 def test_every_key_of_a_fapi2_set_is_judged_and_every_problem_reported_at_once(
     now: datetime,
 ) -> None:
-    keys = jwks(ec_key(), rsa_key(alg="RS256"), rsa_key(alg="PS256"), ec_key(ec.SECP521R1()))
+    unusable = {"kty": "EC", "crv": "P-256"}
+    keys = jwks(
+        ec_key(), unusable, rsa_key(alg="RS256"), rsa_key(alg="PS256"), ec_key(ec.SECP521R1())
+    )
     found = refusals(
         now,
         name=" ",
@@ -164,10 +167,12 @@ def test_every_key_of_a_fapi2_set_is_judged_and_every_problem_reported_at_once(
         id_token_alg="RS256",
         dpop_bound_access_tokens=False,
     )
-    assert found == [
+    assert found[1].field == "jwks.keys[1]"  # judged as in any set, and no further
+    assert found[1].description.startswith("not a usable public key: ")
+    assert found[:1] + found[2:] == [
         FieldViolation("name", "required"),
-        FieldViolation("jwks.keys[1].alg", PS256_ONLY.description),
-        FieldViolation("jwks.keys[3].crv", "the fapi2 profile takes EC keys on P-256 only"),
+        FieldViolation("jwks.keys[2].alg", PS256_ONLY.description),
+        FieldViolation("jwks.keys[4].crv", "the fapi2 profile takes EC keys on P-256 only"),
         ES256_ID_TOKENS,
         FieldViolation("dpop_bound_access_tokens", "the fapi2 profile requires it"),
     ]
