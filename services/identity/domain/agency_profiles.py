@@ -16,6 +16,9 @@ from services.runtime.errors import FieldViolation
 
 Profile = Literal["standard", "fapi2"]
 PROFILES: tuple[Profile, ...] = ("standard", "fapi2")
+# FAPI 2.0 §5.4.1: PS256 or ES256 only (RS256's PKCS#1 v1.5 padding is out); what
+# a fapi2 agency's client assertions and request objects may be signed with.
+FAPI2_ALGORITHMS = ("ES256", "PS256")
 MIN_RSA_BITS = 2048  # FAPI 2.0 §5.4.1: RSA keys of at least 2048 bits
 
 # What the profile sets on the agency; it cannot be relaxed while it applies.
