@@ -3,3 +3,4 @@
 CREATE DATABASE identity;
 CREATE DATABASE payments;
 CREATE DATABASE notify;
+CREATE DATABASE console;

@@ -96,6 +96,22 @@ def test_no_secret_is_written_in_the_compose_file(compose: dict[str, Any]) -> No
     assert "secrets.env" in ignored
 
 
+def test_the_console_is_there_with_its_database_and_its_agency_file(
+    compose: dict[str, Any],
+) -> None:
+    console = compose["services"]["console"]
+    assert console["command"] == ["gaap-console"]
+    assert console["env_file"] == ["compose/secrets.env"]
+    assert "/healthz" in " ".join(console["healthcheck"]["test"])
+    assert console["depends_on"]["identity"]["condition"] == "service_healthy"
+    agency_file = console["environment"]["CONSOLE_AGENCY_FILE"]
+    assert any(v.endswith(f":{agency_file}:ro") for v in console["volumes"])
+    assert "compose/console-agency.json" in (DEPLOY / ".gitignore").read_text()
+    assert "CREATE DATABASE console;" in (DEPLOY / "compose" / "create-databases.sql").read_text()
+    example = (DEPLOY / "compose" / "secrets.env.example").read_text()
+    assert example.count("@postgres:5432/console\n") == 1
+
+
 def test_the_dockerfile_is_multi_stage_non_root_without_build_tools() -> None:
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     stages = re.split(r"^FROM ", dockerfile, flags=re.MULTILINE)[1:]

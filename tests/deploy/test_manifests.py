@@ -21,7 +21,7 @@ KUBERNETES = "1.33.0"
 OVERLAYS = {"base": K8S / "base", "production": K8S / "overlays" / "production"}
 API = {"identity": (50051, 8081), "payments": (50052, 8082), "notify": (50053, 8083)}
 METRICS = {"identity": 9181, "payments": 9182, "notify": 9183}
-WORKLOADS = (*API, "notify-worker")
+WORKLOADS = (*API, "notify-worker", "console")
 
 
 @pytest.fixture(scope="module", params=list(OVERLAYS))
@@ -235,6 +235,13 @@ PATHS = [
     ("notify-worker", "identity", 8081, False),
     ("notify-worker", "notify", 50053, False),
     ("identity", "payments", 8082, False),
+    ("console", "identity", 8081, True),  # staff sign-in
+    ("console", "identity", 50051, True),  # CreateAgency (operator scope)
+    ("console", "notify", 50053, True),  # invitations
+    ("console", "payments", 50052, True),  # the payments pages
+    ("console", "identity", 9181, False),
+    ("payments", "console", 8084, False),
+    ("notify-worker", "console", 8084, False),
 ]
 
 
@@ -307,6 +314,32 @@ def test_metrics_are_scraped_on_their_own_port_by_monitoring_alone(
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     for name, port in METRICS.items():
         assert f"{name.upper()}_METRICS_ADDRESS=0.0.0.0:{port}" in dockerfile
+
+
+def test_the_console_serves_http_only_probed_on_healthz(kustomize: Kustomize) -> None:
+    for overlay, scheme in (("base", None), ("production", "HTTPS")):
+        resources = kustomize(OVERLAYS[overlay])
+        (container,) = pod_spec(by_kind(resources, "Deployment")["console"])["containers"]
+        assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+            "http": 8084,
+            "metrics": 9184,
+        }
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"]["path"] == "/healthz"
+            assert container[probe]["httpGet"].get("scheme") == scheme
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert env["CONSOLE_AGENCY_FILE"] == "/etc/gaap/console/agency.json"
+        assert mounts["/etc/gaap/console"]["readOnly"] is True
+        service = by_kind(resources, "Service")["console"]
+        assert {p["port"] for p in service["spec"]["ports"]} == {8084}
+        rules = by_kind(resources, "NetworkPolicy")["console-ingress"]["spec"]["ingress"]
+        assert [({p["port"] for p in r["ports"]}, _from_namespace(r)) for r in rules] == [
+            ({8084}, {"ingress-nginx"}),
+            ({9184}, {"monitoring"}),
+        ]
+        if scheme:
+            assert str(env["GAAP_TLS_CA_FILE"]).startswith("/etc/gaap/tls/")
 
 
 def test_production_trusts_forwarding_headers_from_the_ingress_range_only(
