@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from sqlalchemy.engine import Engine
 
 from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
@@ -25,7 +26,7 @@ from services.console.service_layer.teams import Teams
 from services.console.settings import ConsoleSettings
 from services.console.web.app import create_app
 from services.console.web.base import ConsoleWeb
-from services.runtime import db
+from services.runtime import db, tls
 from services.runtime.clock import Clock, utcnow
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import StartupError
@@ -114,18 +115,28 @@ def start(
     credentials = ClientSecret(agency["client_id"], agency["client_secret"])
     engine = open_database(platform, settings)
     work = transactions(db.session_factory(engine))
+    # With certificates configured (production), every call to the services is TLS.
+    secure = bool(platform.tls_cert_file or platform.tls_ca_file)
+    http = httpx.Client(timeout=10, verify=tls.client_context(platform))
     client = GaapClient(
-        TokenSource(agency["token_endpoint"], credentials),
+        TokenSource(agency["token_endpoint"], credentials, http=http),
         Targets(settings.identity_target, settings.payments_target, settings.notify_target),
+        channel_credentials=tls.channel_credentials(platform) if secure else None,
     )
-    oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
+    oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback", http=http)
     sign_in = SignIn(work, IdentitySignIn(oidc), settings.operators(), clock)
     teams = Teams(work, IdentityRegistrar(client), clock)
     invitations = Invitations(work, NotifyMailer(client), public_url, clock)
     csrf = csrf_tokens(agency["client_secret"])
     web = ConsoleWeb(sign_in, teams, csrf, public_url)
     app = create_app(web, invitations, platform.issuer + "/logout")
-    server = HttpServer(app(lambda: True), sock, trusted_proxies=platform.proxies)
+    listener_tls = tls.server_tls(platform)
+    server = HttpServer(
+        app(lambda: True),
+        sock,
+        listener_tls.uvicorn_options() if listener_tls else None,
+        trusted_proxies=platform.proxies,
+    )
     metrics = HttpServer(metrics_app(), metrics_sock)
     server.start()
     metrics.start()
