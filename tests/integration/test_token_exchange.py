@@ -17,6 +17,8 @@ from gaap.common.v1 import caller_pb2, caller_pb2_grpc
 from gaap.payments.v1 import payments_pb2 as pb
 from gaap.payments.v1 import payments_pb2_grpc as pb_grpc
 
+from gaap_client import ClientSecret, GaapError, Targets
+from services.console.adapters.agency_calls import ExchangeAgencyCalls
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.keys import KeyCache
 from tests.support.dpop_proofs import Prover
@@ -140,6 +142,31 @@ def test_the_token_reads_the_agencys_payments_and_none_of_another_agencys(
     caller = caller_pb2_grpc.CallerServiceStub(platform.channel("payments"))
     who = caller.GetCallerIdentity(caller_pb2.GetCallerIdentityRequest(), metadata=bearer(token))
     assert who.client_id == a.client_id
+
+
+def test_the_consoles_adapter_calls_payments_as_the_agency(
+    platform: Platform, console: SecretAgency
+) -> None:
+    a, b = platform.secret_agency(), platform.secret_agency()
+    payments = pb_grpc.PaymentsServiceStub(platform.channel("payments"))
+    mine = payments.CreatePayment(_payment("A-1"), metadata=bearer(platform.token(a)))
+    payments.CreatePayment(_payment("B-1"), metadata=bearer(platform.token(b)))
+    targets = Targets(
+        platform.identity.grpc_target, platform.payments.grpc_target, platform.notify.grpc_target
+    )
+    with httpx.Client() as http:
+        calls = ExchangeAgencyCalls(
+            platform.token_url,
+            ClientSecret(console.client_id, console.client_secret),
+            targets,
+            http=http,
+        )
+        with calls.connect(a.client_id, ("payments:read",)) as agency:
+            listed = agency.payments.ListPayments(pb.ListPaymentsRequest())
+            assert [p.id for p in listed.payments] == [mine.id]
+            with pytest.raises(GaapError) as refused:
+                agency.payments.CreatePayment(_payment("A-2"))
+            assert refused.value.status == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_the_verifier_keeps_the_actor_in_the_principal(
