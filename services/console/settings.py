@@ -14,7 +14,7 @@ from services.runtime.config import PlatformSettings, _check_address
 
 class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONSOLE_", frozen=True, extra="ignore")
-    metrics_port: ClassVar[int] = 9184
+    default_metrics_port: ClassVar[int] = 9184
 
     http_address: str = Field("127.0.0.1:8084", description="HTTP listen address, HOST:PORT.")
     metrics_address: str = Field(
@@ -51,7 +51,7 @@ class ConsoleSettings(BaseSettings):
 
     def model_post_init(self, context: Any, /) -> None:
         if not self.metrics_address:
-            port = 0 if self.http_address.endswith(":0") else self.metrics_port
+            port = 0 if self.http_address.endswith(":0") else self.default_metrics_port
             object.__setattr__(self, "metrics_address", f"127.0.0.1:{port}")
 
     def operators(self) -> frozenset[str]:

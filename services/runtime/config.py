@@ -241,12 +241,20 @@ def markdown_table(classes: list[type[BaseSettings]]) -> str:
 
 
 def all_settings_classes() -> list[type[BaseSettings]]:
+    from services.console.settings import ConsoleSettings
     from services.demo_app.settings import DemoAppSettings
     from services.identity.settings import IdentitySettings
     from services.notify.settings import NotifySettings
     from services.payments.settings import PaymentsSettings
 
-    return [PlatformSettings, IdentitySettings, PaymentsSettings, NotifySettings, DemoAppSettings]
+    return [
+        PlatformSettings,
+        IdentitySettings,
+        PaymentsSettings,
+        NotifySettings,
+        DemoAppSettings,
+        ConsoleSettings,
+    ]
 
 
 if __name__ == "__main__":  # pragma: no cover - documentation helper
