@@ -272,6 +272,7 @@ def test_discovery_is_truthful(platform: Platform) -> None:
             "authorization_code",
             "refresh_token",
             "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
         }
         assert set(meta["token_endpoint_auth_methods_supported"]) == {
             "client_secret_basic",
