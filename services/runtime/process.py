@@ -18,7 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import grpc
 from grpc_health.v1 import health
@@ -197,3 +197,24 @@ def run(name: str, build: Callable[[], tuple[ServiceSpec, float]]) -> None:
     while not stop_requested.wait(1.0):
         pass
     service.stop(grace)
+
+
+class Stoppable(Protocol):
+    def stop(self, grace: float = ...) -> None: ...
+
+
+def run_app(name: str, start_app: Callable[[], tuple[Stoppable, float]]) -> None:
+    """``run`` for a process that is not a ``ServiceSpec`` (the demo app, the
+    console: HTTP only, started by their own ``bootstrap.start``): start, serve
+    until SIGTERM/SIGINT, stop within the grace period it returned."""
+    logs.configure(name)
+    stop_requested = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.set())
+    signal.signal(signal.SIGINT, lambda *_: stop_requested.set())
+    try:
+        app, grace = start_app()
+    except StartupError as exc:
+        sys.stderr.write(f"gaap-{name}: {exc}\n")
+        raise SystemExit(2) from None
+    stop_requested.wait()
+    app.stop(grace)
