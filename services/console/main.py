@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
-
-from services.console.bootstrap import start
+from services.console.bootstrap import RunningConsole, start
 from services.console.settings import ConsoleSettings
-from services.runtime import config, logs
-from services.runtime.errors import StartupError
+from services.runtime import config, process
+
+
+def _start() -> tuple[RunningConsole, float]:
+    platform = config.load(config.PlatformSettings)
+    return start(platform, config.load(ConsoleSettings)), platform.shutdown_grace_seconds
 
 
 def main() -> None:
-    logs.configure("console")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        platform = config.load(config.PlatformSettings)
-        settings = config.load(ConsoleSettings)
-        console = start(platform, settings)
-    except StartupError as exc:
-        sys.stderr.write(f"gaap-console: {exc}\n")
-        raise SystemExit(2) from None
-    stop.wait()
-    console.stop(platform.shutdown_grace_seconds)
+    process.run_app("console", _start)
 
 
 if __name__ == "__main__":

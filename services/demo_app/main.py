@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
-
-from services.demo_app.bootstrap import start
+from services.demo_app.bootstrap import RunningDemoApp, start
 from services.demo_app.settings import DemoAppSettings
-from services.runtime import config, logs
-from services.runtime.errors import StartupError
+from services.runtime import config, process
+
+
+def _start() -> tuple[RunningDemoApp, float]:
+    platform = config.load(config.PlatformSettings)
+    return start(platform, config.load(DemoAppSettings)), platform.shutdown_grace_seconds
 
 
 def main() -> None:
-    logs.configure("demo-app")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        platform = config.load(config.PlatformSettings)
-        settings = config.load(DemoAppSettings)
-        app = start(platform, settings)
-    except StartupError as exc:
-        sys.stderr.write(f"gaap-demo-app: {exc}\n")
-        raise SystemExit(2) from None
-    stop.wait()
-    app.stop(platform.shutdown_grace_seconds)
+    process.run_app("demo-app", _start)
 
 
 if __name__ == "__main__":
