@@ -167,6 +167,11 @@ def serve(
             ],
             on_stop=[notify.outbox.close, notify.database.close],
             public_url=settings.public_url,
+            dpop_nonce_secret=(
+                at_rest.service_secret(notify.database.sessions, "dpop_nonce")
+                if settings.dpop_nonces
+                else b""
+            ),
         ),
     )
 

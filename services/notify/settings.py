@@ -31,6 +31,14 @@ class NotifySettings(DatabaseSettings):
             "DPoP proofs name it (`htu`) before the method path."
         ),
     )
+    dpop_nonces: bool = Field(
+        False,
+        description="DPoP-bound tokens' proofs must carry a server nonce (RFC 9449 §9): a "
+        "proof without the current one is UNAUTHENTICATED with the nonce in trailing "
+        "metadata `dpop-nonce` (over HTTP, 401, `WWW-Authenticate: DPoP "
+        'error="use_dpop_nonce"` and a `DPoP-Nonce` header). Stateless: an HMAC of a '
+        "5-minute window under a secret the replicas share through the database.",
+    )
     smtp_host: str = Field("127.0.0.1", description="SMTP server the worker sends email through.")
     smtp_port: int = Field(
         8025, ge=1, le=65535, description="Its port (the local sink's by default)."

@@ -167,5 +167,10 @@ def serve(
             ],
             on_stop=[app.outbox.close, app.database.close],
             public_url=settings.public_url,
+            dpop_nonce_secret=(
+                bytes.fromhex(service_secret(app.database.sessions, "dpop_nonce"))
+                if settings.dpop_nonces
+                else b""
+            ),
         ),
     )

@@ -24,6 +24,14 @@ class PaymentsSettings(DatabaseSettings):
             "proofs name it (`htu`) before the method path."
         ),
     )
+    dpop_nonces: bool = Field(
+        False,
+        description="DPoP-bound tokens' proofs must carry a server nonce (RFC 9449 §9): a "
+        "proof without the current one is UNAUTHENTICATED with the nonce in trailing "
+        "metadata `dpop-nonce` (over HTTP, 401, `WWW-Authenticate: DPoP "
+        'error="use_dpop_nonce"` and a `DPoP-Nonce` header). Stateless: an HMAC of a '
+        "5-minute window under a secret the replicas share through the database.",
+    )
     max_amount: int = Field(
         10_000_000, ge=1, description="Largest amount a payment may have, in minor units."
     )

@@ -23,6 +23,7 @@ from services.runtime.caller import caller_service
 from services.runtime.config import DatabaseSettings, PlatformSettings, ServerSettings
 from services.runtime.direct_sql import DirectSql
 from services.runtime.dpop import DpopBinding, DpopVerifier
+from services.runtime.dpop_nonce import DpopNonces
 from services.runtime.grpc_server import GrpcService
 from services.runtime.interceptors import Access, standard_interceptors
 from services.runtime.json_gateway import json_routes
@@ -76,6 +77,9 @@ class Parts:
     # The service's public base URL: DPoP proofs name it (``htu``) with the method
     # path. Without it, DPoP-bound tokens are refused.
     public_url: str = ""
+    # With a secret (shared by the replicas), bound tokens' proofs must carry a
+    # server nonce (RFC 9449 §9; ``services.runtime.dpop_nonce``).
+    dpop_nonce_secret: bytes = b""
 
 
 def assemble(
@@ -102,7 +106,9 @@ def assemble(
         grpc_services=services,
         interceptors=[
             *tracing.server_interceptors(tracer),
-            *standard_interceptors(name, verifier, policy, _dpop(name, platform, parts)),
+            *standard_interceptors(
+                name, verifier, policy, _dpop(name, platform, parts), _nonces(parts)
+            ),
         ],
         http_app=tracing.traced_http_app(parts.http_app, tracer),
         max_workers=platform.grpc_max_workers,
@@ -122,6 +128,10 @@ def _dpop(name: str, platform: PlatformSettings, parts: Parts) -> DpopBinding | 
         return None
     replays = dpop.connect_replays(platform.redis_url, f"gaap:{name}:dpop")
     return DpopBinding(DpopVerifier(replays=replays), parts.public_url)
+
+
+def _nonces(parts: Parts) -> DpopNonces | None:
+    return DpopNonces(parts.dpop_nonce_secret) if parts.dpop_nonce_secret else None
 
 
 def _json_api(

@@ -226,7 +226,7 @@ def from_rpc_error(error: grpc.RpcError, spell: Callable[[str], str] | None = No
                 headers["retry-after"] = str(max(1, round(seconds + 0.499)))
         details.append(entry)
     for key, value in call.trailing_metadata() or ():
-        if key in ("x-request-id", "www-authenticate") and isinstance(value, str):
+        if key in ("x-request-id", "www-authenticate", "dpop-nonce") and isinstance(value, str):
             headers[key] = value
     return connect_error(code_name, status, message, details, headers)
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from services.runtime.access_tokens import AccessTokenVerifier, audience_for
+from services.runtime.dpop import DpopBinding, DpopVerifier, MemoryReplays
 from services.runtime.dpop_nonce import DpopNonces, UseDpopNonce, proof_nonce
+from services.runtime.interceptors import AUTHENTICATED, AuthInterceptor
 from tests.support.dpop_proofs import Prover
+from tests.unit.test_runtime_dpop_binding import BASE, ISSUER, METHOD, Keys, access_token, call
 
 SECRET = b"s" * 32
 URI = "https://id.gaap.test/oauth2/token"
@@ -70,3 +74,26 @@ def test_the_nonce_claim_is_read_from_the_proof() -> None:
 def test_a_short_secret_is_refused() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         DpopNonces(b"short")
+
+
+def test_the_auth_interceptor_asks_a_bound_tokens_proof_for_the_nonce() -> None:
+    binding_verifier = interceptor_verifier()
+    nonces = DpopNonces(SECRET)
+    binding = DpopBinding(DpopVerifier(replays=MemoryReplays()), BASE)
+    auth = AuthInterceptor(binding_verifier, {METHOD: AUTHENTICATED}, binding, nonces)
+    key = Prover()
+    token = access_token({"jkt": key.jkt})
+    with pytest.raises(UseDpopNonce) as asked:
+        call(
+            auth,
+            ("authorization", f"DPoP {token}"),
+            ("dpop", key.proof("POST", BASE + METHOD, token)),
+        )
+    retry = key.proof("POST", BASE + METHOD, token, nonce=asked.value.nonce)
+    assert call(auth, ("authorization", f"DPoP {token}"), ("dpop", retry)) == "answered"
+    bearer = access_token()
+    assert call(auth, ("authorization", f"Bearer {bearer}")) == "answered"  # no proof, no nonce
+
+
+def interceptor_verifier() -> AccessTokenVerifier:
+    return AccessTokenVerifier(issuer=ISSUER, audience=audience_for("payments"), keys=Keys())

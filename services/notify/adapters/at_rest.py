@@ -11,6 +11,12 @@ from services.runtime import sealing
 from services.runtime.db import advisory_lock, transaction
 
 
+def service_secret(sessions: sessionmaker[Session], name: str) -> bytes:
+    """A random secret made once and shared by every replica through the database."""
+    with transaction(sessions) as session:
+        return bytes.fromhex(sealing.NamedSecrets(session, t.service_secrets).get_or_create(name))
+
+
 def open_sealed(sessions: sessionmaker[Session], sealer: sealing.Sealer) -> None:
     """Check the key against the database (its sealed check value) and seal the
     secrets stored before it; without a key, refuse a database that was sealed."""

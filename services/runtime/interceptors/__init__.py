@@ -16,6 +16,7 @@ import grpc
 
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.dpop import DpopBinding
+from services.runtime.dpop_nonce import DpopNonces
 from services.runtime.interceptors.auth import AUTHENTICATED, PUBLIC, Access, AuthInterceptor
 from services.runtime.interceptors.base import Chain
 from services.runtime.interceptors.errors import ErrorInterceptor
@@ -37,14 +38,16 @@ def standard_interceptors(
     verifier: AccessTokenVerifier,
     policy: Mapping[str, Access],
     dpop: DpopBinding | None = None,
+    nonces: DpopNonces | None = None,
 ) -> list[grpc.ServerInterceptor[Any, Any]]:
-    """``dpop``: how DPoP-bound tokens are checked; without it they are refused."""
+    """``dpop``: how DPoP-bound tokens are checked; without it they are refused.
+    ``nonces``: server nonces their proofs must carry (RFC 9449 §9), if any."""
     return [
         Chain(
             [
                 TelemetryInterceptor(service),
                 ErrorInterceptor(),
-                AuthInterceptor(verifier, policy, dpop),
+                AuthInterceptor(verifier, policy, dpop, nonces),
             ]
         )
     ]

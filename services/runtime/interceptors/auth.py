@@ -15,6 +15,7 @@ import grpc
 from services.runtime import context as call_context
 from services.runtime.access_tokens import AccessTokenVerifier
 from services.runtime.dpop import DpopBinding, bound_key
+from services.runtime.dpop_nonce import DpopNonces
 from services.runtime.dpop_presentation import check_presented
 from services.runtime.errors import PermissionDenied, Unauthenticated
 from services.runtime.interceptors.base import (
@@ -52,10 +53,13 @@ class AuthInterceptor(CallInterceptor):
         verifier: AccessTokenVerifier,
         policy: Mapping[str, Access],
         dpop: DpopBinding | None = None,
+        nonces: DpopNonces | None = None,
     ) -> None:
+        """``nonces``: server nonces a bound token's proof must carry (RFC 9449 §9)."""
         super().__init__()
         self._verifier = verifier
         self._dpop = dpop
+        self._nonces = nonces
         self._policy = {**ALWAYS_PUBLIC, **policy}
 
     def around(
@@ -120,4 +124,5 @@ class AuthInterceptor(CallInterceptor):
             verifier=self._dpop.verifier if self._dpop else None,
             htm="POST",
             htu=self._dpop.base_url.rstrip("/") + method if self._dpop else "",
+            nonces=self._nonces,
         )

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, OperationalError
 
 from services.runtime import context as call_context
 from services.runtime import errors
+from services.runtime.dpop_nonce import NONCE_METADATA, UseDpopNonce
 from services.runtime.interceptors.base import CallInterceptor, Metadata
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ def _abort(context: grpc.ServicerContext, exc: Exception) -> NoReturn:
         trailers = (*trailers, ("grpc-retry-pushback-ms", pushback))
     if isinstance(exc, errors.Unauthenticated) and exc.challenge:
         trailers = (*trailers, ("www-authenticate", exc.challenge))
+    if isinstance(exc, UseDpopNonce):  # RFC 9449 §9: the nonce to sign the retry with
+        trailers = (*trailers, (NONCE_METADATA, exc.nonce))
     context.set_trailing_metadata(trailers)
     context.abort(grpc_status.code, grpc_status.details)
 
