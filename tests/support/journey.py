@@ -66,7 +66,17 @@ def follow(client: httpx.Client, response: httpx.Response, stop_at: str = "") ->
 
 def sign_in(client: httpx.Client, app_url: str, citizen: Citizen) -> httpx.Response:
     """From the app's sign-in link to the app's form, through identity's pages."""
-    page = follow(client, client.get(f"{app_url}/signin?next=/apply"))
+    page = through_identity(client, client.get(f"{app_url}/signin?next=/apply"), citizen)
+    assert str(page.url).startswith(f"{app_url}/apply"), (page.url, page.text[:800])
+    return page
+
+
+def through_identity(
+    client: httpx.Client, redirect: httpx.Response, citizen: Citizen
+) -> httpx.Response:
+    """Follow an app's redirect to identity through its pages (password, code and
+    consent, as far as each is asked for) and back to the app."""
+    page = follow(client, redirect)
     if 'name="password"' in page.text:
         page = follow(
             client, post_form(client, page, "", email=citizen.email, password=citizen.password)
@@ -77,7 +87,6 @@ def sign_in(client: httpx.Client, app_url: str, citizen: Citizen) -> httpx.Respo
         )
     if 'name="decision"' in page.text:
         page = follow(client, post_form(client, page, "", decision="allow"))
-    assert str(page.url).startswith(f"{app_url}/apply"), (page.url, page.text[:800])
     return page
 
 
