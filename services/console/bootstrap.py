@@ -15,10 +15,12 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
+from services.console.adapters.agency_calls import ExchangeAgencyCalls
 from services.console.adapters.identity_registrar import IdentityRegistrar
 from services.console.adapters.identity_sign_in import IdentitySignIn
 from services.console.adapters.notify_mailer import NotifyMailer
 from services.console.adapters.unit_of_work import transactions
+from services.console.service_layer.acting_for import ActingFor
 from services.console.service_layer.invitations import Invitations
 from services.console.service_layer.seeding import ensure_administrator
 from services.console.service_layer.signing_in import SignIn
@@ -45,6 +47,8 @@ class RunningConsole:
     web: ConsoleWeb  # its pages' parts (sessions, CSRF tokens), for tests as much as for main
     url: str
     engine: Engine
+    # payments and notify as a team's agency (token exchange), for the pages that need them
+    acting: ActingFor[GaapClient]
 
     def stop(self, grace: float = 5.0) -> None:
         self.server.stop(grace)
@@ -118,10 +122,22 @@ def start(
     # With certificates configured (production), every call to the services is TLS.
     secure = bool(platform.tls_cert_file or platform.tls_ca_file)
     http = httpx.Client(timeout=10, verify=tls.client_context(platform))
+    targets = Targets(settings.identity_target, settings.payments_target, settings.notify_target)
+    channel_credentials = tls.channel_credentials(platform) if secure else None
     client = GaapClient(
         TokenSource(agency["token_endpoint"], credentials, http=http),
-        Targets(settings.identity_target, settings.payments_target, settings.notify_target),
-        channel_credentials=tls.channel_credentials(platform) if secure else None,
+        targets,
+        channel_credentials=channel_credentials,
+    )
+    acting = ActingFor(
+        work,
+        ExchangeAgencyCalls(
+            agency["token_endpoint"],
+            credentials,
+            targets,
+            http=http,
+            channel_credentials=channel_credentials,
+        ),
     )
     oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback", http=http)
     sign_in = SignIn(work, IdentitySignIn(oidc), settings.operators(), clock)
@@ -141,4 +157,4 @@ def start(
     server.start()
     metrics.start()
     log.info("serving", extra={"http": public_url, "service": "console"})
-    return RunningConsole(server, metrics, client, web, public_url, engine)
+    return RunningConsole(server, metrics, client, web, public_url, engine, acting)
