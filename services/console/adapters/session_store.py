@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,3 +51,9 @@ class BrowserSessions:
 
     def delete(self, key: str) -> None:
         self._session.execute(browser_sessions.delete().where(browser_sessions.c.id == key))
+
+    def purge(self, expired_before: datetime) -> int:
+        deleted = self._session.execute(
+            browser_sessions.delete().where(browser_sessions.c.expires_at < expired_before)
+        )
+        return int(deleted.rowcount)  # type: ignore[attr-defined]

@@ -66,6 +66,10 @@ class SessionStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def purge(self, expired_before: datetime) -> int:
+        """Forget sessions that ended before then (they name a staff member)."""
+        ...
+
 
 class ConsoleWork(Protocol):
     """One transaction's view of the console's data."""

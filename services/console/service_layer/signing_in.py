@@ -54,6 +54,8 @@ class SignIn:
             pending={**pending, "next": local_path(next_path)},
         )
         with self._uow() as uow:
+            # Sessions name their staff member: they go once they have ended.
+            uow.sessions.purge(self._clock())
             uow.sessions.store(session_key(cookie), session)
         return cookie, url
 

@@ -83,3 +83,15 @@ def test_operators_are_named_by_verified_email_only() -> None:
 )
 def test_after_sign_in_only_a_path_on_the_console(raw: str, path: str) -> None:
     assert local_path(raw) == path
+
+
+def test_ended_sessions_are_forgotten_when_the_next_sign_in_starts() -> None:
+    console = Console()
+    console.identity.next_staff = staff("ada")
+    cookie, _ = console.sign_in.start("en", "/")
+    console.sign_in.finish(cookie, {"state": "1"})
+    assert len(console.work.sessions.rows) == 1
+    console.clock.advance(hours=8)
+    console.sign_in.start("en", "/")
+    [left] = console.work.sessions.rows.values()
+    assert left.staff is None, "only the new, pending session is left"
