@@ -105,7 +105,7 @@ class MemorySessions:
         self.rows.pop(key, None)
 
     def purge(self, expired_before: datetime) -> int:
-        ended = [k for k, v in self.rows.items() if v.expires_at < expired_before]
+        ended = [k for k, v in self.rows.items() if v.expires_at <= expired_before]
         for key in ended:
             del self.rows[key]
         return len(ended)

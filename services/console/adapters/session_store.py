@@ -54,6 +54,6 @@ class BrowserSessions:
 
     def purge(self, expired_before: datetime) -> int:
         deleted = self._session.execute(
-            browser_sessions.delete().where(browser_sessions.c.expires_at < expired_before)
+            browser_sessions.delete().where(browser_sessions.c.expires_at <= expired_before)
         )
         return int(deleted.rowcount)  # type: ignore[attr-defined]

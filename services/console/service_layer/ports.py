@@ -67,7 +67,7 @@ class SessionStore(Protocol):
     def delete(self, key: str) -> None: ...
 
     def purge(self, expired_before: datetime) -> int:
-        """Forget sessions that ended before then (they name a staff member)."""
+        """Forget sessions ended by then (they name a staff member)."""
         ...
 
 

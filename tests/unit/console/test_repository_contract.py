@@ -124,7 +124,7 @@ def test_browser_sessions(work: Opener) -> None:
         uow.sessions.delete("k1")
         assert uow.sessions.load("k1") is None
         uow.sessions.store("k3", pending)
-        assert uow.sessions.purge(T0 + timedelta(minutes=15)) == 0
+        assert uow.sessions.purge(T0 + timedelta(minutes=14)) == 0
         assert uow.sessions.purge(T0 + timedelta(hours=1)) == 1
     with work() as uow:
         assert uow.sessions.load("k3") is None
