@@ -185,6 +185,26 @@ def test_the_verifier_keeps_the_actor_in_the_principal(
     assert verifier.verify(own).actor is None
 
 
+def test_the_agency_introspecting_the_token_sees_who_acted_for_it(
+    platform: Platform, console: SecretAgency, agency: SecretAgency
+) -> None:
+    token = exchange(platform, console, agency.client_id).json()["access_token"]
+    answer = httpx.post(
+        platform.identity.http_url + "/oauth2/introspect",
+        data={"token": token},
+        auth=(agency.client_id, agency.client_secret),
+    ).json()
+    assert answer["active"] is True
+    assert (answer["client_id"], answer["act"]) == (agency.client_id, {"sub": console.client_id})
+    # The console is not the token's client: to it, the token is inactive.
+    to_console = httpx.post(
+        platform.identity.http_url + "/oauth2/introspect",
+        data={"token": token},
+        auth=(console.client_id, console.client_secret),
+    ).json()
+    assert to_console == {"active": False}
+
+
 def test_the_exchange_is_logged_with_client_ids_only(
     platform: Platform,
     console: SecretAgency,

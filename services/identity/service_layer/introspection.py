@@ -68,7 +68,8 @@ class Introspector:
         if not self._agency_active(principal.client_id):
             return INACTIVE
         keep = ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti")
-        extra = ("acr", "amr", "auth_time", "sid") if citizen else ("gaap_mode",)
+        # An agency token from token exchange names who acted for the agency (RFC 8693 §4.1).
+        extra = ("acr", "amr", "auth_time", "sid") if citizen else ("gaap_mode", "act")
         answer: dict[str, Any] = {
             "active": True,
             "token_type": "Bearer",
