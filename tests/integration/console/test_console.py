@@ -223,3 +223,20 @@ def _subject_of(admin: httpx.Client, console: Console, team: str, email: str) ->
     match = re.search(r"/members/([A-Za-z0-9_-]+)/role", row)
     assert match
     return match.group(1)
+
+
+def test_pages_carry_the_security_headers_and_the_session_cookie_is_http_only(
+    console: Console,
+) -> None:
+    page = httpx.get(console.url + "/")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
+    assert page.headers["referrer-policy"] == "no-referrer"  # invitation tokens stay here
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-store"
+    started = httpx.get(console.url + "/signin")
+    assert started.status_code == 303
+    cookie = started.headers["set-cookie"].lower()
+    assert cookie.startswith("console_session=")
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
