@@ -144,7 +144,7 @@ def start(
     teams = Teams(work, IdentityRegistrar(client), clock)
     invitations = Invitations(work, NotifyMailer(client), public_url, clock)
     csrf = csrf_tokens(agency["client_secret"])
-    web = ConsoleWeb(sign_in, teams, csrf, public_url)
+    web = ConsoleWeb(sign_in, teams, csrf, public_url, acting)
     app = create_app(web, invitations, platform.issuer + "/logout")
     listener_tls = tls.server_tls(platform)
     server = HttpServer(

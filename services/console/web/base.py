@@ -26,10 +26,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from gaap_client import GaapClient
 from gaap_client.errors import GaapError
 from services.console.domain.roles import Action
 from services.console.domain.staff import Staff
 from services.console.service_layer.access import TeamAccess
+from services.console.service_layer.acting_for import ActingFor
 from services.console.service_layer.signing_in import SignIn
 from services.console.service_layer.teams import Teams
 from services.runtime.errors import (
@@ -54,9 +56,18 @@ TeamHandler = Callable[[Request, Form, TeamAccess], Response]
 
 
 class ConsoleWeb:
-    def __init__(self, sign_in: SignIn, teams: Teams, csrf: CsrfTokens, public_url: str) -> None:
+    def __init__(
+        self,
+        sign_in: SignIn,
+        teams: Teams,
+        csrf: CsrfTokens,
+        public_url: str,
+        acting: ActingFor[GaapClient],
+    ) -> None:
         self.sign_in = sign_in
         self.teams = teams
+        # payments and notify as a team's agency, for the pages that call them
+        self.acting = acting
         self.csrf = csrf
         self.public_url = public_url
         self.pages = Pages(HERE / "templates", HERE / "locales")
