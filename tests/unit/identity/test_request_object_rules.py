@@ -228,6 +228,13 @@ def test_what_is_not_a_compact_jws_is_refused(token: str) -> None:
     )
 
 
+def test_a_request_object_over_16_kib_is_refused_unread() -> None:
+    assert len(sign(claims(state="s" * 11_000))) <= request_objects.MAX_SIZE
+    assert refused(sign(claims(state="s" * 12_500))) == (
+        "request must be a signed JWT (JWS compact serialization)"
+    )
+
+
 def test_a_wrong_typ_and_a_critical_header_are_refused() -> None:
     assert refused(sign(claims(), typ="JWT")) == "typ must be 'oauth-authz-req+jwt'"
     assert refused(sign(claims(), typ="dpop+jwt")) == "typ must be 'oauth-authz-req+jwt'"
@@ -275,6 +282,10 @@ def test_a_payload_that_is_not_a_json_object_is_refused() -> None:
         ({"iat": T + 31, "nbf": None}, "iat is in the future"),
         (
             {"nbf": T - 10, "exp": T - 10 + 3601},
+            "the request object is valid for more than 60 minutes (exp - nbf)",
+        ),
+        (
+            {"nbf": None, "iat": T - 10, "exp": T - 10 + 3601},
             "the request object is valid for more than 60 minutes (exp - nbf)",
         ),
         (
