@@ -21,7 +21,6 @@ from services.console.service_layer.access import authorise
 from services.console.service_layer.ports import ConsoleTransactions
 
 Client_co = TypeVar("Client_co", covariant=True)
-C = TypeVar("C")
 
 
 class AgencyCalls(Protocol[Client_co]):
@@ -33,12 +32,23 @@ class AgencyCalls(Protocol[Client_co]):
         ...
 
 
-class ActingFor(Generic[C]):
-    def __init__(self, transactions: ConsoleTransactions, calls: AgencyCalls[C]) -> None:
+class ActingFor(Generic[Client_co]):
+    """Covariant in its client: a use case may ask for the slice of ``GaapClient``
+    it calls (and its tests fake that slice)."""
+
+    def __init__(self, transactions: ConsoleTransactions, calls: AgencyCalls[Client_co]) -> None:
         self._uow = transactions
         self._calls = calls
 
-    def connect(self, staff: Staff, team_id: str, action: Action) -> AbstractContextManager[C]:
+    @property
+    def transactions(self) -> ConsoleTransactions:
+        """The console's unit of work, for a page's use case that records what it
+        changed at a service in the team's audit trail."""
+        return self._uow
+
+    def connect(
+        self, staff: Staff, team_id: str, action: Action
+    ) -> AbstractContextManager[Client_co]:
         """The team's agency's client for ``action``, once ``staff`` may do it."""
         scopes = scopes_for(action)
         with self._uow.read() as uow:
