@@ -34,6 +34,7 @@ from services.console.service_layer.access import TeamAccess
 from services.console.service_layer.acting_for import ActingFor
 from services.console.service_layer.signing_in import SignIn
 from services.console.service_layer.teams import Teams
+from services.console.web.texts import SHOWN_NOT_FOUND
 from services.runtime.errors import (
     AlreadyExists,
     FailedPrecondition,
@@ -190,8 +191,11 @@ class ConsoleWeb:
             )
         try:
             return handler(request, form)
-        except NotFound:
-            return self.problem(request, 404, "Page not found")
+        except NotFound as exc:
+            # Only a message the catalogue holds is shown; "No such team" and the
+            # like say no more than "Page not found".
+            shown = exc.message if exc.message in SHOWN_NOT_FOUND else "Page not found"
+            return self.problem(request, 404, shown)
         except InvalidArgument as exc:
             return self.problem(
                 request, 400, exc.violations[0].description if exc.violations else exc.message

@@ -29,4 +29,7 @@ MESSAGES = (
     "Enter an email address",
     "Enter an email address like name@example.com",
     "Choose a role",
+    "This invitation has expired or has already been used",
 )
+# Not-found messages worth showing as they are (others show as "Page not found").
+SHOWN_NOT_FOUND = frozenset({"This invitation has expired or has already been used"})

@@ -119,7 +119,9 @@ def test_an_invitation_is_mailed_and_accepted_only_by_the_person_invited(
             page = sign_in(client, console.url, bob, link.removeprefix(console.url))
             assert post_form(client, page, "/invitations/").status_code == 303
             assert "developer" in client.get(f"{console.url}/teams/{team}").text
-            assert client.get(link).status_code == 404  # used up
+            used = client.get(link)
+            assert used.status_code == 404
+            assert "This invitation has expired or has already been used" in used.text
 
         audit = admin.get(f"{console.url}/teams/{team}/audit").text
     actions = re.findall(r'data-action="([a-z_]+)"', audit)
