@@ -136,7 +136,11 @@ def _candidates(agency: Agency, alg: str, kid: Any) -> Iterator[ECKey | RSAKey]:
     """The agency's keys that may have signed with ``alg`` (and ``kid``, if named)."""
     if not agency.jwks:
         return
-    for key in key_set(agency.jwks).keys:
+    try:
+        keys = key_set(agency.jwks).keys
+    except (JoseError, ValueError, TypeError, KeyError):
+        return  # registration checks the set; one that cannot be read verifies nothing
+    for key in keys:
         if not isinstance(key, ECKey | RSAKey) or key.key_type != _KEY_TYPES[alg]:
             continue
         if kid is not None and key.kid != kid:

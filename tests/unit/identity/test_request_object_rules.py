@@ -211,10 +211,16 @@ def test_a_request_object_signed_by_another_agency_s_key_is_refused() -> None:
     )
 
 
-def test_an_agency_without_registered_keys_cannot_sign_requests() -> None:
-    assert refused(sign(claims()), agency(jwks=None)) == (
-        "the client has no registered key with kid 'ec1' for alg ES256"
-    )
+def test_an_agency_without_usable_registered_keys_cannot_sign_requests() -> None:
+    unreadable: list[dict[str, Any] | None] = [
+        None,
+        {"keys": []},
+        {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "AA"}]},
+    ]
+    for jwks in unreadable:
+        assert refused(sign(claims()), agency(jwks=jwks)) == (
+            "the client has no registered key with kid 'ec1' for alg ES256"
+        )
 
 
 @pytest.mark.parametrize(
