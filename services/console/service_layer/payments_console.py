@@ -9,10 +9,11 @@ payment of another agency is ``NOT_FOUND`` at payments, and 404 here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Protocol
 
 from babel.numbers import get_currency_precision
@@ -26,6 +27,8 @@ from services.console.service_layer.acting_for import ActingFor
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 PAGE_SIZE = 50
+# Digits and one point, nothing payments could not hold (no exponent, no sign).
+AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
 # An export reads every page of the filtered list; past this many rows it stops,
 # so one click cannot hold a connection and payments' database for hours.
 EXPORT_CAP = 50_000
@@ -145,12 +148,9 @@ def parse_amount(raw: str, currency: str) -> int:
     """A refund amount typed in major units ("12.50") as minor units, or
     ``InvalidArgument`` on the ``amount`` field."""
     digits = get_currency_precision(currency)
-    try:
-        value = Decimal(raw.strip().replace(",", ""))
-    except InvalidOperation:
-        value = Decimal(-1)
-    minor = value * (10**digits)
-    if not value.is_finite() or minor <= 0 or minor != minor.to_integral_value():
+    typed = raw.strip().replace(",", "")
+    minor = Decimal(typed) * (10**digits) if AMOUNT.fullmatch(typed) else Decimal(0)
+    if minor <= 0 or minor != minor.to_integral_value():
         raise InvalidArgument.from_violations(
             [FieldViolation("amount", "Enter an amount like 12.50, more than zero")]
         )

@@ -1,0 +1,142 @@
+"""An in-memory fake of the payments calls the console's payment pages make
+(``services/console/service_layer/payments_console.py::PaymentsCalls``), for one
+agency: its payments newest first with payments' filters and page tokens, each
+one's events and refunds, and refunds refused as payments refuses them (the same
+``gaap_client`` errors with their ErrorInfo reasons)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from gaap.payments.v1 import payments_pb2 as pb
+
+from gaap_client import errors as gaap
+
+START = datetime(2026, 1, 5, 9, tzinfo=UTC)
+
+
+@dataclass
+class FakePayments:
+    payments: list[pb.Payment] = field(default_factory=list)  # oldest first
+    events: dict[str, list[pb.PaymentEvent]] = field(default_factory=dict)
+    refunds: dict[str, list[pb.Refund]] = field(default_factory=dict)
+    refund_keys: dict[str, pb.Refund] = field(default_factory=dict)
+    list_requests: list[pb.ListPaymentsRequest] = field(default_factory=list)
+
+    def add(
+        self,
+        *,
+        amount: int = 1050,
+        currency: str = "GBP",
+        reference: str = "REF",
+        email: str = "",
+        state: int = pb.PAYMENT_STATE_SUCCESS,
+        last_four: str = "4242",
+    ) -> pb.Payment:
+        n = len(self.payments) + 1
+        payment = pb.Payment(
+            id=f"pay_{n:04d}",
+            amount=amount,
+            currency=currency,
+            reference=reference,
+            description="Parking permit",
+            email=email,
+            state=state,  # type: ignore[arg-type]
+            captured_amount=amount if state == pb.PAYMENT_STATE_SUCCESS else 0,
+            refundable_amount=amount if state == pb.PAYMENT_STATE_SUCCESS else 0,
+            card=pb.CardDetails(brand="visa", last_four=last_four, expiry="12/39"),
+        )
+        payment.create_time.FromDatetime(START + timedelta(minutes=n))
+        self.payments.append(payment)
+        created = pb.PaymentEvent(payment_id=payment.id, type="payment.created", state=state)  # type: ignore[arg-type]
+        created.time.FromDatetime(START + timedelta(minutes=n))
+        self.events[payment.id] = [created]
+        self.refunds[payment.id] = []
+        return payment
+
+    def _find(self, payment_id: str) -> pb.Payment:
+        for payment in self.payments:
+            if payment.id == payment_id:
+                return payment
+        raise gaap.NotFound(grpc.StatusCode.NOT_FOUND, f"no payment {payment_id}")
+
+    def ListPayments(self, request: pb.ListPaymentsRequest, /) -> pb.ListPaymentsResponse:
+        self.list_requests.append(request)
+        chosen = [
+            p
+            for p in reversed(self.payments)
+            if (not request.reference or p.reference == request.reference)
+            and (not request.email or p.email == request.email)
+            and (not request.state or p.state == request.state)
+            and (
+                not request.HasField("created_after")
+                or p.create_time.ToDatetime() >= request.created_after.ToDatetime()
+            )
+            and (
+                not request.HasField("created_before")
+                or p.create_time.ToDatetime() < request.created_before.ToDatetime()
+            )
+        ]
+        if request.page_token and not request.page_token.isdigit():
+            raise gaap.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "bad page_token")
+        start = int(request.page_token or 0)
+        size = request.page_size or 50
+        end = start + size
+        return pb.ListPaymentsResponse(
+            payments=chosen[start:end], next_page_token=str(end) if end < len(chosen) else ""
+        )
+
+    def GetPayment(self, request: pb.GetPaymentRequest, /) -> pb.Payment:
+        return self._find(request.payment_id)
+
+    def ListPaymentEvents(
+        self, request: pb.ListPaymentEventsRequest, /
+    ) -> pb.ListPaymentEventsResponse:
+        self._find(request.payment_id)
+        return pb.ListPaymentEventsResponse(events=self.events[request.payment_id])
+
+    def ListRefunds(self, request: pb.ListRefundsRequest, /) -> pb.ListRefundsResponse:
+        self._find(request.payment_id)
+        return pb.ListRefundsResponse(refunds=self.refunds[request.payment_id])
+
+    def CreateRefund(self, request: pb.CreateRefundRequest, /) -> pb.Refund:
+        if request.idempotency_key in self.refund_keys:
+            return self.refund_keys[request.idempotency_key]
+        payment = self._find(request.payment_id)
+        left = payment.refundable_amount
+        if request.HasField("expected_available_amount") and (
+            request.expected_available_amount != left
+        ):
+            raise gaap.FailedPrecondition(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "nothing was refunded",
+                reason="AVAILABLE_AMOUNT_CHANGED",
+                metadata={"available_amount": str(left)},
+            )
+        if request.amount > left:
+            raise gaap.FailedPrecondition(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "nothing was refunded",
+                reason="REFUND_EXCEEDS_AVAILABLE",
+                metadata={"available_amount": str(left)},
+            )
+        refund = pb.Refund(
+            id=f"rfd_{len(self.refund_keys) + 1:04d}",
+            payment_id=payment.id,
+            amount=request.amount,
+            currency=payment.currency,
+            state=pb.REFUND_STATE_SUCCESS,
+        )
+        payment.refundable_amount = left - request.amount
+        self.refunds[payment.id].append(refund)
+        self.refund_keys[request.idempotency_key] = refund
+        return refund
+
+
+@dataclass
+class FakeAgencyPayments:
+    """What ``ActingFor.connect`` hands the payment pages: ``.payments``."""
+
+    payments: FakePayments = field(default_factory=FakePayments)
