@@ -8,7 +8,6 @@ the other one took."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -27,9 +26,7 @@ from tests.support.platform import ISSUER, TOKEN_ENDPOINT, Platform, SecretAgenc
 USERINFO = ISSUER + "/userinfo"
 PAYMENTS_URL = "http://127.0.0.1:8082"  # payments' public_url (its default)
 NOTIFY_URL = "http://127.0.0.1:8083"
-GET_PAYMENT = "/gaap.payments.v1.PaymentsService/GetPayment"
 CALLER = "/gaap.common.v1.CallerService/GetCallerIdentity"
-NO_PAYMENT = json.dumps({"paymentId": "pay_0123456789abcdef0123456789abcdef"})
 OLD = 600  # seconds: past every replica's 120-second window
 
 Proof = Callable[[Prover, str, str, str | None], str]
@@ -160,10 +157,10 @@ def userinfo(platform: Platform, headers: dict[str, str], method: str = "GET") -
 def json_call(
     platform: Platform, service: str, path: str, headers: dict[str, str]
 ) -> httpx.Response:
-    base = platform.service(service).http_url
-    body = NO_PAYMENT if path == GET_PAYMENT else "{}"
     return httpx.post(
-        base + path, content=body, headers={"content-type": "application/json", **headers}
+        platform.service(service).http_url + path,
+        content="{}",
+        headers={"content-type": "application/json", **headers},
     )
 
 
@@ -221,21 +218,25 @@ def test_a_bound_token_posted_to_userinfo_in_the_form_body_is_refused_as_bearer(
 # -- payments and notify over JSON (Connect) ---------------------------------------------------
 
 
+SERVICES = [("payments", PAYMENTS_URL), ("notify", NOTIFY_URL)]
+
+
+@pytest.mark.parametrize(("service", "base"), SERVICES)
 @pytest.mark.parametrize("case", BAD_AT_RESOURCES)
-def test_a_bad_proof_at_payments_over_json_is_refused(
-    platform: Platform, agency_token: str, prover: Prover, case: str
+def test_a_bad_proof_at_payments_and_notify_over_json_is_refused(
+    platform: Platform, agency_token: str, prover: Prover, case: str, service: str, base: str
 ) -> None:
     make, reason = BAD_AT_RESOURCES[case]
-    proof = make(prover, "POST", PAYMENTS_URL + GET_PAYMENT, agency_token)
+    proof = make(prover, "POST", base + CALLER, agency_token)
     response = json_call(
-        platform, "payments", GET_PAYMENT, {"authorization": f"DPoP {agency_token}", "dpop": proof}
+        platform, service, CALLER, {"authorization": f"DPoP {agency_token}", "dpop": proof}
     )
     assert response.status_code == 401, response.text
     assert response.json()["message"].startswith(reason)
     assert response.headers["www-authenticate"].startswith('DPoP error="invalid_dpop_proof"')
 
 
-@pytest.mark.parametrize(("service", "base"), [("payments", PAYMENTS_URL), ("notify", NOTIFY_URL)])
+@pytest.mark.parametrize(("service", "base"), SERVICES)
 def test_a_bound_token_sent_as_bearer_over_json_is_refused_and_with_dpop_taken(
     platform: Platform, agency_token: str, prover: Prover, service: str, base: str
 ) -> None:
