@@ -43,7 +43,7 @@ class MessageTemplates:
         self._connect = connect
         self._clock = clock
 
-    def list(self, staff: Staff, team_id: str) -> list[npb.Template]:
+    def templates(self, staff: Staff, team_id: str) -> list[npb.Template]:
         with self._connect(staff, team_id, Action.VIEW_NOTIFICATIONS) as agency:
             found = agency.notify.ListTemplates(npb.ListTemplatesRequest(page_size=LISTED))
         return list(found.templates)
@@ -63,7 +63,9 @@ class MessageTemplates:
         request_id: str,
     ) -> npb.Template:
         if channel not in CHANNELS:
-            raise InvalidArgument.from_violations([FieldViolation("channel", "Choose email or SMS")])
+            raise InvalidArgument.from_violations(
+                [FieldViolation("channel", "Choose email or text message")]
+            )
         request = npb.CreateTemplateRequest(
             channel=CHANNELS[channel],
             name=name,
@@ -123,8 +125,11 @@ class MessageTemplates:
 
 
 def _contents(wordings: list[Wording], sms: bool) -> list[npb.TemplateContent]:
-    """The non-empty wordings, the default language first; an SMS has no subject."""
-    kept = [w for w in wordings if w.language.strip() or w.subject.strip() or w.body.strip()]
+    """The wordings, the default language first, less the form's blank ones at the
+    end (so notify's ``contents[i]`` is still the form's ``i``); an SMS has no subject."""
+    kept = list(wordings)
+    while kept and not (kept[-1].language.strip() or kept[-1].subject or kept[-1].body):
+        kept.pop()
     return [
         npb.TemplateContent(
             language=w.language.strip(), subject="" if sms else w.subject, body=w.body

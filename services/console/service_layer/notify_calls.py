@@ -20,7 +20,7 @@ from gaap.notify.v1 import notify_pb2 as npb
 from gaap_client import errors as client_errors
 from services.console.domain.roles import Action
 from services.console.domain.staff import Staff
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 
 
 class NotifyApi(Protocol):
@@ -73,11 +73,14 @@ def refusals(fields: dict[str, str] | None = None) -> Iterator[None]:
     """notify's ``InvalidArgument`` as the console's, on the form's fields, so the
     page re-renders its form with notify's reasons instead of failing; its
     ``NotFound`` (another agency's template or notification, or none) as the
-    console's 404."""
+    console's 404; its ``FailedPrecondition`` (no callback registered) as the
+    console's 409."""
     try:
         yield
     except client_errors.NotFound:
         raise NotFound("Page not found") from None
+    except client_errors.FailedPrecondition as exc:
+        raise FailedPrecondition(exc.message) from None
     except client_errors.InvalidArgument as exc:
         violations = [
             FieldViolation(form_field(v.field, fields or {}), v.description)
