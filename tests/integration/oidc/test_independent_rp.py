@@ -115,10 +115,12 @@ def test_idpyoidc_relying_party_through_a_pushed_authorization_request(
 
     Its own PAR add-on (``add_on.par``) is not usable against an RFC 9126 server:
     it takes only 200 as success where §2.2 says 201, and always wraps the
-    request in a signed request object (RFC 9101), which identity does not take
-    yet. So the request idpyoidc built is pushed as it is, with the agency's
-    client_secret_basic, and the citizen's browser carries only client_id and
-    request_uri to the authorization endpoint idpyoidc discovered."""
+    request in a request object with an empty ``iss`` and no ``aud`` or ``exp``,
+    which identity refuses (RFC 9101 §4; the FAPI 2.0 run in
+    ``tests/e2e/test_independent_rp_fapi2.py`` says more). So the request
+    idpyoidc built is pushed as it is, with the agency's client_secret_basic,
+    and the citizen's browser carries only client_id and request_uri to the
+    authorization endpoint idpyoidc discovered."""
     monkeypatch.chdir(tmp_path)
     issuer = real_platform.settings.issuer
     created = real_platform.admin.registry.create(
