@@ -1,7 +1,8 @@
 """identity's DPoP across replicas, on SQLite and PostgreSQL: a proof replayed
 from one identity replica to another on the same database is refused when Redis
 is configured, and server nonces (IDENTITY_DPOP_NONCES) that one replica hands
-out are accepted by the other, at the token endpoint (RFC 9449 §8)."""
+out are accepted by the other, at the token endpoint and UserInfo (RFC 9449 §8,
+§9)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ import pytest
 from services.identity import bootstrap as identity_bootstrap
 from services.runtime import process
 from services.runtime.process import RunningService
+from tests.integration.oidc.conftest import make_citizen
 from tests.support.dpop_proofs import Prover
-from tests.support.platform import TOKEN_ENDPOINT, Platform, SecretAgency
+from tests.support.oidc import CALLBACK, CitizenBrowser, RelyingParty, callback_params
+from tests.support.platform import ISSUER, TOKEN_ENDPOINT, Platform, SecretAgency
 
 FORM = {"grant_type": "client_credentials"}
+USERINFO = ISSUER + "/userinfo"
 
 
 def replicas(platform: Platform, count: int = 2, **settings: Any) -> list[RunningService]:
@@ -105,3 +109,53 @@ def test_without_the_option_no_nonce_is_asked(platform: Platform, agency: Secret
     answer = token_call(platform.identity, agency, Prover().proof("POST", TOKEN_ENDPOINT))
     assert answer.status_code == 200
     assert "DPoP-Nonce" not in answer.headers
+
+
+def test_userinfo_asks_for_a_nonce_any_replica_accepts(
+    platform: Platform, nonce_replicas: list[RunningService]
+) -> None:
+    citizen = make_citizen(platform)
+    created = platform.admin.registry.create(
+        name="Nonce permits",
+        scopes=["openid", "email"],
+        redirect_uris=[CALLBACK],
+    )
+    rp = RelyingParty(nonce_replicas[0].http_url, created.agency.client_id, created.client_secret)
+    browser = CitizenBrowser(nonce_replicas[0].http_url)
+    try:
+        request = rp.auth_request(scope="openid email")
+        done = browser.sign_in(request.url, citizen.email, citizen.password, citizen.totp_secret)
+        code = callback_params(done)["code"]
+    finally:
+        browser.client.close()
+    key = Prover()
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": CALLBACK,
+        "code_verifier": request.verifier,
+    }
+    auth = (rp.client_id, rp.client_secret or "")
+    token_url = nonce_replicas[0].http_url + "/oauth2/token"
+    asked = httpx.post(
+        token_url, data=form, auth=auth, headers={"DPoP": key.proof("POST", TOKEN_ENDPOINT)}
+    )
+    assert asked.json()["error"] == "use_dpop_nonce"
+    proof = key.proof("POST", TOKEN_ENDPOINT, nonce=asked.headers["DPoP-Nonce"])
+    issued = httpx.post(token_url, data=form, auth=auth, headers={"DPoP": proof})
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+
+    def userinfo(replica: RunningService, nonce: str | None) -> httpx.Response:
+        proof = key.proof("GET", USERINFO, token, nonce=nonce)
+        return httpx.get(
+            replica.http_url + "/userinfo",
+            headers={"Authorization": f"DPoP {token}", "DPoP": proof},
+        )
+
+    refused = userinfo(nonce_replicas[1], None)
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith('DPoP error="use_dpop_nonce"')
+    answer = userinfo(nonce_replicas[0], refused.headers["DPoP-Nonce"])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["email"] == citizen.email
