@@ -443,3 +443,27 @@ def test_without_nonces_no_nonce_is_asked_or_given(w: World) -> None:
 
 def test_token_set_says_its_type() -> None:
     assert TokenSet("at", 1, "openid", None, None, "DPoP").response()["token_type"] == "DPoP"
+
+
+def test_at_the_pushed_authorization_endpoint_too_a_fapi2_assertion_names_the_issuer(
+    w: World,
+) -> None:
+    signer = Signer("ES256")
+    fapi2_agency(w, signer)
+    pushed = ISSUER + "/par"
+    par_server = TokenServer(
+        registry=w.agencies,
+        tokens=AccessTokenIssuer(w.keys, issuer=ISSUER, ttl_seconds=300),
+        citizen_tokens=w.tokens,
+        introspector=introspector(w),
+        assertions=w.state.assertions.first_use,
+        issuer=ISSUER,
+        token_endpoint=TOKEN_ENDPOINT,
+        pushed_endpoint=pushed,
+    )
+    refused = par_server.authenticated(signer.form(pushed), Headers({}), "pushed_authorization")
+    assert isinstance(refused, tuple)
+    assert refused[1]["error"] == "invalid_client"
+    client = par_server.authenticated(signer.form(ISSUER), Headers({}), "pushed_authorization")
+    assert not isinstance(client, tuple)
+    assert client.agency.client_id == "ag_fapi"
