@@ -9,6 +9,7 @@ from typing import Any
 
 from services.console.domain.audit import AuditEntry
 from services.console.domain.invitations import Invitation
+from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn, SignInFailed
 from services.console.domain.staff import Staff
 from services.console.domain.teams import Member, NewAgency, Team
@@ -112,12 +113,51 @@ class MemorySessions:
 
 
 @dataclass
+class MemoryPaymentLinks:
+    rows: dict[str, PaymentLink] = field(default_factory=dict)
+    paid: dict[str, LinkPayment] = field(default_factory=dict)
+
+    def add(self, link: PaymentLink) -> None:
+        assert link.id not in self.rows
+        assert all(other.slug != link.slug for other in self.rows.values()), "unique slug"
+        self.rows[link.id] = link
+
+    def get(self, team_id: str, link_id: str) -> PaymentLink | None:
+        link = self.rows.get(link_id)
+        return link if link and link.team_id == team_id else None
+
+    def by_slug(self, slug: str) -> PaymentLink | None:
+        return next((link for link in self.rows.values() if link.slug == slug), None)
+
+    def set_state(self, link_id: str, state: State) -> None:
+        self.rows[link_id] = self.rows[link_id].in_state(state)
+
+    def of_team(self, team_id: str, limit: int = 200) -> list[PaymentLink]:
+        found = [link for link in self.rows.values() if link.team_id == team_id]
+        return sorted(found, key=lambda link: (link.created_at, link.id), reverse=True)[:limit]
+
+    def record_payment(self, payment: LinkPayment) -> None:
+        self.paid.setdefault(payment.payment_id, payment)
+
+    def payment_by_form(self, link_id: str, form_hash: str) -> LinkPayment | None:
+        return next(
+            (p for p in self.paid.values() if p.form_hash == form_hash and p.link_id == link_id),
+            None,
+        )
+
+    def payments(self, link_id: str, limit: int = 50) -> list[LinkPayment]:
+        found = [p for p in self.paid.values() if p.link_id == link_id]
+        return sorted(found, key=lambda p: (p.created_at, p.payment_id), reverse=True)[:limit]
+
+
+@dataclass
 class MemoryConsoleWork:
     teams: MemoryTeams = field(default_factory=MemoryTeams)
     members: MemoryMembers = field(default_factory=MemoryMembers)
     invitations: MemoryInvitations = field(default_factory=MemoryInvitations)
     audit: MemoryAudit = field(default_factory=MemoryAudit)
     sessions: MemorySessions = field(default_factory=MemorySessions)
+    payment_links: MemoryPaymentLinks = field(default_factory=MemoryPaymentLinks)
 
 
 def console_transactions() -> FakeTransactions[MemoryConsoleWork]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.console.adapters.invitation_store import AuditTrail, Invitations
+from services.console.adapters.payment_link_store import PaymentLinks
 from services.console.adapters.session_store import BrowserSessions
 from services.console.adapters.team_store import Members, Teams
 from services.runtime.sql_unit_of_work import SqlTransactions
@@ -17,6 +18,7 @@ class SqlConsoleWork:
         self.invitations = Invitations(session)
         self.audit = AuditTrail(session)
         self.sessions = BrowserSessions(session)
+        self.payment_links = PaymentLinks(session)
 
 
 def transactions(sessions: sessionmaker[Session]) -> SqlTransactions[SqlConsoleWork]:

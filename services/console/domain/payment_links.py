@@ -278,3 +278,14 @@ def _reference_ok(reference: str, characters: Characters) -> bool:
 
 def check_slug(slug: str) -> bool:
     return bool(SLUG.fullmatch(slug))
+
+
+@dataclass(frozen=True)
+class LinkPayment:
+    """A payment created through a link; ``form_hash`` is the SHA-256 of the
+    form's key, which the thank-you page's address carries."""
+
+    payment_id: str
+    link_id: str
+    form_hash: str
+    created_at: datetime

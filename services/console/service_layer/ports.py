@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from services.console.domain.audit import AuditEntry
 from services.console.domain.invitations import Invitation
+from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn
 from services.console.domain.teams import Member, NewAgency, Team
 from services.runtime.unit_of_work import Transactions
@@ -71,6 +72,28 @@ class SessionStore(Protocol):
         ...
 
 
+class PaymentLinkStore(Protocol):
+    def add(self, link: PaymentLink) -> None: ...
+
+    def get(self, team_id: str, link_id: str) -> PaymentLink | None: ...
+
+    def by_slug(self, slug: str) -> PaymentLink | None: ...
+
+    def set_state(self, link_id: str, state: State) -> None: ...
+
+    def of_team(self, team_id: str, limit: int = 200) -> list[PaymentLink]: ...
+
+    def record_payment(self, payment: LinkPayment) -> None:
+        """Once per payment id; a second record of it changes nothing."""
+        ...
+
+    def payment_by_form(self, link_id: str, form_hash: str) -> LinkPayment | None: ...
+
+    def payments(self, link_id: str, limit: int = 50) -> list[LinkPayment]:
+        """The link's payments, newest first."""
+        ...
+
+
 class ConsoleWork(Protocol):
     """One transaction's view of the console's data."""
 
@@ -88,6 +111,9 @@ class ConsoleWork(Protocol):
 
     @property
     def sessions(self) -> SessionStore: ...
+
+    @property
+    def payment_links(self) -> PaymentLinkStore: ...
 
 
 ConsoleTransactions = Transactions[ConsoleWork]
