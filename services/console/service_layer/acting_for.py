@@ -46,6 +46,13 @@ class ActingFor(Generic[Client_co]):
         changed at a service in the team's audit trail."""
         return self._uow
 
+    @property
+    def agency_calls(self) -> AgencyCalls[Client_co]:
+        """The calls without a staff member, for the one use case that acts on the
+        console's own authority (payment links' public page, which asks for
+        ``payments:create`` alone and checks the link itself)."""
+        return self._calls
+
     def connect(
         self, staff: Staff, team_id: str, action: Action
     ) -> AbstractContextManager[Client_co]:
