@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import Engine
 
-from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
+from gaap_client import Credentials, DpopKey, GaapClient, OpenIdClient, PrivateKeyJwt, Targets
+from gaap_client.client import agency_credentials
 from gaap_client.errors import GaapError
 from services.demo_app.adapters.unit_of_work import transactions
 from services.demo_app.service_layer.journey import Journey
@@ -52,11 +53,34 @@ class RunningDemoApp:
         self.engine.dispose()
 
 
-def _agency(path: Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class Agency:
+    """The agency's saved registration (``var/demo/agency.json``): its credentials
+    and, under the fapi2 profile, the DPoP key its tokens are bound to (the same
+    in every replica, so that any of them may use a token another obtained)."""
+
+    token_endpoint: str
+    credentials: Credentials
+    fapi2: bool
+    dpop_key: DpopKey | None
+    secret: bytes  # what the app's own keys (CSRF) derive from: its secret or private key
+
+
+def _agency(path: Path) -> Agency:
     try:
         saved = json.loads(path.read_text())
-        return {k: str(saved[k]) for k in ("client_id", "client_secret", "token_endpoint")}
-    except (OSError, ValueError, KeyError) as exc:
+        pem = saved.get("dpop_private_key")
+        credentials = agency_credentials(saved)
+        if isinstance(credentials, PrivateKeyJwt):
+            credentials.jwk()  # parsed now: a bad key stops the start, not the first call
+        return Agency(
+            str(saved["token_endpoint"]),
+            credentials,
+            saved.get("profile") == "fapi2",
+            DpopKey.from_pem(str(pem)) if pem else None,
+            str(saved.get("client_secret") or saved["private_key"]).encode(),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StartupError(f"cannot read the agency's credentials in {path}: {exc}") from None
 
 
@@ -73,13 +97,25 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
     if settings.http_address.endswith(":0") and not settings.public_url:
         public_url = f"http://{settings.http_address.rpartition(':')[0]}:{port}"
     agency = _agency(settings.resolved_agency_file(platform))
-    credentials = ClientSecret(agency["client_id"], agency["client_secret"])
     engine = db.create_engine(settings.resolved_database_url(platform))
     db.migrate(engine, MIGRATIONS)
     work = transactions(db.session_factory(engine))
-    client = GaapClient(
-        TokenSource(agency["token_endpoint"], credentials),
-        Targets(settings.identity_target, settings.payments_target, settings.notify_target),
+    targets = Targets(
+        settings.identity_target,
+        settings.payments_target,
+        settings.notify_target,
+        identity_url=platform.issuer,
+        payments_url=settings.payments_url,
+        notify_url=settings.notify_url,
+    )
+    # Under the fapi2 profile: private_key_jwt with aud the issuer, DPoP-bound tokens.
+    client = GaapClient.from_credentials(
+        agency.token_endpoint,
+        agency.credentials,
+        targets,
+        fapi2=agency.fapi2,
+        issuer=platform.issuer if agency.fapi2 else "",
+        dpop=agency.dpop_key or False,
     )
     deadline = time.monotonic() + SETUP_TIMEOUT
     while True:
@@ -93,11 +129,15 @@ def start(platform: PlatformSettings, settings: DemoAppSettings) -> RunningDemoA
                 metrics_sock.close()
                 raise StartupError(f"cannot set up the demo app on the platform: {exc}") from None
             time.sleep(0.5)
-    oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback")
-    journey = Journey(client, oidc, work, templates, public_url=public_url, fee=settings.fee)
-    csrf = CsrfTokens(
-        hmac.new(agency["client_secret"].encode(), b"demo-app csrf", hashlib.sha256).digest()
+    oidc = OpenIdClient(
+        platform.issuer,
+        agency.credentials,
+        public_url + "/callback",
+        fapi2=agency.fapi2,
+        dpop_key=agency.dpop_key,
     )
+    journey = Journey(client, oidc, work, templates, public_url=public_url, fee=settings.fee)
+    csrf = CsrfTokens(hmac.new(agency.secret, b"demo-app csrf", hashlib.sha256).digest())
     pages = DemoPages(
         journey,
         csrf,

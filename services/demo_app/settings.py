@@ -35,6 +35,14 @@ class DemoAppSettings(BaseSettings):
     identity_target: str = Field("127.0.0.1:50051", description="identity's gRPC address.")
     payments_target: str = Field("127.0.0.1:50052", description="payments' gRPC address.")
     notify_target: str = Field("127.0.0.1:50053", description="notify's gRPC address.")
+    payments_url: str = Field(
+        "http://127.0.0.1:8082",
+        description="payments' public base URL (`PAYMENTS_PUBLIC_URL`): DPoP proofs name it.",
+    )
+    notify_url: str = Field(
+        "http://127.0.0.1:8083",
+        description="notify's public base URL (`NOTIFY_PUBLIC_URL`): DPoP proofs name it.",
+    )
     fee: int = Field(4000, ge=1, description="The permit's fee in pence.")
     mail_dir: str = Field("", description="The SMTP sink's folder (default `<var_dir>/mail`).")
     sms_dir: str = Field("", description="The SMS sink's folder (default `<var_dir>/sms`).")

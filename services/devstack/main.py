@@ -26,7 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.console.settings import ConsoleSettings
 from services.demo_app.settings import DemoAppSettings
 from services.devstack.console import ensure_console_agency, ensure_demo_staff
-from services.devstack.demo import ensure_demo_agency, ensure_demo_citizen
+from services.devstack.demo import ensure_demo_agency, ensure_demo_api_agency, ensure_demo_citizen
 from services.devstack.supervisor import Supervisor
 from services.identity.settings import IdentitySettings
 from services.notify.settings import NotifySettings
@@ -63,8 +63,13 @@ def demo_app_environment(
     settings: dict[str, ServerSettings], prefix: str = "DEMO_APP"
 ) -> dict[str, str]:
     """Where the demo app (or the console) finds the services (their gRPC addresses
-    as configured)."""
-    return {f"{prefix}_{name.upper()}_TARGET": settings[name].grpc_address for name, _ in SERVICES}
+    as configured, and the public URLs that DPoP proofs name)."""
+    env = {f"{prefix}_{name.upper()}_TARGET": settings[name].grpc_address for name, _ in SERVICES}
+    for name, _ in SERVICES:
+        public_url = getattr(settings[name], "public_url", None)
+        if isinstance(public_url, str):
+            env[f"{prefix}_{name.upper()}_URL"] = public_url
+    return env
 
 
 def _host_port(address: str) -> tuple[str, int]:
@@ -141,7 +146,10 @@ def main() -> None:
         settings = {name: config.load(cls) for name, cls in SERVICES}
         identity_settings = config.load(IdentitySettings)
         demo_app = config.load(DemoAppSettings)
-        demo = ensure_demo_agency(platform, identity_settings, demo_app.resolved_public_url())
+        demo, api = (
+            ensure_demo_agency(platform, identity_settings, demo_app.resolved_public_url()),
+            ensure_demo_api_agency(platform, identity_settings, demo_app.resolved_public_url()),
+        )
         citizen = ensure_demo_citizen(platform, identity_settings)
         console = config.load(ConsoleSettings)
         console_agency = ensure_console_agency(platform, identity_settings, console)
@@ -190,7 +198,13 @@ def main() -> None:
             raise SystemExit(0 if stop.is_set() else 1)
 
     _print_banner(
-        platform, settings, demo, citizen, demo_app, _console_lines(platform, console, staff)
+        platform,
+        settings,
+        demo,
+        citizen,
+        demo_app,
+        _console_lines(platform, console, staff),
+        api=api,
     )
     code = 0
     while not stop.wait(0.5):
@@ -215,6 +229,8 @@ def _print_banner(
     citizen: dict[str, object],
     demo_app: DemoAppSettings,
     console: list[str],
+    *,
+    api: dict[str, object],
 ) -> None:
     lines = ["", "GaaP is running (embedded defaults: SQLite under var/).", ""]
     for name, _ in SERVICES:
@@ -243,13 +259,20 @@ def _print_banner(
         "",
         f"  issuer    {platform.issuer}  (discovery: /.well-known/openid-configuration)",
         "",
-        f"Demo agency (test mode), saved in {platform.var_dir / 'demo' / 'agency.json'}:",
+        f"Demo agency (test mode, the demo app's), saved in {platform.var_dir / 'demo'}"
+        "/agency.json:",
         f"  client_id      {demo['client_id']}",
-        f"  client_secret  {demo['client_secret']}",
-        f"  token_endpoint {demo['token_endpoint']}",
+        f"  profile        {demo['profile']}  "
+        f"(private_key_jwt with key {demo['kid']}, DPoP-bound tokens: use gaap_client)",
+        "",
+        f"Demo API agency (test mode, for your own calls), saved in {platform.var_dir / 'demo'}"
+        "/api-agency.json:",
+        f"  client_id      {api['client_id']}",
+        f"  client_secret  {api['client_secret']}",
+        f"  token_endpoint {api['token_endpoint']}",
         "",
         'Get a token:  curl -s -u "$CLIENT_ID:$CLIENT_SECRET" '
-        f"-d grant_type=client_credentials {demo['token_endpoint']}",
+        f"-d grant_type=client_credentials {api['token_endpoint']}",
         "",
         f"Demo citizen (demo only), saved in {platform.var_dir / 'demo' / 'citizen.json'}:",
         f"  email          {citizen['email']}",

@@ -50,11 +50,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
 @pytest.fixture(scope="module")
 def agency(stack: Devstack) -> Iterator[GaapClient]:
     """The demo agency, as the demo app itself is: through the client library."""
-    demo = stack.demo("agency")
-    client = GaapClient(
-        TokenSource(demo["token_endpoint"], ClientSecret(demo["client_id"], demo["client_secret"])),
-        Targets(stack.grpc("identity"), stack.grpc("payments"), stack.grpc("notify")),
-    )
+    client = stack.demo_agency()
     yield client
     client.close()
 

@@ -41,29 +41,32 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split()[2] == "Z")
 
 
-def _demo_citizen_signs_in_at_cl_cm(
-    tmp_path: Path, env: dict[str, str], demo: dict[str, str]
-) -> None:
-    """The demo citizen, through the demo agency's registered redirect URI."""
-    from tests.support.oidc import CitizenBrowser, RelyingParty, callback_params
+def _demo_citizen_signs_in_at_cl_cm(stack: devstack.Devstack) -> None:
+    """The demo citizen, through the demo agency's registered redirect URI, by
+    the agency's profile (FAPI 2.0: PAR, private_key_jwt, DPoP)."""
+    from gaap_client import OpenIdClient
+    from gaap_client.client import agency_credentials
+    from tests.support.oidc import CitizenBrowser, callback_params
 
-    citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
+    citizen = stack.demo("citizen")
     assert {"email", "password", "totp_secret"} <= citizen.keys()
-    identity = env["GAAP_ISSUER"]
-    callback = "http://" + env["DEMO_APP_HTTP_ADDRESS"] + "/callback"
-    rp = RelyingParty(identity, demo["client_id"], demo["client_secret"], callback)
-    request = rp.auth_request(acr_values="Cl.Cm")
-    browser = CitizenBrowser(identity)
+    demo = stack.demo("agency")
+    callback = stack.app_url + "/callback"
+    rp = OpenIdClient(stack.issuer, agency_credentials(demo), callback, fapi2=True)
+    pending = rp.start(acr_values=["Cl.Cm"])
+    browser = CitizenBrowser(stack.issuer)
     response = browser.sign_in(
-        request.url, citizen["email"], citizen["password"], citizen["totp_secret"]
+        pending.url, citizen["email"], citizen["password"], citizen["totp_secret"]
     )
     assert response.headers["location"].startswith(callback)
-    tokens = rp.redeem(callback_params(response)["code"], request.verifier).json()
-    assert "id_token" in tokens
+    signed_in = rp.finish(pending, callback_params(response))
+    assert signed_in.token_type == "DPoP"
+    assert signed_in.acr == "Cl.Cm"
 
 
 def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
-    proc, env = _start(tmp_path)
+    stack = devstack.start(tmp_path / "var")
+    proc, env = stack.process, stack.env
     children = _children(proc)
     # 3 services, notify's worker, the SMTP sink, the SMS gateway, the demo agency app,
     # the console
@@ -72,24 +75,34 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert httpx.get("http://" + env["CONSOLE_HTTP_ADDRESS"] + "/").status_code == 200
     staff = json.loads((tmp_path / "var" / "demo" / "staff.json").read_text())
     assert {"email", "password", "totp_secret"} <= staff.keys()
-    demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
-    assert {"client_id", "client_secret", "token_endpoint"} <= demo.keys()
-    _demo_citizen_signs_in_at_cl_cm(tmp_path, env, demo)
-    token_url = env["GAAP_ISSUER"] + "/oauth2/token"
-    assert demo["token_endpoint"] == token_url
+    demo = stack.demo("agency")
+    assert demo["profile"] == "fapi2"
+    assert {"client_id", "private_key", "kid", "token_endpoint"} <= demo.keys()
+    assert "client_secret" not in demo
+    assert demo["token_endpoint"] == env["GAAP_ISSUER"] + "/oauth2/token"
+    _demo_citizen_signs_in_at_cl_cm(stack)
+    with stack.demo_agency() as agency:
+        for name in SERVICES[1:]:
+            reply = agency.caller(stack.grpc(name)).GetCallerIdentity(
+                caller_pb2.GetCallerIdentityRequest()
+            )
+            assert reply.client_id == demo["client_id"]
+        assert agency.tokens.dpop is not None  # bound tokens, a proof per call
+    # The plain agency for a developer's own calls: a secret and a bearer token.
+    api = stack.demo("api-agency")
     token = httpx.post(
-        token_url,
+        demo["token_endpoint"],
         data={"grant_type": "client_credentials"},
-        auth=(demo["client_id"], demo["client_secret"]),
+        auth=(api["client_id"], api["client_secret"]),
     ).json()["access_token"]
     for name in SERVICES[1:]:
-        with grpc.insecure_channel(env[f"{name.upper()}_GRPC_ADDRESS"]) as channel:
+        with grpc.insecure_channel(stack.grpc(name)) as channel:
             reply = caller_pb2_grpc.CallerServiceStub(channel).GetCallerIdentity(
                 caller_pb2.GetCallerIdentityRequest(),
                 metadata=(("authorization", f"Bearer {token}"),),
                 timeout=10,
             )
-            assert reply.client_id == demo["client_id"]
+            assert reply.client_id == api["client_id"]
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 0
     assert not [pid for pid in children if _alive(pid)]
@@ -97,19 +110,12 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
 
 def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) -> None:
     from gaap.notify.v1 import notify_pb2 as pb
-    from gaap.notify.v1 import notify_pb2_grpc
 
-    proc, env = _start(tmp_path)
+    stack = devstack.start(tmp_path / "var")
+    proc = stack.process
     try:
-        demo = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
-        token = httpx.post(
-            demo["token_endpoint"],
-            data={"grant_type": "client_credentials"},
-            auth=(demo["client_id"], demo["client_secret"]),
-        ).json()["access_token"]
-        md = (("authorization", f"Bearer {token}"),)
-        with grpc.insecure_channel(env["NOTIFY_GRPC_ADDRESS"]) as channel:
-            stub = notify_pb2_grpc.NotifyServiceStub(channel)
+        with stack.demo_agency() as agency:
+            stub = agency.notify
             for channel_kind, to in (
                 (pb.CHANNEL_EMAIL, "resident@example.com"),
                 (pb.CHANNEL_SMS, "07912345678"),
@@ -127,7 +133,6 @@ def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) 
                         ],
                         idempotency_key=f"t-{channel_kind}",
                     ),
-                    metadata=md,
                     timeout=10,
                 )
                 values = {"name": pb.PersonalisationValue(text="Ada")}
@@ -139,7 +144,6 @@ def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) 
                             personalisation=values,
                             idempotency_key="e",
                         ),
-                        metadata=md,
                         timeout=10,
                     )
                 else:
@@ -150,7 +154,6 @@ def test_make_run_delivers_the_demo_agencys_mail_and_sms_to_var(tmp_path: Path) 
                             personalisation=values,
                             idempotency_key="s",
                         ),
-                        metadata=md,
                         timeout=10,
                     )
         deadline = time.monotonic() + 30
@@ -183,9 +186,11 @@ def test_the_demo_agency_is_reused_across_restarts(tmp_path: Path) -> None:
     first.send_signal(signal.SIGTERM)
     assert first.wait(30) == 0
     saved = json.loads((tmp_path / "var" / "demo" / "agency.json").read_text())
+    api = json.loads((tmp_path / "var" / "demo" / "api-agency.json").read_text())
     citizen = json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text())
     second, _ = _start(tmp_path, env)  # the same ports, so the same redirect URI
     second.send_signal(signal.SIGTERM)
     assert second.wait(30) == 0
     assert json.loads((tmp_path / "var" / "demo" / "agency.json").read_text()) == saved
+    assert json.loads((tmp_path / "var" / "demo" / "api-agency.json").read_text()) == api
     assert json.loads((tmp_path / "var" / "demo" / "citizen.json").read_text()) == citizen

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gaap_client import GaapClient, Targets
+
 SERVICES = ("identity", "payments", "notify")
 BANNER_END = "Ctrl-C stops everything"
 
@@ -63,6 +65,22 @@ class Devstack:
     def metrics(self, service: str) -> str:
         """``service``'s metrics listener (``demo_app`` for the demo app)."""
         return "http://" + self.env[f"{service.upper()}_METRICS_ADDRESS"]
+
+    def targets(self) -> Targets:
+        """The services' gRPC addresses and public URLs (DPoP proofs name them)."""
+        return Targets(
+            self.grpc("identity"),
+            self.grpc("payments"),
+            self.grpc("notify"),
+            identity_url=self.issuer,
+            payments_url=self.env["PAYMENTS_PUBLIC_URL"],
+            notify_url=self.env["NOTIFY_PUBLIC_URL"],
+        )
+
+    def demo_agency(self) -> GaapClient:
+        """The demo agency through the client library, as the demo app is (its
+        profile, fapi2 or not, from ``var/demo/agency.json``)."""
+        return GaapClient.from_agency_file(self.var / "demo" / "agency.json", self.targets())
 
     def demo(self, name: str) -> dict[str, Any]:
         """``agency``, ``citizen`` or ``staff``: what make run saved under var/demo."""

@@ -17,7 +17,6 @@ import pytest
 from gaap.notify.v1 import notify_pb2 as npb
 from gaap.payments.v1 import payments_pb2 as ppb
 
-from gaap_client import GaapClient, Targets
 from gaap_client.webhooks import sign
 from services.demo_app import bootstrap
 from services.demo_app.adapters.store import KeptValues, WebhookEvents
@@ -29,7 +28,7 @@ from services.runtime import db
 from services.runtime.config import PlatformSettings
 from tests.support import devstack
 from tests.support.devstack import Devstack
-from tests.support.journey import DECLINED_CARD, Citizen, journey, post_form, sign_in
+from tests.support.journey import DECLINED_CARD, Citizen, follow, journey, post_form, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -83,10 +82,7 @@ def test_the_webhook_refuses_what_payments_did_not_sign(stack: Devstack) -> None
 def test_a_replayed_webhook_is_the_same_event_whatever_its_header_says(stack: Devstack) -> None:
     """Dedupe is on the event id inside the signed body: the Gaap-Event-Id header
     is not signed, so a replay with a fresh one must not pass as a new event."""
-    client = GaapClient.from_agency_file(
-        stack.var / "demo" / "agency.json",
-        Targets(stack.grpc("identity"), stack.grpc("payments"), stack.grpc("notify")),
-    )
+    client = stack.demo_agency()
     try:
         payment = client.payments.CreatePayment(
             ppb.CreatePaymentRequest(
@@ -154,13 +150,12 @@ def test_a_restart_reuses_its_templates(stack: Devstack) -> None:
         identity_target=stack.grpc("identity"),
         payments_target=stack.grpc("payments"),
         notify_target=stack.grpc("notify"),
+        payments_url=stack.env["PAYMENTS_PUBLIC_URL"],
+        notify_url=stack.env["NOTIFY_PUBLIC_URL"],
     )
     second = bootstrap.start(_platform(stack), settings)
     try:
-        client = GaapClient.from_agency_file(
-            stack.var / "demo" / "agency.json",
-            Targets(stack.grpc("identity"), stack.grpc("payments"), stack.grpc("notify")),
-        )
+        client = stack.demo_agency()
         names = [t.name for t in client.notify.ListTemplates(npb.ListTemplatesRequest()).templates]
         client.close()
         for spec in TEMPLATES:
@@ -181,3 +176,40 @@ def test_a_resident_applying_in_chinese_is_told_in_chinese(stack: Devstack) -> N
     [sms] = found
     assert sms["body"].startswith(f"停车许可：我们已收到您的申请 {outcome.reference}")
     assert "£40.00" in sms["body"]
+
+
+def test_a_sign_in_started_on_one_replica_finishes_on_another(stack: Devstack) -> None:
+    """The replicas share the DPoP key of the agency file (``dpop_private_key``):
+    the code is bound to it at the push, so any replica can redeem it."""
+    settings = DemoAppSettings(
+        http_address="127.0.0.1:0",
+        public_url=stack.app_url,  # the same redirect URI, as behind a load balancer
+        identity_target=stack.grpc("identity"),
+        payments_target=stack.grpc("payments"),
+        notify_target=stack.grpc("notify"),
+        payments_url=stack.env["PAYMENTS_PUBLIC_URL"],
+        notify_url=stack.env["NOTIFY_PUBLIC_URL"],
+    )
+    second = bootstrap.start(_platform(stack), settings)
+    citizen = new_citizen(stack)
+    callback = stack.app_url + "/callback"
+    try:
+        with httpx.Client(timeout=30) as browser:
+            page = follow(browser, browser.get(f"{stack.app_url}/signin?next=/apply"), callback)
+            page = follow(
+                browser,
+                post_form(browser, page, "", email=citizen.email, password=citizen.password),
+                callback,
+            )
+            code = pyotp.TOTP(citizen.totp_secret).now()
+            page = follow(browser, post_form(browser, page, "", code=code), callback)
+            if 'name="decision"' in page.text:
+                page = follow(browser, post_form(browser, page, "", decision="allow"), callback)
+            location = page.headers["location"]
+            assert location.startswith(callback)
+            elsewhere = f"http://127.0.0.1:{second.server.port}" + location[len(stack.app_url) :]
+            finished = browser.get(elsewhere)
+            assert finished.status_code == 303, finished.text[-2000:]
+            assert finished.headers["location"] == "/apply"
+    finally:
+        second.stop(1)
