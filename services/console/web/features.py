@@ -33,4 +33,10 @@ FEATURES: tuple[Feature, ...] = (
         "/audit",
         Action.VIEW_AUDIT,
     ),
+    Feature(
+        "Payments",
+        "Find payments, see what happened to each, export them and refund.",
+        "/payments",
+        Action.VIEW_PAYMENTS,
+    ),
 )

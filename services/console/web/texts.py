@@ -13,7 +13,7 @@ AUDIT_ACTIONS = {
     "seed_administrator": "Made an administrator (platform set-up)",
 }
 NAMES = ("administrator", "developer", "sender", "viewer", "test", "live")
-MESSAGES = (
+MESSAGES: tuple[str, ...] = (
     "Page not found",
     "This page has expired or the form was sent twice. Please try again.",
     "You did not finish signing in. Please try again.",
@@ -33,3 +33,18 @@ MESSAGES = (
 )
 # Not-found messages worth showing as they are (others show as "Page not found").
 SHOWN_NOT_FOUND = frozenset({"This invitation has expired or has already been used"})
+
+# The payment pages (web/payment_pages.py, service_layer/payments_console.py).
+AUDIT_ACTIONS["refund"] = "Refunded a payment"
+MESSAGES += (
+    "Choose a state from the list",
+    "The reference is 255 characters or fewer",
+    "Enter a date like 2026-01-31",
+    "The end date is before the start date",
+    "This page of results no longer exists",
+    "The amount is more than is left to refund",
+    "Someone refunded this payment meanwhile: check the amount left and try again",
+    "This payment cannot be refunded",
+    "This page has expired. Please start again.",
+    "Enter an amount like 12.50, more than zero",
+)

@@ -1,0 +1,258 @@
+"""A team's payments: the transactions with filters and a CSV export, one payment
+with its timeline and refunds, and refunding it after a confirmation step.
+
+- ``GET  /teams/{team_id}/payments``                       the list (filters in the query)
+- ``GET  /teams/{team_id}/payments/export``                 the filtered list as CSV
+- ``GET  /teams/{team_id}/payments/{payment_id}``           one payment
+- ``POST /teams/{team_id}/payments/{payment_id}/refund``    confirm, then refund (refunders)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from babel.numbers import format_currency, get_currency_precision
+from gaap.payments.v1 import payments_pb2 as pb
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute
+
+from services.console.domain.roles import Action
+from services.console.service_layer.access import TeamAccess
+from services.console.service_layer.payments_console import (
+    STATES,
+    PaymentsConsole,
+    check_filters,
+    parse_amount,
+)
+from services.console.web.base import ConsoleWeb, Form
+from services.runtime.clock import utcnow
+from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.pages import FieldError
+
+LOCALES = {"en": "en_GB", "zh-Hans": "zh_Hans_CN"}
+STATE_OF = {number: name for name, number in STATES.items()}
+FILTERS = ("state", "reference", "email", "created_from", "created_to")
+# A cell a spreadsheet would run as a formula starts with one of these: it gets a '.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_COLUMNS = (
+    "id",
+    "created (UTC)",
+    "reference",
+    "description",
+    "email",
+    "state",
+    "amount",
+    "currency",
+    "captured",
+    "refundable",
+    "card brand",
+    "card last four",
+)
+
+
+def minor_to_major(amount: int, currency: str) -> Decimal:
+    return Decimal(amount).scaleb(-get_currency_precision(currency))
+
+
+def money(amount: int, currency: str, language: str) -> str:
+    """``amount`` minor units in ``currency`` as the page's language writes it."""
+    if not currency:
+        return str(amount)
+    return str(
+        format_currency(
+            minor_to_major(amount, currency), currency, locale=LOCALES.get(language, "en_GB")
+        )
+    )
+
+
+def csv_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def csv_lines(payments: Iterator[pb.Payment]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: tuple[str, ...]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([csv_cell(c) for c in cells])
+        return buffer.getvalue()
+
+    yield line(CSV_COLUMNS)
+    for p in payments:
+        yield line(
+            (
+                p.id,
+                p.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+                p.reference,
+                p.description,
+                p.email,
+                STATE_OF.get(p.state, ""),
+                str(minor_to_major(p.amount, p.currency)),
+                p.currency,
+                str(minor_to_major(p.captured_amount, p.currency)),
+                str(minor_to_major(p.refundable_amount, p.currency)),
+                p.card.brand,
+                p.card.last_four,
+            )
+        )
+
+
+class PaymentPages:
+    def __init__(self, web: ConsoleWeb) -> None:
+        self.web = web
+        self.payments = PaymentsConsole(web.acting, utcnow)
+
+    def _render(self, request: Request, template: str, **context: Any) -> Response:
+        language = self.web.language(request)
+        return self.web.render(
+            request,
+            template,
+            money=lambda amount, currency: money(amount, currency, language),
+            state_of=STATE_OF,
+            **context,
+        )
+
+    # -- the list and its export ----------------------------------------------------------
+
+    def transactions(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        values = {name: request.query_params.get(name, "") for name in FILTERS}
+        query = {k: v for k, v in values.items() if v}
+        try:
+            filters = check_filters(**values)
+            page = self.payments.transactions(
+                access.staff, access.team.id, filters, request.query_params.get("page", "")
+            )
+        except InvalidArgument as exc:
+            return self._render(
+                request,
+                "payments_list.html",
+                status=400,
+                access=access,
+                values=values,
+                errors=self.web.field_errors(request, exc),
+                payments=[],
+                next_query=None,
+                export_query=None,
+                states=tuple(STATES),
+            )
+        return self._render(
+            request,
+            "payments_list.html",
+            access=access,
+            values=values,
+            payments=page.payments,
+            next_query={**query, "page": page.next_page_token} if page.next_page_token else None,
+            export_query=query,
+            states=tuple(STATES),
+        )
+
+    def export(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        values = {name: request.query_params.get(name, "") for name in FILTERS}
+        rows = self.payments.export(access.staff, access.team.id, check_filters(**values))
+        return StreamingResponse(
+            csv_lines(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": 'attachment; filename="payments.csv"'},
+        )
+
+    # -- one payment and its refund ----------------------------------------------------
+
+    def payment(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        return self._payment(request, access, str(request.path_params["payment_id"]))
+
+    def _payment(
+        self,
+        request: Request,
+        access: TeamAccess,
+        payment_id: str,
+        *,
+        errors: list[FieldError] | None = None,
+        amount: str = "",
+        status: int = 200,
+    ) -> Response:
+        detail = self.payments.payment(access.staff, access.team.id, payment_id)
+        return self._render(
+            request,
+            "payments_payment.html",
+            status=status,
+            access=access,
+            detail=detail,
+            can_refund=access.may(Action.REFUND) and detail.payment.refundable_amount > 0,
+            errors=errors or [],
+            amount=amount,
+        )
+
+    def refund(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        """The first POST (an amount typed) asks to confirm; the second (``confirmed``
+        with the amount in minor units, what was left and the key) refunds."""
+        payment_id = str(request.path_params["payment_id"])
+        typed = form.get("amount", "")
+        try:
+            if form.get("confirmed") != "yes":
+                return self._confirm(request, access, payment_id, typed)
+            self.payments.refund(
+                access.staff,
+                access.team.id,
+                payment_id,
+                _number(form.get("amount_minor", "")),
+                _number(form.get("expected_available", "")),
+                form.get("idempotency_key", ""),
+            )
+        except InvalidArgument as exc:
+            return self._payment(
+                request,
+                access,
+                payment_id,
+                errors=self.web.field_errors(request, exc),
+                amount=typed,
+                status=400,
+            )
+        return RedirectResponse(
+            f"/teams/{access.team.id}/payments/{payment_id}#refunds", status_code=303
+        )
+
+    def _confirm(
+        self, request: Request, access: TeamAccess, payment_id: str, typed: str
+    ) -> Response:
+        payment = self.payments.refundable(access.staff, access.team.id, payment_id)
+        amount = parse_amount(typed, payment.currency)
+        if amount > payment.refundable_amount:
+            raise InvalidArgument.from_violations(
+                [FieldViolation("amount", "The amount is more than is left to refund")]
+            )
+        return self._render(
+            request,
+            "payments_refund_confirm.html",
+            access=access,
+            payment=payment,
+            amount=amount,
+            typed=typed,
+            idempotency_key=secrets.token_urlsafe(24),
+        )
+
+
+def _number(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidArgument.from_violations(
+            [FieldViolation("amount", "Enter an amount like 12.50, more than zero")]
+        )
+    return int(raw)
+
+
+def payment_routes(web: ConsoleWeb) -> list[BaseRoute]:
+    pages = PaymentPages(web)
+    one = "/teams/{team_id}/payments/{payment_id}"
+    return [
+        web.team("/teams/{team_id}/payments", Action.VIEW_PAYMENTS, pages.transactions),
+        web.team("/teams/{team_id}/payments/export", Action.VIEW_PAYMENTS, pages.export),
+        web.team(one, Action.VIEW_PAYMENTS, pages.payment),
+        web.team(one + "/refund", Action.REFUND, pages.refund, ("POST",)),
+    ]
