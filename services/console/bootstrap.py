@@ -28,7 +28,7 @@ from services.console.service_layer.teams import Teams
 from services.console.settings import ConsoleSettings
 from services.console.web.app import create_app
 from services.console.web.base import ConsoleWeb
-from services.runtime import db, tls
+from services.runtime import db, rate_limit, tls
 from services.runtime.clock import Clock, utcnow
 from services.runtime.config import PlatformSettings
 from services.runtime.errors import StartupError
@@ -145,6 +145,7 @@ def start(
     invitations = Invitations(work, NotifyMailer(client), public_url, clock)
     csrf = csrf_tokens(agency["client_secret"])
     web = ConsoleWeb(sign_in, teams, csrf, public_url, acting)
+    web.limiter = rate_limit.connect(platform.redis_url, "gaap:console")
     app = create_app(web, invitations, platform.issuer + "/logout")
     listener_tls = tls.server_tls(platform)
     server = HttpServer(

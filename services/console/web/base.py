@@ -44,6 +44,7 @@ from services.runtime.errors import (
 )
 from services.runtime.pages import CsrfTokens, FieldError, Pages, choose_language
 from services.runtime.pages.render import LANGUAGE_COOKIE, set_language_cookie
+from services.runtime.rate_limit import LocalRateLimiter, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class ConsoleWeb:
         self.public_url = public_url
         self.pages = Pages(HERE / "templates", HERE / "locales")
         self.secure = public_url.startswith("https://")
+        # per client address on the public pages (payment links); Redis-backed when
+        # bootstrap has REDIS_URL, so every replica counts together
+        self.limiter: RateLimiter = LocalRateLimiter()
 
     # -- who and in what language -------------------------------------------------------
 
