@@ -10,6 +10,8 @@
 - ``POST /teams/{team_id}/members/{subject}/role|remove``
 - ``GET  /teams/{team_id}/audit``              the audit trail
 - ``GET|POST /invitations/{token}``            see and accept an invitation
+- ``/teams/{team_id}/templates...``, ``/send``, ``/notifications/{id}``, ``/callbacks...``
+                                               notify (web/notify_pages.py)
 - ``/teams/{team_id}/payments...``              payments, export, refunds (web/payment_pages.py)
 """
 
@@ -25,6 +27,7 @@ from services.console.service_layer.invitations import Invitations
 from services.console.web.auth_pages import AuthPages
 from services.console.web.base import ConsoleWeb
 from services.console.web.invitation_pages import InvitationPages
+from services.console.web.notify_pages import notify_routes
 from services.console.web.payment_pages import payment_routes
 from services.console.web.team_pages import TeamPages
 from services.runtime.http import build_app
@@ -52,6 +55,7 @@ def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) 
         web.team("/teams/{team_id}/audit", Action.VIEW_AUDIT, teams.audit),
         web.public("/invitations/{token}", invited.show),
         web.public("/invitations/{token}", invited.accept, POST),
+        *notify_routes(web),
         *payment_routes(web),
     ]
 

@@ -39,4 +39,22 @@ FEATURES: tuple[Feature, ...] = (
         "/payments",
         Action.VIEW_PAYMENTS,
     ),
+    Feature(
+        "Message templates",
+        "Create, edit and preview the email and text message templates.",
+        "/templates",
+        Action.VIEW_NOTIFICATIONS,
+    ),
+    Feature(
+        "Send a message",
+        "Send one email or text message from a template.",
+        "/send",
+        Action.SEND_MESSAGES,
+    ),
+    Feature(
+        "Status callback",
+        "Where notify sends your messages' delivery statuses; tests and redeliveries.",
+        "/callbacks",
+        Action.MANAGE_WEBHOOKS,
+    ),
 )

@@ -48,3 +48,22 @@ MESSAGES += (
     "This page has expired. Please start again.",
     "Enter an amount like 12.50, more than zero",
 )
+
+# The notify pages (web/notify_pages.py, service_layer/message_templates.py,
+# sending_messages.py, status_callbacks.py).
+AUDIT_ACTIONS.update(
+    {
+        "create_template": "Created a message template",
+        "update_template": "Changed a message template",
+        "send_message": "Sent a message",
+        "set_status_callback": "Registered the status callback URL",
+        "delete_status_callback": "Stopped the status callbacks",
+        "test_status_callback": "Sent a test status callback",
+        "redeliver_status_callback": "Sent a notification's status callback again",
+    }
+)
+MESSAGES += (
+    "Choose email or text message",
+    "Choose a template",
+    "Enter the id of one of your notifications",
+)
