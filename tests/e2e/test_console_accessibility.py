@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 LANGUAGES = ("en", "zh-Hans")
 SIGNED_OUT_PAGES = ("/", "/invitations/{invitation}")
 STAFF_PAGES = ("/", "/agencies/new", "/invitations/{invitation}", "/teams/team_missing")
-TEAM_PAGES = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
+TEAM_PAGES: tuple[str, ...] = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
+TEAM_PAGES += ("/teams/{team}/payments",)
 
 
 def _sign_up_error(page: Page) -> None:
@@ -37,10 +38,16 @@ def _invite_error(page: Page) -> None:
     page.locator("form[action$='/invitations'] button[type=submit]").click()
 
 
+def _payments_filter_error(page: Page) -> None:
+    page.locator("#created_from").fill("31/01/2026")
+    page.locator("#filters button[type=submit]").click()
+
+
 # (page to start from, what to do there to show the form's errors)
 ERROR_STATES: tuple[tuple[str, Callable[[Page], None]], ...] = (
     ("/agencies/new", _sign_up_error),
     ("/teams/{team}/members", _invite_error),
+    ("/teams/{team}/payments", _payments_filter_error),
 )
 
 
