@@ -13,6 +13,8 @@
 - ``/teams/{team_id}/templates...``, ``/send``, ``/notifications/{id}``, ``/callbacks...``
                                                notify (web/notify_pages.py)
 - ``/teams/{team_id}/payments...``              payments, export, refunds (web/payment_pages.py)
+- ``/teams/{team_id}/payment-links...``, ``/pay/{slug}...``
+                                               payment links (web/payment_link_pages.py)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from services.console.web.auth_pages import AuthPages
 from services.console.web.base import ConsoleWeb
 from services.console.web.invitation_pages import InvitationPages
 from services.console.web.notify_pages import notify_routes
+from services.console.web.payment_link_pages import payment_link_routes
 from services.console.web.payment_pages import payment_routes
 from services.console.web.team_pages import TeamPages
 from services.runtime.http import build_app
@@ -57,6 +60,7 @@ def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) 
         web.public("/invitations/{token}", invited.accept, POST),
         *notify_routes(web),
         *payment_routes(web),
+        *payment_link_routes(web),
     ]
 
 

@@ -57,4 +57,10 @@ FEATURES: tuple[Feature, ...] = (
         "/callbacks",
         Action.MANAGE_WEBHOOKS,
     ),
+    Feature(
+        "Payment links",
+        "Pages where people pay a fee, with no code: make them, share them, pause them.",
+        "/payment-links",
+        Action.VIEW_PAYMENTS,
+    ),
 )

@@ -67,3 +67,37 @@ MESSAGES += (
     "Choose a template",
     "Enter the id of one of your notifications",
 )
+
+# The payment links' pages (web/payment_link_pages.py, service_layer/payment_links.py,
+# domain/payment_links.py).
+AUDIT_ACTIONS.update(
+    {
+        "create_payment_link": "Made a payment link",
+        "pause_payment_link": "Paused a payment link",
+        "resume_payment_link": "Took payments through a payment link again",
+    }
+)
+MESSAGES += (
+    "%(low)s to %(high)s",
+    "You have started too many payments. Please wait a minute and try again.",
+    "This payment link is paused",
+    "This form was already sent. Please start again.",
+    "Enter the payment's title",
+    "The title must be 100 characters or fewer, without controls",
+    "The description must be 1,000 characters or fewer",
+    "Choose a currency from the list",
+    "Enter an amount",
+    "Enter an amount like 12.50, from 0.01 to 100,000",
+    "The largest amount must be at least the smallest",
+    "Choose a fixed amount or an amount the citizen types",
+    "Enter an address starting https://",
+    "Enter what the reference is called",
+    "The label must be 60 characters or fewer, without controls",
+    "Enter a length from 1 to 255",
+    "Choose which characters the reference may hold",
+    "Enter the amount to pay",
+    "Enter an amount within the limits shown",
+    "Enter the reference",
+    "The reference is too long",
+    "The reference holds characters it may not",
+)
