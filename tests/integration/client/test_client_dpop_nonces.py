@@ -2,7 +2,8 @@
 for them as a resource server may: UNAUTHENTICATED with a ``dpop-nonce`` trailer
 until the proof carries the nonce; every answer's ``dpop-nonce`` is the next one.
 The call policy retries once with a new proof carrying the nonce, and sends the
-latest nonce with the next call."""
+latest nonce with the next call; the last test does it against the real payments
+with PAYMENTS_DPOP_NONCES on (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ from typing import Any
 import grpc
 import jwt
 import pytest
+from gaap.common.v1 import caller_pb2, caller_pb2_grpc
 from gaap.payments.v1 import payments_pb2 as ppb
 from gaap.payments.v1 import payments_pb2_grpc
 
+from gaap_client import ClientSecret, Targets, TokenSource
 from gaap_client.calls import NO_RETRIES, CallPolicy, open_channel
 from gaap_client.dpop import DpopKey
 from gaap_client.errors import Unauthenticated
+from services.payments import bootstrap as payments_bootstrap
+from services.payments.settings import PaymentsSettings
+from services.runtime import process
+from services.runtime.process import RunningService
+from tests.support.platform import Platform, server_settings
 
 PUBLIC_URL = "https://payments.example"
 METHOD = "/gaap.payments.v1.PaymentsService/CreatePayment"
@@ -117,3 +125,32 @@ def test_a_service_that_keeps_refusing_is_asked_once_more_for_each_reason(
     # newest nonce, but gets no more tries): never a loop.
     assert len(state.proofs) == 3
     assert tokens.invalidated == 1
+
+
+@pytest.fixture
+def payments_with_nonces(platform: Platform, database_url: str) -> Iterator[RunningService]:
+    settings = server_settings(PaymentsSettings, database_url, dpop_nonces=True)
+    running = process.start(payments_bootstrap.build(platform.settings, settings))
+    yield running
+    running.stop(grace=1)
+
+
+def test_the_client_meets_payments_nonces_without_the_caller_noticing(
+    platform: Platform, payments_with_nonces: RunningService
+) -> None:
+    """Against the real payments with PAYMENTS_DPOP_NONCES: the first call is
+    told the nonce and sent again with it (the token was fine: not fetched
+    again); later calls carry it from the start."""
+    agency = platform.secret_agency()
+    key = DpopKey.generate()
+    tokens = TokenSource(
+        platform.token_url, ClientSecret(agency.client_id, agency.client_secret), dpop=key
+    )
+    policy = CallPolicy(tokens, dpop=key, public_url=Targets().payments_url)
+    with open_channel(payments_with_nonces.grpc_target, policy) as channel:
+        stub = caller_pb2_grpc.CallerServiceStub(channel)
+        for _ in range(3):
+            me = stub.GetCallerIdentity(caller_pb2.GetCallerIdentityRequest())
+            assert me.client_id == agency.client_id
+    assert policy.nonces.get(Targets().payments_url)  # payments' nonce, kept
+    assert tokens.issued == 1
