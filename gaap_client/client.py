@@ -135,11 +135,14 @@ class GaapClient:
         **options: Any,
     ) -> GaapClient:
         """The demo agency ``make run`` writes to ``var/demo/agency.json`` (with the
-        FAPI 2.0 profile when the file says ``"profile": "fapi2"``)."""
+        FAPI 2.0 profile when the file says ``"profile": "fapi2"``, and its
+        ``dpop_private_key`` when it has one)."""
         saved = json.loads(Path(path).read_text())
         credentials = agency_credentials(saved)
         if saved.get("profile") == "fapi2":
             options = {"fapi2": True, "issuer": str(saved["issuer"]), **options}
+        if saved.get("dpop_private_key"):  # the key every process of the agency shares
+            options = {"dpop": DpopKey.from_pem(str(saved["dpop_private_key"])), **options}
         return cls.from_credentials(saved["token_endpoint"], credentials, targets, **options)
 
     def channel(self, target: str) -> grpc.Channel:

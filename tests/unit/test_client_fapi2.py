@@ -11,15 +11,24 @@ import base64
 import hashlib
 import json
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from gaap_client import ClientSecret, OpenIdClient, PendingSignIn, PrivateKeyJwt, SignInError
+from gaap_client import (
+    ClientSecret,
+    GaapClient,
+    OpenIdClient,
+    PendingSignIn,
+    PrivateKeyJwt,
+    SignInError,
+)
 from gaap_client.dpop import DpopKey, DpopNonces, origin
 from gaap_client.dpop_http import DpopAuth
 from gaap_client.tokens import TokenSource
@@ -413,3 +422,35 @@ def test_only_well_formed_nonces_are_kept() -> None:
     assert nonces.get(server) is None
     assert nonces.remember(server, "ok-1") == "ok-1"
     assert nonces.get(server) == "ok-1"
+
+
+def test_an_agency_file_under_the_profile_gives_a_fapi2_client(
+    tmp_path: Path, agency_key: ec.EllipticCurvePrivateKey
+) -> None:
+    dpop = DpopKey.generate()
+    pem = agency_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    path = tmp_path / "agency.json"
+    path.write_text(
+        json.dumps(
+            {
+                "client_id": CLIENT,
+                "profile": "fapi2",
+                "issuer": ISSUER,
+                "token_endpoint": TOKEN,
+                "kid": "a1",
+                "private_key": pem,
+                "dpop_private_key": dpop.to_pem(),
+            }
+        )
+    )
+    with GaapClient.from_agency_file(path) as client:
+        assert isinstance(client.tokens.credentials, PrivateKeyJwt)
+        assert client.tokens.dpop is not None
+        assert client.tokens.dpop.thumbprint == dpop.thumbprint  # the file's shared key
+    path.write_text(json.dumps({"client_id": CLIENT, "profile": "fapi2", "token_endpoint": TOKEN}))
+    with pytest.raises(KeyError):  # neither a key nor a secret
+        GaapClient.from_agency_file(path)
