@@ -114,7 +114,7 @@ def open_notify(
             defaults=defaults,
         ),
         bulk_sends=BulkSendService(uow, limiter, limit, defaults),
-        notifications=NotificationService(uow),
+        notifications=NotificationService(uow, defaults=defaults),
         callbacks=CallbackService(uow, platform.egress, webhook_signing.new_secret),
         agency_settings=AgencySettingsService(uow, defaults),
         upkeep=Upkeep(uow, timedelta(days=settings.retention_days)),

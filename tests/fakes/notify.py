@@ -138,8 +138,10 @@ class FakeNotifications:
         bulk_send_id: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        recipient: str | None = None,
     ) -> list[Notification]:
         wanted = {
+            "recipient": recipient,
             "status": status,
             "channel": channel,
             "template_id": template_id,

@@ -237,6 +237,7 @@ class Notifications:
         bulk_send_id: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        recipient: str | None = None,
     ) -> list[Notification]:
         c = t_ntf.c
         query = sa.select(t_ntf).where(c.tenant == tenant)
@@ -246,6 +247,7 @@ class Notifications:
             (c.template_id, template_id),
             (c.reference, reference),
             (c.bulk_send_id, bulk_send_id),
+            (c.recipient, recipient),
         ):
             if value:
                 query = query.where(column == value)

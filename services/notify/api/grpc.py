@@ -226,6 +226,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             bulk_send_id=request.bulk_send_id or None,
             created_after=field_datetime(request, "created_after"),
             created_before=field_datetime(request, "created_before"),
+            recipient=request.recipient.strip() or None,
         )
         return pb.ListNotificationsResponse(
             notifications=[notification_message(n) for n in page.items],
@@ -261,6 +262,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             field_datetime(request, "scheduled_for"),
             request.email_reply_to,
             request.language,
+            request.validate_only,
         )
         return result_message(
             self._bulk_sends.send_bulk(agency, bulk, call, encode), pb.BulkSend, bulk_message

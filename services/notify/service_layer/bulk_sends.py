@@ -34,6 +34,9 @@ class BulkRequest:
     scheduled_for: datetime | None = None
     reply_to: str = ""
     language: str = ""
+    # Check every row and queue nothing (the console's upload page): no limit or
+    # rate is charged, and the answer is a BulkSend with no id.
+    validate_only: bool = False
 
 
 class BulkSendService:
@@ -70,13 +73,16 @@ class BulkSendService:
             used = uow.daily_counts.used(tenant, template.channel, now.date())
         rows = parse_rows(request.csv, request.rows, template.channel)
         limit = settings.daily_limit(template.channel)
-        if len(rows) > limit - used:  # refused before the rows' costly checks
+        if request.validate_only:
+            pass  # nothing is queued: neither the daily limit nor the rate applies
+        elif len(rows) > limit - used:  # refused before the rows' costly checks
             refusal = sends.bulk_exhausted(template.channel, len(rows), limit, used, now)
             return replay_or_raise(self._uow, call, refusal)
-        try:
-            self._limiter.acquire_many(f"send:{tenant}", self._limit, max(1, len(rows)))
-        except ResourceExhausted as exhausted:
-            return replay_or_raise(self._uow, call, exhausted)
+        if not request.validate_only:
+            try:
+                self._limiter.acquire_many(f"send:{tenant}", self._limit, max(1, len(rows)))
+            except ResourceExhausted as exhausted:
+                return replay_or_raise(self._uow, call, exhausted)
         problems = sends.common_problems(
             request.reference, request.scheduled_for, request.reply_to, now
         )
@@ -137,6 +143,8 @@ class BulkSendService:
             request.scheduled_for,
             now,
         )
+        if request.validate_only:
+            return replace(bulk, id="")
 
         def work(uow: NotifyWork) -> BulkSend:
             daily = uow.daily_counts

@@ -6,20 +6,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from services.notify.domain.agency_settings import Defaults, settings_from
 from services.notify.domain.notifications import Notification
+from services.notify.domain.notifications import recipient as normalised_recipient
 from services.notify.domain.paging import page_key
+from services.notify.domain.recipients import RecipientError
 from services.notify.domain.statuses import CANCELLED, CREATED
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime.clock import Clock, utcnow
-from services.runtime.errors import FailedPrecondition, NotFound
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.pagination import Page, PageRequest
 
 
 class NotificationService:
-    def __init__(self, uow: NotifyTransactions, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, uow: NotifyTransactions, clock: Clock = utcnow, defaults: Defaults | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        self._defaults = defaults or Defaults()
 
     def get(self, tenant: str, notification_id: str) -> Notification:
         with self._uow.read() as uow:
@@ -40,8 +46,20 @@ class NotificationService:
         bulk_send_id: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        recipient: str | None = None,
     ) -> Page[Notification]:
         with self._uow.read() as uow:
+            if recipient:
+                # Stored recipients are normalised (sending's rules, the agency's
+                # region for phone numbers), so the one searched for is too.
+                channel = channel or ("email" if "@" in recipient else "sms")
+                rules = settings_from(uow.agency_settings.get(tenant), self._defaults).sms_rules
+                try:
+                    recipient = normalised_recipient(channel, recipient, rules)
+                except RecipientError as exc:
+                    raise InvalidArgument.from_violations(
+                        [FieldViolation("recipient", str(exc))]
+                    ) from None
             found = uow.notifications.list(
                 tenant,
                 page.size,
@@ -53,6 +71,7 @@ class NotificationService:
                 bulk_send_id=bulk_send_id,
                 created_after=created_after,
                 created_before=created_before,
+                recipient=recipient or None,
             )
         return Page.from_overfetch(found, page.size, lambda n: page_key(n.created_at, n.id))
 

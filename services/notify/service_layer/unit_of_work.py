@@ -72,8 +72,9 @@ class NotificationStore(Protocol):
         bulk_send_id: str | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        recipient: str | None = None,
     ) -> list[Notification]:
-        """Newest first, ``size + 1`` at most."""
+        """Newest first, ``size + 1`` at most; ``recipient`` is normalised."""
         ...
 
     def status_counts(self, bulk_send_id: str) -> dict[str, int]: ...

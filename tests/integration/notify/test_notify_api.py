@@ -789,3 +789,49 @@ def test_rate_and_daily_limits_are_resource_exhausted(
             assert "rate limit" in (rate.value.details() or "")
     finally:
         limited.stop(1)
+
+
+def test_rows_are_checked_without_queueing_and_a_recipient_is_found_by_index(
+    stub: Stub, live: tuple[tuple[str, str], ...]
+) -> None:
+    template = sms_template(stub, live, "Code ((code))")
+    csv = "phone number,code\n07912000001,1\nnot-a-number,2\n"
+    with pytest.raises(grpc.RpcError) as invalid:
+        stub.CreateBulkSend(
+            pb.CreateBulkSendRequest(
+                template_id=template.id, csv=csv, validate_only=True, idempotency_key=key()
+            ),
+            metadata=live,
+        )
+    assert set(violations(invalid.value)) == {"rows[2].recipient"}
+    checked = stub.CreateBulkSend(
+        pb.CreateBulkSendRequest(
+            template_id=template.id,
+            csv="phone number,code\n07912000001,1\n",
+            validate_only=True,
+            idempotency_key=key(),
+        ),
+        metadata=live,
+    )
+    assert (checked.id, checked.total) == ("", 1)
+    listed = stub.ListNotifications(
+        pb.ListNotificationsRequest(recipient="+447912000001"), metadata=live
+    )
+    assert list(listed.notifications) == []  # checking queued nothing
+    sent = stub.SendSms(
+        pb.SendSmsRequest(
+            template_id=template.id,
+            phone_number="07912 000001",
+            personalisation=values(code="9"),
+            idempotency_key=key(),
+        ),
+        metadata=live,
+    )
+    for searched in ("+447912000001", "07912000001"):
+        found = stub.ListNotifications(
+            pb.ListNotificationsRequest(recipient=searched, channel=pb.CHANNEL_SMS), metadata=live
+        )
+        assert [n.id for n in found.notifications] == [sent.id]
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ListNotifications(pb.ListNotificationsRequest(recipient="12"), metadata=live)
+    assert set(violations(refused.value)) == {"recipient"}
