@@ -13,7 +13,7 @@ from typing import Any
 
 from services.identity.domain.account_use import ConsentedAgency
 from services.identity.domain.accounts import Account
-from services.identity.domain.agencies import Agency
+from services.identity.domain.agencies import Agency, SecretSlot
 from services.identity.domain.disclosure import Disclosure
 from services.identity.domain.messages import Kind
 from services.identity.domain.pending import Pending, StoredPending
@@ -48,6 +48,32 @@ class MemoryAgencyRepository:
     def update(self, agency: Agency) -> None:
         if agency.client_id in self.rows:
             self.rows[agency.client_id] = agency
+
+    def touch_secret(
+        self,
+        client_id: str,
+        secret_hash: str,
+        slot: SecretSlot,
+        now: datetime,
+        stale_before: datetime,
+    ) -> None:
+        agency = self.rows.get(client_id)
+        if agency is None:
+            return
+        if slot == "current" and agency.secret_hash == secret_hash:
+            used = agency.secret_last_used_at
+            if used is None or used < stale_before:
+                self.rows[client_id] = dataclasses.replace(agency, secret_last_used_at=now)
+        previous = agency.previous_secret
+        if (
+            slot == "previous"
+            and previous is not None
+            and previous.hash == secret_hash
+            and (previous.last_used_at is None or previous.last_used_at < stale_before)
+        ):
+            self.rows[client_id] = dataclasses.replace(
+                agency, previous_secret=dataclasses.replace(previous, last_used_at=now)
+            )
 
     def list(self, *, after: str | None, limit: int, include_disabled: bool) -> Sequence[Agency]:
         found = sorted(self.rows.values(), key=lambda a: a.client_id)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.identity.adapters.tables import agencies, signing_keys, used_assertions
-from services.identity.domain.agencies import Agency
+from services.identity.domain.agencies import Agency, PreviousSecret, SecretSlot
 from services.identity.domain.signing_keys import SigningKey
 from services.runtime import sealing
 from services.runtime.db import advisory_lock
@@ -41,6 +41,35 @@ def record_assertion(
     return result.first() is not None
 
 
+def record_secret_use(
+    connection: sa.Connection,
+    client_id: str,
+    secret_hash: str,
+    slot: SecretSlot,
+    now: datetime,
+    stale_before: datetime,
+) -> None:
+    """Note a secret's use, unless noted since ``stale_before``: one conditional
+    UPDATE that matches the secret's hash, so a rotation in between is never
+    credited to the new secret, and concurrent requests write once."""
+    hash_column, used_column = _SECRET_COLUMNS[slot]
+    connection.execute(
+        agencies.update()
+        .where(
+            agencies.c.client_id == client_id,
+            hash_column == secret_hash,
+            sa.or_(used_column.is_(None), used_column < stale_before),
+        )
+        .values({used_column.name: now})
+    )
+
+
+_SECRET_COLUMNS = {
+    "current": (agencies.c.secret_hash, agencies.c.secret_last_used_at),
+    "previous": (agencies.c.previous_secret_hash, agencies.c.previous_secret_last_used_at),
+}
+
+
 class SqlAgencyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -60,6 +89,17 @@ class SqlAgencyRepository:
             .values(**_agency_row(agency))
         )
 
+    def touch_secret(
+        self,
+        client_id: str,
+        secret_hash: str,
+        slot: SecretSlot,
+        now: datetime,
+        stale_before: datetime,
+    ) -> None:
+        connection = self.session.connection()
+        record_secret_use(connection, client_id, secret_hash, slot, now, stale_before)
+
     def list(self, *, after: str | None, limit: int, include_disabled: bool) -> Sequence[Agency]:
         query = sa.select(agencies).order_by(agencies.c.client_id).limit(limit)
         if after:
@@ -70,6 +110,7 @@ class SqlAgencyRepository:
 
 
 def _agency_row(agency: Agency) -> dict[str, Any]:
+    previous = agency.previous_secret
     return {
         "client_id": agency.client_id,
         "name": agency.name,
@@ -90,6 +131,14 @@ def _agency_row(agency: Agency) -> dict[str, Any]:
         "profile": agency.profile,
         "require_signed_request": agency.require_signed_request_object,
         "dpop_bound": agency.dpop_bound_access_tokens,
+        "display_name": agency.display_name,
+        "logo_uri": agency.logo_uri,
+        "secret_created_at": agency.secret_created_at,
+        "secret_last_used_at": agency.secret_last_used_at,
+        "previous_secret_hash": previous.hash if previous else None,
+        "previous_secret_created_at": previous.created_at if previous else None,
+        "previous_secret_expires_at": previous.expires_at if previous else None,
+        "previous_secret_last_used_at": previous.last_used_at if previous else None,
     }
 
 
@@ -114,6 +163,18 @@ def _agency(row: Any) -> Agency:
         profile=row["profile"],
         require_signed_request_object=bool(row["require_signed_request"]),
         dpop_bound_access_tokens=bool(row["dpop_bound"]),
+        display_name=row["display_name"],
+        logo_uri=row["logo_uri"],
+        secret_created_at=row["secret_created_at"],
+        secret_last_used_at=row["secret_last_used_at"],
+        previous_secret=PreviousSecret(
+            hash=row["previous_secret_hash"],
+            created_at=row["previous_secret_created_at"],
+            expires_at=row["previous_secret_expires_at"],
+            last_used_at=row["previous_secret_last_used_at"],
+        )
+        if row["previous_secret_hash"]
+        else None,
     )
 
 

@@ -35,6 +35,15 @@ agencies = sa.Table(
     sa.Column("profile", sa.String(16), nullable=False, server_default="standard"),
     sa.Column("require_signed_request", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("dpop_bound", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the consent page's name and logo; secret rotation with overlap (migration 0011)
+    sa.Column("display_name", sa.String(200)),
+    sa.Column("logo_uri", sa.String(2000)),
+    sa.Column("secret_created_at", UtcDateTime),
+    sa.Column("secret_last_used_at", UtcDateTime),
+    sa.Column("previous_secret_hash", sa.String(64)),
+    sa.Column("previous_secret_created_at", UtcDateTime),
+    sa.Column("previous_secret_expires_at", UtcDateTime),
+    sa.Column("previous_secret_last_used_at", UtcDateTime),
 )
 
 signing_keys = sa.Table(

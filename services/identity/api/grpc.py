@@ -15,6 +15,7 @@ from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 
 from services.identity.domain.agencies import Agency
+from services.identity.domain.agency_credentials import DEFAULT_OVERLAP
 from services.identity.domain.audit import AuditEvent, AuditFilter
 from services.identity.service_layer.agencies import UPDATABLE, AgencyRegistry
 from services.identity.service_layer.citizen_tokens import CitizenTokens
@@ -23,6 +24,7 @@ from services.identity.service_layer.keys import KeyStore
 from services.identity.service_layer.operators import AccountStatus, Operators
 from services.identity.service_layer.userinfo import UserInfoClaims
 from services.runtime import idempotency
+from services.runtime.clock import utcnow
 from services.runtime.context import principal
 from services.runtime.errors import (
     FailedPrecondition,
@@ -54,6 +56,10 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/CreateAgency": AGENCIES_SCOPE,
     f"/{SERVICE_NAME}/UpdateAgency": AGENCIES_SCOPE,
     f"/{SERVICE_NAME}/DisableAgency": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/RotateClientSecret": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/RevokeClientSecret": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/ReplaceJwks": AGENCIES_SCOPE,
+    f"/{SERVICE_NAME}/SetAgencyMode": AGENCIES_SCOPE,
     f"/{SERVICE_NAME}/LookupAccount": ACCOUNTS_SCOPE,
     f"/{SERVICE_NAME}/LockAccount": ACCOUNTS_SCOPE,
     f"/{SERVICE_NAME}/UnlockAccount": ACCOUNTS_SCOPE,
@@ -206,6 +212,53 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):
             self._registry.disable(request.agency_id, keyed=key, actor=key.tenant)
         )
 
+    def RotateClientSecret(
+        self, request: identity_pb2.RotateClientSecretRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.RotateClientSecretResponse:
+        key = idempotency.keyed("RotateClientSecret", request, principal().client_id)
+        _require(request.agency_id, "agency_id")
+        overlap = (
+            request.previous_secret_ttl.ToTimedelta()
+            if request.HasField("previous_secret_ttl")
+            else DEFAULT_OVERLAP
+        )
+        rotated = self._registry.rotate_secret(
+            request.agency_id, overlap=overlap, keyed=key, actor=key.tenant
+        )
+        return identity_pb2.RotateClientSecretResponse(
+            agency=agency_message(rotated.agency), client_secret=rotated.client_secret
+        )
+
+    def RevokeClientSecret(
+        self, request: identity_pb2.RevokeClientSecretRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Agency:
+        key = idempotency.keyed("RevokeClientSecret", request, principal().client_id)
+        _require(request.agency_id, "agency_id")
+        return agency_message(
+            self._registry.revoke_previous_secret(request.agency_id, keyed=key, actor=key.tenant)
+        )
+
+    def ReplaceJwks(
+        self, request: identity_pb2.ReplaceJwksRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Agency:
+        key = idempotency.keyed("ReplaceJwks", request, principal().client_id)
+        _require(request.agency_id, "agency_id")
+        _require(request.jwks_json, "jwks_json")
+        jwks = _jwks(request.jwks_json)
+        return agency_message(
+            self._registry.replace_jwks(request.agency_id, jwks, keyed=key, actor=key.tenant)
+        )
+
+    def SetAgencyMode(
+        self, request: identity_pb2.SetAgencyModeRequest, _: grpc.ServicerContext
+    ) -> identity_pb2.Agency:
+        key = idempotency.keyed("SetAgencyMode", request, principal().client_id)
+        _require(request.agency_id, "agency_id")
+        mode = "live" if request.mode == caller_pb2.MODE_LIVE else "test"
+        return agency_message(
+            self._registry.set_mode(request.agency_id, mode, keyed=key, actor=key.tenant)
+        )
+
     # -- accounts -------------------------------------------------------------------
 
     def LookupAccount(
@@ -275,8 +328,19 @@ def agency_message(agency: Agency) -> identity_pb2.Agency:
         profile=_PROFILES[agency.profile],
         require_signed_request_object=agency.require_signed_request_object,
         dpop_bound_access_tokens=agency.dpop_bound_access_tokens,
+        display_name=agency.display_name or "",
+        logo_uri=agency.logo_uri or "",
+        jwks_json=json.dumps(agency.jwks, sort_keys=True) if agency.jwks is not None else "",
     )
     stamp_into(message.disable_time, agency.disabled_at)
+    if agency.secret_hash is not None:
+        stamp_into(message.secret.create_time, agency.secret_created_at or agency.created_at)
+        stamp_into(message.secret.last_use_time, agency.secret_last_used_at)
+    previous = agency.live_previous_secret(utcnow())
+    if previous is not None:
+        stamp_into(message.previous_secret.create_time, previous.created_at)
+        stamp_into(message.previous_secret.last_use_time, previous.last_used_at)
+        stamp_into(message.previous_secret.expire_time, previous.expires_at)
     return message
 
 
@@ -339,7 +403,7 @@ def _field_value(agency: identity_pb2.Agency, path: str) -> Any:
     if path not in UPDATABLE:
         return None
     value = getattr(agency, path)
-    if path in ("sector_identifier", "backchannel_logout_uri"):
+    if path in ("sector_identifier", "backchannel_logout_uri", "display_name", "logo_uri"):
         return value or None
     return list(value) if not isinstance(value, str | bool | int) else value
 

@@ -8,7 +8,7 @@ import secrets
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from jwt import PyJWK
@@ -29,10 +29,24 @@ from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 Mode = Literal["test", "live"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
 SubjectType = Literal["pairwise", "public"]
+SecretSlot = Literal["current", "previous"]
 SECRET_METHODS: tuple[AuthMethod, ...] = ("client_secret_basic", "client_secret_post")
 ASSERTION_ALGORITHMS = ("ES256", "PS256", "RS256")
 MAX_NAME = 200
 MAX_REDIRECT_URIS = 20
+# How stale a secret's "last used" may be: the token endpoint writes it at most
+# once a minute per secret, not on every request.
+LAST_USED_GRANULARITY = 60
+
+
+@dataclass(frozen=True)
+class PreviousSecret:
+    """The secret a rotation replaced, still accepted until ``expires_at``."""
+
+    hash: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +75,14 @@ class Agency:
     require_signed_request_object: bool = False
     # RFC 9449 §5.2: access tokens only bound to a DPoP key.
     dpop_bound_access_tokens: bool = False
+    # What citizens see on the consent page: a name (else ``name``) and an
+    # https logo their browser loads (identity never fetches it).
+    display_name: str | None = None
+    logo_uri: str | None = None
+    # The current secret's age and last use, and the one a rotation replaced.
+    secret_created_at: datetime | None = None
+    secret_last_used_at: datetime | None = None
+    previous_secret: PreviousSecret | None = None
 
     @property
     def disabled(self) -> bool:
@@ -77,11 +99,26 @@ class Agency:
         sector identifier see the same ``sub``; by default each agency is its own."""
         return self.sector_identifier or self.client_id
 
-    def check_secret(self, secret: str) -> bool:
-        """Constant-time comparison of the secret's hash with the stored one."""
-        if self.secret_hash is None:
-            return False
-        return hmac.compare_digest(hash_secret(secret), self.secret_hash)
+    def check_secret(self, secret: str, now: datetime | None = None) -> bool:
+        """Constant-time comparison of the secret's hash with the stored ones."""
+        return self.matching_secret(secret, now or datetime.now(UTC)) is not None
+
+    def matching_secret(self, secret: str, now: datetime) -> SecretSlot | None:
+        """Which stored secret ``secret`` is: the current one, or the previous one
+        before its end. Both hashes are compared, so the time taken says nothing."""
+        hashed = hash_secret(secret)
+        current = hmac.compare_digest(hashed, self.secret_hash or "")
+        previous_secret = self.live_previous_secret(now)
+        previous = hmac.compare_digest(hashed, previous_secret.hash if previous_secret else "")
+        if current and self.secret_hash is not None:
+            return "current"
+        if previous and previous_secret is not None:
+            return "previous"
+        return None
+
+    def live_previous_secret(self, now: datetime) -> PreviousSecret | None:
+        previous = self.previous_secret
+        return previous if previous is not None and now < previous.expires_at else None
 
     def allows_scopes(self, requested: Iterable[str]) -> bool:
         return set(requested) <= set(self.scopes)
@@ -130,6 +167,8 @@ def register(
     require_pushed_authorization_requests: bool | None = None,
     require_signed_request_object: bool = False,
     dpop_bound_access_tokens: bool | None = None,
+    display_name: str | None = None,
+    logo_uri: str | None = None,
     now: datetime,
     egress: Egress = PUBLIC_ONLY,
 ) -> NewAgency:
@@ -147,7 +186,7 @@ def register(
         *_check_scopes(scopes),
         *_check_redirect_uris(redirect_uris),
         *_check_mode(mode),
-        *(_check_jwks(jwks, fapi2=fapi2) if jwks is not None else ()),
+        *(jwks_violations(jwks, fapi2=fapi2) if jwks is not None else ()),
         *_check_oidc(
             public=public,
             jwks=jwks,
@@ -165,6 +204,7 @@ def register(
             else ()
         ),
         *_check_signed_requests(require_signed_request_object, jwks),
+        *_check_presentation(display_name, logo_uri),
     ]
     if violations:
         raise InvalidArgument.from_violations(violations)
@@ -195,8 +235,29 @@ def register(
         require_pushed_authorization_requests=fapi2 or bool(require_pushed_authorization_requests),
         require_signed_request_object=bool(require_signed_request_object),
         dpop_bound_access_tokens=fapi2 or bool(dpop_bound_access_tokens),
+        display_name=(display_name or "").strip() or None,
+        logo_uri=logo_uri or None,
+        secret_created_at=now if secret else None,
     )
     return NewAgency(agency, secret)
+
+
+def _check_presentation(display_name: str | None, logo_uri: str | None) -> list[FieldViolation]:
+    """The consent page's name and logo. The logo is an https URL the citizen's
+    browser loads (the page's CSP allows https images): never plain http, which
+    a network attacker could swap, and never fetched by identity."""
+    violations = []
+    if display_name:
+        violations += [
+            FieldViolation("display_name", v.description) for v in _check_name(display_name)
+        ]
+    if logo_uri:
+        problem = urls.problem(logo_uri)
+        if problem is None and not logo_uri.lower().startswith("https://"):
+            problem = "must be an absolute https URL"
+        if problem:
+            violations.append(FieldViolation("logo_uri", problem))
+    return violations
 
 
 def _check_signed_requests(required: bool, jwks: Mapping[str, Any] | None) -> list[FieldViolation]:
@@ -294,7 +355,7 @@ def _check_mode(mode: str) -> list[FieldViolation]:
     return []
 
 
-def _check_jwks(jwks: Mapping[str, Any], *, fapi2: bool = False) -> list[FieldViolation]:
+def jwks_violations(jwks: Mapping[str, Any], *, fapi2: bool = False) -> list[FieldViolation]:
     keys = jwks.get("keys")
     if not isinstance(keys, list) or not keys:
         return [FieldViolation("jwks", "must be a JWK Set with at least one key")]

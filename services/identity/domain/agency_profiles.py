@@ -83,7 +83,7 @@ def fapi2_key_violations(field: str, raw: Mapping[str, Any]) -> list[FieldViolat
                 "the fapi2 profile takes RSA keys only with alg PS256 (RS256 is refused)",
             )
         )
-    key = PyJWK(dict(raw)).key  # usable: _check_jwks tried it first
+    key = PyJWK(dict(raw)).key  # usable: jwks_violations tried it first
     if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
         violations.append(
             FieldViolation(

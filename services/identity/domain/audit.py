@@ -34,6 +34,10 @@ class EventType(StrEnum):
     AGENCY_CREATED = "agency.created"
     AGENCY_UPDATED = "agency.updated"
     AGENCY_DISABLED = "agency.disabled"
+    AGENCY_SECRET_ROTATED = "agency.secret_rotated"
+    AGENCY_SECRET_REVOKED = "agency.secret_revoked"
+    AGENCY_KEYS_REPLACED = "agency.keys_replaced"
+    AGENCY_MODE_CHANGED = "agency.mode_changed"
     # citizen accounts (issue 4)
     REGISTRATION_STARTED = "registration.started"
     CODE_SENT = "code.sent"

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from services.identity.domain.account_use import ConsentedAgency
 from services.identity.domain.accounts import Account
-from services.identity.domain.agencies import Agency
+from services.identity.domain.agencies import Agency, SecretSlot
 from services.identity.domain.audit import AuditEvent, AuditFilter, EventType
 from services.identity.domain.disclosure import Disclosure
 from services.identity.domain.pending import Pending, StoredPending
@@ -43,6 +43,18 @@ class AgencyRepository(Protocol):
     def get(self, client_id: str) -> Agency | None: ...
 
     def update(self, agency: Agency) -> None: ...
+
+    def touch_secret(
+        self,
+        client_id: str,
+        secret_hash: str,
+        slot: SecretSlot,
+        now: datetime,
+        stale_before: datetime,
+    ) -> None:
+        """Set the secret's last use to ``now`` if it still has ``secret_hash``
+        and was last used before ``stale_before`` (or never)."""
+        ...
 
     def list(self, *, after: str | None, limit: int, include_disabled: bool) -> Sequence[Agency]:
         """In client id order, from just after ``after``."""

@@ -10,23 +10,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from services.identity.domain import agencies
-from services.identity.domain.agencies import Agency, NewAgency
+from services.identity.domain import agencies, agency_credentials
+from services.identity.domain.agencies import LAST_USED_GRANULARITY, Agency, NewAgency
+from services.identity.domain.agency_credentials import DEFAULT_OVERLAP, RotatedSecret
 from services.identity.domain.agency_profiles import IMPLIED
 from services.identity.domain.audit import EventType
 from services.identity.service_layer.unit_of_work import IdentityTransactions
 from services.runtime.clock import Clock, utcnow
 from services.runtime.egress import Egress
-from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from services.runtime.idempotency import Keyed, claim_id, complete_id
 from services.runtime.pagination import Page, PageRequest
 
 log = logging.getLogger(__name__)
 
-# What an update may change. mode (test/live), the credential and public-ness
-# are fixed at registration: changing them means a new agency.
+# What an update may change. Public-ness is fixed at registration; mode and the
+# credentials change through their own methods (set_mode, rotate_secret,
+# revoke_previous_secret, replace_jwks), each with its own rules.
 UPDATABLE = (
     "name",
     "scopes",
@@ -40,6 +43,8 @@ UPDATABLE = (
     "profile",
     "require_signed_request_object",
     "dpop_bound_access_tokens",
+    "display_name",
+    "logo_uri",
 )
 
 
@@ -199,6 +204,130 @@ class AgencyRegistry:
         log.info("agency disabled", extra={"agency": client_id})
         return disabled
 
+    def authenticate_secret(self, agency: Agency, secret: str) -> bool:
+        """Whether ``secret`` is one of the agency's live secrets; notes its use
+        when the last note is over a minute old (read from ``agency``, so a
+        token request writes only then, not every time)."""
+        now = self._clock()
+        slot = agency.matching_secret(secret, now)
+        if slot is None:
+            return False
+        previous = agency.previous_secret
+        stored_hash, used = (
+            (agency.secret_hash, agency.secret_last_used_at)
+            if slot == "current"
+            else (previous.hash if previous else "", previous.last_used_at if previous else None)
+        )
+        stale_before = now - timedelta(seconds=LAST_USED_GRANULARITY)
+        if stored_hash and (used is None or used < stale_before):
+            with self._uow() as uow:
+                uow.agencies.touch_secret(agency.client_id, stored_hash, slot, now, stale_before)
+        return True
+
+    def rotate_secret(
+        self,
+        client_id: str,
+        *,
+        overlap: timedelta = DEFAULT_OVERLAP,
+        keyed: Keyed | None = None,
+        actor: str | None = None,
+    ) -> RotatedSecret:
+        """A new client secret (in the result only); the one it replaces keeps
+        working for ``overlap``. A replayed key returns the agency without a secret."""
+        now = self._clock()
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
+            if earlier is not None:
+                return RotatedSecret(agencies.require(uow.agencies.get(earlier), earlier), "")
+            agency = _active(uow.agencies.get(client_id), client_id)
+            rotated = agency_credentials.rotate_secret(agency, now, overlap)
+            uow.agencies.update(rotated.agency)
+            uow.audit.record(
+                EventType.AGENCY_SECRET_ROTATED,
+                at=now,
+                client_id=client_id,
+                by=actor,
+                overlap_seconds=int(overlap.total_seconds()),
+            )
+            complete_id(uow.idempotency, keyed, client_id)
+        log.info("agency secret rotated", extra={"agency": client_id})
+        return rotated
+
+    def revoke_previous_secret(
+        self, client_id: str, *, keyed: Keyed | None = None, actor: str | None = None
+    ) -> Agency:
+        return self._change(
+            client_id,
+            agency_credentials.revoke_previous_secret,
+            EventType.AGENCY_SECRET_REVOKED,
+            keyed=keyed,
+            actor=actor,
+        )
+
+    def replace_jwks(
+        self,
+        client_id: str,
+        jwks: Mapping[str, Any],
+        *,
+        keyed: Keyed | None = None,
+        actor: str | None = None,
+    ) -> Agency:
+        return self._change(
+            client_id,
+            lambda agency, _: agency_credentials.replace_jwks(agency, jwks),
+            EventType.AGENCY_KEYS_REPLACED,
+            keyed=keyed,
+            actor=actor,
+        )
+
+    def set_mode(
+        self, client_id: str, mode: str, *, keyed: Keyed | None = None, actor: str | None = None
+    ) -> Agency:
+        """Test to live only (going live is one way; see agency_credentials)."""
+        if mode != "live":
+            raise InvalidArgument.from_violations(
+                [FieldViolation("mode", "must be MODE_LIVE: an agency only goes from test to live")]
+            )
+        return self._change(
+            client_id,
+            agency_credentials.go_live,
+            EventType.AGENCY_MODE_CHANGED,
+            keyed=keyed,
+            actor=actor,
+            mode=mode,
+        )
+
+    def _change(
+        self,
+        client_id: str,
+        change: Callable[[Agency, datetime], Agency],
+        event: EventType,
+        *,
+        keyed: Keyed | None,
+        actor: str | None,
+        **details: Any,
+    ) -> Agency:
+        now = self._clock()
+        with self._uow() as uow:
+            earlier = claim_id(uow.idempotency, keyed)
+            if earlier is not None:
+                return agencies.require(uow.agencies.get(earlier), earlier)
+            agency = _active(uow.agencies.get(client_id), client_id)
+            changed = change(agency, now)
+            if changed != agency:
+                uow.agencies.update(changed)
+                uow.audit.record(event, at=now, client_id=client_id, by=actor, **details)
+            complete_id(uow.idempotency, keyed, client_id)
+        log.info("agency changed", extra={"agency": client_id, "event": str(event)})
+        return changed
+
+
+def _active(agency: Agency | None, client_id: str) -> Agency:
+    found = agencies.require(agency, client_id)
+    if found.disabled:
+        raise FailedPrecondition("the agency is disabled")
+    return found
+
 
 def _revalidated(agency: Agency, changes: Mapping[str, Any], egress: Egress) -> Agency:
     """``agency`` with ``changes``, checked by the registration rules themselves
@@ -216,6 +345,8 @@ def _revalidated(agency: Agency, changes: Mapping[str, Any], egress: Egress) -> 
         "profile": agency.profile,
         "require_signed_request_object": agency.require_signed_request_object,
         "dpop_bound_access_tokens": agency.dpop_bound_access_tokens,
+        "display_name": agency.display_name,
+        "logo_uri": agency.logo_uri,
         **changes,
     }
     if merged["profile"] == "fapi2":
