@@ -63,6 +63,10 @@ class MemoryPayments:
                 and (not filters.reference or p.reference == filters.reference)
                 and (filters.state is None or p.state is filters.state)
                 and (not filters.email or p.email == filters.email)
+                and (
+                    not filters.card_last_four
+                    or (p.card is not None and p.card.last_four == filters.card_last_four)
+                )
                 and (filters.created_after is None or p.created_at >= filters.created_after)
                 and (filters.created_before is None or p.created_at < filters.created_before)
             )

@@ -151,6 +151,8 @@ class Payments:
             query = query.where(c.state == filters.state.value)
         if filters.email:
             query = query.where(c.email == filters.email)
+        if filters.card_last_four:
+            query = query.where(c.card_last_four == filters.card_last_four)
         if filters.created_after is not None:
             query = query.where(c.created_at >= filters.created_after)
         if filters.created_before is not None:

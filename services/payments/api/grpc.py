@@ -157,6 +157,7 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
             email=request.email,
             created_after=field_datetime(request, "created_after"),
             created_before=field_datetime(request, "created_before"),
+            card_last_four=_last_four(request.card_last_four),
         )
         found = self._payments.list(caller.client_id, filters, page)
         return pb.ListPaymentsResponse(
@@ -361,6 +362,14 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
 def _id(field: str, value: str) -> str:
     if not value or len(value) > 64 or not value.isprintable():
         raise InvalidArgument.from_violations([FieldViolation(field, "required: an id")])
+    return value
+
+
+def _last_four(value: str) -> str:
+    if value and not (len(value) == 4 and value.isascii() and value.isdigit()):
+        raise InvalidArgument.from_violations(
+            [FieldViolation("card_last_four", "must be four digits")]
+        )
     return value
 
 

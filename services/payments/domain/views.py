@@ -16,6 +16,7 @@ class PaymentFilter:
     email: str = ""
     created_after: datetime | None = None
     created_before: datetime | None = None
+    card_last_four: str = ""  # four digits, or "" for any card
 
 
 @dataclass(frozen=True)

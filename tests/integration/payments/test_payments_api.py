@@ -358,6 +358,36 @@ def test_list_filters_and_pages(payments: Payments) -> None:
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def test_list_filters_by_the_cards_last_four_digits(payments: Payments) -> None:
+    agency = Agency(payments)
+    paid = agency.paid()
+    declined = agency.create()
+    agency.pay(declined, MAGIC["declined"])
+    agency.create()  # no card yet
+
+    def ids(last_four: str) -> list[str]:
+        listed = agency.stub.ListPayments(
+            pb.ListPaymentsRequest(card_last_four=last_four), metadata=agency.metadata
+        )
+        return [p.id for p in listed.payments]
+
+    assert ids("4242") == [paid.id]
+    assert ids("0002") == [declined.id]
+    assert ids("1234") == []
+    other = Agency(payments)
+    assert (
+        other.stub.ListPayments(
+            pb.ListPaymentsRequest(card_last_four="4242"), metadata=other.metadata
+        ).payments
+        == []
+    )
+    for bad in ("424", "42424", "42a2", "４２４２"):
+        with pytest.raises(grpc.RpcError) as caught:
+            ids(bad)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violations(caught.value) == {"card_last_four"}
+
+
 def test_reconciliation_report_matches_the_ledger(payments: Payments) -> None:
     agency = Agency(payments)
     start = Timestamp()

@@ -14,6 +14,7 @@ import pytest
 from services.payments.adapters import tables
 from services.payments.adapters.unit_of_work import SqlPaymentsTransactions
 from services.payments.domain import ledger
+from services.payments.domain.cards import CardSummary
 from services.payments.domain.payments import HoldClaim, Payment, State
 from services.payments.domain.refunds import Refund, RefundState
 from services.payments.domain.views import PaymentFilter
@@ -112,7 +113,8 @@ def test_a_unit_of_work_that_fails_writes_nothing(uow: PaymentsTransactions) -> 
 def test_search_filters_newest_first_from_before_an_id(uow: PaymentsTransactions) -> None:
     with uow() as tx:
         for n in range(1, 6):
-            tx.payments.add(payment(n, email="x@example.com" if n == 2 else ""))
+            card = CardSummary("visa", "1111" if n == 4 else "4242", "12/39", "Ada")
+            tx.payments.add(payment(n, email="x@example.com" if n == 2 else "", card=card))
         tx.payments.add(payment(9, "b"))
 
     def ids(filters: PaymentFilter, before: str | None = None, limit: int = 10) -> list[str]:
@@ -124,6 +126,8 @@ def test_search_filters_newest_first_from_before_an_id(uow: PaymentsTransactions
     assert ids(PaymentFilter(reference="R3")) == ["pay_0003"]
     assert ids(PaymentFilter(email="x@example.com")) == ["pay_0002"]
     assert ids(PaymentFilter(state=State.STARTED)) == []
+    assert ids(PaymentFilter(card_last_four="1111")) == ["pay_0004"]
+    assert ids(PaymentFilter(card_last_four="0000")) == []
     window = PaymentFilter(created_after=T0 + 2 * MINUTE, created_before=T0 + 4 * MINUTE)
     assert ids(window) == ["pay_0003", "pay_0002"]
 
