@@ -364,6 +364,17 @@ def test_operator_scopes_are_never_exchanged(platform: Platform, console: Secret
         refused(exchange(platform, console, operator.client_id, scope), "invalid_scope")
 
 
+def test_identity_scopes_are_never_exchanged_even_when_the_agency_holds_them(
+    platform: Platform, console: SecretAgency
+) -> None:
+    # identity:tokens would let the console introspect and revoke the agency's
+    # tokens and read its citizens' UserInfo: only payments and notify scopes pass.
+    holder = platform.secret_agency(scopes=["identity:tokens", "payments:read"])
+    for scope in ("identity:tokens", "payments:read identity:tokens"):
+        description = refused(exchange(platform, console, holder.client_id, scope), "invalid_scope")
+        assert description == "token exchange grants payments and notify scopes only"
+
+
 def test_discovery_lists_the_grant(platform: Platform) -> None:
     document = httpx.get(platform.identity.http_url + "/.well-known/openid-configuration").json()
     assert EXCHANGE in document["grant_types_supported"]

@@ -5,7 +5,7 @@ token endpoint for a token whose ``client_id`` is that agency (so each service
 applies the agency's tenant, mode and scopes unchanged) and whose ``act`` claim
 names the console (RFC 8693 §4.1). Only a client registered with the operator
 scope ``identity:act_for_agencies`` may ask; the token carries at most the
-agency's own agency scopes and lives at most five minutes.
+agency's own payments and notify scopes and lives at most five minutes.
 
 The subject is named by client id, with GaaP's own token type URI (RFC 8693 §3
 lets a server define more): ``urn:gaap:params:oauth:token-type:agency``.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from services.identity.domain.agencies import Agency
 from services.identity.domain.citizen_tokens import GrantError
-from services.identity.domain.scopes import AGENCY_SCOPES
+from services.identity.domain.scopes import AGENCY_SCOPES, service_of
 from services.identity.service_layer.token_ports import ActiveAgencies
 from services.identity.service_layer.tokens import AccessTokenIssuer, IssuedToken
 
@@ -31,6 +31,11 @@ ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 ACT_FOR_AGENCIES = "identity:act_for_agencies"
 MAX_TTL = 300  # seconds: a delegated token is short-lived whatever the agency tokens' TTL
 MAX_CLIENT_ID = 64
+# The console acts for an agency at payments and notify only: identity's own
+# agency scopes (identity:tokens introspects and revokes the agency's tokens,
+# reads its citizens' UserInfo) stay with the agency's own credentials.
+EXCHANGEABLE_SERVICES = frozenset({"payments", "notify"})
+EXCHANGEABLE_SCOPES = frozenset(s for s in AGENCY_SCOPES if service_of(s) in EXCHANGEABLE_SERVICES)
 # RFC 8693 parameters GaaP does not take: the acting party is the authenticated
 # client, and a token's audiences follow from its scopes.
 _REFUSED: Mapping[str, tuple[str, str]] = {
@@ -117,13 +122,14 @@ def _check_types(request: ExchangeRequest) -> None:
 
 
 def _scopes(subject: Agency, scope: str) -> tuple[str, ...]:
-    """The requested scopes, each an agency scope the subject is registered for:
-    acting for an agency never reaches operator scopes, even one it holds."""
+    """The requested scopes, each a payments or notify scope the subject is
+    registered for: acting for an agency never reaches identity's scopes
+    (operator ones or identity:tokens), even one it holds."""
     requested = tuple(dict.fromkeys(scope.split()))
     if not requested:
         raise GrantError("invalid_scope", "name the scopes the token needs")
-    if not all(s in AGENCY_SCOPES for s in requested):
-        raise GrantError("invalid_scope", "token exchange grants agency scopes only")
+    if not all(s in EXCHANGEABLE_SCOPES for s in requested):
+        raise GrantError("invalid_scope", "token exchange grants payments and notify scopes only")
     if not subject.allows_scopes(requested):
         raise GrantError(
             "invalid_scope", "the requested scope exceeds what the subject agency is registered for"

@@ -75,3 +75,39 @@ def test_only_confidential_clients_with_the_scope_may_exchange(actor: Agency) ->
     with pytest.raises(GrantError) as refused:
         exchange_for(world(), 300).exchange(actor, asked(), None)
     assert refused.value.error == "unauthorized_client"
+
+
+@pytest.mark.parametrize(
+    "scope", ["identity:tokens", "payments:read identity:tokens", "identity:agencies"]
+)
+def test_identity_scopes_are_never_exchanged_even_when_the_subject_holds_them(
+    scope: str,
+) -> None:
+    holder = agency("ag_holder", scopes=("payments:read", "identity:tokens", "identity:agencies"))
+    w = world()
+    issuer = AccessTokenIssuer(w.keys, issuer=ISSUER, ttl_seconds=300, clock=w.clock.timestamp)
+    with pytest.raises(GrantError) as refused:
+        TokenExchange(Registry(CONSOLE, holder), issuer).exchange(
+            CONSOLE, asked(scope, subject="ag_holder"), None
+        )
+    assert (refused.value.error, refused.value.description) == (
+        "invalid_scope",
+        "token exchange grants payments and notify scopes only",
+    )
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["payments:create payments:read payments:refund", "notify:send notify:templates notify:read"],
+)
+def test_every_payments_and_notify_scope_the_subject_holds_is_exchangeable(scope: str) -> None:
+    every = agency(
+        "ag_every",
+        scopes=(*scope.split(), "identity:tokens"),
+    )
+    w = world()
+    issuer = AccessTokenIssuer(w.keys, issuer=ISSUER, ttl_seconds=300, clock=w.clock.timestamp)
+    done = TokenExchange(Registry(CONSOLE, every), issuer).exchange(
+        CONSOLE, asked(scope, subject="ag_every"), None
+    )
+    assert done.token.scope == scope
