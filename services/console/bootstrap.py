@@ -22,7 +22,7 @@ from services.console.adapters.notify_mailer import NotifyMailer
 from services.console.adapters.unit_of_work import transactions
 from services.console.service_layer.acting_for import ActingFor
 from services.console.service_layer.invitations import Invitations
-from services.console.service_layer.seeding import ensure_administrator
+from services.console.service_layer.seeding import ensure_administrator, ensure_payment_link
 from services.console.service_layer.signing_in import SignIn
 from services.console.service_layer.teams import Teams
 from services.console.settings import ConsoleSettings
@@ -101,6 +101,18 @@ def seed_administrator(
         )
     finally:
         engine.dispose()
+
+
+def seed_payment_link(
+    platform: PlatformSettings, settings: ConsoleSettings, *, agency_id: str
+) -> str:
+    """``make run``'s demo payment link for the demo agency's team: its public URL."""
+    engine = open_database(platform, settings)
+    try:
+        link = ensure_payment_link(transactions(db.session_factory(engine)), agency_id=agency_id)
+    finally:
+        engine.dispose()
+    return f"{settings.resolved_public_url()}/pay/{link.slug}"
 
 
 def start(

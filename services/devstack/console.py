@@ -7,9 +7,10 @@ Demo only: the credentials are written in clear under ``var/``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from services.console.bootstrap import seed_administrator
+from services.console.bootstrap import seed_administrator, seed_payment_link
 from services.console.settings import ConsoleSettings
 from services.devstack.demo import DEMO_AGENCY_NAME, ensure_account, ensure_agency
 from services.identity.bootstrap import open_identity
@@ -81,3 +82,28 @@ def ensure_demo_staff(
         email=DEMO_STAFF_EMAIL,
     )
     return staff
+
+
+def ensure_demo_payment_link(
+    platform: PlatformSettings, console: ConsoleSettings, demo_agency: dict[str, Any]
+) -> dict[str, Any]:
+    """The demo agency's team's payment link, saved in ``var/demo/payment-link.json``
+    (``url``); its team exists once ``ensure_demo_staff`` ran."""
+    url = seed_payment_link(platform, console, agency_id=str(demo_agency["client_id"]))
+    saved = {"url": url}
+    path = platform.var_dir / "demo" / "payment-link.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(saved, indent=2) + "\n")  # a public address: no secret
+    return saved
+
+
+def ensure_demo_console(
+    platform: PlatformSettings,
+    settings: IdentitySettings,
+    console: ConsoleSettings,
+    console_agency: dict[str, Any],
+    demo_agency: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The demo staff member, then the demo payment link of their team."""
+    staff = ensure_demo_staff(platform, settings, console, console_agency, demo_agency)
+    return staff, ensure_demo_payment_link(platform, console, demo_agency)

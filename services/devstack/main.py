@@ -25,7 +25,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.console.settings import ConsoleSettings
 from services.demo_app.settings import DemoAppSettings
-from services.devstack.console import ensure_console_agency, ensure_demo_staff
+from services.devstack.console import ensure_console_agency, ensure_demo_console
 from services.devstack.demo import ensure_demo_agency, ensure_demo_api_agency, ensure_demo_citizen
 from services.devstack.supervisor import Supervisor
 from services.identity.settings import IdentitySettings
@@ -153,7 +153,9 @@ def main() -> None:
         citizen = ensure_demo_citizen(platform, identity_settings)
         console = config.load(ConsoleSettings)
         console_agency = ensure_console_agency(platform, identity_settings, console)
-        staff = ensure_demo_staff(platform, identity_settings, console, console_agency, demo)
+        staff, link = ensure_demo_console(
+            platform, identity_settings, console, console_agency, demo
+        )
     except StartupError as exc:
         sys.stderr.write(f"gaap-devstack: {exc}\n")
         raise SystemExit(2) from None
@@ -203,7 +205,7 @@ def main() -> None:
         demo,
         citizen,
         demo_app,
-        _console_lines(platform, console, staff),
+        _console_lines(platform, console, staff, link),
         api=api,
     )
     code = 0
@@ -286,7 +288,10 @@ def _print_banner(
 
 
 def _console_lines(
-    platform: config.PlatformSettings, console: ConsoleSettings, staff: dict[str, object]
+    platform: config.PlatformSettings,
+    console: ConsoleSettings,
+    staff: dict[str, object],
+    link: dict[str, object],
 ) -> list[str]:
     path = platform.var_dir / "demo" / "staff.json"
     return [
@@ -297,6 +302,8 @@ def _console_lines(
         f"  email          {staff['email']}",
         f"  password       {staff['password']}",
         f"  totp_secret    {staff['totp_secret']}  (sign in to the console with these)",
+        f"Demo payment link (anyone can pay it), saved in {path.parent / 'payment-link.json'}:",
+        f"  url            {link['url']}",
         "",
     ]
 

@@ -75,6 +75,10 @@ def test_make_run_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     assert httpx.get("http://" + env["CONSOLE_HTTP_ADDRESS"] + "/").status_code == 200
     staff = json.loads((tmp_path / "var" / "demo" / "staff.json").read_text())
     assert {"email", "password", "totp_secret"} <= staff.keys()
+    link = json.loads((tmp_path / "var" / "demo" / "payment-link.json").read_text())
+    paying = httpx.get(link["url"])  # the demo payment link's public page, no sign-in
+    assert paying.status_code == 200
+    assert "Parking permit (demo)" in paying.text
     demo = stack.demo("agency")
     assert demo["profile"] == "fapi2"
     assert {"client_id", "private_key", "kid", "token_endpoint"} <= demo.keys()
