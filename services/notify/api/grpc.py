@@ -24,6 +24,7 @@ from services.notify.api.messages import (
     settings_message,
     template_contents,
     template_message,
+    usage_message,
 )
 from services.notify.service_layer.agency_settings import AgencySettingsService
 from services.notify.service_layer.bulk_sends import BulkRequest, BulkSendService
@@ -73,6 +74,8 @@ READ_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     _m("GetNotification"): (READ, SEND),
     _m("ListNotifications"): (READ, SEND),
     _m("GetBulkSend"): (READ, SEND),
+    # usage concerns whoever sends or manages the agency's messages
+    _m("GetUsage"): (READ, SEND, TEMPLATES),
 }
 POLICY.update(dict.fromkeys(READ_ALTERNATIVES, AUTHENTICATED))
 
@@ -334,6 +337,9 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: pb.GetAgencySettingsRequest, _: grpc.ServicerContext
     ) -> pb.AgencySettings:
         return settings_message(self._settings.get(principal().client_id))
+
+    def GetUsage(self, request: pb.GetUsageRequest, _: grpc.ServicerContext) -> pb.Usage:
+        return usage_message(self._settings.usage(_any_scope("GetUsage")))
 
     def UpdateAgencySettings(
         self, request: pb.UpdateAgencySettingsRequest, _: grpc.ServicerContext

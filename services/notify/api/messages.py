@@ -9,7 +9,7 @@ from typing import Any, Generic, TypeVar
 from gaap.notify.v1 import notify_pb2 as pb
 from google.protobuf.message import Message
 
-from services.notify.domain.agency_settings import AgencySettings
+from services.notify.domain.agency_settings import AgencySettings, Usage
 from services.notify.domain.bulk_sends import BulkSend
 from services.notify.domain.callbacks import Callback, Queued
 from services.notify.domain.notifications import Notification
@@ -142,6 +142,16 @@ def settings_message(s: AgencySettings) -> pb.AgencySettings:
         international_sms=s.international_sms,
         email_daily_limit=s.email_daily_limit,
         sms_daily_limit=s.sms_daily_limit,
+    )
+
+
+def usage_message(u: Usage) -> pb.Usage:
+    return pb.Usage(
+        day=u.day.isoformat(),
+        email_sent=u.email_sent,
+        email_daily_limit=u.settings.email_daily_limit,
+        sms_sent=u.sms_sent,
+        sms_daily_limit=u.settings.sms_daily_limit,
     )
 
 

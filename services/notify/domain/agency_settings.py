@@ -8,6 +8,7 @@ of widening identity's agency record and calling identity on every send.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from services.notify.domain.recipients import SmsRules
 
@@ -47,3 +48,14 @@ def settings_from(stored: Stored | None, defaults: Defaults) -> AgencySettings:
     return AgencySettings(
         region, international, defaults.email_daily_limit, defaults.sms_daily_limit
     )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What an agency queued on one UTC day, per channel, against its daily limits
+    (the counts the limit itself is checked on)."""
+
+    day: date
+    email_sent: int
+    sms_sent: int
+    settings: AgencySettings

@@ -1,11 +1,12 @@
 """Reading and changing an agency's sending settings (GetAgencySettings,
-UpdateAgencySettings); the rules are in ``domain/agency_settings.py``."""
+UpdateAgencySettings) and today's usage against its daily limits (GetUsage);
+the rules are in ``domain/agency_settings.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.notify.domain.agency_settings import AgencySettings, Defaults, settings_from
+from services.notify.domain.agency_settings import AgencySettings, Defaults, Usage, settings_from
 from services.notify.domain.recipients import valid_region
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime.clock import Clock, utcnow
@@ -22,6 +23,17 @@ class AgencySettingsService:
     def get(self, tenant: str) -> AgencySettings:
         with self._uow.read() as uow:
             return settings_from(uow.agency_settings.get(tenant), self.defaults)
+
+    def usage(self, tenant: str) -> Usage:
+        """Today's (UTC) sends per channel against the agency's daily limits."""
+        today = self._clock().date()
+        with self._uow.read() as uow:
+            return Usage(
+                today,
+                uow.daily_counts.used(tenant, "email", today),
+                uow.daily_counts.used(tenant, "sms", today),
+                settings_from(uow.agency_settings.get(tenant), self.defaults),
+            )
 
     def update(
         self,
