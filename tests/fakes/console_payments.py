@@ -69,6 +69,7 @@ class FakePayments:
             for p in reversed(self.payments)
             if (not request.reference or p.reference == request.reference)
             and (not request.email or p.email == request.email)
+            and (not request.card_last_four or p.card.last_four == request.card_last_four)
             and (not request.state or p.state == request.state)
             and (
                 not request.HasField("created_after")

@@ -76,6 +76,7 @@ class Filters:
     state: str = ""
     reference: str = ""
     email: str = ""
+    card_last_four: str = ""
     created_from: datetime | None = None
     created_before: datetime | None = None
 
@@ -85,6 +86,7 @@ class Filters:
             page_token=page_token,
             reference=self.reference,
             email=self.email,
+            card_last_four=self.card_last_four,
             state=STATES.get(self.state, pb.PAYMENT_STATE_UNSPECIFIED),
         )
         if self.created_from is not None:
@@ -108,7 +110,12 @@ class PaymentDetail:
 
 
 def check_filters(
-    state: str, reference: str, email: str, created_from: str, created_to: str
+    state: str,
+    reference: str,
+    email: str,
+    created_from: str,
+    created_to: str,
+    card_last_four: str = "",
 ) -> Filters:
     """The filters from the form, or ``InvalidArgument`` naming each bad field.
     Dates are UTC days; ``created_to`` includes its whole day."""
@@ -119,6 +126,9 @@ def check_filters(
         violations.append(FieldViolation("reference", "The reference is 255 characters or fewer"))
     if len(email) > 254:
         violations.append(FieldViolation("email", "Enter an email address like name@example.com"))
+    last_four = card_last_four.strip()
+    if last_four and not (len(last_four) == 4 and last_four.isascii() and last_four.isdigit()):
+        violations.append(FieldViolation("card_last_four", "Enter the card's last 4 digits"))
     start = _day(created_from, "created_from", violations)
     end = _day(created_to, "created_to", violations)
     if start and end and end < start:
@@ -129,6 +139,7 @@ def check_filters(
         state=state,
         reference=reference.strip(),
         email=email.strip(),
+        card_last_four=last_four,
         created_from=start,
         created_before=end + timedelta(days=1) if end else None,
     )

@@ -37,7 +37,7 @@ from services.runtime.pages import FieldError
 
 LOCALES = {"en": "en_GB", "zh-Hans": "zh_Hans_CN"}
 STATE_OF = {number: name for name, number in STATES.items()}
-FILTERS = ("state", "reference", "email", "created_from", "created_to")
+FILTERS = ("state", "reference", "email", "created_from", "created_to", "card_last_four")
 # A cell a spreadsheet would run as a formula starts with one of these: it gets a '.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (

@@ -47,6 +47,7 @@ MESSAGES += (
     "This payment cannot be refunded",
     "This page has expired. Please start again.",
     "Enter an amount like 12.50, more than zero",
+    "Enter the card's last 4 digits",
 )
 
 # The notify pages (web/notify_pages.py, service_layer/message_templates.py,

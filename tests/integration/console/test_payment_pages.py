@@ -104,6 +104,9 @@ def test_a_team_reads_filters_and_exports_its_payments_and_a_refunder_refunds_on
         by_email = admin.get(base, params={"email": "ada@example.com", "state": "success"})
         assert mine.id in by_email.text
         assert second.id not in by_email.text
+        by_card = admin.get(base, params={"card_last_four": "4242"})
+        assert mine.id in by_card.text
+        assert admin.get(base, params={"card_last_four": "0002"}).text.count("pay_") == 0
         assert admin.get(base, params={"created_from": "2099-01-01"}).text.count("pay_") == 0
         bad = admin.get(base, params={"created_from": "31/01/2026"})
         assert bad.status_code == 400

@@ -50,11 +50,12 @@ def test_a_viewer_lists_the_teams_payments_newest_first_with_payments_read_only(
 def test_filters_reach_payments_and_the_end_date_includes_its_day() -> None:
     _, use_case, payments, _, team_id = setup()
     payments.add(reference="A", email="a@example.com")
-    filters = check_filters("success", " A ", "a@example.com", "2026-01-05", "2026-01-05")
+    payments.add(reference="A", email="a@example.com", last_four="1111")
+    filters = check_filters("success", " A ", "a@example.com", "2026-01-05", "2026-01-05", " 4242 ")
     page = use_case.transactions(staff("bea"), team_id, filters)
     assert len(page.payments) == 1
     [sent] = payments.list_requests
-    assert sent.reference == "A"
+    assert (sent.reference, sent.card_last_four) == ("A", "4242")
     assert sent.state == pb.PAYMENT_STATE_SUCCESS
     assert sent.created_after.ToJsonString() == "2026-01-05T00:00:00Z"
     assert sent.created_before.ToJsonString() == "2026-01-06T00:00:00Z"
@@ -67,9 +68,12 @@ def test_filters_reach_payments_and_the_end_date_includes_its_day() -> None:
         (("", "x" * 256, "", "", ""), "reference"),
         (("", "", "", "2026-13-01", ""), "created_from"),
         (("", "", "", "2026-01-05", "2026-01-04"), "created_to"),
+        (("", "", "", "", "", "424"), "card_last_four"),
+        (("", "", "", "", "", "42a2"), "card_last_four"),
+        (("", "", "", "", "", "４２４２"), "card_last_four"),
     ],
 )
-def test_bad_filters_name_their_field(form: tuple[str, str, str, str, str], field: str) -> None:
+def test_bad_filters_name_their_field(form: tuple[str, ...], field: str) -> None:
     with pytest.raises(InvalidArgument) as refused:
         check_filters(*form)
     assert [v.field for v in refused.value.violations] == [field]
