@@ -364,6 +364,9 @@ def token_info(info: dict[str, Any]) -> identity_pb2.TokenInfo:
         auth_time=int(info.get("auth_time", 0)),
         sid=info.get("sid", ""),
         gaap_mode=info.get("gaap_mode", ""),
+        # RFC 9449 §6.2 and RFC 8693 §4.1, as the HTTP introspection answers them.
+        cnf=identity_pb2.Confirmation(jkt=info["cnf"]["jkt"]) if "cnf" in info else None,
+        act=identity_pb2.Actor(sub=info["act"]["sub"]) if "act" in info else None,
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -21,7 +22,8 @@ from tests.integration.identity_ops.support import (
     citizen_tokens,
     violations,
 )
-from tests.support.platform import ISSUER, Platform
+from tests.support.dpop_proofs import Prover
+from tests.support.platform import ISSUER, TOKEN_ENDPOINT, Platform
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +84,66 @@ def test_introspects_its_own_client_credentials_token(platform: Platform, agency
     assert info.sub == agency_a.agency.client_id
     assert info.gaap_mode == "test"
     assert list(info.aud) == ["urn:gaap:identity"]
+
+
+def http_introspection(platform: Platform, who: Caller, token: str) -> dict[str, Any]:
+    answer: dict[str, Any] = httpx.post(
+        platform.identity.http_url + "/oauth2/introspect",
+        data={"token": token},
+        auth=(who.agency.client_id, who.agency.client_secret),
+    ).json()
+    return answer
+
+
+def test_a_dpop_bound_token_shows_its_key_as_http_introspection_does(
+    platform: Platform, agency_a: Caller
+) -> None:
+    key = Prover()
+    bound = httpx.post(
+        platform.token_url,
+        data={"grant_type": "client_credentials", "scope": "identity:tokens"},
+        auth=(agency_a.agency.client_id, agency_a.agency.client_secret),
+        headers={"DPoP": key.proof("POST", TOKEN_ENDPOINT)},
+    ).json()["access_token"]
+    info = introspect(agency_a, bound)
+    assert (info.active, info.token_type, info.cnf.jkt) == (True, "DPoP", key.jkt)
+    assert not info.HasField("act")
+    http = http_introspection(platform, agency_a, bound)
+    assert (http["token_type"], http["cnf"]) == (info.token_type, {"jkt": info.cnf.jkt})
+
+    bearer = introspect(agency_a, platform.token(agency_a.agency, scope="identity:tokens"))
+    assert (bearer.active, bearer.token_type) == (True, "Bearer")
+    assert not bearer.HasField("cnf")
+
+
+def test_a_token_from_token_exchange_names_its_actor_as_http_introspection_does(
+    platform: Platform,
+) -> None:
+    subject = caller(platform, ("identity:tokens", "payments:read"))
+    console = platform.secret_agency(scopes=["identity:act_for_agencies"])
+    key = Prover()
+    exchanged = httpx.post(
+        platform.token_url,
+        data={
+            "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+            "subject_token": subject.agency.client_id,
+            "subject_token_type": "urn:gaap:params:oauth:token-type:agency",
+            "scope": "payments:read",
+        },
+        auth=(console.client_id, console.client_secret),
+        headers={"DPoP": key.proof("POST", TOKEN_ENDPOINT)},
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    token = exchanged.json()["access_token"]
+    info = introspect(subject, token)
+    assert (info.active, info.client_id, info.act.sub) == (
+        True,
+        subject.agency.client_id,
+        console.client_id,
+    )
+    assert info.cnf.jkt == key.jkt
+    http = http_introspection(platform, subject, token)
+    assert (http["act"], http["cnf"]) == ({"sub": info.act.sub}, {"jkt": info.cnf.jkt})
 
 
 def test_another_agencys_tokens_are_inactive_and_cannot_be_revoked(
