@@ -137,7 +137,100 @@ class FakePayments:
 
 
 @dataclass
+class FakeWebhooks:
+    """payments' webhook subscriptions of one agency, and their deliveries."""
+
+    subscriptions: list[pb.WebhookSubscription] = field(default_factory=list)
+    deliveries: dict[str, list[pb.WebhookDelivery]] = field(default_factory=dict)
+    keys: dict[str, object] = field(default_factory=dict)
+
+    def ListWebhookSubscriptions(
+        self, request: pb.ListWebhookSubscriptionsRequest, /
+    ) -> pb.ListWebhookSubscriptionsResponse:
+        return pb.ListWebhookSubscriptionsResponse(subscriptions=self.subscriptions)
+
+    def _subscription(self, subscription_id: str) -> pb.WebhookSubscription:
+        for s in self.subscriptions:
+            if s.id == subscription_id:
+                return s
+        raise gaap.NotFound(grpc.StatusCode.NOT_FOUND, "no such subscription")
+
+    def CreateWebhookSubscription(
+        self, request: pb.CreateWebhookSubscriptionRequest, /
+    ) -> pb.CreateWebhookSubscriptionResponse:
+        if request.idempotency_key in self.keys:
+            replay = self.keys[request.idempotency_key]
+            assert isinstance(replay, pb.CreateWebhookSubscriptionResponse)
+            return replay
+        if not request.url.startswith("https://"):
+            raise gaap.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "url must be https")
+        subscription = pb.WebhookSubscription(
+            id=f"whs_{len(self.subscriptions) + 1:04d}",
+            url=request.url,
+            event_types=request.event_types,
+        )
+        self.subscriptions.append(subscription)
+        self.deliveries[subscription.id] = []
+        created = pb.CreateWebhookSubscriptionResponse(
+            subscription=subscription, signing_secret=f"whsec_{len(self.subscriptions)}"
+        )
+        self.keys[request.idempotency_key] = created
+        return created
+
+    def DisableWebhookSubscription(
+        self, request: pb.DisableWebhookSubscriptionRequest, /
+    ) -> pb.WebhookSubscription:
+        subscription = self._subscription(request.subscription_id)
+        subscription.disabled = True
+        return subscription
+
+    def ListWebhookDeliveries(
+        self, request: pb.ListWebhookDeliveriesRequest, /
+    ) -> pb.ListWebhookDeliveriesResponse:
+        self._subscription(request.subscription_id)
+        return pb.ListWebhookDeliveriesResponse(
+            deliveries=list(reversed(self.deliveries[request.subscription_id]))
+        )
+
+    def _queue(self, subscription_id: str, key: str, event_type: str) -> pb.WebhookDelivery:
+        if key in self.keys:
+            replay = self.keys[key]
+            assert isinstance(replay, pb.WebhookDelivery)
+            return replay
+        if self._subscription(subscription_id).disabled:
+            raise gaap.FailedPrecondition(grpc.StatusCode.FAILED_PRECONDITION, "disabled")
+        delivery = pb.WebhookDelivery(
+            id=f"whd_{sum(len(d) for d in self.deliveries.values()) + 1:04d}",
+            event_id="evt_1",
+            event_type=event_type,
+            state=pb.WEBHOOK_DELIVERY_STATE_PENDING,
+        )
+        self.deliveries[subscription_id].append(delivery)
+        self.keys[key] = delivery
+        return delivery
+
+    def SendTestWebhookEvent(
+        self, request: pb.SendTestWebhookEventRequest, /
+    ) -> pb.WebhookDelivery:
+        return self._queue(request.subscription_id, request.idempotency_key, "webhook.test")
+
+    def RedeliverWebhookEvent(
+        self, request: pb.RedeliverWebhookEventRequest, /
+    ) -> pb.WebhookDelivery:
+        for subscription_id, deliveries in self.deliveries.items():
+            for past in deliveries:
+                if past.id == request.delivery_id:
+                    return self._queue(subscription_id, request.idempotency_key, past.event_type)
+        raise gaap.NotFound(grpc.StatusCode.NOT_FOUND, "no such delivery")
+
+
+@dataclass
+class FakePaymentsWithWebhooks(FakeWebhooks, FakePayments):
+    """Both halves, as payments' one stub has them."""
+
+
+@dataclass
 class FakeAgencyPayments:
     """What ``ActingFor.connect`` hands the payment pages: ``.payments``."""
 
-    payments: FakePayments = field(default_factory=FakePayments)
+    payments: FakePaymentsWithWebhooks = field(default_factory=FakePaymentsWithWebhooks)
