@@ -99,20 +99,28 @@ class ConsentPage:
             if s in new.scopes and s in KNOWN_SCOPES
         ]
         claims = [flow.pages.gettext(language, CLAIM_LABELS[c]) for c in in_order(new.claims)]
-        return flow.render(
+        response = flow.render(
             request,
             "consent.html",
             language,
             status_code=status_code,
             purpose="consent",
             pending_id=pending.id,
-            agency_name=agency.name,
+            agency_name=agency.display_name or agency.name,
+            logo_uri=agency.logo_uri,
             scopes=scopes,
             claims=claims,
             shown=listed,
             changed=flow.pages.gettext(language, texts.CONSENT_CHANGED) if changed else "",
             errors=[],
         )
+        # The agency's logo is an https URL the citizen's browser loads (identity
+        # never fetches it); no other origin's images, and no plain http ones.
+        response.headers["content-security-policy"] = CONSENT_CSP
+        return response
+
+
+CONSENT_CSP = "frame-ancestors 'none'; img-src 'self' https:"
 
 
 def shown(pending: Pending, session: BrowserSession, new: Disclosure) -> str:
