@@ -284,9 +284,16 @@ class FakeNotifyApi:
         self.replies[key] = delivery
         return delivery
 
-    def GetAgencySettings(self, request: npb.GetAgencySettingsRequest, /) -> npb.AgencySettings:
-        self.calls.append("GetAgencySettings")
-        return self.settings
+    def GetUsage(self, request: npb.GetUsageRequest, /) -> npb.Usage:
+        self.calls.append("GetUsage")
+        sent = [n.channel for n in self.notifications.values()]
+        return npb.Usage(
+            day="2026-01-05",
+            email_sent=sent.count(npb.CHANNEL_EMAIL),
+            email_daily_limit=self.settings.email_daily_limit,
+            sms_sent=sent.count(npb.CHANNEL_SMS),
+            sms_daily_limit=self.settings.sms_daily_limit,
+        )
 
 
 def _fill(text: str, values: dict[str, str]) -> str:

@@ -1,7 +1,8 @@
-"""Sending one message from a template, and reading one notification, as the
-team's agency at notify. Senders and administrators send; every member reads.
-A send is recorded in the team's audit trail by its notification and template,
-never by its recipient or personalisation (personal data)."""
+"""Sending one message from a template, reading one notification, and today's
+usage against the daily limits, as the team's agency at notify. Senders and
+administrators send; every member reads. A send is recorded in the team's audit
+trail by its notification and template, never by its recipient or
+personalisation (personal data)."""
 
 from __future__ import annotations
 
@@ -89,3 +90,8 @@ class SendingMessages:
             return agency.notify.GetNotification(
                 npb.GetNotificationRequest(notification_id=notification_id)
             )
+
+    def usage(self, staff: Staff, team_id: str) -> npb.Usage:
+        """Today's (UTC) sends per channel against the agency's daily limits."""
+        with self._connect(staff, team_id, Action.VIEW_NOTIFICATIONS) as agency:
+            return agency.notify.GetUsage(npb.GetUsageRequest())

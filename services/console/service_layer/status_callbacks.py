@@ -1,8 +1,7 @@
 """The team's notify status callback (the URL notify POSTs delivery statuses
 to), for developers and administrators: see it, set or replace it (its signing
 secret is shown once), delete it, send a test, and redeliver a notification's
-callback. Also the agency's sending limits, which the same scope reads.
-Every change is recorded in the team's audit trail (never the secret)."""
+callback. Every change is recorded in the team's audit trail (never the secret)."""
 
 from __future__ import annotations
 
@@ -35,10 +34,6 @@ class StatusCallbacks:
                 return agency.notify.GetStatusCallback(npb.GetStatusCallbackRequest())
             except client_errors.NotFound:
                 return None
-
-    def limits(self, staff: Staff, team_id: str) -> npb.AgencySettings:
-        with self._connect(staff, team_id, Action.MANAGE_WEBHOOKS) as agency:
-            return agency.notify.GetAgencySettings(npb.GetAgencySettingsRequest())
 
     def set(self, staff: Staff, team_id: str, url: str, request_id: str) -> npb.StatusCallback:
         """Register ``url``; the answer carries the signing secret, shown once."""

@@ -52,6 +52,12 @@ FEATURES: tuple[Feature, ...] = (
         Action.SEND_MESSAGES,
     ),
     Feature(
+        "Usage today",
+        "How many emails and text messages were sent today against the daily limits.",
+        "/usage",
+        Action.VIEW_NOTIFICATIONS,
+    ),
+    Feature(
         "Status callback",
         "Where notify sends your messages' delivery statuses; tests and redeliveries.",
         "/callbacks",

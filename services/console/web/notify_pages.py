@@ -1,5 +1,6 @@
 """The notify pages: templates (list, create, edit, preview), sending one
-message, one notification, and the status callback. Every call to notify is the
+message, one notification, today's usage against the daily limits, and the
+status callback. Every call to notify is the
 team's agency's, through the use cases (service_layer/message_templates.py,
 sending_messages.py, status_callbacks.py), which authorise each action again.
 
@@ -10,6 +11,7 @@ sending_messages.py, status_callbacks.py), which authorise each action again.
 - ``GET|POST  /teams/{team_id}/templates/{template_id}/edit``     a new version
 - ``GET|POST  /teams/{team_id}/send``                             send one message
 - ``GET       /teams/{team_id}/notifications/{notification_id}``  one notification
+- ``GET       /teams/{team_id}/usage``                            today's sends against the limits
 - ``GET       /teams/{team_id}/callbacks``                        the status callback
 - ``POST      /teams/{team_id}/callbacks[/delete|/test|/redeliver]``
 """
@@ -245,6 +247,14 @@ class NotifyPages:
             can_redeliver=access.may(Action.MANAGE_WEBHOOKS),
         )
 
+    def usage(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        return self.web.render(
+            request,
+            "notify_usage.html",
+            access=access,
+            usage=self.sending.usage(access.staff, access.team.id),
+        )
+
     # -- the status callback ------------------------------------------------------------
 
     def callback(self, request: Request, form: Form, access: TeamAccess) -> Response:
@@ -302,7 +312,6 @@ class NotifyPages:
             status=400 if errors else 200,
             access=access,
             callback=self.callbacks.current(access.staff, access.team.id),
-            limits=self.callbacks.limits(access.staff, access.team.id),
             secret=secret,
             delivery=delivery,
             url=url,
@@ -328,6 +337,7 @@ def notify_routes(web: ConsoleWeb) -> list[BaseRoute]:
             Action.VIEW_NOTIFICATIONS,
             pages.notification,
         ),
+        web.team(team + "/usage", Action.VIEW_NOTIFICATIONS, pages.usage),
         web.team(team + "/callbacks", Action.MANAGE_WEBHOOKS, pages.callback),
         web.team(team + "/callbacks", Action.MANAGE_WEBHOOKS, pages.set_callback, POST),
         web.team(team + "/callbacks/delete", Action.MANAGE_WEBHOOKS, pages.delete_callback, POST),

@@ -63,7 +63,7 @@ def test_a_team_writes_previews_edits_and_sends_from_a_template(console: Console
         sign_in(admin, console.url, console.person("ada"))
         team, _ = sign_up(admin, console.url, "Parks Agency")
         home = admin.get(f"{console.url}/teams/{team}")
-        for path in ("/templates", "/send", "/callbacks"):
+        for path in ("/templates", "/send", "/usage", "/callbacks"):
             assert f'href="/teams/{team}{path}"' in home.text
 
         email = new_template(admin, console, team, "email")
@@ -125,6 +125,10 @@ def test_a_team_writes_previews_edits_and_sends_from_a_template(console: Console
         assert "citizen@example.com" in shown.text
         assert "Dear Ada, permit P-1." in shown.text
         assert 'id="status">' in shown.text
+
+        usage = admin.get(f"{console.url}/teams/{team}/usage")
+        assert usage.status_code == 200
+        assert re.search(r'id="usage-email"><th scope="row">Email</th><td>1</td>', usage.text)
 
         audit = admin.get(f"{console.url}/teams/{team}/audit").text
         for action in ("create_template", "update_template", "send_message"):

@@ -121,3 +121,13 @@ def test_every_member_reads_a_notification_and_an_unknown_one_is_not_found() -> 
         team.sending.notification(staff("vic"), team.team_id, "ntf_missing")
     with pytest.raises(NotFound):
         team.sending.notification(staff("eve"), team.team_id, sent.id)
+
+
+def test_every_member_sees_todays_usage_against_the_limits_with_notify_read() -> None:
+    team = notify_team()
+    send(team, template(team), "a@example.com", ref="1", name="A")
+    usage = team.sending.usage(staff("vic"), team.team_id)
+    assert (usage.email_sent, usage.email_daily_limit, usage.sms_sent) == (1, 1000, 0)
+    assert team.calls.connected[-1] == (team.agency_id, ("notify:read",))
+    with pytest.raises(NotFound):
+        team.sending.usage(staff("eve"), team.team_id)

@@ -99,12 +99,3 @@ def test_deleting_the_callback_is_recorded() -> None:
     team.callbacks.delete(staff("dev"), team.team_id, "r2")
     assert team.callbacks.current(staff("dev"), team.team_id) is None
     assert team.audit()[-1] == ("dev@agency.example", "delete_status_callback", {})
-
-
-def test_the_daily_limits_are_read_with_the_callbacks_scope() -> None:
-    team = notify_team()
-    limits = team.callbacks.limits(staff("dev"), team.team_id)
-    assert (limits.email_daily_limit, limits.sms_daily_limit) == (1000, 250)
-    assert team.calls.connected == [
-        (team.agency_id, ("payments:create", "payments:read", "notify:templates"))
-    ]
