@@ -52,7 +52,6 @@ from services.runtime.errors import (
     ResourceExhausted,
 )
 from services.runtime.pages import FieldError
-from services.runtime.pages.render import set_language_cookie
 
 log = logging.getLogger(__name__)
 PAY_COOKIE = "console_pay"
@@ -262,7 +261,7 @@ class PaymentLinkPages:
 
     def guarded(self, request: Request, run: Callable[[], Response]) -> Response:
         try:
-            response = run()
+            return run()
         except NotFound:
             return self.web.problem(request, 404, "Page not found")
         except FailedPrecondition as exc:
@@ -272,10 +271,6 @@ class PaymentLinkPages:
             return self.web.problem(
                 request, 503, "Sorry, the service is unavailable. Please try again later."
             )
-        explicit = request.query_params.get("lang")
-        if explicit in self.web.pages.languages:
-            set_language_cookie(response, explicit, secure=self.web.secure)
-        return response
 
 
 def payment_link_routes(web: ConsoleWeb) -> list[BaseRoute]:
