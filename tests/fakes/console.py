@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.console.domain.audit import AuditEntry
+from services.console.domain.bulk_uploads import BulkUpload
 from services.console.domain.invitations import Invitation
 from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn, SignInFailed
@@ -151,6 +152,28 @@ class MemoryPaymentLinks:
 
 
 @dataclass
+class MemoryBulkUploads:
+    rows: dict[str, BulkUpload] = field(default_factory=dict)
+
+    def add(self, upload: BulkUpload) -> None:
+        assert upload.id not in self.rows
+        self.rows[upload.id] = upload
+
+    def get(self, team_id: str, upload_id: str) -> BulkUpload | None:
+        upload = self.rows.get(upload_id)
+        return upload if upload and upload.team_id == team_id else None
+
+    def mark_sent(self, upload_id: str, bulk_send_id: str) -> None:
+        self.rows[upload_id] = self.rows[upload_id].sent(bulk_send_id)
+
+    def purge(self, created_before: datetime) -> int:
+        old = [k for k, v in self.rows.items() if v.created_at < created_before]
+        for key in old:
+            del self.rows[key]
+        return len(old)
+
+
+@dataclass
 class MemoryConsoleWork:
     teams: MemoryTeams = field(default_factory=MemoryTeams)
     members: MemoryMembers = field(default_factory=MemoryMembers)
@@ -158,6 +181,7 @@ class MemoryConsoleWork:
     audit: MemoryAudit = field(default_factory=MemoryAudit)
     sessions: MemorySessions = field(default_factory=MemorySessions)
     payment_links: MemoryPaymentLinks = field(default_factory=MemoryPaymentLinks)
+    bulk_uploads: MemoryBulkUploads = field(default_factory=MemoryBulkUploads)
 
 
 def console_transactions() -> FakeTransactions[MemoryConsoleWork]:

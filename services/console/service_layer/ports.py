@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from services.console.domain.audit import AuditEntry
+from services.console.domain.bulk_uploads import BulkUpload
 from services.console.domain.invitations import Invitation
 from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn
@@ -94,6 +95,20 @@ class PaymentLinkStore(Protocol):
         ...
 
 
+class BulkUploadStore(Protocol):
+    def add(self, upload: BulkUpload) -> None: ...
+
+    def get(self, team_id: str, upload_id: str) -> BulkUpload | None: ...
+
+    def mark_sent(self, upload_id: str, bulk_send_id: str) -> None:
+        """Keep the bulk send's id and forget the rows and problems."""
+        ...
+
+    def purge(self, created_before: datetime) -> int:
+        """Forget the uploads made before ``created_before``; how many."""
+        ...
+
+
 class ConsoleWork(Protocol):
     """One transaction's view of the console's data."""
 
@@ -114,6 +129,9 @@ class ConsoleWork(Protocol):
 
     @property
     def payment_links(self) -> PaymentLinkStore: ...
+
+    @property
+    def bulk_uploads(self) -> BulkUploadStore: ...
 
 
 ConsoleTransactions = Transactions[ConsoleWork]
