@@ -107,12 +107,13 @@ class BulkSending:
                 rows = recipients(sheet, channel, template.placeholders)
             except ColumnsError as exc:
                 named = ", ".join(f"“{c}”" for c in exc.missing + exc.repeated)
+                # "<message id>: <columns>": the page translates the part before ": "
                 message = (
                     "The file needs a column for each of"
                     if exc.missing
-                    else "The file names a column more than once:"
+                    else "The file names a column more than once"
                 )
-                raise _file_error(f"{message} {named}") from None
+                raise _file_error(f"{message}: {named}") from None
             good, problems = self._check(agency.notify, template, channel, rows)
         now = self._clock()
         upload = BulkUpload(

@@ -32,6 +32,7 @@ from services.console.domain.roles import Action
 from services.console.domain.staff import Staff
 from services.console.service_layer.access import TeamAccess
 from services.console.service_layer.acting_for import ActingFor
+from services.console.service_layer.agency_ports import AgencyAdmin
 from services.console.service_layer.signing_in import SignIn
 from services.console.service_layer.teams import Teams
 from services.console.web.texts import SHOWN_NOT_FOUND
@@ -55,6 +56,20 @@ Form = Mapping[str, str]
 PublicHandler = Callable[[Request, Form], Response]
 StaffHandler = Callable[[Request, Form, Staff], Response]
 TeamHandler = Callable[[Request, Form, TeamAccess], Response]
+UploadHandler = Callable[[Request, Form, TeamAccess, "Upload"], Response]
+# Forms that carry a file post under this prefix (``/uploads/{team_id}/...``): the
+# app's body limit allows them UPLOAD_BYTES, every other path FORM_BYTES.
+UPLOADS = "/uploads/"
+UPLOAD_BYTES = 10 * 1024 * 1024 + 64 * 1024  # a 10 MB file and the form around it
+
+
+class Upload:
+    """The one file a form posted: its name as the browser gave it and at most
+    ``limit + 1`` of its bytes (so a use case can tell it was too large)."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name = name
+        self.data = data
 
 
 class ConsoleWeb:
@@ -77,6 +92,9 @@ class ConsoleWeb:
         # per client address on the public pages (payment links); Redis-backed when
         # bootstrap has REDIS_URL, so every replica counts together
         self.limiter: RateLimiter = LocalRateLimiter()
+        # identity's operator methods for a team's agency (credentials, sign-in
+        # settings); bootstrap sets it, and without it those pages are not served
+        self.agencies: AgencyAdmin | None = None
 
     # -- who and in what language -------------------------------------------------------
 
@@ -175,6 +193,35 @@ class ConsoleWeb:
             return handler(request, form, access)
 
         return self.signed_in(path, run, methods)
+
+    def team_upload(
+        self, path: str, action: Action, handler: UploadHandler, field: str = "file"
+    ) -> Route:
+        """A POST of a team's form with one file (multipart), at
+        ``/uploads/{team_id}/...`` so the body limit lets the file through; the
+        same CSRF check and authorisation as ``team``."""
+        if not path.startswith(UPLOADS + "{team_id}"):
+            raise ValueError(f"an upload's path starts {UPLOADS}{{team_id}}: {path}")
+
+        async def endpoint(request: Request) -> Response:
+            async with request.form(max_files=1, max_fields=10) as data:
+                form = {k: v for k, v in data.items() if isinstance(v, str)}
+                posted = data.get(field)
+                upload = Upload("", b"")
+                if posted is not None and not isinstance(posted, str):
+                    body = await posted.read(UPLOAD_BYTES)
+                    upload = Upload(posted.filename or "", body)
+
+            def run(request: Request, form: Form) -> Response:
+                staff = self.staff(request)
+                if staff is None:
+                    return RedirectResponse("/signin", status_code=303)
+                team_id = str(request.path_params["team_id"])
+                return handler(request, form, self.teams.access(staff, team_id, action), upload)
+
+            return await run_in_threadpool(self._guarded, request, form, run)
+
+        return Route(path, endpoint, methods=["POST"])
 
     def _route(self, path: str, handler: PublicHandler, methods: Sequence[str]) -> Route:
         async def endpoint(request: Request) -> Response:

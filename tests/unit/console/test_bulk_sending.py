@@ -155,7 +155,7 @@ def test_a_viewer_may_neither_upload_nor_send_nor_cancel(team: NotifyTeam) -> No
     [
         (
             "email address,ref\na@example.com,1\n",
-            "The file needs a column for each of “first name”",
+            "The file needs a column for each of: “first name”",
         ),
         ("phone number,first name,ref\n1,A,2\n", "“email address”"),
         ("email address,first name,First_Name,ref\na@example.com,A,B,1\n", "more than once"),
