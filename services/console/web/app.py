@@ -13,6 +13,7 @@
 - ``/teams/{team_id}/templates...``, ``/send``, ``/notifications/{id}``, ``/callbacks...``
                                                notify (web/notify_pages.py)
 - ``/teams/{team_id}/payments...``              payments, export, refunds (web/payment_pages.py)
+- ``/teams/{team_id}/webhooks...``              payments' webhooks (web/webhook_pages.py)
 - ``/teams/{team_id}/payment-links...``, ``/pay/{slug}...``
                                                payment links (web/payment_link_pages.py)
 """
@@ -33,6 +34,7 @@ from services.console.web.notify_pages import notify_routes
 from services.console.web.payment_link_pages import payment_link_routes
 from services.console.web.payment_pages import payment_routes
 from services.console.web.team_pages import TeamPages
+from services.console.web.webhook_pages import webhook_routes
 from services.runtime.http import build_app
 
 POST = ("POST",)
@@ -60,6 +62,7 @@ def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) 
         web.public("/invitations/{token}", invited.accept, POST),
         *notify_routes(web),
         *payment_routes(web),
+        *webhook_routes(web),
         *payment_link_routes(web),
     ]
 

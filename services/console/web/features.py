@@ -40,6 +40,12 @@ FEATURES: tuple[Feature, ...] = (
         Action.VIEW_PAYMENTS,
     ),
     Feature(
+        "Webhooks",
+        "Where payments sends your payments' events; their deliveries, test events.",
+        "/webhooks",
+        Action.MANAGE_WEBHOOKS,
+    ),
+    Feature(
         "Message templates",
         "Create, edit and preview the email and text message templates.",
         "/templates",

@@ -48,6 +48,18 @@ MESSAGES += (
     "This page has expired. Please start again.",
     "Enter an amount like 12.50, more than zero",
     "Enter the card's last 4 digits",
+    "Enter the URL",
+    "Choose event types from the list",
+    "Enter an https URL (http only for localhost) like https://…",
+    "This subscription is disabled",
+)
+AUDIT_ACTIONS.update(
+    {
+        "create_webhook": "Added a payments webhook",
+        "disable_webhook": "Disabled a payments webhook",
+        "test_webhook": "Sent a test webhook event",
+        "redeliver_webhook": "Sent a webhook delivery again",
+    }
 )
 
 # The notify pages (web/notify_pages.py, service_layer/message_templates.py,

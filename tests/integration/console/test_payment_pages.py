@@ -192,3 +192,96 @@ def test_a_team_reads_filters_and_exports_its_payments_and_a_refunder_refunds_on
         assert "Refunded a payment" in audit.text
         assert f"payment_id: {mine.id}" in audit.text
         assert "amount: 400" in audit.text
+
+
+def test_developers_manage_the_teams_webhooks_and_viewers_are_refused(
+    console: Console, platform: Platform
+) -> None:
+    with (
+        httpx.Client(timeout=30) as admin,
+        httpx.Client(timeout=30) as viewer_browser,
+        httpx.Client(timeout=30) as stranger,
+    ):
+        sign_in(admin, console.url, console.person("ada"))
+        team, _ = sign_up(admin, console.url, "Parks Agency")
+        base = f"{console.url}/teams/{team}/webhooks"
+        page = admin.get(base)
+        assert page.status_code == 200, page.text[:800]
+        assert "No webhooks yet." in page.text
+
+        bad = post_form(admin, page, "/webhooks", url="ftp://agency.example/hook")
+        assert bad.status_code == 400
+        assert "Enter an https URL" in unescape(bad.text)
+        created = post_form(
+            admin,
+            page,
+            "/webhooks",
+            url="http://127.0.0.1:9/hook",
+            **{"event_payment.succeeded": "yes"},
+        )
+        assert created.status_code == 200, created.text[:800]
+        secret = re.search(r'id="signing-secret">([^<]+)<', created.text)
+        assert secret
+        again = post_form(
+            admin,
+            page,
+            "/webhooks",
+            url="http://127.0.0.1:9/hook",
+            **{"event_payment.succeeded": "yes"},
+        )  # the same form sent twice: one subscription
+        assert again.status_code == 200
+        listing = admin.get(base)
+        assert listing.text.count("http://127.0.0.1:9/hook</code>") == 1
+        assert secret.group(1) not in listing.text
+        subscription = re.search(rf'href="/teams/{team}/webhooks/(whs_[^"]+)"', listing.text)
+        assert subscription
+        one = f"{base}/{subscription.group(1)}"
+
+        deliveries = admin.get(one)
+        tested = post_form(admin, deliveries, "/test")
+        assert tested.status_code == 303
+        deliveries = admin.get(one)
+        assert "webhook.test" in deliveries.text
+        sent_again = post_form(admin, deliveries, "/redeliver")
+        assert sent_again.status_code == 303
+        assert admin.get(one).text.count("<code>webhook.test</code>") == 2
+
+        # A viewer and another team's member are refused, the latter without the team disclosed.
+        invite_and_accept(console, admin, team, "viewer", viewer_browser)
+        assert viewer_browser.get(base).status_code == 403
+        assert (
+            forged_post(
+                viewer_browser, console, f"/teams/{team}/webhooks/{subscription.group(1)}/disable"
+            ).status_code
+            == 403
+        )
+        sign_in(stranger, console.url, console.person("eve"))
+        their_team, _ = sign_up(stranger, console.url, "Other Agency")
+        assert (
+            stranger.get(
+                f"{console.url}/teams/{their_team}/webhooks/{subscription.group(1)}"
+            ).status_code
+            == 404
+        )
+        assert stranger.get(one).status_code == 404
+
+        disabled = post_form(admin, admin.get(base), "/disable")
+        assert disabled.status_code == 303
+        assert "Disabled" in admin.get(base).text
+        refused = forged_post(
+            admin,
+            console,
+            f"/teams/{team}/webhooks/{subscription.group(1)}/test",
+            request_id="x" * 24,
+        )
+        assert refused.status_code == 409
+
+        audit = admin.get(f"{console.url}/teams/{team}/audit").text
+        for words in (
+            "Added a payments webhook",
+            "Sent a test webhook event",
+            "Sent a webhook delivery again",
+            "Disabled a payments webhook",
+        ):
+            assert words in audit
+        assert secret.group(1) not in audit
