@@ -331,7 +331,7 @@ def build(
                 pages=[*flow_pages, *account_pages],
                 userinfo=userinfo.endpoint,
                 pushed=PushedAuthorizationEndpoint(
-                    token_server, pushed, endpoint=issuer + PAR_PATH, dpop=dpop
+                    token_server, pushed, endpoint=issuer + PAR_PATH
                 ).respond,
                 require_par=settings.require_pushed_authorization_requests,
                 busy=busy_page(flow),

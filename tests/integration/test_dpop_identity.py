@@ -1,8 +1,8 @@
 """identity's DPoP across replicas, on SQLite and PostgreSQL: a proof replayed
 from one identity replica to another on the same database is refused when Redis
 is configured, and server nonces (IDENTITY_DPOP_NONCES) that one replica hands
-out are accepted by the other, at the token endpoint and UserInfo (RFC 9449 §8,
-§9)."""
+out are accepted by the other, at the token, pushed-authorization and UserInfo
+endpoints (RFC 9449 §8, §9)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,12 @@ from services.runtime.process import RunningService
 from tests.integration.oidc.conftest import make_citizen
 from tests.support.dpop_proofs import Prover
 from tests.support.oidc import CALLBACK, CitizenBrowser, RelyingParty, callback_params
-from tests.support.platform import ISSUER, TOKEN_ENDPOINT, Platform, SecretAgency
+from tests.support.platform import ASSERTION_TYPE, ISSUER, TOKEN_ENDPOINT, Platform, SecretAgency
+from tests.support.request_objects import RequestSigner
 
 FORM = {"grant_type": "client_credentials"}
 USERINFO = ISSUER + "/userinfo"
+PAR = ISSUER + "/par"
 
 
 def replicas(platform: Platform, count: int = 2, **settings: Any) -> list[RunningService]:
@@ -105,10 +107,98 @@ def test_a_nonce_one_replica_hands_out_is_good_at_the_other(
     assert bearer.headers["DPoP-Nonce"]
 
 
-def test_without_the_option_no_nonce_is_asked(platform: Platform, agency: SecretAgency) -> None:
+def pushed_request(client_id: str) -> dict[str, str]:
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": CALLBACK,
+        "scope": "openid email",
+        "state": "s" * 16,
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256",
+    }
+
+
+def push(replica: RunningService, rp: SecretAgency, proof: str | None) -> httpx.Response:
+    """A pushed authorization request (RFC 9126) by a secret agency."""
+    request = pushed_request(rp.client_id)
+    return httpx.post(
+        replica.http_url + "/par",
+        data=request,
+        auth=(rp.client_id, rp.client_secret),
+        headers={"DPoP": proof} if proof else {},
+    )
+
+
+@pytest.fixture
+def signing_agency(platform: Platform) -> SecretAgency:
+    created = platform.admin.registry.create(
+        name="Pushing permits", scopes=["openid", "email"], redirect_uris=[CALLBACK]
+    )
+    assert created.client_secret
+    return SecretAgency(created.agency.client_id, created.client_secret)
+
+
+def test_par_asks_for_a_nonce_as_the_token_endpoint_does(
+    nonce_replicas: list[RunningService], signing_agency: SecretAgency
+) -> None:
+    key = Prover()
+    asked = push(nonce_replicas[0], signing_agency, key.proof("POST", PAR))
+    assert asked.status_code == 400, asked.text
+    assert asked.json()["error"] == "use_dpop_nonce"
+    assert asked.headers["cache-control"] == "no-store"
+    nonce = asked.headers["DPoP-Nonce"]
+    stale = push(nonce_replicas[1], signing_agency, key.proof("POST", PAR, nonce="not-a-nonce"))
+    assert stale.status_code == 400
+    assert stale.json()["error"] == "use_dpop_nonce"
+    pushed = push(nonce_replicas[1], signing_agency, key.proof("POST", PAR, nonce=nonce))
+    assert pushed.status_code == 201, pushed.text
+    assert pushed.headers["DPoP-Nonce"]
+    # without a proof nothing is asked (the code is bound by dpop_jkt or not at
+    # all), and the answer still carries a nonce, as every refusal does
+    plain = push(nonce_replicas[0], signing_agency, None)
+    assert plain.status_code == 201, plain.text
+    assert plain.headers["DPoP-Nonce"]
+    wrong = push(nonce_replicas[0], SecretAgency(signing_agency.client_id, "wrong"), None)
+    assert wrong.status_code == 401
+    assert wrong.headers["DPoP-Nonce"]
+
+
+def test_a_par_nonce_retry_may_send_the_same_client_assertion(
+    platform: Platform, nonce_replicas: list[RunningService]
+) -> None:
+    # The proof is checked before the client, as at the token endpoint: a
+    # refusal for its nonce leaves the private_key_jwt assertion unused.
+    signer = RequestSigner()
+    created = platform.admin.registry.create(
+        name="Keyed permits", scopes=["openid", "email"], redirect_uris=[CALLBACK], jwks=signer.jwks
+    )
+    client_id = created.agency.client_id
+    form = {
+        **pushed_request(client_id),
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": signer.assertion(client_id, ISSUER),
+    }
+    key = Prover()
+    url = nonce_replicas[0].http_url + "/par"
+    asked = httpx.post(url, data=form, headers={"DPoP": key.proof("POST", PAR)})
+    assert asked.json()["error"] == "use_dpop_nonce"
+    nonce = asked.headers["DPoP-Nonce"]
+    pushed = httpx.post(url, data=form, headers={"DPoP": key.proof("POST", PAR, nonce=nonce)})
+    assert pushed.status_code == 201, pushed.text
+    replayed = httpx.post(url, data=form, headers={"DPoP": key.proof("POST", PAR, nonce=nonce)})
+    assert replayed.json()["error"] == "invalid_client"  # used now: a replay
+
+
+def test_without_the_option_no_nonce_is_asked(
+    platform: Platform, agency: SecretAgency, signing_agency: SecretAgency
+) -> None:
     answer = token_call(platform.identity, agency, Prover().proof("POST", TOKEN_ENDPOINT))
     assert answer.status_code == 200
     assert "DPoP-Nonce" not in answer.headers
+    pushed = push(platform.identity, signing_agency, Prover().proof("POST", PAR))
+    assert pushed.status_code == 201, pushed.text
+    assert "DPoP-Nonce" not in pushed.headers
 
 
 def test_userinfo_asks_for_a_nonce_any_replica_accepts(

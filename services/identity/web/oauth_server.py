@@ -324,10 +324,25 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         return status, body, merged
 
     def token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
-        status, body, answer_headers = self._token_response(form, headers)
-        if self._nonces is not None:  # RFC 9449 §8.2: a fresh nonce with every answer
-            answer_headers = [*answer_headers, (NONCE_HEADER, self._nonces.current())]
-        return status, body, answer_headers
+        return self.with_nonce(self._token_response(form, headers))
+
+    def with_nonce(self, response: Response) -> Response:
+        """``response`` with a fresh server nonce when nonces are on (RFC 9449
+        §8.2: with every answer), at the token and pushed-authorization endpoints."""
+        if self._nonces is None:
+            return response
+        status, body, answer_headers = response
+        return status, body, [*answer_headers, (NONCE_HEADER, self._nonces.current())]
+
+    def proof_key(
+        self, headers: Mapping[str, str], endpoint: str
+    ) -> tuple[str | None, Response | None]:
+        """The key thumbprint of the request's DPoP proof for ``endpoint`` (None
+        without a proof), or the refusal, by the token endpoint's checks and with
+        its server nonces: the pushed-authorization endpoint asks the same."""
+        request = FormRequest(endpoint, {}, headers)
+        refused = self._read_proof(request, headers, endpoint, self._nonces)
+        return request.dpop_jkt, refused
 
     def _token_response(self, form: dict[str, str], headers: Mapping[str, str]) -> Response:
         request = FormRequest(self.token_endpoint, form, headers)
