@@ -27,8 +27,9 @@ def asks_for_nonce(response: httpx.Response) -> bool:
             return False
         return isinstance(body, dict) and body.get("error") == "use_dpop_nonce"
     if response.status_code == 401:
-        challenge = response.headers.get("www-authenticate", "")
-        return challenge.lower().startswith("dpop") and 'error="use_dpop_nonce"' in challenge
+        # The DPoP challenge may come after others, in one header or several.
+        challenges = response.headers.get_list("www-authenticate")
+        return any('error="use_dpop_nonce"' in challenge for challenge in challenges)
     return False
 
 

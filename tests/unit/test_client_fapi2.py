@@ -95,8 +95,8 @@ class Identity:
         if self.nonce_moves:
             self.nonce += "x"
         headers = {"DPoP-Nonce": self.nonce}
-        if status == 401:
-            headers["WWW-Authenticate"] = 'DPoP error="use_dpop_nonce"'
+        if status == 401:  # after another scheme's challenge, as RFC 9449 §7.1 allows
+            headers["WWW-Authenticate"] = 'Bearer realm="userinfo", DPoP error="use_dpop_nonce"'
             return httpx.Response(401, headers=headers)
         return httpx.Response(400, headers=headers, json={"error": "use_dpop_nonce"})
 
