@@ -16,6 +16,9 @@
 - ``/teams/{team_id}/webhooks...``              payments' webhooks (web/webhook_pages.py)
 - ``/teams/{team_id}/payment-links...``, ``/pay/{slug}...``
                                                payment links (web/payment_link_pages.py)
+- ``/teams/{team_id}/upload``, ``/uploads/{team_id}``, ``/teams/{team_id}/uploads/...``,
+  ``/teams/{team_id}/bulk-sends/...``           sending to a list (web/bulk_pages.py)
+- ``GET  /teams/{team_id}/notifications``      finding notifications (web/search_pages.py)
 """
 
 from __future__ import annotations
@@ -28,11 +31,13 @@ from starlette.types import ASGIApp
 from services.console.domain.roles import Action
 from services.console.service_layer.invitations import Invitations
 from services.console.web.auth_pages import AuthPages
-from services.console.web.base import ConsoleWeb
+from services.console.web.base import UPLOAD_BYTES, UPLOADS, ConsoleWeb
+from services.console.web.bulk_pages import bulk_routes
 from services.console.web.invitation_pages import InvitationPages
 from services.console.web.notify_pages import notify_routes
 from services.console.web.payment_link_pages import payment_link_routes
 from services.console.web.payment_pages import payment_routes
+from services.console.web.search_pages import search_routes
 from services.console.web.team_pages import TeamPages
 from services.console.web.webhook_pages import webhook_routes
 from services.runtime.http import build_app
@@ -64,6 +69,8 @@ def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) 
         *payment_routes(web),
         *webhook_routes(web),
         *payment_link_routes(web),
+        *bulk_routes(web),
+        *search_routes(web),
     ]
 
 
@@ -71,4 +78,5 @@ def create_app(
     web: ConsoleWeb, invitations: Invitations, identity_logout_url: str
 ) -> Callable[[Callable[[], bool]], ASGIApp]:
     found = routes(web, invitations, identity_logout_url)
-    return lambda ready: build_app(found, ready=ready)
+    # only the upload form's path takes a file larger than a form
+    return lambda ready: build_app(found, ready=ready, body_limits={UPLOADS: UPLOAD_BYTES})

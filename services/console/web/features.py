@@ -75,4 +75,16 @@ FEATURES: tuple[Feature, ...] = (
         "/payment-links",
         Action.VIEW_PAYMENTS,
     ),
+    Feature(
+        "Send to a list",
+        "Upload a CSV file or spreadsheet, check its rows, send them and follow the sending.",
+        "/upload",
+        Action.SEND_MESSAGES,
+    ),
+    Feature(
+        "Notifications",
+        "Find notifications by recipient, reference, template, status, date and bulk send.",
+        "/notifications",
+        Action.VIEW_NOTIFICATIONS,
+    ),
 )

@@ -114,3 +114,32 @@ MESSAGES += (
     "The reference is too long",
     "The reference holds characters it may not",
 )
+
+# Sending to a list and finding notifications (web/bulk_pages.py, search_pages.py,
+# service_layer/bulk_sending.py, notification_search.py, domain/spreadsheets.py).
+AUDIT_ACTIONS.update(
+    {
+        "upload_recipients": "Uploaded a recipient list",
+        "send_bulk": "Sent messages to a list",
+        "cancel_bulk": "Cancelled a bulk send",
+    }
+)
+MESSAGES += (
+    "The file is larger than 10 MB",
+    "The file is empty",
+    "The file must be CSV or an Excel workbook (.xlsx)",
+    "A CSV file must be saved as UTF-8",
+    "The CSV file is malformed (check its quotation marks)",
+    "The file has more than 50,000 rows",
+    "Workbooks with macros are not accepted: save it as .xlsx",
+    "The workbook cannot be read: save it again as .xlsx",
+    "The file has more than 100 columns",
+    "The file has a header row but no recipients",
+    "The file needs a column for each of",
+    "The file names a column more than once",
+    "Too many rows have problems: correct the file and upload it again",
+    "There are no rows to send",
+    "Choose a status from the list",
+    "Enter a date like 2026-01-31",
+    "The end date is before the start date",
+)
