@@ -102,6 +102,48 @@ class FakePayments:
         self._find(request.payment_id)
         return pb.ListRefundsResponse(refunds=self.refunds[request.payment_id])
 
+    def GetReconciliationReport(
+        self, request: pb.GetReconciliationReportRequest, /
+    ) -> pb.ReconciliationReport:
+        """A capture line for each successful payment in the range, then its refunds."""
+        if len(request.currency) != 3:
+            raise gaap.InvalidArgument(grpc.StatusCode.INVALID_ARGUMENT, "bad currency")
+        start, end = request.start_time.ToDatetime(), request.end_time.ToDatetime()
+        lines: list[pb.ReconciliationLine] = []
+        for p in self.payments:
+            if p.state != pb.PAYMENT_STATE_SUCCESS or p.currency != request.currency:
+                continue
+            if not start <= p.create_time.ToDatetime() < end:
+                continue
+            lines.append(
+                pb.ReconciliationLine(
+                    kind="capture", payment_id=p.id, reference=p.reference, amount=p.amount
+                )
+            )
+            lines += [
+                pb.ReconciliationLine(
+                    kind="refund",
+                    payment_id=p.id,
+                    refund_id=r.id,
+                    reference=p.reference,
+                    amount=r.amount,
+                )
+                for r in self.refunds[p.id]
+            ]
+        captured = sum(x.amount for x in lines if x.kind == "capture")
+        refunded = sum(x.amount for x in lines if x.kind == "refund")
+        first = int(request.page_token or 0)
+        size = request.page_size or 50
+        return pb.ReconciliationReport(
+            currency=request.currency,
+            lines=lines[first : first + size],
+            captured_total=captured,
+            refunded_total=refunded,
+            net_total=captured - refunded,
+            ledger_net_total=captured - refunded,
+            next_page_token=str(first + size) if first + size < len(lines) else "",
+        )
+
     def CreateRefund(self, request: pb.CreateRefundRequest, /) -> pb.Refund:
         if request.idempotency_key in self.refund_keys:
             return self.refund_keys[request.idempotency_key]

@@ -61,6 +61,9 @@ class PaymentsCalls(Protocol):
         self, request: pb.ListPaymentEventsRequest, /
     ) -> pb.ListPaymentEventsResponse: ...
     def ListRefunds(self, request: pb.ListRefundsRequest, /) -> pb.ListRefundsResponse: ...
+    def GetReconciliationReport(
+        self, request: pb.GetReconciliationReportRequest, /
+    ) -> pb.ReconciliationReport: ...
     def CreateRefund(self, request: pb.CreateRefundRequest, /) -> pb.Refund: ...
 
 
@@ -145,6 +148,43 @@ def check_filters(
     )
 
 
+@dataclass(frozen=True)
+class Period:
+    """A reconciliation report's range: whole UTC days, ``end`` exclusive."""
+
+    start: datetime
+    end: datetime
+    currency: str
+
+    def request(self, page_size: int, page_token: str) -> pb.GetReconciliationReportRequest:
+        found = pb.GetReconciliationReportRequest(
+            currency=self.currency, page_size=page_size, page_token=page_token
+        )
+        found.start_time.FromDatetime(self.start)
+        found.end_time.FromDatetime(self.end)
+        return found
+
+
+def check_period(start: str, end: str, currency: str) -> Period:
+    """The report's range from the form: both days required, at most 366 days."""
+    violations: list[FieldViolation] = []
+    first = _day(start, "start", violations)
+    last = _day(end, "end", violations)
+    for field, given in (("start", start), ("end", end)):
+        if not given:
+            violations.append(FieldViolation(field, "Enter a date like 2026-01-31"))
+    code = (currency.strip() or "GBP").upper()
+    if not (len(code) == 3 and code.isascii() and code.isalpha()):
+        violations.append(FieldViolation("currency", "Enter a currency code like GBP"))
+    if first and last and last < first:
+        violations.append(FieldViolation("end", "The end date is before the start date"))
+    elif first and last and (last - first).days >= 366:
+        violations.append(FieldViolation("end", "A report covers at most 366 days"))
+    if violations or first is None or last is None:
+        raise InvalidArgument.from_violations(violations)
+    return Period(first, last + timedelta(days=1), code)
+
+
 def _day(value: str, field: str, violations: list[FieldViolation]) -> datetime | None:
     if not value:
         return None
@@ -208,6 +248,44 @@ class PaymentsConsole:
                         sent += 1
                         yield payment
                     token = listed.next_page_token
+                    if not token:
+                        return
+
+        return rows()
+
+    def reconciliation(
+        self, staff: Staff, team_id: str, period: Period, page_token: str = ""
+    ) -> pb.ReconciliationReport:
+        """One page of the report's lines, with the totals of the whole range."""
+        with self._acting.connect(staff, team_id, Action.VIEW_PAYMENTS) as agency:
+            try:
+                return agency.payments.GetReconciliationReport(
+                    period.request(PAGE_SIZE, page_token)
+                )
+            except gaap.InvalidArgument:
+                raise InvalidArgument.from_violations(
+                    [FieldViolation("currency", "Enter a currency code like GBP")]
+                ) from None
+
+    def reconciliation_lines(
+        self, staff: Staff, team_id: str, period: Period
+    ) -> Iterator[pb.ReconciliationLine]:
+        """Every line of the report, in time order, up to ``EXPORT_CAP``."""
+        connection = self._acting.connect(staff, team_id, Action.VIEW_PAYMENTS)
+
+        def rows() -> Iterator[pb.ReconciliationLine]:
+            with connection as agency:
+                token, sent = "", 0
+                while True:
+                    page = agency.payments.GetReconciliationReport(
+                        period.request(EXPORT_PAGE, token)
+                    )
+                    for line in page.lines:
+                        if sent == EXPORT_CAP:
+                            return
+                        sent += 1
+                        yield line
+                    token = page.next_page_token
                     if not token:
                         return
 

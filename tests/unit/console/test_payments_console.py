@@ -14,6 +14,7 @@ from services.console.service_layer.payments_console import (
     Filters,
     PaymentsConsole,
     check_filters,
+    check_period,
     parse_amount,
 )
 from services.runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -190,3 +191,61 @@ def test_bad_amounts_are_refused(raw: str) -> None:
     currency = "JPY" if raw == "0.5 " else "GBP"
     with pytest.raises(InvalidArgument):
         parse_amount(raw, currency)
+
+
+def test_the_reconciliation_report_of_whole_days_and_every_line_for_the_csv(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _, use_case, payments, calls, team_id = setup(refunder=True)
+    for _ in range(3):
+        payments.add(amount=1000)
+    use_case.refund(staff("bea"), team_id, "pay_0001", 250, 1000, KEY)
+    period = check_period("2026-01-05", "2026-01-05", "gbp")
+    assert (period.start.isoformat(), period.end.isoformat(), period.currency) == (
+        "2026-01-05T00:00:00+00:00",
+        "2026-01-06T00:00:00+00:00",
+        "GBP",
+    )
+    report = use_case.reconciliation(staff("bea"), team_id, period)
+    assert (report.captured_total, report.refunded_total, report.net_total) == (3000, 250, 2750)
+    assert calls.connected[-1][1] == ("payments:read",)
+    monkeypatch.setattr("services.console.service_layer.payments_console.EXPORT_PAGE", 2)
+    lines = list(use_case.reconciliation_lines(staff("bea"), team_id, period))
+    assert [line.kind for line in lines] == ["capture", "refund", "capture", "capture"]
+    empty = use_case.reconciliation(
+        staff("bea"), team_id, check_period("2026-02-01", "2026-02-02", "")
+    )
+    assert list(empty.lines) == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "currency", "field"),
+    [
+        ("", "2026-01-05", "GBP", "start"),
+        ("2026-01-05", "", "GBP", "end"),
+        ("2026-01-05", "2026-01-04", "GBP", "end"),
+        ("2025-01-01", "2026-01-02", "GBP", "end"),  # 367 days
+        ("2026-01-05", "2026-01-05", "£", "currency"),
+    ],
+)
+def test_a_report_covers_up_to_366_days() -> None:
+    period = check_period("2025-01-01", "2026-01-01", "GBP")  # 366 days, 2026-01-01 included
+    assert (period.end - period.start).days == 366
+
+
+def test_a_bad_report_range_names_its_field(
+    start: str, end: str, currency: str, field: str
+) -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        check_period(start, end, currency)
+    assert [v.field for v in refused.value.violations] == [field]
+
+
+def test_someone_outside_the_team_gets_no_report() -> None:
+    _, use_case, _, calls, team_id = setup()
+    period = check_period("2026-01-05", "2026-01-05", "GBP")
+    with pytest.raises(NotFound):
+        use_case.reconciliation(staff("eve"), team_id, period)
+    with pytest.raises(NotFound):
+        use_case.reconciliation_lines(staff("eve"), team_id, period)
+    assert calls.connected == []
