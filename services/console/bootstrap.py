@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
 from services.console.adapters.agency_calls import ExchangeAgencyCalls
+from services.console.adapters.identity_agencies import IdentityAgencies
 from services.console.adapters.identity_registrar import IdentityRegistrar
 from services.console.adapters.identity_sign_in import IdentitySignIn
 from services.console.adapters.notify_mailer import NotifyMailer
@@ -157,6 +158,7 @@ def start(
     invitations = Invitations(work, NotifyMailer(client), public_url, clock)
     csrf = csrf_tokens(agency["client_secret"])
     web = ConsoleWeb(sign_in, teams, csrf, public_url, acting)
+    web.agencies = IdentityAgencies(client)
     web.limiter = rate_limit.connect(platform.redis_url, "gaap:console")
     app = create_app(web, invitations, platform.issuer + "/logout")
     listener_tls = tls.server_tls(platform)

@@ -87,4 +87,16 @@ FEATURES: tuple[Feature, ...] = (
         "/notifications",
         Action.VIEW_NOTIFICATIONS,
     ),
+    Feature(
+        "Credentials",
+        "Client secrets, keys and when each was last used.",
+        "/credentials",
+        Action.MANAGE_CREDENTIALS,
+    ),
+    Feature(
+        "Sign-in settings",
+        "Where citizens return, and the name and logo they see when they sign in.",
+        "/sign-in-settings",
+        Action.MANAGE_SETTINGS,
+    ),
 )

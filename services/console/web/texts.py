@@ -143,3 +143,19 @@ MESSAGES += (
     "Enter a date like 2026-01-31",
     "The end date is before the start date",
 )
+
+# Credentials and sign-in settings (web/credentials_pages.py, service_layer/agency_credentials.py).
+AUDIT_ACTIONS.update(
+    {
+        "rotate_secret": "Rotated the client secret",
+        "revoke_secret": "Stopped the previous client secret",
+        "replace_jwks": "Uploaded a JWK Set",
+        "update_sign_in": "Changed the sign-in settings",
+    }
+)
+MESSAGES += (
+    "Enter a JWK Set",
+    "The JWK Set must be 64 KB or smaller",
+    "This page has expired. Please try again.",
+    "Enter at most 20 addresses",
+)
