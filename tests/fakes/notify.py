@@ -64,6 +64,17 @@ class FakeTemplates:
             self.locked.append(template_id)
         return replace(found[version - 1] if version else found[-1])
 
+    def history(
+        self, tenant: str, template_id: str, size: int, before: int | None
+    ) -> list[Template]:
+        found = self.versions_of(tenant, template_id)
+        below = [t for t in reversed(found) if before is None or t.version < before]
+        return [replace(t) for t in below[: size + 1]]
+
+    def versions_of(self, tenant: str, template_id: str) -> list[Template]:
+        found = self.versions.get(template_id, [])
+        return found if found and found[0].tenant == tenant else []
+
     def list(
         self, tenant: str, size: int, after: str | None, channel: str | None
     ) -> list[Template]:

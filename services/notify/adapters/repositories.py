@@ -64,6 +64,8 @@ class Templates:
                     for c in template.contents
                 ],
                 created_at=template.version_at,
+                changed_by=template.changed_by,
+                actor=template.actor,
             )
         )
 
@@ -77,6 +79,8 @@ class Templates:
             t_ver.c.name,
             t_ver.c.contents,
             t_ver.c.created_at.label("version_at"),
+            t_ver.c.changed_by,
+            t_ver.c.actor,
         ).join(t_ver, t_ver.c.template_id == t_tpl.c.id)
 
     def get(
@@ -91,6 +95,15 @@ class Templates:
             query = query.with_for_update(of=t_tpl)
         row = self.session.execute(query).first()
         return _template(row) if row is not None else None
+
+    def history(
+        self, tenant: str, template_id: str, size: int, before: int | None
+    ) -> list[Template]:
+        query = self._query().where(t_tpl.c.id == template_id, t_tpl.c.tenant == tenant)
+        if before is not None:
+            query = query.where(t_ver.c.version < before)
+        query = query.order_by(t_ver.c.version.desc()).limit(size + 1)
+        return [_template(r) for r in self.session.execute(query)]
 
     def list(
         self, tenant: str, size: int, after: str | None, channel: str | None
@@ -131,6 +144,8 @@ def _template(row: Any) -> Template:
         contents=tuple(Content(c["language"], c["subject"], c["body"]) for c in row.contents),
         created_at=row.created_at,
         version_at=row.version_at,
+        changed_by=row.changed_by,
+        actor=row.actor,
     )
 
 

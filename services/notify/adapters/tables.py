@@ -29,6 +29,9 @@ template_versions = sa.Table(
     # [{"language", "subject", "body"}], the default language first.
     sa.Column("contents", sa.JSON, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # who made the version: the caller's word, and the verified acting client
+    sa.Column("changed_by", sa.String(320), nullable=False, server_default=""),
+    sa.Column("actor", sa.String(255), nullable=False, server_default=""),
 )
 
 notifications = sa.Table(

@@ -69,6 +69,7 @@ POLICY: dict[str, Access] = {
 # Reads: notify:read, or the scope of whoever wrote the resource.
 READ_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     _m("GetTemplate"): (READ, TEMPLATES),
+    _m("ListTemplateVersions"): (READ, TEMPLATES),
     _m("ListTemplates"): (READ, TEMPLATES),
     _m("PreviewTemplate"): (READ, TEMPLATES),
     _m("GetNotification"): (READ, SEND),
@@ -115,7 +116,14 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         encode = serialized(template_message)
         channel = CHANNEL_NAMES.get(request.channel, "")
         result = self._templates.create(
-            tenant, channel, request.name, template_contents(request.contents), call, encode
+            tenant,
+            channel,
+            request.name,
+            template_contents(request.contents),
+            call,
+            encode,
+            changed_by=request.changed_by,
+            actor=principal().actor or "",
         )
         return result_message(result, pb.Template, template_message)
 
@@ -132,8 +140,22 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             template_contents(request.contents),
             call,
             encode,
+            changed_by=request.changed_by,
+            actor=principal().actor or "",
         )
         return result_message(result, pb.Template, template_message)
+
+    def ListTemplateVersions(
+        self, request: pb.ListTemplateVersionsRequest, _: grpc.ServicerContext
+    ) -> pb.ListTemplateVersionsResponse:
+        tenant = _any_scope("ListTemplateVersions")
+        page = self._templates.versions(
+            tenant, request.template_id, PageRequest.parse(request.page_size, request.page_token)
+        )
+        return pb.ListTemplateVersionsResponse(
+            versions=[template_message(t) for t in page.items],
+            next_page_token=page.next_page_token,
+        )
 
     def GetTemplate(self, request: pb.GetTemplateRequest, _: grpc.ServicerContext) -> pb.Template:
         tenant = _any_scope("GetTemplate")

@@ -79,6 +79,8 @@ def template_message(t: Template) -> pb.Template:
         create_time=timestamp(t.created_at),
         version_time=timestamp(t.version_at),
         placeholders=t.placeholders,
+        changed_by=t.changed_by,
+        actor=t.actor,
     )
 
 

@@ -18,6 +18,7 @@ MAX_SUBJECT = 500
 MAX_EMAIL_BODY = 100_000
 MAX_SMS_BODY = 5_000  # before personalisation; the rendered limit is sms.MAX_CHARACTERS
 MAX_LANGUAGES = 20
+MAX_CHANGED_BY = 320
 MAX_VALUES = 200
 MAX_VALUE_LENGTH = 10_000
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")
@@ -40,6 +41,12 @@ class Template:
     contents: tuple[Content, ...]  # the first is the default language
     created_at: datetime
     version_at: datetime
+    # Who made this version, as the caller said (free text, e.g. the console's
+    # staff member's email address): notify does not check it.
+    changed_by: str = ""
+    # The client that acted for the agency (token exchange's act claim: the
+    # console), from the verified token; empty when the agency called itself.
+    actor: str = ""
 
     @property
     def placeholders(self) -> list[str]:
@@ -174,3 +181,10 @@ def render(
             subject, formatting.html_body(content.body, values, lang), lang
         )
     return Rendered(lang, subject, body, markup)
+
+
+def check_changed_by(value: str) -> list[FieldViolation]:
+    """``changed_by`` is free text for people: printable, at most MAX_CHANGED_BY."""
+    if len(value) > MAX_CHANGED_BY or not all(c.isprintable() for c in value):
+        return [FieldViolation("changed_by", f"at most {MAX_CHANGED_BY} printable characters")]
+    return []

@@ -13,7 +13,7 @@ from services.notify.domain.templates import Content, Rendered, Template
 from services.notify.service_layer.template_cache import load
 from services.notify.service_layer.unit_of_work import NotifyTransactions, NotifyWork
 from services.runtime.clock import Clock, utcnow
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.ids import new_id
 from services.runtime.pagination import Page, PageRequest
@@ -32,15 +32,27 @@ class TemplateService:
         contents: Sequence[Content],
         call: Keyed,
         encode: Callable[[Template], bytes],
+        *,
+        changed_by: str = "",
+        actor: str = "",
     ) -> Template | Replay:
-        problems = rules.validate(channel, name, contents)
+        problems = rules.validate(channel, name, contents) + rules.check_changed_by(changed_by)
         if problems:
             raise InvalidArgument.from_violations(problems)
         now = self._clock()
 
         def work(uow: NotifyWork) -> Template:
             template = Template(
-                new_id("tpl"), tenant, 1, cast(Channel, channel), name, tuple(contents), now, now
+                new_id("tpl"),
+                tenant,
+                1,
+                cast(Channel, channel),
+                name,
+                tuple(contents),
+                now,
+                now,
+                changed_by,
+                actor,
             )
             uow.templates.add(template)
             return template
@@ -55,7 +67,16 @@ class TemplateService:
         contents: Sequence[Content],
         call: Keyed,
         encode: Callable[[Template], bytes],
+        *,
+        changed_by: str = "",
+        actor: str = "",
     ) -> Template | Replay:
+        """A new version; ``changed_by`` is the caller's word for who made it and
+        ``actor`` the verified client acting for the agency, kept with it."""
+        wrong = rules.check_changed_by(changed_by)
+        if wrong:
+            raise InvalidArgument.from_violations(wrong)
+
         def work(uow: NotifyWork) -> Template:
             current = uow.templates.get(tenant, template_id, lock=True)
             if current is None:
@@ -72,6 +93,8 @@ class TemplateService:
                 tuple(contents),
                 current.created_at,
                 self._clock(),
+                changed_by,
+                actor,
             )
             uow.templates.add(template)
             return template
@@ -81,6 +104,15 @@ class TemplateService:
     def get(self, tenant: str, template_id: str, version: int = 0) -> Template:
         with self._uow.read() as uow:
             return load(uow, tenant, template_id, version)
+
+    def versions(self, tenant: str, template_id: str, page: PageRequest) -> Page[Template]:
+        """Every version of a template, newest first, with who made each."""
+        before = _version_token(page.after)
+        with self._uow.read() as uow:
+            if uow.templates.get(tenant, template_id) is None:
+                raise NotFound(f"no template {template_id!r}")
+            found = uow.templates.history(tenant, template_id, page.size, before)
+        return Page.from_overfetch(found, page.size, lambda t: str(t.version))
 
     def list(self, tenant: str, page: PageRequest, channel: str | None) -> Page[Template]:
         with self._uow.read() as uow:
@@ -97,3 +129,12 @@ class TemplateService:
     ) -> Rendered:
         template = self.get(tenant, template_id, version)
         return rules.render(template, rules.check_values(values), language, with_html=True)
+
+
+def _version_token(after: str | None) -> int | None:
+    """ListTemplateVersions' page token: the last version given (a number)."""
+    if not after:
+        return None
+    if not after.isdigit():
+        raise InvalidArgument.from_violations([FieldViolation("page_token", "not a page token")])
+    return int(after)

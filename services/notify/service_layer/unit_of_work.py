@@ -31,6 +31,13 @@ class TemplateStore(Protocol):
         """A version (0: the latest); ``lock`` holds it until the transaction ends."""
         ...
 
+    def history(
+        self, tenant: str, template_id: str, size: int, before: int | None
+    ) -> list[Template]:
+        """A template's versions below ``before`` (None: all), newest first,
+        ``size + 1`` at most."""
+        ...
+
     def list(
         self, tenant: str, size: int, after: str | None, channel: str | None
     ) -> list[Template]:

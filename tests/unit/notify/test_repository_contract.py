@@ -5,7 +5,7 @@ run on (``tests/fakes/notify.py``), so the fakes stay honest."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -115,6 +115,23 @@ def test_template_versions_the_latest_and_pages(ports: Ports) -> None:
             "tpl_000": ("a", 2),
             "tpl_009": ("b", 1),
         }
+
+
+def test_a_templates_versions_newest_first_with_their_authors(ports: Ports) -> None:
+    first = template(0)
+    second = replace(template(0, version=2), changed_by="ada@agency.example", actor="console")
+    with ports.uow() as uow:
+        uow.templates.add(first)
+        uow.templates.add(second)
+        uow.templates.add(template(0, version=3))
+    with ports.uow.read() as uow:
+        assert uow.templates.get("a", "tpl_000", 2) == second
+        history = uow.templates.history("a", "tpl_000", 2, None)
+        assert [t.version for t in history] == [3, 2, 1]  # one extra: more
+        assert (history[1].changed_by, history[1].actor) == ("ada@agency.example", "console")
+        assert (history[2].changed_by, history[2].actor) == ("", "")
+        assert uow.templates.history("a", "tpl_000", 2, 2) == [first]
+        assert uow.templates.history("b", "tpl_000", 5, None) == []
 
 
 def test_notifications_stored_read_listed_counted_and_cancelled(ports: Ports) -> None:

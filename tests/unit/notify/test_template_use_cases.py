@@ -114,3 +114,70 @@ def test_a_preview_renders_the_version_with_html(notify: Notify) -> None:
     assert "Dear Ada" in preview.html
     with pytest.raises(InvalidArgument):
         notify.templates.preview(TENANT, created.id, 1, {}, "")  # name is missing
+
+
+def test_each_version_keeps_who_made_it_and_the_versions_are_listed_newest_first(
+    notify: Notify,
+) -> None:
+    created = notify.templates.create(
+        TENANT,
+        "email",
+        "Permit",
+        [Content("en", "One", "Body")],
+        call(),
+        encoded,
+        changed_by="ada@agency.example",
+        actor="console-client",
+    )
+    assert isinstance(created, Template)
+    for n in (2, 3):
+        notify.clock.advance(timedelta(minutes=1))
+        notify.templates.update(
+            TENANT,
+            created.id,
+            "Permit",
+            [Content("en", f"Version {n}", "Body")],
+            call(),
+            encoded,
+            changed_by=f"staff{n}@agency.example",
+        )
+    page = notify.templates.versions(TENANT, created.id, PageRequest(2, None))
+    assert [(t.version, t.changed_by, t.actor) for t in page.items] == [
+        (3, "staff3@agency.example", ""),
+        (2, "staff2@agency.example", ""),
+    ]
+    rest = notify.templates.versions(TENANT, created.id, PageRequest(2, "2"))
+    assert [(t.version, t.changed_by, t.actor) for t in rest.items] == [
+        (1, "ada@agency.example", "console-client")
+    ]
+    assert rest.next_page_token == ""
+    with pytest.raises(NotFound):
+        notify.templates.versions(OTHER.client_id, created.id, PageRequest(2, None))
+    with pytest.raises(InvalidArgument, match="page_token"):
+        notify.templates.versions(TENANT, created.id, PageRequest(2, "x"))
+
+
+@pytest.mark.parametrize("changed_by", ["x" * 321, "ada\nbob", "\x00"])
+def test_a_bad_changed_by_is_refused_and_nothing_is_stored(notify: Notify, changed_by: str) -> None:
+    created = notify.template()
+    with pytest.raises(InvalidArgument, match="changed_by"):
+        notify.templates.update(
+            TENANT,
+            created.id,
+            "N",
+            [Content("en", "S", "B")],
+            call(),
+            encoded,
+            changed_by=changed_by,
+        )
+    with pytest.raises(InvalidArgument, match="changed_by"):
+        notify.templates.create(
+            TENANT,
+            "email",
+            "N",
+            [Content("en", "S", "B")],
+            call(),
+            encoded,
+            changed_by=changed_by,
+        )
+    assert [len(v) for v in notify.state.templates.versions.values()] == [1]
