@@ -84,6 +84,16 @@ class FakeNotifyApi:
             return versions[request.version - 1]
         return versions[-1]
 
+    def ListTemplateVersions(
+        self, request: npb.ListTemplateVersionsRequest, /
+    ) -> npb.ListTemplateVersionsResponse:
+        self.calls.append("ListTemplateVersions")
+        versions = self.templates.get(request.template_id)
+        if not versions:
+            raise _not_found("template")
+        newest = list(reversed(versions))[: request.page_size or 50]
+        return npb.ListTemplateVersionsResponse(versions=newest)
+
     def CreateTemplate(self, request: npb.CreateTemplateRequest, /) -> npb.Template:
         self.calls.append("CreateTemplate")
         if request.idempotency_key in self.replies:
@@ -99,6 +109,8 @@ class FakeNotifyApi:
             create_time=_now(),
             version_time=_now(),
             placeholders=_placeholders(request.contents),
+            changed_by=request.changed_by,
+            actor="console",
         )
         self.templates[template.id] = [template]
         self.replies[request.idempotency_key] = template
@@ -114,6 +126,7 @@ class FakeNotifyApi:
         template = npb.Template()
         template.CopyFrom(current)
         template.version = current.version + 1
+        template.changed_by = request.changed_by
         template.name = request.name or current.name
         del template.contents[:]
         template.contents.extend(request.contents)

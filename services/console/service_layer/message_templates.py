@@ -23,6 +23,7 @@ from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FieldViolation, InvalidArgument
 
 LISTED = 500  # one page of notify's ListTemplates: a team's templates fit in it
+VERSIONS = 50  # the latest versions a template's page lists
 CHANNELS = {"email": npb.CHANNEL_EMAIL, "sms": npb.CHANNEL_SMS}
 
 
@@ -52,6 +53,13 @@ class MessageTemplates:
         with self._connect(staff, team_id, Action.VIEW_NOTIFICATIONS) as agency, refusals():
             return agency.notify.GetTemplate(npb.GetTemplateRequest(template_id=template_id))
 
+    def versions(self, staff: Staff, team_id: str, template_id: str) -> list[npb.Template]:
+        """The template's versions, newest first, each with the staff member who
+        made it (notify's ``changed_by``, which the console sets to their email)."""
+        request = npb.ListTemplateVersionsRequest(template_id=template_id, page_size=VERSIONS)
+        with self._connect(staff, team_id, Action.VIEW_NOTIFICATIONS) as agency, refusals():
+            return list(agency.notify.ListTemplateVersions(request).versions)
+
     def create(
         self,
         staff: Staff,
@@ -71,6 +79,7 @@ class MessageTemplates:
             name=name,
             contents=_contents(wordings, channel == "sms"),
             idempotency_key=idempotency_key(staff, "template", request_id),
+            changed_by=staff.email,
         )
         with self._connect(staff, team_id, Action.MANAGE_TEMPLATES) as agency, refusals():
             created = agency.notify.CreateTemplate(request)
@@ -95,6 +104,7 @@ class MessageTemplates:
                     name=name,
                     contents=_contents(wordings, current.channel == npb.CHANNEL_SMS),
                     idempotency_key=idempotency_key(staff, f"edit-{template_id}", request_id),
+                    changed_by=staff.email,
                 )
             )
         self._record(staff, team_id, "update_template", updated)

@@ -184,6 +184,7 @@ class NotifyPages:
             status=400 if errors else 200,
             access=access,
             tpl=template,
+            versions=self.templates.versions(access.staff, access.team.id, template_id),
             sms=template.channel == npb.CHANNEL_SMS,
             preview=preview,
             preview_language=language,

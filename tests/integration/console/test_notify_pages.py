@@ -60,7 +60,8 @@ def new_template(admin: httpx.Client, console: Console, team: str, channel: str)
 
 def test_a_team_writes_previews_edits_and_sends_from_a_template(console: Console) -> None:
     with httpx.Client(timeout=30) as admin:
-        sign_in(admin, console.url, console.person("ada"))
+        ada = console.person("ada")
+        sign_in(admin, console.url, ada)
         team, _ = sign_up(admin, console.url, "Parks Agency")
         home = admin.get(f"{console.url}/teams/{team}")
         for path in ("/templates", "/send", "/usage", "/callbacks"):
@@ -94,6 +95,9 @@ def test_a_team_writes_previews_edits_and_sends_from_a_template(console: Console
         page = admin.get(f"{console.url}/teams/{team}/templates/{email}")
         assert 'id="version">2<' in page.text
         assert "Permit v2" in page.text
+        # each version names the staff member, and notify recorded the console as actor
+        rows = re.findall(r'<td data-actor="([^"]*)">([^<]+)</td>', page.text)
+        assert rows == [(console.client_id, ada.email)] * 2
 
         sms = new_template(admin, console, team, "sms")
         sms_page = admin.get(f"{console.url}/teams/{team}/templates/{sms}")

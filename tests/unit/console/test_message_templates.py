@@ -137,3 +137,19 @@ def test_another_agencys_template_is_not_found() -> None:
     team = notify_team()
     with pytest.raises(NotFound):
         team.templates.get(staff("vic"), team.team_id, "tpl_elsewhere")
+
+
+def test_each_version_is_attributed_to_the_staff_member_who_made_it() -> None:
+    team = notify_team()
+    template = created(team, "dev")
+    team.templates.update(
+        staff("sam"), team.team_id, template.id, name="P", wordings=[EN], request_id="r2"
+    )
+    versions = team.templates.versions(staff("vic"), team.team_id, template.id)
+    assert [(v.version, v.changed_by) for v in versions] == [
+        (2, "sam@agency.example"),
+        (1, "dev@agency.example"),
+    ]
+    assert team.calls.connected[-1] == (team.agency_id, ("notify:read",))
+    with pytest.raises(NotFound):
+        team.templates.versions(staff("vic"), team.team_id, "tpl_elsewhere")
