@@ -50,6 +50,25 @@ ERROR_STATES: tuple[tuple[str, Callable[[Page], None]], ...] = (
     ("/teams/{team}/payments", _payments_filter_error),
 )
 
+# The credentials and sign-in settings pages (web/credentials_pages.py).
+TEAM_PAGES += ("/teams/{team}/credentials", "/teams/{team}/sign-in-settings")
+
+
+def _jwks_error(page: Page) -> None:
+    page.locator("#jwks_json").fill('{"keys": []}')
+    page.locator("#upload-jwks").click()
+
+
+def _sign_in_settings_error(page: Page) -> None:
+    page.locator("#logo_uri").fill("http://parks.example/logo.png")
+    page.locator("#save").click()
+
+
+ERROR_STATES += (
+    ("/teams/{team}/credentials", _jwks_error),
+    ("/teams/{team}/sign-in-settings", _sign_in_settings_error),
+)
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
