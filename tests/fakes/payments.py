@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.payments.domain import events, ledger
@@ -15,7 +15,7 @@ from services.payments.domain.cards import Card
 from services.payments.domain.payments import Payment, State
 from services.payments.domain.providers import Authorisation, Outcome, RefundResult
 from services.payments.domain.refunds import Refund, RefundState
-from services.payments.domain.views import EventRecord, Movement, PaymentFilter
+from services.payments.domain.views import DayStats, EventRecord, Movement, PaymentFilter
 from services.payments.domain.webhooks import Delivery, PastEvent, Subscription
 from services.runtime.idempotency import Keyed, id_response
 from tests.fakes.idempotency import MemoryIdempotencyKeys
@@ -238,6 +238,26 @@ class MemoryLedger:
         for r in self._agency(tenant, currency, start, end):
             sums[r.kind] = sums.get(r.kind, 0) + r.amount
         return {kind: abs(total) for kind, total in sums.items()}
+
+    def day_stats(self, tenant: str, start: datetime, end: datetime) -> list[DayStats]:
+        found: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+        for r in self.rows:
+            if r.tenant != tenant or r.account != ledger.agency_account(tenant):
+                continue
+            if not start <= r.at < end:
+                continue
+            kinds = found.setdefault((r.at.astimezone(UTC).date().isoformat(), r.currency), {})
+            count, total = kinds.get(r.kind, (0, 0))
+            kinds[r.kind] = (count + 1, total + abs(r.amount))
+        return [
+            DayStats(
+                datetime.fromisoformat(day).date(),
+                currency,
+                *kinds.get("capture", (0, 0)),
+                *kinds.get("refund", (0, 0)),
+            )
+            for (day, currency), kinds in sorted(found.items())
+        ]
 
     def balanced(self) -> bool:
         """For the tests: every payment's lines sum to zero, per currency."""

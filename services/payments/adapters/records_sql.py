@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from services.payments.adapters import tables as t
 from services.payments.domain import ledger
 from services.payments.domain.payments import Payment, State
 from services.payments.domain.refunds import Refund, RefundState
-from services.payments.domain.views import EventRecord, Movement
+from services.payments.domain.views import DayStats, EventRecord, Movement
 
 
 class Events:
@@ -217,3 +217,39 @@ class Ledger:
             .group_by(c.kind)
         )
         return {kind: abs(int(total)) for kind, total in rows}
+
+    def day_stats(self, tenant: str, start: datetime, end: datetime) -> list[DayStats]:
+        """One GROUP BY over the (tenant, created_at) index: the agency account's
+        lines grouped by UTC day, currency and kind."""
+        c = t.ledger_lines.c
+        day = _utc_day(self.session, c.created_at).label("day")
+        rows = self.session.execute(
+            sa.select(day, c.currency, c.kind, sa.func.count(), sa.func.sum(c.amount))
+            .where(
+                c.tenant == tenant,
+                c.account == ledger.agency_account(tenant),
+                c.created_at >= start,
+                c.created_at < end,
+            )
+            .group_by(day, c.currency, c.kind)
+        )
+        found: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+        for row_day, currency, kind, count, total in rows:
+            found.setdefault((str(row_day), currency), {})[kind] = (int(count), abs(int(total)))
+        return [
+            DayStats(
+                date.fromisoformat(key[0]),
+                key[1],
+                *kinds.get("capture", (0, 0)),
+                *kinds.get("refund", (0, 0)),
+            )
+            for key, kinds in sorted(found.items())
+        ]
+
+
+def _utc_day(session: Session, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """The UTC day of a UtcDateTime column as YYYY-MM-DD: PostgreSQL's
+    timestamptz is turned to UTC first; SQLite holds naive UTC text already."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    return sa.func.strftime("%Y-%m-%d", column)

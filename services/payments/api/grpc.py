@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from services.payments.domain.money import check_currency
 from services.payments.domain.payments import Failure, Payment, State, validate_new
 from services.payments.domain.refunds import Refund, RefundState
-from services.payments.domain.views import EventRecord, PaymentFilter
+from services.payments.domain.views import DayStats, EventRecord, PaymentFilter
 from services.payments.domain.webhooks import Delivery, Subscription
 from services.payments.service_layer.page_links import PageLinks
 from services.payments.service_layer.payments import PaymentsService
@@ -50,6 +50,7 @@ POLICY: dict[str, Access] = {
     f"/{SERVICE_NAME}/SendTestWebhookEvent": CREATE,
     f"/{SERVICE_NAME}/RedeliverWebhookEvent": CREATE,
     f"/{SERVICE_NAME}/GetReconciliationReport": READ,
+    f"/{SERVICE_NAME}/GetPaymentStats": READ,
 }
 
 _STATES = {
@@ -322,6 +323,24 @@ class PaymentsServicer(payments_pb2_grpc.PaymentsServiceServicer):
         page = PageRequest.parse(request.page_size, request.page_token)
         return _report(self._payments.report(caller.client_id, currency, start, end, page))
 
+    def GetPaymentStats(
+        self, request: pb.GetPaymentStatsRequest, _: grpc.ServicerContext
+    ) -> pb.PaymentStats:
+        caller = principal()
+        self._limits.read(caller)
+        start, end = field_datetime(request, "start_time"), field_datetime(request, "end_time")
+        if start is None or end is None:
+            raise InvalidArgument.from_violations(
+                [
+                    FieldViolation(name, "required")
+                    for name, value in (("start_time", start), ("end_time", end))
+                    if value is None
+                ]
+            )
+        return pb.PaymentStats(
+            days=[_day_stats(d) for d in self._payments.day_stats(caller.client_id, start, end)]
+        )
+
     def _payment(self, p: Payment) -> pb.Payment:
         message = pb.Payment(
             id=p.id,
@@ -446,6 +465,17 @@ def _report(r: Report) -> pb.ReconciliationReport:
         net_total=r.captured_total - r.refunded_total,
         ledger_net_total=r.ledger_net_total,
         next_page_token=r.next_page_token,
+    )
+
+
+def _day_stats(d: DayStats) -> pb.PaymentDayStats:
+    return pb.PaymentDayStats(
+        date=d.day.isoformat(),
+        currency=d.currency,
+        captured_count=d.captured_count,
+        captured_amount=d.captured_amount,
+        refunded_count=d.refunded_count,
+        refunded_amount=d.refunded_amount,
     )
 
 

@@ -4,7 +4,7 @@ history and the ledger's entries as the agency sees them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from services.payments.domain.payments import State
 
@@ -41,3 +41,15 @@ class Movement:
     refund_id: str | None
     amount: int
     at: datetime
+
+
+@dataclass(frozen=True)
+class DayStats:
+    """Money moved on one UTC day in one currency, as the agency sees it."""
+
+    day: date
+    currency: str
+    captured_count: int
+    captured_amount: int
+    refunded_count: int
+    refunded_amount: int

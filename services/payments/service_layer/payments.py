@@ -10,7 +10,7 @@ change (payment, events, ledger, outbox, idempotency key) is one transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -23,7 +23,7 @@ from services.payments.domain.providers import (
     operation_key,
 )
 from services.payments.domain.refunds import Refund, RefundState, check_refund
-from services.payments.domain.views import EventRecord, PaymentFilter
+from services.payments.domain.views import DayStats, EventRecord, PaymentFilter
 from services.payments.service_layer import reports
 from services.payments.service_layer.changes import Changes
 from services.payments.service_layer.providers import Providers
@@ -316,6 +316,12 @@ class PaymentsService:
         after = reports.line_token(page.after)
         with self._uow.read() as uow:
             return reports.report(uow, tenant, currency, start, end, page, after=after)
+
+    def day_stats(self, tenant: str, start: datetime, end: datetime) -> Sequence[DayStats]:
+        """Captures and refunds per UTC day and currency: one grouped query."""
+        reports.check_range(start, end)
+        with self._uow.read() as uow:
+            return uow.ledger.day_stats(tenant, start, end)
 
     @staticmethod
     def _provider_call(call: Callable[[], object]) -> None:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from services.payments.domain import ledger
 from services.payments.domain.payments import Payment
 from services.payments.domain.refunds import Refund
-from services.payments.domain.views import EventRecord, Movement, PaymentFilter
+from services.payments.domain.views import DayStats, EventRecord, Movement, PaymentFilter
 from services.payments.domain.webhooks import Delivery, PastEvent, Subscription
 from services.runtime.idempotency import IdempotencyStore, Keyed
 from services.runtime.unit_of_work import Transactions
@@ -132,6 +132,11 @@ class LedgerRepository(Protocol):
 
     def totals(self, tenant: str, currency: str, start: datetime, end: datetime) -> dict[str, int]:
         """Money moved in the range by kind (``capture``, ``refund``), as positive sums."""
+        ...
+
+    def day_stats(self, tenant: str, start: datetime, end: datetime) -> list[DayStats]:
+        """Captures and refunds in the range per UTC day and currency (counts and
+        positive sums), by day then currency; days with nothing left out."""
         ...
 
 

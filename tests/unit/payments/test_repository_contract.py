@@ -296,3 +296,40 @@ def test_without_a_one_step_path_create_at_once_declines_and_writes_nothing(
 ) -> None:
     assert uow.create_at_once(payment(1), Keyed("a", "k", "f")) is False
     assert uow.get_payment("a", "pay_0001") is None
+
+
+def test_day_stats_group_the_agency_ledger_by_utc_day_and_currency(
+    uow: PaymentsTransactions,
+) -> None:
+    midnight = datetime(2026, 3, 2, tzinfo=UTC)
+    moves = (
+        ("a", "capture", 1000, "GBP", midnight - MINUTE),
+        ("a", "capture", 200, "EUR", midnight - MINUTE),
+        ("a", "capture", 500, "GBP", midnight),
+        ("a", "refund", 300, "GBP", midnight + MINUTE),
+        ("b", "capture", 7000, "GBP", midnight),
+    )
+    with uow() as tx:
+        for n, (tenant, kind, amount, currency, at) in enumerate(moves):
+            entry = ledger.capture_entry if kind == "capture" else ledger.refund_entry
+            tx.ledger.post(
+                entry(tenant=tenant, provider="sandbox", amount=amount, currency=currency),
+                tenant=tenant,
+                payment_id=f"pay_{n}",
+                refund_id="rfd_1" if kind == "refund" else None,
+                kind=kind,
+                at=at,
+            )
+    with uow.read() as tx:
+        found = tx.ledger.day_stats("a", midnight - timedelta(days=1), midnight + timedelta(days=1))
+        before = tx.ledger.day_stats("a", midnight - timedelta(days=1), midnight)
+    assert [
+        (d.day.isoformat(), d.currency, d.captured_count, d.captured_amount, d.refunded_count)
+        for d in found
+    ] == [
+        ("2026-03-01", "EUR", 1, 200, 0),
+        ("2026-03-01", "GBP", 1, 1000, 0),
+        ("2026-03-02", "GBP", 1, 500, 1),
+    ]
+    assert found[-1].refunded_amount == 300
+    assert [d.day.isoformat() for d in before] == ["2026-03-01", "2026-03-01"]
