@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 LANGUAGES = ("en", "zh-Hans")
-SIGNED_OUT_PAGES = ("/", "/invitations/{invitation}")
+SIGNED_OUT_PAGES: tuple[str, ...] = ("/", "/invitations/{invitation}")
 STAFF_PAGES = ("/", "/agencies/new", "/invitations/{invitation}", "/teams/team_missing")
 TEAM_PAGES: tuple[str, ...] = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
 TEAM_PAGES += ("/teams/{team}/payments",)
@@ -70,6 +70,40 @@ ERROR_STATES += (
 )
 
 
+# The payment links' pages (web/payment_link_pages.py): the test makes a link of
+# the team first ({link}; its public page is /pay/{slug}), which needs no sign-in.
+TEAM_PAGES += (
+    "/teams/{team}/payment-links",
+    "/teams/{team}/payment-links/new",
+    "/teams/{team}/payment-links/{link}",
+)
+SIGNED_OUT_PAGES += ("/pay/{slug}", "/pay/{slug}/done/no-such-form")
+
+
+def _payment_link_error(page: Page) -> None:
+    page.locator("form[action$='/payment-links/new'] button[type=submit]").click()
+
+
+def _pay_error(page: Page) -> None:
+    page.locator("form[action^='/pay/'] button[type=submit]").click()
+
+
+ERROR_STATES += (
+    ("/teams/{team}/payment-links/new", _payment_link_error),
+    ("/pay/{slug}", _pay_error),
+)
+
+
+def _make_payment_link(page: Page, console_url: str, team: str) -> dict[str, str]:
+    page.goto(f"{console_url}/teams/{team}/payment-links/new")
+    page.locator("#title").fill("Accessible fee")
+    page.locator("#amount").fill("12.00")
+    page.locator("#reference_label").fill("Application number")
+    page.locator("form[action$='/payment-links/new'] button[type=submit]").click()
+    public = page.locator("#public-url").get_attribute("href") or ""
+    return {"link": page.url.rsplit("/", 1)[1], "slug": public.rsplit("/", 1)[1]}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
     with devstack.running(tmp_path_factory.mktemp("console-a11y") / "var") as running:
@@ -102,6 +136,7 @@ def test_every_console_page_meets_wcag_2_2_aa(stack: Devstack, browser: Browser)
     page.get_by_role("button", name="Send the invitation").click()
     invitation = invitation_link(stack.var / "mail", invitee.email).rsplit("/", 1)[1]
     values = {"team": team, "invitation": invitation}
+    values.update(_make_payment_link(page, stack.console_url, team))
 
     for language in LANGUAGES:
         for path in (*STAFF_PAGES, *TEAM_PAGES):
