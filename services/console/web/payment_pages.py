@@ -5,6 +5,7 @@ with its timeline and refunds, and refunding it after a confirmation step.
 - ``GET  /teams/{team_id}/payments/export``                 the filtered list as CSV
 - ``GET  /teams/{team_id}/payments/{payment_id}``           one payment
 - ``POST /teams/{team_id}/payments/{payment_id}/refund``    confirm, then refund (refunders)
+- ``GET  /teams/{team_id}/payments/reconciliation[/export]`` the report for a range, as CSV
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from services.console.service_layer.payments_console import (
     STATES,
     PaymentsConsole,
     check_filters,
+    check_period,
     parse_amount,
 )
 from services.console.web.base import ConsoleWeb, Form
@@ -105,6 +107,31 @@ def csv_lines(payments: Iterator[pb.Payment]) -> Iterator[str]:
         )
 
 
+def report_lines(lines: Iterator[pb.ReconciliationLine], currency: str) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: tuple[str, ...]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([csv_cell(c) for c in cells])
+        return buffer.getvalue()
+
+    yield line(("time (UTC)", "kind", "payment id", "refund id", "reference", "amount", "currency"))
+    for r in lines:
+        yield line(
+            (
+                r.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+                r.kind,
+                r.payment_id,
+                r.refund_id,
+                r.reference,
+                str(minor_to_major(r.amount, currency)),
+                currency,
+            )
+        )
+
+
 class PaymentPages:
     def __init__(self, web: ConsoleWeb) -> None:
         self.web = web
@@ -161,6 +188,53 @@ class PaymentPages:
             csv_lines(rows),
             media_type="text/csv; charset=utf-8",
             headers={"content-disposition": 'attachment; filename="payments.csv"'},
+        )
+
+    # -- the reconciliation report -------------------------------------------------------
+
+    def reconciliation(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        values = {k: request.query_params.get(k, "") for k in ("start", "end", "currency")}
+        if not values["start"] and not values["end"]:
+            return self._render(
+                request, "payments_reconciliation.html", access=access, values=values, report=None
+            )
+        try:
+            period = check_period(values["start"], values["end"], values["currency"])
+            report = self.payments.reconciliation(
+                access.staff, access.team.id, period, request.query_params.get("page", "")
+            )
+        except InvalidArgument as exc:
+            return self._render(
+                request,
+                "payments_reconciliation.html",
+                status=400,
+                access=access,
+                values=values,
+                report=None,
+                errors=self.web.field_errors(request, exc),
+            )
+        query = {**values, "currency": period.currency}
+        return self._render(
+            request,
+            "payments_reconciliation.html",
+            access=access,
+            values=values,
+            report=report,
+            export_query=query,
+            next_query={**query, "page": report.next_page_token}
+            if report.next_page_token
+            else None,
+        )
+
+    def reconciliation_export(self, request: Request, form: Form, access: TeamAccess) -> Response:
+        values = {k: request.query_params.get(k, "") for k in ("start", "end", "currency")}
+        period = check_period(values["start"], values["end"], values["currency"])
+        lines = self.payments.reconciliation_lines(access.staff, access.team.id, period)
+        name = f"reconciliation-{values['start']}-{values['end']}.csv"
+        return StreamingResponse(
+            report_lines(lines, period.currency),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
         )
 
     # -- one payment and its refund ----------------------------------------------------
@@ -250,9 +324,12 @@ def _number(raw: str) -> int:
 def payment_routes(web: ConsoleWeb) -> list[BaseRoute]:
     pages = PaymentPages(web)
     one = "/teams/{team_id}/payments/{payment_id}"
+    report = "/teams/{team_id}/payments/reconciliation"
     return [
         web.team("/teams/{team_id}/payments", Action.VIEW_PAYMENTS, pages.transactions),
         web.team("/teams/{team_id}/payments/export", Action.VIEW_PAYMENTS, pages.export),
+        web.team(report, Action.VIEW_PAYMENTS, pages.reconciliation),
+        web.team(report + "/export", Action.VIEW_PAYMENTS, pages.reconciliation_export),
         web.team(one, Action.VIEW_PAYMENTS, pages.payment),
         web.team(one + "/refund", Action.REFUND, pages.refund, ("POST",)),
     ]

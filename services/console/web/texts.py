@@ -52,6 +52,8 @@ MESSAGES += (
     "Choose event types from the list",
     "Enter an https URL (http only for localhost) like https://…",
     "This subscription is disabled",
+    "Enter a currency code like GBP",
+    "A report covers at most 366 days",
 )
 AUDIT_ACTIONS.update(
     {

@@ -11,6 +11,7 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from html import unescape
 from urllib.parse import urlsplit
 
@@ -187,6 +188,31 @@ def test_a_team_reads_filters_and_exports_its_payments_and_a_refunder_refunds_on
         over = post_form(admin, fresh, "/refund", amount_minor="700")
         assert over.status_code == 400
         assert "The amount is more than is left to refund" in over.text
+
+        # The reconciliation report of today: two captures and the refund, as a page and a CSV.
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        period = {"start": today, "end": today, "currency": "gbp"}
+        report = admin.get(base + "/reconciliation", params=period)
+        assert report.status_code == 200, report.text[:800]
+        totals = re.findall(r'id="(?:captured|refunded|net)-total">([^<]+)<', report.text)
+        assert totals == ["£21.00", "£4.00", "£17.00"]
+        assert theirs.id not in report.text
+        lines = list(
+            csv.DictReader(
+                io.StringIO(admin.get(base + "/reconciliation/export", params=period).text)
+            )
+        )
+        assert sorted((r["kind"], r["payment id"], r["amount"]) for r in lines) == sorted(
+            [
+                ("capture", mine.id, "10.50"),
+                ("capture", second.id, "10.50"),
+                ("refund", mine.id, "4.00"),
+            ]
+        )
+        assert {r["reference"] for r in lines} == {"'=HYPERLINK(1)", "PARKS-2"}
+        backwards = admin.get(base + "/reconciliation", params={**period, "start": "2099-01-01"})
+        assert backwards.status_code == 400
+        assert "The end date is before the start date" in backwards.text
 
         audit = admin.get(f"{console.url}/teams/{team}/audit")
         assert "Refunded a payment" in audit.text
