@@ -50,6 +50,54 @@ ERROR_STATES: tuple[tuple[str, Callable[[Page], None]], ...] = (
     ("/teams/{team}/payments", _payments_filter_error),
 )
 
+# The notify pages (web/notify_pages.py); a template's page and the send form
+# need a template, which each error state makes first.
+TEAM_PAGES += (
+    "/teams/{team}/templates",
+    "/teams/{team}/templates/new",
+    "/teams/{team}/send",
+    "/teams/{team}/usage",
+    "/teams/{team}/callbacks",
+)
+
+
+def _template_error(page: Page) -> None:
+    page.locator("form[action$='/templates/new'] button[type=submit]").click()
+
+
+def _new_template(page: Page) -> None:
+    page.locator("#name").fill("Permit")
+    page.locator("#subject_0").fill("Permit ((ref))")
+    page.locator("#body_0").fill("Hello ((name)), permit ((ref)).")
+    page.locator("form[action$='/templates/new'] button[type=submit]").click()
+
+
+def _preview_error(page: Page) -> None:
+    _new_template(page)
+    page.locator("#p_name").fill("Ada")
+    page.locator("form[action$='/preview'] button[type=submit]").click()
+
+
+def _send_error(page: Page) -> None:
+    _new_template(page)
+    team_url, template_id = page.url.split("?")[0].split("/templates/")
+    page.goto(f"{team_url}/send?template={template_id}")
+    page.locator("#recipient").fill("not an address")
+    page.locator("form[method=post][action$='/send'] button[type=submit]").click()
+
+
+def _callback_error(page: Page) -> None:
+    page.locator("#url").fill("not a url")
+    page.locator("form[action$='/callbacks'] button[type=submit]").click()
+
+
+ERROR_STATES += (
+    ("/teams/{team}/templates/new", _template_error),
+    ("/teams/{team}/templates/new", _preview_error),
+    ("/teams/{team}/templates/new", _send_error),
+    ("/teams/{team}/callbacks", _callback_error),
+)
+
 # The credentials and sign-in settings pages (web/credentials_pages.py).
 TEAM_PAGES += ("/teams/{team}/credentials", "/teams/{team}/sign-in-settings")
 
@@ -102,26 +150,6 @@ def _make_payment_link(page: Page, console_url: str, team: str) -> dict[str, str
     page.locator("form[action$='/payment-links/new'] button[type=submit]").click()
     public = page.locator("#public-url").get_attribute("href") or ""
     return {"link": page.url.rsplit("/", 1)[1], "slug": public.rsplit("/", 1)[1]}
-
-
-# Sending to a list and finding notifications (web/bulk_pages.py, search_pages.py):
-# an upload with no file and a search with a malformed date show their errors.
-TEAM_PAGES += ("/teams/{team}/upload", "/teams/{team}/notifications")
-
-
-def _upload_error(page: Page) -> None:
-    page.locator("form[action^='/uploads/'] button[type=submit]").click()  # no file
-
-
-def _search_error(page: Page) -> None:
-    page.locator("#sent_from").fill("31/01/2026")
-    page.locator("form[action$='/notifications'] button[type=submit]").click()
-
-
-ERROR_STATES += (
-    ("/teams/{team}/upload", _upload_error),
-    ("/teams/{team}/notifications", _search_error),
-)
 
 
 @pytest.fixture(scope="module")
