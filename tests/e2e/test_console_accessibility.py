@@ -152,6 +152,26 @@ def _make_payment_link(page: Page, console_url: str, team: str) -> dict[str, str
     return {"link": page.url.rsplit("/", 1)[1], "slug": public.rsplit("/", 1)[1]}
 
 
+# Sending to a list and finding notifications (web/bulk_pages.py, search_pages.py):
+# an upload with no file and a search with a malformed date show their errors.
+TEAM_PAGES += ("/teams/{team}/upload", "/teams/{team}/notifications")
+
+
+def _upload_error(page: Page) -> None:
+    page.locator("form[action^='/uploads/'] button[type=submit]").click()  # no file
+
+
+def _search_error(page: Page) -> None:
+    page.locator("#sent_from").fill("31/01/2026")
+    page.locator("form[action$='/notifications'] button[type=submit]").click()
+
+
+ERROR_STATES += (
+    ("/teams/{team}/upload", _upload_error),
+    ("/teams/{team}/notifications", _search_error),
+)
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devstack]:
     with devstack.running(tmp_path_factory.mktemp("console-a11y") / "var") as running:
