@@ -26,7 +26,11 @@ LANGUAGES = ("en", "zh-Hans")
 SIGNED_OUT_PAGES: tuple[str, ...] = ("/", "/invitations/{invitation}")
 STAFF_PAGES = ("/", "/agencies/new", "/invitations/{invitation}", "/teams/team_missing")
 TEAM_PAGES: tuple[str, ...] = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
-TEAM_PAGES += ("/teams/{team}/payments",)
+TEAM_PAGES += (
+    "/teams/{team}/payments",
+    "/teams/{team}/payments/reconciliation",
+    "/teams/{team}/webhooks",
+)
 
 
 def _sign_up_error(page: Page) -> None:
@@ -43,11 +47,24 @@ def _payments_filter_error(page: Page) -> None:
     page.locator("#filters button[type=submit]").click()
 
 
+def _report_error(page: Page) -> None:
+    page.locator("#start").fill("2026-02-01")
+    page.locator("#end").fill("2026-01-01")
+    page.locator("#period button[type=submit]").click()
+
+
+def _webhook_error(page: Page) -> None:
+    page.locator("#url").fill("ftp://agency.example/hook")
+    page.locator("#new-webhook button[type=submit]").click()
+
+
 # (page to start from, what to do there to show the form's errors)
 ERROR_STATES: tuple[tuple[str, Callable[[Page], None]], ...] = (
     ("/agencies/new", _sign_up_error),
     ("/teams/{team}/members", _invite_error),
     ("/teams/{team}/payments", _payments_filter_error),
+    ("/teams/{team}/payments/reconciliation", _report_error),
+    ("/teams/{team}/webhooks", _webhook_error),
 )
 
 # The notify pages (web/notify_pages.py); a template's page and the send form
