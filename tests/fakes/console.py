@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,6 +10,7 @@ from typing import Any
 
 from services.console.domain.audit import AuditEntry
 from services.console.domain.bulk_uploads import BulkUpload
+from services.console.domain.go_live import GoLiveRequest
 from services.console.domain.invitations import Invitation
 from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn, SignInFailed
@@ -34,6 +36,9 @@ class MemoryTeams:
 
     def all(self, limit: int = 200) -> list[Team]:
         return sorted(self.rows.values(), key=lambda t: t.name)[:limit]
+
+    def set_mode(self, team_id: str, mode: str) -> None:
+        self.rows[team_id] = dataclasses.replace(self.rows[team_id], mode=mode)
 
 
 @dataclass
@@ -174,6 +179,29 @@ class MemoryBulkUploads:
 
 
 @dataclass
+class MemoryGoLive:
+    rows: dict[str, GoLiveRequest] = field(default_factory=dict)
+
+    def add(self, request: GoLiveRequest) -> None:
+        assert request.id not in self.rows
+        self.rows[request.id] = request
+
+    def get(self, request_id: str) -> GoLiveRequest | None:
+        return self.rows.get(request_id)
+
+    def save(self, request: GoLiveRequest) -> None:
+        self.rows[request.id] = request
+
+    def latest(self, team_id: str) -> GoLiveRequest | None:
+        mine = [r for r in self.rows.values() if r.team_id == team_id]
+        return max(mine, key=lambda r: r.created_at, default=None)
+
+    def pending(self, limit: int = 200) -> list[GoLiveRequest]:
+        waiting = [r for r in self.rows.values() if r.state == "pending"]
+        return sorted(waiting, key=lambda r: r.created_at)[:limit]
+
+
+@dataclass
 class MemoryConsoleWork:
     teams: MemoryTeams = field(default_factory=MemoryTeams)
     members: MemoryMembers = field(default_factory=MemoryMembers)
@@ -182,6 +210,7 @@ class MemoryConsoleWork:
     sessions: MemorySessions = field(default_factory=MemorySessions)
     payment_links: MemoryPaymentLinks = field(default_factory=MemoryPaymentLinks)
     bulk_uploads: MemoryBulkUploads = field(default_factory=MemoryBulkUploads)
+    go_live: MemoryGoLive = field(default_factory=MemoryGoLive)
 
 
 def console_transactions() -> FakeTransactions[MemoryConsoleWork]:

@@ -93,6 +93,22 @@ class FakeAgencyAdmin:
         self.agencies[agency_id] = agency
         return agency
 
+    def set_live(self, agency_id: str, idempotency_key: str) -> AgencyView:
+        self.calls.append(("live", agency_id))
+        agency = self.get(agency_id)
+        if agency.disabled:
+            raise FailedPrecondition("a disabled agency cannot go live")
+        self.agencies[agency_id] = replace(agency, mode="live", secret=None)
+        return self.agencies[agency_id]
+
+    def disable(self, agency_id: str, idempotency_key: str) -> AgencyView:
+        self.calls.append(("disable", agency_id))
+        self.agencies[agency_id] = replace(self.get(agency_id), disabled=True)
+        return self.agencies[agency_id]
+
+    def all(self, limit: int = 500) -> list[AgencyView]:
+        return sorted(self.agencies.values(), key=lambda a: a.agency_id)[:limit]
+
     def update_sign_in(
         self, agency_id: str, settings: SignInSettings, fields: list[str], idempotency_key: str
     ) -> AgencyView:

@@ -56,6 +56,29 @@ class IdentityAgencies:
             )
         )
 
+    def set_live(self, agency_id: str, idempotency_key: str) -> AgencyView:
+        return self._call(
+            lambda: self._client.identity.SetAgencyMode(
+                ipb.SetAgencyModeRequest(
+                    agency_id=agency_id, mode=caller_pb2.MODE_LIVE, idempotency_key=idempotency_key
+                )
+            )
+        )
+
+    def disable(self, agency_id: str, idempotency_key: str) -> AgencyView:
+        return self._call(
+            lambda: self._client.identity.DisableAgency(
+                ipb.DisableAgencyRequest(agency_id=agency_id, idempotency_key=idempotency_key)
+            )
+        )
+
+    def all(self, limit: int = 500) -> list[AgencyView]:
+        with _refusals():
+            listed = self._client.identity.ListAgencies(
+                ipb.ListAgenciesRequest(page_size=limit, show_disabled=True)
+            )
+        return [agency_view(a) for a in listed.agencies]
+
     def update_sign_in(
         self,
         agency_id: str,

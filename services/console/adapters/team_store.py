@@ -47,6 +47,9 @@ class Teams:
         rows = self._session.execute(sa.select(teams).order_by(teams.c.name).limit(limit))
         return [_team(r) for r in rows]
 
+    def set_mode(self, team_id: str, mode: str) -> None:
+        self._session.execute(teams.update().where(teams.c.id == team_id).values(mode=mode))
+
 
 class Members:
     def __init__(self, session: Session) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.console.adapters.bulk_upload_store import BulkUploads
+from services.console.adapters.go_live_store import GoLiveRequests
 from services.console.adapters.invitation_store import AuditTrail, Invitations
 from services.console.adapters.payment_link_store import PaymentLinks
 from services.console.adapters.session_store import BrowserSessions
@@ -21,6 +22,7 @@ class SqlConsoleWork:
         self.sessions = BrowserSessions(session)
         self.payment_links = PaymentLinks(session)
         self.bulk_uploads = BulkUploads(session)
+        self.go_live = GoLiveRequests(session)
 
 
 def transactions(sessions: sessionmaker[Session]) -> SqlTransactions[SqlConsoleWork]:

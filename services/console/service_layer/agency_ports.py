@@ -20,6 +20,14 @@ class AgencyAdmin(Protocol):
 
     def replace_jwks(self, agency_id: str, jwks_json: str, idempotency_key: str) -> AgencyView: ...
 
+    def set_live(self, agency_id: str, idempotency_key: str) -> AgencyView: ...
+
+    def disable(self, agency_id: str, idempotency_key: str) -> AgencyView: ...
+
+    def all(self, limit: int = 500) -> list[AgencyView]:
+        """Every agency, disabled ones too, by id."""
+        ...
+
     def update_sign_in(
         self,
         agency_id: str,

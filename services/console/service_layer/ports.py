@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from services.console.domain.audit import AuditEntry
 from services.console.domain.bulk_uploads import BulkUpload
+from services.console.domain.go_live import GoLiveRequest
 from services.console.domain.invitations import Invitation
 from services.console.domain.payment_links import LinkPayment, PaymentLink, State
 from services.console.domain.sessions import BrowserSession, SignedIn
@@ -27,6 +28,8 @@ class TeamStore(Protocol):
     def by_agency(self, agency_id: str) -> Team | None: ...
 
     def all(self, limit: int = 200) -> list[Team]: ...
+
+    def set_mode(self, team_id: str, mode: str) -> None: ...
 
 
 class MemberStore(Protocol):
@@ -109,6 +112,20 @@ class BulkUploadStore(Protocol):
         ...
 
 
+class GoLiveStore(Protocol):
+    def add(self, request: GoLiveRequest) -> None: ...
+
+    def get(self, request_id: str) -> GoLiveRequest | None: ...
+
+    def save(self, request: GoLiveRequest) -> None: ...
+
+    def latest(self, team_id: str) -> GoLiveRequest | None: ...
+
+    def pending(self, limit: int = 200) -> list[GoLiveRequest]:
+        """Oldest first."""
+        ...
+
+
 class ConsoleWork(Protocol):
     """One transaction's view of the console's data."""
 
@@ -132,6 +149,9 @@ class ConsoleWork(Protocol):
 
     @property
     def bulk_uploads(self) -> BulkUploadStore: ...
+
+    @property
+    def go_live(self) -> GoLiveStore: ...
 
 
 ConsoleTransactions = Transactions[ConsoleWork]
