@@ -6,12 +6,14 @@ recipient; a viewer is refused an upload by the server."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from html import unescape
 
 import httpx
 import pytest
+from openpyxl import Workbook
 
 from tests.integration.console.test_console import forged_post, invite_and_accept
 from tests.integration.console.test_notify_pages import new_template
@@ -168,7 +170,9 @@ def test_a_list_with_bad_rows_is_checked_sent_once_delivered_and_found(
             assert viewer.get(console.url + sent.headers["location"]).status_code == 200
 
 
-def test_a_file_that_is_not_a_list_is_refused_on_the_form(console: Console) -> None:
+def test_a_workbook_is_read_and_other_files_are_refused_on_the_form(
+    console: Console,
+) -> None:
     with httpx.Client(timeout=30) as admin:
         sign_in(admin, console.url, console.person("bo"))
         team, _ = sign_up(admin, console.url, "Harbour Agency")
@@ -180,6 +184,18 @@ def test_a_file_that_is_not_a_list_is_refused_on_the_form(console: Console) -> N
         missing = upload(admin, console, team, template, b"email address,name\na@example.com,A\n")
         assert missing.status_code == 400
         assert "The file needs a column for each of: “ref”" in unescape(missing.text)
+        book = Workbook()
+        sheet = book.active
+        assert sheet is not None
+        for row in (["Email Address", "Name", "Ref"], ["xl@example.com", "Xl", 7]):
+            sheet.append(row)
+        data = io.BytesIO()
+        book.save(data)
+        workbook = upload(admin, console, team, template, data.getvalue())
+        assert workbook.status_code == 303, workbook.text[:800]
+        checked = admin.get(console.url + workbook.headers["location"])
+        assert 'id="good-rows">1<' in checked.text
+        assert "Hello Xl, your permit 7 is ready." in unescape(checked.text)
         too_big = admin.post(
             f"{console.url}/uploads/{team}",
             files={"file": ("big.csv", b"x" * (11 * 1024 * 1024), "text/csv")},
