@@ -99,4 +99,10 @@ FEATURES: tuple[Feature, ...] = (
         "/sign-in-settings",
         Action.MANAGE_SETTINGS,
     ),
+    Feature(
+        "Go live",
+        "Ask a platform operator to make the agency live.",
+        "/go-live",
+        Action.REQUEST_GO_LIVE,
+    ),
 )

@@ -161,3 +161,23 @@ MESSAGES += (
     "This page has expired. Please try again.",
     "Enter at most 20 addresses",
 )
+
+# Going live and the operators' pages (web/golive_pages.py, service_layer/going_live.py).
+AUDIT_ACTIONS.update(
+    {
+        "request_go_live": "Asked to go live",
+        "approve_go_live": "Approved going live",
+        "refuse_go_live": "Refused going live",
+        "disable_agency": "Disabled the agency",
+    }
+)
+MESSAGES += (
+    "Say what your service does",
+    "Give a contact",
+    "Too long, or has control characters",
+    "Give the reason for refusing",
+    "Give the reason for disabling the agency",
+    "This agency is already live",
+    "A request to go live is already waiting",
+    "This request has already been decided",
+)
