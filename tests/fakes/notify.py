@@ -7,7 +7,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from services.notify.domain import paging
@@ -168,6 +168,16 @@ class FakeNotifications:
             and (created_before is None or r["created_at"] < created_before)
         ]
         return _page(found, size, after, lambda n: (n.created_at, n.id))
+
+    def day_counts(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> dict[tuple[date, str, str], int]:
+        counts: dict[tuple[date, str, str], int] = {}
+        for r in self.rows.values():
+            if r["tenant"] == tenant and start <= r["created_at"] < end:
+                key = (r["created_at"].astimezone(UTC).date(), r["channel"], r["status"])
+                counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def status_counts(self, bulk_send_id: str) -> dict[str, int]:
         counts: dict[str, int] = {}

@@ -278,6 +278,22 @@ class Notifications:
         query = query.order_by(c.created_at.desc(), c.id.desc()).limit(size + 1)
         return [notification_from(r) for r in self.session.execute(query)]
 
+    def day_counts(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> dict[tuple[date, str, str], int]:
+        """One GROUP BY over the (tenant, created_at, id) index."""
+        c = t_ntf.c
+        day = _utc_day(self.session, c.created_at).label("day")
+        rows = self.session.execute(
+            sa.select(day, c.channel, c.status, sa.func.count())
+            .where(c.tenant == tenant, c.created_at >= start, c.created_at < end)
+            .group_by(day, c.channel, c.status)
+        )
+        return {
+            (date.fromisoformat(str(d)), channel, status): int(count)
+            for d, channel, status, count in rows
+        }
+
     def status_counts(self, bulk_send_id: str) -> dict[str, int]:
         rows = self.session.execute(
             sa.select(t_ntf.c.status, sa.func.count())
@@ -401,3 +417,11 @@ class AgencySettingsRows:
                 updated_at=now,
             )
         )
+
+
+def _utc_day(session: Session, column: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """The UTC day of a UtcDateTime column as YYYY-MM-DD: PostgreSQL's
+    timestamptz is turned to UTC first; SQLite holds naive UTC text already."""
+    if session.get_bind().dialect.name == "postgresql":
+        return sa.func.to_char(sa.func.timezone("UTC", column), "YYYY-MM-DD")
+    return sa.func.strftime("%Y-%m-%d", column)

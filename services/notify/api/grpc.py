@@ -10,6 +10,8 @@ from gaap.notify.v1 import notify_pb2_grpc
 
 from services.notify.api.messages import (
     CHANNEL_NAMES,
+    CHANNELS,
+    STATUS_CODES,
     STATUS_NAMES,
     Reply,
     bulk_message,
@@ -77,6 +79,7 @@ READ_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     _m("GetBulkSend"): (READ, SEND),
     # usage concerns whoever sends or manages the agency's messages
     _m("GetUsage"): (READ, SEND, TEMPLATES),
+    _m("GetNotificationStats"): (READ, SEND),
 }
 POLICY.update(dict.fromkeys(READ_ALTERNATIVES, AUTHENTICATED))
 
@@ -256,6 +259,32 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         return pb.ListNotificationsResponse(
             notifications=[notification_message(n) for n in page.items],
             next_page_token=page.next_page_token,
+        )
+
+    def GetNotificationStats(
+        self, request: pb.GetNotificationStatsRequest, _: grpc.ServicerContext
+    ) -> pb.NotificationStats:
+        tenant = _any_scope("GetNotificationStats")
+        start, end = field_datetime(request, "start_time"), field_datetime(request, "end_time")
+        if start is None or end is None:
+            raise InvalidArgument.from_violations(
+                [
+                    FieldViolation(name, "required")
+                    for name, value in (("start_time", start), ("end_time", end))
+                    if value is None
+                ]
+            )
+        counts = self._notifications.day_counts(tenant, start, end)
+        return pb.NotificationStats(
+            days=[
+                pb.NotificationDayStats(
+                    date=day.isoformat(),
+                    channel=CHANNELS[channel],
+                    status=STATUS_CODES[status],  # type: ignore[arg-type]
+                    count=count,
+                )
+                for (day, channel, status), count in sorted(counts.items())
+            ]
         )
 
     def CancelNotification(

@@ -4,7 +4,7 @@ ListNotifications, CancelNotification)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from services.notify.domain.agency_settings import Defaults, settings_from
 from services.notify.domain.notifications import Notification
@@ -17,6 +17,8 @@ from services.runtime.clock import Clock, utcnow
 from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from services.runtime.idempotency import Keyed, Replay, run_once
 from services.runtime.pagination import Page, PageRequest
+
+MAX_STATS_DAYS = 366
 
 
 class NotificationService:
@@ -33,6 +35,21 @@ class NotificationService:
         if found is None:
             raise NotFound(f"no notification {notification_id!r}")
         return found
+
+    def day_counts(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> dict[tuple[date, str, str], int]:
+        """Per (UTC day created, channel, status now): one grouped query."""
+        if end <= start or end - start > timedelta(days=MAX_STATS_DAYS):
+            raise InvalidArgument.from_violations(
+                [
+                    FieldViolation(
+                        "end_time", f"must be after start_time, within {MAX_STATS_DAYS} days"
+                    )
+                ]
+            )
+        with self._uow.read() as uow:
+            return uow.notifications.day_counts(tenant, start, end)
 
     def list(
         self,

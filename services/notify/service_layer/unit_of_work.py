@@ -86,6 +86,13 @@ class NotificationStore(Protocol):
 
     def status_counts(self, bulk_send_id: str) -> dict[str, int]: ...
 
+    def day_counts(
+        self, tenant: str, start: datetime, end: datetime
+    ) -> dict[tuple[date, str, str], int]:
+        """Notifications created in the range, counted per (UTC day, channel,
+        status now); combinations with none left out."""
+        ...
+
 
 class DeliveryQueue(Protocol):
     """Notifications due for sending, claimed by workers with a lease. Every
