@@ -92,7 +92,8 @@ class Identity:
 
     def purge_used_assertions(self) -> int:
         """Forget client-assertion ids whose assertions have expired (a replay
-        of those is refused by their own ``exp``)."""
+        of those is refused by their own ``exp``). The wall clock, not the
+        injected one: authlib checks assertions' ``exp`` on it."""
         with identity_transactions(self.database.sessions)() as uow:
             return uow.assertions.purge(utcnow())
 
@@ -100,7 +101,8 @@ class Identity:
 def open_identity(
     platform: PlatformSettings, settings: IdentitySettings, clock: Clock = utcnow
 ) -> Identity:
-    """``clock``: the time sign-in runs on (a test moves it instead of sleeping)."""
+    """``clock``: the time every use case runs on (a test moves it instead of
+    sleeping or editing rows)."""
     database = bootstrap.open_database(platform, settings, MIGRATIONS)
     sessions = database.sessions
     sealer = sealing.Sealer.from_setting(settings.key_encryption_key, "IDENTITY_KEY_ENCRYPTION_KEY")
@@ -112,6 +114,7 @@ def open_identity(
         alg=settings.signing_alg,
         algorithms=ID_TOKEN_ALGORITHMS,
         propagation=timedelta(seconds=settings.key_propagation_seconds),
+        clock=clock,
     )
     keys.ensure_signing_key()  # every algorithm's key published before anything is served
     hasher = Argon2PasswordHasher(
@@ -130,6 +133,7 @@ def open_identity(
         salt=instance_secrets.get_or_create(sessions, "pairwise_salt"),
         access_ttl=settings.access_token_ttl_seconds,
         refresh_ttl=timedelta(days=settings.refresh_token_days),
+        clock=clock,
     )
     signin = SignIn(
         identity_transactions(sessions),
@@ -142,12 +146,15 @@ def open_identity(
     return Identity(
         database,
         AgencyRegistry(
-            identity_transactions(sessions), egress=platform.egress, find=agency_finder(sessions)
+            identity_transactions(sessions),
+            egress=platform.egress,
+            find=agency_finder(sessions),
+            clock=clock,
         ),
         keys,
         citizen_tokens,
         signin,
-        Accounts(identity_transactions(sessions), hasher),
+        Accounts(identity_transactions(sessions), hasher, clock),
         hasher,
     )
 
@@ -193,8 +200,12 @@ def build(
     metrics.register(sessions)
     issuer = platform.issuer
     local_keys = KeyCache(identity.keys.jwks, max_age=30)
+
+    def seconds() -> float:  # the same clock, for the parts that count in seconds
+        return clock().timestamp()
+
     tokens = AccessTokenIssuer(
-        identity.keys, issuer=issuer, ttl_seconds=settings.access_token_ttl_seconds
+        identity.keys, issuer=issuer, ttl_seconds=settings.access_token_ttl_seconds, clock=seconds
     )
     introspector = Introspector(
         AccessTokenVerifier(
@@ -202,6 +213,7 @@ def build(
             audience=[identity.citizen_tokens.userinfo_audience]
             + [audience_for(s) for s in ALL_AUDIENCES],
             keys=local_keys,
+            clock=seconds,
         ),
         identity.citizen_tokens,
         identity.registry,
@@ -209,14 +221,14 @@ def build(
     # One verifier (and replay memory) for the token and pushed-authorization endpoints.
     dpop = DpopVerifier(
         replays=connect_replays(platform.redis_url, "gaap:identity:dpop"),
-        clock=lambda: clock().timestamp(),
+        clock=seconds,
     )
     # Stateless server nonces (RFC 9449 §8, §9): every replica derives them from
     # the instance secret the replicas share through the database.
     nonces = (
         DpopNonces(
             instance_secrets.get_or_create(sessions, "dpop_nonce_key"),
-            clock=lambda: clock().timestamp(),
+            clock=seconds,
         )
         if settings.dpop_nonces
         else None
@@ -242,7 +254,10 @@ def build(
     )
     userinfo = UserInfo(
         AccessTokenVerifier(
-            issuer=issuer, audience=identity.citizen_tokens.userinfo_audience, keys=local_keys
+            issuer=issuer,
+            audience=identity.citizen_tokens.userinfo_audience,
+            keys=local_keys,
+            clock=seconds,
         ),
         identity.citizen_tokens,
         identity.registry,
@@ -251,12 +266,13 @@ def build(
         nonces=nonces,
     )
     uow = identity_transactions(sessions)
-    pending = PendingStore(uow)
+    pending = PendingStore(uow, clock)
     back_channel = BackChannel(
         lambda token: logout_deliveries(sessions, token, egress=platform.egress),
         identity.citizen_tokens,
         identity.keys,
         issuer=issuer,
+        clock=seconds,
     )
     flow = FlowPages(
         issuer=issuer,
@@ -272,22 +288,22 @@ def build(
     hasher = identity.hasher
     code_key = instance_secrets.get_or_create(sessions, "code_key")
     rules = citizen_account_rules(settings)
-    safeguards = Safeguards(uow, postbox, rules)
+    safeguards = Safeguards(uow, postbox, rules, clock=clock)
     # Wrong authenticator codes at sign-in lock like the others: the owner is emailed.
     identity.signin.lock_alert = safeguards.lock_alert
-    tickets = CodeTickets(identity_transactions(sessions), code_key, rules.codes)
-    activity = AccountActivity(uow, safeguards, back_channel)
-    passwords = Passwords(uow, hasher, postbox, tickets, safeguards, back_channel)
-    authenticator = Authenticator(uow, code_key, safeguards)
+    tickets = CodeTickets(identity_transactions(sessions), code_key, rules.codes, clock=clock)
+    activity = AccountActivity(uow, safeguards, back_channel, clock=clock)
+    passwords = Passwords(uow, hasher, postbox, tickets, safeguards, back_channel, clock=clock)
+    authenticator = Authenticator(uow, code_key, safeguards, clock=clock)
     flow.safeguards = safeguards
     factors = Factors(flow.csrf, safeguards)
     flow_pages = signin_flow_routes(
         flow,
         registry=identity.registry,
-        consents=Consents(uow),
+        consents=Consents(uow, clock),
         codes=CodeIssuer(identity_transactions(sessions), identity.citizen_tokens),
         factors=factors,
-        logout=Logout(uow, identity.signin, back_channel),
+        logout=Logout(uow, identity.signin, back_channel, clock=clock),
         keys=local_keys,
         activity=activity,
         pushed=pushed,
@@ -296,14 +312,18 @@ def build(
     account = AccountPages(kit, activity, passwords, authenticator)
     account_pages = [
         *RegistrationPages(
-            kit, Registration(uow, hasher, postbox, tickets, safeguards), activity
+            kit, Registration(uow, hasher, postbox, tickets, safeguards, clock=clock), activity
         ).routes(),
         *RecoveryPages(kit, passwords, authenticator).routes(),
         *account.routes(),
-        *PhonePages(kit, account, PhoneFactor(uow, postbox, tickets, safeguards)).routes(),
+        *PhonePages(
+            kit, account, PhoneFactor(uow, postbox, tickets, safeguards, clock=clock)
+        ).routes(),
     ]
     # identity verifies tokens for its own API from its own key store, not over HTTP.
-    verifier = bootstrap.token_verifier("identity", platform, fetch=identity.keys.jwks)
+    verifier = bootstrap.token_verifier(
+        "identity", platform, fetch=identity.keys.jwks, clock=seconds
+    )
     return bootstrap.assemble(
         "identity",
         platform,
@@ -318,7 +338,7 @@ def build(
                         introspector,
                         userinfo.claims,
                         identity.citizen_tokens,
-                        Operators(uow),
+                        Operators(uow, clock),
                     )
                 )
             ],

@@ -8,6 +8,7 @@ database, makes its token verifier and hands its servicers and routes to
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +55,20 @@ def open_database(
 
 
 def token_verifier(
-    service: str, platform: PlatformSettings, fetch: JwksFetcher | None = None
+    service: str,
+    platform: PlatformSettings,
+    fetch: JwksFetcher | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> AccessTokenVerifier:
     """Verifies identity's access tokens for ``service``; keys from identity's JWKS
-    over HTTP unless ``fetch`` supplies them (identity reads its own store)."""
+    over HTTP unless ``fetch`` supplies them (identity reads its own store).
+    ``clock``: identity's own, which its tokens' times come from."""
     keys = KeyCache(
         fetch or http_fetcher(platform.resolved_jwks_url, verify=tls.client_context(platform))
     )
-    return AccessTokenVerifier(issuer=platform.issuer, audience=audience_for(service), keys=keys)
+    return AccessTokenVerifier(
+        issuer=platform.issuer, audience=audience_for(service), keys=keys, clock=clock
+    )
 
 
 @dataclass

@@ -13,7 +13,9 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from html import unescape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -188,9 +190,16 @@ class LogoutReceiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/backchannel"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def claims(self, identity_url: str, audience: str, timeout: float = 10) -> dict[str, Any]:
+    def claims(
+        self,
+        identity_url: str,
+        audience: str,
+        timeout: float = 10,
+        clock: Callable[[], datetime] | None = None,
+    ) -> dict[str, Any]:
         """The first logout token's claims, verified as an agency would (identity's
-        JWKS, issuer, audience, the logout event, no nonce)."""
+        JWKS, issuer, audience, the logout event, no nonce). ``clock``:
+        identity's, when a test has moved it (its times are checked on it)."""
         deadline = time.monotonic() + timeout
         while not self.tokens and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -200,9 +209,18 @@ class LogoutReceiver:
         assert header["typ"] == "logout+jwt"
         document = httpx.get(identity_url + "/.well-known/jwks.json").json()
         key = {k["kid"]: jwt.PyJWK(k) for k in document["keys"]}[header["kid"]]
+        on_wall_clock = clock is None
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=["ES256", "RS256"], audience=audience, issuer=ISSUER
+            token,
+            key,
+            algorithms=["ES256", "RS256"],
+            audience=audience,
+            issuer=ISSUER,
+            options={"require": ["iat"], "verify_iat": on_wall_clock, "verify_exp": on_wall_clock},
         )
+        if clock is not None:
+            now = clock().timestamp()
+            assert claims["iat"] <= now < claims.get("exp", now + 1), (claims, now)
         assert BACKCHANNEL_EVENT in claims["events"]
         assert "nonce" not in claims
         return claims
