@@ -135,6 +135,17 @@ ERROR_STATES += (
 )
 
 
+# Going live (web/golive_pages.py); the operators' pages need an operator's sign-in.
+TEAM_PAGES += ("/teams/{team}/go-live",)
+
+
+def _go_live_error(page: Page) -> None:
+    page.locator("#request-go-live").click()
+
+
+ERROR_STATES += (("/teams/{team}/go-live", _go_live_error),)
+
+
 # The payment links' pages (web/payment_link_pages.py): the test makes a link of
 # the team first ({link}; its public page is /pay/{slug}), which needs no sign-in.
 TEAM_PAGES += (
