@@ -422,6 +422,17 @@ class FakeNotifyKeys(MemoryIdempotencyKeys):
         return len(gone)
 
 
+@dataclass
+class FakeStatusHistory:
+    events: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+
+    def record(self, changes: Sequence[StatusChange], now: datetime) -> None:
+        self.events += [(c.tenant, c.id, c.status, now) for c in changes]
+
+    def of(self, tenant: str, notification_id: str) -> builtins.list[tuple[str, datetime]]:
+        return [(s, at) for t, n, s, at in self.events if (t, n) == (tenant, notification_id)]
+
+
 class FakeNotifyWork:
     def __init__(self) -> None:
         self.templates = FakeTemplates()
@@ -432,6 +443,7 @@ class FakeNotifyWork:
         self.agency_settings = FakeAgencySettings()
         self.callbacks = FakeCallbacks()
         self.outbox = self.callbacks
+        self.history = FakeStatusHistory()
         self.idempotency = FakeNotifyKeys()
         self.locks: list[str] = []
 

@@ -124,5 +124,22 @@ daily_counts = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+# Each status change of a notification after it was created (its history).
+notification_events = sa.Table(
+    "notification_events",
+    metadata,
+    sa.Column(
+        "id",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("tenant", sa.String(64), nullable=False),
+    sa.Column("notification_id", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(24), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_notification_events_notification", "tenant", "notification_id", "at"),
+)
+
 idempotency_keys = idempotency_sql.define_table(metadata)
 webhook_deliveries, webhook_attempts = webhook_tables.define_tables(metadata)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.notify.adapters import tables
 from services.notify.adapters.callbacks import StatusCallbacks
+from services.notify.adapters.history import StatusHistoryRows
 from services.notify.adapters.queue import Queue
 from services.notify.adapters.repositories import (
     AgencySettingsRows,
@@ -36,6 +37,7 @@ class SqlNotifyWork:
         self.daily_counts = DailyCounts(session)
         self.agency_settings = AgencySettingsRows(session)
         self.callbacks = self.outbox = StatusCallbacks(session)
+        self.history = StatusHistoryRows(session)
         self.idempotency = NotifyKeys(session, tables.idempotency_keys)
 
     def lock(self, name: str) -> None:

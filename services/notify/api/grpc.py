@@ -18,6 +18,7 @@ from services.notify.api.messages import (
     callback_delivery_message,
     callback_message,
     channel_filter,
+    event_message,
     notification_message,
     personalisation_values,
     preview_message,
@@ -75,6 +76,7 @@ READ_ALTERNATIVES: dict[str, tuple[str, ...]] = {
     _m("ListTemplates"): (READ, TEMPLATES),
     _m("PreviewTemplate"): (READ, TEMPLATES),
     _m("GetNotification"): (READ, SEND),
+    _m("ListNotificationEvents"): (READ, SEND),
     _m("ListNotifications"): (READ, SEND),
     _m("GetBulkSend"): (READ, SEND),
     # usage concerns whoever sends or manages the agency's messages
@@ -237,6 +239,17 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> pb.Notification:
         tenant = _any_scope("GetNotification")
         return notification_message(self._notifications.get(tenant, request.notification_id))
+
+    def ListNotificationEvents(
+        self, request: pb.ListNotificationEventsRequest, _: grpc.ServicerContext
+    ) -> pb.ListNotificationEventsResponse:
+        tenant = _any_scope("ListNotificationEvents")
+        return pb.ListNotificationEventsResponse(
+            events=[
+                event_message(status, at)
+                for status, at in self._notifications.history(tenant, request.notification_id)
+            ]
+        )
 
     def ListNotifications(
         self, request: pb.ListNotificationsRequest, _: grpc.ServicerContext

@@ -4,6 +4,7 @@ translations, and how a result becomes the reply a replay returns)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from gaap.notify.v1 import notify_pb2 as pb
@@ -154,6 +155,13 @@ def usage_message(u: Usage) -> pb.Usage:
         email_daily_limit=u.settings.email_daily_limit,
         sms_sent=u.sms_sent,
         sms_daily_limit=u.settings.sms_daily_limit,
+    )
+
+
+def event_message(status: str, at: datetime) -> pb.NotificationEvent:
+    return pb.NotificationEvent(
+        status=STATUS_CODES[status],  # type: ignore[arg-type]
+        time=timestamp(at),
     )
 
 

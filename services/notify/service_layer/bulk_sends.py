@@ -168,6 +168,7 @@ class BulkSendService:
             _bulk(uow, tenant, bulk_id)
             now = self._clock()
             changes = uow.notifications.cancel_unclaimed(tenant, now, bulk_send_id=bulk_id)
+            uow.history.record(changes, now)
             uow.outbox.emit(changes, now)
             return _bulk(uow, tenant, bulk_id)
 

@@ -133,6 +133,7 @@ class Deliverer:
         now = self._clock()
         with self._uow() as uow:
             claimed, changes = uow.queue.claim(now, limit, self.config.lease)
+            uow.history.record(changes, now)
             uow.outbox.emit(changes, now)
         return claimed
 
@@ -260,7 +261,9 @@ class Deliverer:
     def _record(self, batch: list[Outcome]) -> None:
         now = self._clock()
         with self._uow() as uow:
-            uow.outbox.emit(uow.queue.record(batch, now), now)
+            changes = uow.queue.record(batch, now)
+            uow.history.record(changes, now)
+            uow.outbox.emit(changes, now)
 
     async def flush(self) -> None:
         while self._pending or self._writing:

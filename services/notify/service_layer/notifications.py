@@ -51,6 +51,15 @@ class NotificationService:
         with self._uow.read() as uow:
             return uow.notifications.day_counts(tenant, start, end)
 
+    def history(self, tenant: str, notification_id: str) -> list[tuple[str, datetime]]:
+        """A notification's statuses (status, time), oldest first: created when
+        it was, then each change notify recorded."""
+        with self._uow.read() as uow:
+            found = uow.notifications.get(tenant, notification_id)
+            if found is None:
+                raise NotFound(f"no notification {notification_id!r}")
+            return [(CREATED, found.created_at), *uow.history.of(tenant, notification_id)]
+
     def list(
         self,
         tenant: str,
@@ -113,6 +122,7 @@ class NotificationService:
             changes = uow.notifications.cancel_unclaimed(
                 tenant, now, notification_id=notification_id
             )
+            uow.history.record(changes, now)
             uow.outbox.emit(changes, now)
             after = uow.notifications.get(tenant, notification_id)
             assert after is not None

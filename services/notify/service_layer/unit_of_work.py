@@ -167,6 +167,17 @@ class CallbackStore(Protocol):
     def delete(self, tenant: str) -> None: ...
 
 
+class StatusHistory(Protocol):
+    """Every status change of a notification after it was created, kept for its
+    history (``ListNotificationEvents``); written with the change itself."""
+
+    def record(self, changes: Sequence[StatusChange], now: datetime) -> None: ...
+
+    def of(self, tenant: str, notification_id: str) -> list[tuple[str, datetime]]:
+        """The notification's recorded changes (status, time), oldest first."""
+        ...
+
+
 class CallbackOutbox(Protocol):
     def emit(self, changes: Sequence[StatusChange], now: datetime) -> int:
         """Enqueue one signed POST per change of an agency that registered a
@@ -209,6 +220,9 @@ class NotifyWork(Protocol):
 
     @property
     def outbox(self) -> CallbackOutbox: ...
+
+    @property
+    def history(self) -> StatusHistory: ...
 
     @property
     def idempotency(self) -> NotifyKeys: ...

@@ -27,6 +27,7 @@ class Upkeep:
         now = self._clock()
         with self._uow() as uow:
             changes = uow.queue.apply_receipt(provider, message_id, status, now)
+            uow.history.record(changes, now)
             uow.outbox.emit(changes, now)
         return bool(changes)
 
@@ -43,6 +44,7 @@ class Upkeep:
                 if batch == 0:
                     break
             changes = uow.queue.time_out_unreceipted(now - RECEIPT_TIMEOUT, now, TEMPORARY_FAILURE)
+            uow.history.record(changes, now)
             uow.outbox.emit(changes, now)
             # Stored responses hold recipients and content: they go after 24 hours.
             keys = uow.idempotency.purge_expired(now)

@@ -17,7 +17,7 @@ from services.notify.adapters.sending import GroupCommitSends, SqlSettingsLookup
 from services.notify.adapters.unit_of_work import transactions
 from services.notify.domain import sends
 from services.notify.domain.bulk_sends import BulkSend
-from services.notify.domain.callbacks import Callback
+from services.notify.domain.callbacks import Callback, StatusChange
 from services.notify.domain.paging import page_key
 from services.notify.domain.queue import Outcome
 from services.notify.domain.sends import STALE, TAKEN, WRITTEN, NewRow, NewSend
@@ -132,6 +132,24 @@ def test_a_templates_versions_newest_first_with_their_authors(ports: Ports) -> N
         assert (history[2].changed_by, history[2].actor) == ("", "")
         assert uow.templates.history("a", "tpl_000", 2, 2) == [first]
         assert uow.templates.history("b", "tpl_000", 5, None) == []
+
+
+def test_a_notifications_status_history_oldest_first_per_agency(ports: Ports) -> None:
+    def change(n: str, tenant: str, status: str) -> StatusChange:
+        return StatusChange(n, tenant, "", "email", "tpl_1", 1, T0, status)
+
+    with ports.uow() as uow:
+        uow.history.record([change("ntf_1", "a", "sending"), change("ntf_2", "a", "sending")], T0)
+        uow.history.record([], T0)
+        uow.history.record([change("ntf_1", "a", "delivered")], T0 + timedelta(seconds=2))
+        uow.history.record([change("ntf_1", "b", "cancelled")], T0)
+    with ports.uow.read() as uow:
+        assert uow.history.of("a", "ntf_1") == [
+            ("sending", T0),
+            ("delivered", T0 + timedelta(seconds=2)),
+        ]
+        assert uow.history.of("b", "ntf_1") == [("cancelled", T0)]
+        assert uow.history.of("a", "ntf_3") == []
 
 
 def test_notifications_stored_read_listed_counted_and_cancelled(ports: Ports) -> None:
