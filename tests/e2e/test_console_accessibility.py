@@ -26,6 +26,7 @@ LANGUAGES = ("en", "zh-Hans")
 SIGNED_OUT_PAGES: tuple[str, ...] = ("/", "/invitations/{invitation}")
 STAFF_PAGES = ("/", "/agencies/new", "/invitations/{invitation}", "/teams/team_missing")
 TEAM_PAGES: tuple[str, ...] = ("/teams/{team}", "/teams/{team}/members", "/teams/{team}/audit")
+TEAM_PAGES += ("/teams/{team}/dashboard",)
 TEAM_PAGES += (
     "/teams/{team}/payments",
     "/teams/{team}/payments/reconciliation",

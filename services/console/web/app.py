@@ -34,6 +34,7 @@ from services.console.web.auth_pages import AuthPages
 from services.console.web.base import UPLOAD_BYTES, UPLOADS, ConsoleWeb
 from services.console.web.bulk_pages import bulk_routes
 from services.console.web.credentials_pages import credentials_routes
+from services.console.web.dashboard_pages import dashboard_routes
 from services.console.web.golive_pages import golive_routes
 from services.console.web.invitation_pages import InvitationPages
 from services.console.web.notify_pages import notify_routes
@@ -67,6 +68,7 @@ def routes(web: ConsoleWeb, invitations: Invitations, identity_logout_url: str) 
         web.team("/teams/{team_id}/audit", Action.VIEW_AUDIT, teams.audit),
         web.public("/invitations/{token}", invited.show),
         web.public("/invitations/{token}", invited.accept, POST),
+        *dashboard_routes(web),
         *credentials_routes(web),
         *golive_routes(web),
         *notify_routes(web),

@@ -22,6 +22,12 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature(
+        "Dashboard",
+        "The last 7 days at a glance, and what needs attention.",
+        "/dashboard",
+        Action.VIEW_PAYMENTS,
+    ),
+    Feature(
         "Team members",
         "See who is in the team; administrators invite people and change roles.",
         "/members",
