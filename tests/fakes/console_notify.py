@@ -233,6 +233,17 @@ class FakeNotifyApi:
             raise _not_found("notification")
         return self.notifications[request.notification_id]
 
+    def ListNotificationEvents(
+        self, request: npb.ListNotificationEventsRequest, /
+    ) -> npb.ListNotificationEventsResponse:
+        self.calls.append("ListNotificationEvents")
+        found = self.GetNotification(
+            npb.GetNotificationRequest(notification_id=request.notification_id)
+        )
+        return npb.ListNotificationEventsResponse(
+            events=[npb.NotificationEvent(status=npb.STATUS_CREATED, time=found.create_time)]
+        )
+
     # -- the status callback --------------------------------------------------------------
 
     def GetStatusCallback(self, request: npb.GetStatusCallbackRequest, /) -> npb.StatusCallback:

@@ -85,11 +85,18 @@ class SendingMessages:
             )
         return sent
 
-    def notification(self, staff: Staff, team_id: str, notification_id: str) -> npb.Notification:
+    def notification(
+        self, staff: Staff, team_id: str, notification_id: str
+    ) -> tuple[npb.Notification, list[npb.NotificationEvent]]:
+        """The notification and its statuses with their times, oldest first."""
         with self._connect(staff, team_id, Action.VIEW_NOTIFICATIONS) as agency, refusals():
-            return agency.notify.GetNotification(
+            found = agency.notify.GetNotification(
                 npb.GetNotificationRequest(notification_id=notification_id)
             )
+            events = agency.notify.ListNotificationEvents(
+                npb.ListNotificationEventsRequest(notification_id=notification_id)
+            )
+        return found, list(events.events)
 
     def usage(self, staff: Staff, team_id: str) -> npb.Usage:
         """Today's (UTC) sends per channel against the agency's daily limits."""

@@ -235,7 +235,7 @@ class NotifyPages:
         )
 
     def notification(self, request: Request, form: Form, access: TeamAccess) -> Response:
-        found = self.sending.notification(
+        found, events = self.sending.notification(
             access.staff, access.team.id, str(request.path_params["notification_id"])
         )
         return self.web.render(
@@ -243,6 +243,7 @@ class NotifyPages:
             "notify_notification.html",
             access=access,
             notification=found,
+            events=events,
             sms=found.channel == npb.CHANNEL_SMS,
             sent=request.query_params.get("sent") == "1",
             can_redeliver=access.may(Action.MANAGE_WEBHOOKS),

@@ -129,6 +129,8 @@ def test_a_team_writes_previews_edits_and_sends_from_a_template(console: Console
         assert "citizen@example.com" in shown.text
         assert "Dear Ada, permit P-1." in shown.text
         assert 'id="status">' in shown.text
+        history = shown.text.split('id="history"')[1].split("</table>")[0]
+        assert "Created" in history  # notify's status history, newest change last
 
         usage = admin.get(f"{console.url}/teams/{team}/usage")
         assert usage.status_code == 200

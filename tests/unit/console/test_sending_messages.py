@@ -115,7 +115,9 @@ def test_developers_and_viewers_may_not_send(who: str) -> None:
 def test_every_member_reads_a_notification_and_an_unknown_one_is_not_found() -> None:
     team = notify_team()
     sent = send(team, template(team), "a@example.com", ref="1", name="A")
-    assert team.sending.notification(staff("vic"), team.team_id, sent.id).id == sent.id
+    found, events = team.sending.notification(staff("vic"), team.team_id, sent.id)
+    assert found.id == sent.id
+    assert [e.status for e in events] == [npb.STATUS_CREATED]
     assert team.calls.connected[-1] == (team.agency_id, ("notify:read",))
     with pytest.raises(NotFound):
         team.sending.notification(staff("vic"), team.team_id, "ntf_missing")
