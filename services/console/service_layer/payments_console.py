@@ -10,11 +10,11 @@ payment of another agency is ``NOT_FOUND`` at payments, and 404 here.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from babel.numbers import get_currency_precision
 from gaap.payments.v1 import payments_pb2 as pb
@@ -27,6 +27,7 @@ from services.console.service_layer.acting_for import ActingFor
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
 
 PAGE_SIZE = 50
+T = TypeVar("T")
 # Digits and one point, nothing payments could not hold (no exponent, no sign).
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,6})?")
 # An export reads every page of the filtered list; past this many rows it stops,
@@ -208,6 +209,28 @@ def parse_amount(raw: str, currency: str) -> int:
     return int(minor)
 
 
+class Capped(Generic[T]):
+    """An export's rows, read page by page, up to ``EXPORT_CAP``; once read,
+    ``truncated`` says whether rows were left out, so the file can say so."""
+
+    def __init__(self, pages: Generator[Sequence[T]]) -> None:
+        self._pages = pages
+        self.truncated = False
+
+    def __iter__(self) -> Iterator[T]:
+        sent = 0
+        try:
+            for page in self._pages:
+                for row in page:
+                    if sent == EXPORT_CAP:
+                        self.truncated = True
+                        return
+                    sent += 1
+                    yield row
+        finally:
+            self._pages.close()  # ends the client's with block, on every path
+
+
 class PaymentsConsole:
     def __init__(
         self,
@@ -232,26 +255,22 @@ class PaymentsConsole:
                 ) from None
         return Page(list(listed.payments), listed.next_page_token)
 
-    def export(self, staff: Staff, team_id: str, filters: Filters) -> Iterator[pb.Payment]:
+    def export(self, staff: Staff, team_id: str, filters: Filters) -> Capped[pb.Payment]:
         """Every payment the filters select, newest first, up to ``EXPORT_CAP``.
         Authorised before the first row, so a refusal is a status, not a cut CSV."""
         connection = self._acting.connect(staff, team_id, Action.VIEW_PAYMENTS)
 
-        def rows() -> Iterator[pb.Payment]:
+        def pages() -> Generator[Sequence[pb.Payment]]:
             with connection as agency:
-                token, sent = "", 0
+                token = ""
                 while True:
                     listed = agency.payments.ListPayments(filters.request(EXPORT_PAGE, token))
-                    for payment in listed.payments:
-                        if sent == EXPORT_CAP:
-                            return
-                        sent += 1
-                        yield payment
+                    yield listed.payments
                     token = listed.next_page_token
                     if not token:
                         return
 
-        return rows()
+        return Capped(pages())
 
     def reconciliation(
         self, staff: Staff, team_id: str, period: Period, page_token: str = ""
@@ -269,27 +288,23 @@ class PaymentsConsole:
 
     def reconciliation_lines(
         self, staff: Staff, team_id: str, period: Period
-    ) -> Iterator[pb.ReconciliationLine]:
+    ) -> Capped[pb.ReconciliationLine]:
         """Every line of the report, in time order, up to ``EXPORT_CAP``."""
         connection = self._acting.connect(staff, team_id, Action.VIEW_PAYMENTS)
 
-        def rows() -> Iterator[pb.ReconciliationLine]:
+        def pages() -> Generator[Sequence[pb.ReconciliationLine]]:
             with connection as agency:
-                token, sent = "", 0
+                token = ""
                 while True:
                     page = agency.payments.GetReconciliationReport(
                         period.request(EXPORT_PAGE, token)
                     )
-                    for line in page.lines:
-                        if sent == EXPORT_CAP:
-                            return
-                        sent += 1
-                        yield line
+                    yield page.lines
                     token = page.next_page_token
                     if not token:
                         return
 
-        return rows()
+        return Capped(pages())
 
     def payment(self, staff: Staff, team_id: str, payment_id: str) -> PaymentDetail:
         with self._acting.connect(staff, team_id, Action.VIEW_PAYMENTS) as agency:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +26,9 @@ from starlette.routing import BaseRoute
 from services.console.domain.roles import Action
 from services.console.service_layer.access import TeamAccess
 from services.console.service_layer.payments_console import (
+    EXPORT_CAP,
     STATES,
+    Capped,
     PaymentsConsole,
     check_filters,
     check_period,
@@ -77,7 +79,7 @@ def csv_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def csv_lines(payments: Iterator[pb.Payment]) -> Iterator[str]:
+def csv_lines(payments: Iterable[pb.Payment]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -105,9 +107,10 @@ def csv_lines(payments: Iterator[pb.Payment]) -> Iterator[str]:
                 p.card.last_four,
             )
         )
+    yield from _cut_short(payments, line)
 
 
-def report_lines(lines: Iterator[pb.ReconciliationLine], currency: str) -> Iterator[str]:
+def report_lines(lines: Iterable[pb.ReconciliationLine], currency: str) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -130,6 +133,14 @@ def report_lines(lines: Iterator[pb.ReconciliationLine], currency: str) -> Itera
                 currency,
             )
         )
+    yield from _cut_short(lines, line)
+
+
+def _cut_short(rows: Iterable[object], line: Callable[[tuple[str, ...]], str]) -> Iterator[str]:
+    """A last line when the export stopped at its cap, so the file does not pass
+    for the whole list."""
+    if isinstance(rows, Capped) and rows.truncated:
+        yield line((f"More than {EXPORT_CAP} rows: this file stops there. Narrow the range.",))
 
 
 class PaymentPages:

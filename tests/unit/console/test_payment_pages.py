@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Generator
 
 import pytest
 from gaap.payments.v1 import payments_pb2 as pb
 
+from services.console.service_layer.payments_console import Capped
 from services.console.web.payment_pages import csv_cell, csv_lines, money, report_lines
 
 
@@ -77,3 +79,17 @@ def test_the_report_csv_writes_amounts_in_major_units() -> None:
         ("capture", "'+1", "10.50"),
         ("refund", "", "4.00"),
     ]
+
+
+def test_an_export_cut_at_its_cap_says_so_on_its_last_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("services.console.service_layer.payments_console.EXPORT_CAP", 2)
+
+    def pages() -> Generator[list[pb.Payment]]:
+        yield [pb.Payment(id=f"pay_{n}", currency="GBP") for n in range(3)]
+
+    whole = "".join(csv_lines(Capped(pages())))
+    assert whole.count("pay_") == 2
+    assert whole.splitlines()[-1].startswith("More than")
+    assert "More than" not in "".join(csv_lines([pb.Payment(id="pay_1", currency="GBP")]))

@@ -106,11 +106,13 @@ def test_the_export_reads_every_page_up_to_the_cap(monkeypatch: pytest.MonkeyPat
     for _ in range(7):
         payments.add()
     monkeypatch.setattr("services.console.service_layer.payments_console.EXPORT_PAGE", 3)
-    assert len(list(use_case.export(staff("bea"), team_id, Filters()))) == 7
+    whole = use_case.export(staff("bea"), team_id, Filters())
+    assert (len(list(whole)), whole.truncated) == (7, False)
     assert calls.open == 0
     monkeypatch.setattr("services.console.service_layer.payments_console.EXPORT_CAP", 5)
-    assert len(list(use_case.export(staff("bea"), team_id, Filters()))) == 5
-    assert calls.open == 0
+    capped = use_case.export(staff("bea"), team_id, Filters())
+    assert (len(list(capped)), capped.truncated) == (5, True)
+    assert calls.open == 0  # the client is closed though its pages were not all read
     assert EXPORT_CAP > 5
 
 
