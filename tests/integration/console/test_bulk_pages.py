@@ -196,6 +196,13 @@ def test_a_workbook_is_read_and_other_files_are_refused_on_the_form(
         checked = admin.get(console.url + workbook.headers["location"])
         assert 'id="good-rows">1<' in checked.text
         assert "Hello Xl, your permit 7 is ready." in unescape(checked.text)
+        forged = admin.post(  # no CSRF token: refused before the file is read
+            f"{console.url}/uploads/{team}",
+            data={"template": template},
+            files={"file": ("x.csv", b"email address,name,ref\na@example.com,A,1\n")},
+        )
+        assert forged.status_code == 400
+        assert "This page has expired" in forged.text
         too_big = admin.post(
             f"{console.url}/uploads/{team}",
             files={"file": ("big.csv", b"x" * (11 * 1024 * 1024), "text/csv")},
