@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from babel.numbers import format_currency, get_currency_precision
 from gaap.payments.v1 import payments_pb2 as pb
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
+from gaap_client.errors import GaapError
 from services.console.domain.roles import Action
 from services.console.service_layer.access import TeamAccess
 from services.console.service_layer.payments_console import (
@@ -60,6 +62,19 @@ CSV_COLUMNS = (
 )
 
 
+REPORT_COLUMNS = (
+    "time (UTC)",
+    "kind",
+    "payment id",
+    "refund id",
+    "reference",
+    "amount",
+    "currency",
+)
+R = TypeVar("R")
+log = logging.getLogger(__name__)
+
+
 def minor_to_major(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-get_currency_precision(currency))
 
@@ -79,68 +94,66 @@ def csv_cell(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
-def csv_lines(payments: Iterable[pb.Payment]) -> Iterator[str]:
+def _csv(
+    header: tuple[str, ...], rows: Iterable[R], cells: Callable[[R], tuple[str, ...]]
+) -> Iterator[str]:
+    """A CSV file line by line; its last line says so when it is not whole (the
+    cap reached, or payments failing midway), as the status is already sent."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
-    def line(cells: tuple[str, ...]) -> str:
+    def line(values: tuple[str, ...]) -> str:
         buffer.seek(0)
         buffer.truncate()
-        writer.writerow([csv_cell(c) for c in cells])
+        writer.writerow([csv_cell(v) for v in values])
         return buffer.getvalue()
 
-    yield line(CSV_COLUMNS)
-    for p in payments:
-        yield line(
-            (
-                p.id,
-                p.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
-                p.reference,
-                p.description,
-                p.email,
-                STATE_OF.get(p.state, ""),
-                str(minor_to_major(p.amount, p.currency)),
-                p.currency,
-                str(minor_to_major(p.captured_amount, p.currency)),
-                str(minor_to_major(p.refundable_amount, p.currency)),
-                p.card.brand,
-                p.card.last_four,
-            )
-        )
-    yield from _cut_short(payments, line)
+    yield line(header)
+    try:
+        for row in rows:
+            yield line(cells(row))
+    except GaapError as exc:
+        log.warning("export stopped", extra={"status": exc.status.name})
+        yield line(("The service stopped answering: this file is incomplete. Try again.",))
+        return
+    if isinstance(rows, Capped) and rows.truncated:
+        yield line((f"More than {EXPORT_CAP} rows: this file stops there. Narrow the range.",))
+
+
+def _payment_cells(p: pb.Payment) -> tuple[str, ...]:
+    return (
+        p.id,
+        p.create_time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+        p.reference,
+        p.description,
+        p.email,
+        STATE_OF.get(p.state, ""),
+        str(minor_to_major(p.amount, p.currency)),
+        p.currency,
+        str(minor_to_major(p.captured_amount, p.currency)),
+        str(minor_to_major(p.refundable_amount, p.currency)),
+        p.card.brand,
+        p.card.last_four,
+    )
+
+
+def csv_lines(payments: Iterable[pb.Payment]) -> Iterator[str]:
+    return _csv(CSV_COLUMNS, payments, _payment_cells)
 
 
 def report_lines(lines: Iterable[pb.ReconciliationLine], currency: str) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells: tuple[str, ...]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([csv_cell(c) for c in cells])
-        return buffer.getvalue()
-
-    yield line(("time (UTC)", "kind", "payment id", "refund id", "reference", "amount", "currency"))
-    for r in lines:
-        yield line(
-            (
-                r.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
-                r.kind,
-                r.payment_id,
-                r.refund_id,
-                r.reference,
-                str(minor_to_major(r.amount, currency)),
-                currency,
-            )
+    def cells(r: pb.ReconciliationLine) -> tuple[str, ...]:
+        return (
+            r.time.ToDatetime().strftime("%Y-%m-%d %H:%M:%S"),
+            r.kind,
+            r.payment_id,
+            r.refund_id,
+            r.reference,
+            str(minor_to_major(r.amount, currency)),
+            currency,
         )
-    yield from _cut_short(lines, line)
 
-
-def _cut_short(rows: Iterable[object], line: Callable[[tuple[str, ...]], str]) -> Iterator[str]:
-    """A last line when the export stopped at its cap, so the file does not pass
-    for the whole list."""
-    if isinstance(rows, Capped) and rows.truncated:
-        yield line((f"More than {EXPORT_CAP} rows: this file stops there. Narrow the range.",))
+    return _csv(REPORT_COLUMNS, lines, cells)
 
 
 class PaymentPages:

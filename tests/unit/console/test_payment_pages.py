@@ -7,9 +7,11 @@ import csv
 import io
 from collections.abc import Generator
 
+import grpc
 import pytest
 from gaap.payments.v1 import payments_pb2 as pb
 
+from gaap_client import errors as gaap
 from services.console.service_layer.payments_console import Capped
 from services.console.web.payment_pages import csv_cell, csv_lines, money, report_lines
 
@@ -93,3 +95,13 @@ def test_an_export_cut_at_its_cap_says_so_on_its_last_line(
     assert whole.count("pay_") == 2
     assert whole.splitlines()[-1].startswith("More than")
     assert "More than" not in "".join(csv_lines([pb.Payment(id="pay_1", currency="GBP")]))
+
+
+def test_an_export_that_payments_stops_answering_says_it_is_incomplete() -> None:
+    def pages() -> Generator[list[pb.Payment]]:
+        yield [pb.Payment(id="pay_1", currency="GBP")]
+        raise gaap.Unavailable(grpc.StatusCode.UNAVAILABLE, "payments is down")
+
+    written = "".join(csv_lines(Capped(pages()))).splitlines()
+    assert written[1].startswith("pay_1,")
+    assert written[-1] == "The service stopped answering: this file is incomplete. Try again."
