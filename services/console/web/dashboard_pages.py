@@ -4,7 +4,9 @@ what needs attention. Every member and operator may see it."""
 
 from __future__ import annotations
 
-from babel.dates import format_date
+from datetime import date
+
+from babel.dates import format_skeleton
 from babel.numbers import format_decimal
 from markupsafe import Markup
 from starlette.requests import Request
@@ -32,8 +34,9 @@ class DashboardPages:
         def number(n: int) -> str:
             return str(format_decimal(n, locale=locale))
 
-        def day(d: object) -> str:
-            return str(format_date(d, format="EEE d MMM", locale=locale))  # type: ignore[arg-type]
+        def day(d: date) -> str:
+            """A day as the language writes it: "Mon 2 Mar", "3月2日周一"."""
+            return str(format_skeleton("MMMEd", d, locale=locale))
 
         labels = [day(d.day) for d in overview.days]
 
