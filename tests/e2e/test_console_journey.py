@@ -267,6 +267,18 @@ def test_the_console_journey(stack: Devstack, browser: Browser) -> None:
         == 403
     )
     assert refusals.post(member_context, team + "/payment-links/new", title="Fee") == 403
+    # the same kind of POST, for what a developer may do, goes through (so the
+    # refusals above are the roles', not the tokens')
+    made = refusals.post(
+        member_context,
+        team + "/templates/new",
+        channel="email",
+        name="Developer's template",
+        language_0="en",
+        subject_0="Hello",
+        body_0="Hello ((name)).",
+    )
+    assert made == 303
     change_role(page, team_url, member.email, "viewer", refunder=False)
     assert refusals.post(member_context, team + "/templates/new", name="Sneaky") == 403
     assert refusals.post(member_context, refund_path, amount="1.00") == 403
@@ -309,6 +321,7 @@ def test_the_console_journey(stack: Devstack, browser: Browser) -> None:
         (admin["email"], "change_role"),
         (admin["email"], "refund"),
         (admin["email"], "change_role"),
+        (member.email, "create_template"),
         (admin["email"], "change_role"),
     ]
     details = [d for _, _, d in reversed(entries)]
@@ -317,7 +330,7 @@ def test_the_console_journey(stack: Devstack, browser: Browser) -> None:
     assert payment_path.rsplit("/", 1)[1] in details[8]
     assert details[7] == "refunder: true; role: administrator"
     assert details[9] == "refunder: false; role: developer"
-    assert details[10] == "refunder: false; role: viewer"
+    assert details[11] == "refunder: false; role: viewer"
 
     wait_for_delivery(page, progress_url, stack.var / "mail", ROWS - len(BAD))
     member_context.close()
