@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 from bench import (
     auth,
+    console,
     grpc_floor,
     id_token,
     identity,
@@ -49,6 +50,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "notify-delivery": notify.notify_delivery,
     "webhooks": webhooks.webhooks_delivery,
     "journey": journey.journey_benchmark,
+    "console": console.console_pages,
 }
 
 
