@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.engine import Engine
 
-from gaap_client import ClientSecret, GaapClient, OpenIdClient, Targets, TokenSource
+from gaap_client import ClientSecret, DpopKey, GaapClient, OpenIdClient, Targets, TokenSource
 from services.console.adapters.agency_calls import ExchangeAgencyCalls
 from services.console.adapters.identity_agencies import IdentityAgencies
 from services.console.adapters.identity_registrar import IdentityRegistrar
@@ -135,7 +135,14 @@ def start(
     # With certificates configured (production), every call to the services is TLS.
     secure = bool(platform.tls_cert_file or platform.tls_ca_file)
     http = httpx.Client(timeout=10, verify=tls.client_context(platform))
-    targets = Targets(settings.identity_target, settings.payments_target, settings.notify_target)
+    targets = Targets(
+        settings.identity_target,
+        settings.payments_target,
+        settings.notify_target,
+        identity_url=platform.issuer,
+        payments_url=settings.payments_url,
+        notify_url=settings.notify_url,
+    )
     channel_credentials = tls.channel_credentials(platform) if secure else None
     client = GaapClient(
         TokenSource(agency["token_endpoint"], credentials, http=http),
@@ -150,6 +157,10 @@ def start(
             targets,
             http=http,
             channel_credentials=channel_credentials,
+            # Every token the console gets for an agency is bound to this process's
+            # key (RFC 9449): a leaked one is useless elsewhere, and agencies that
+            # must bind theirs (the fapi2 profile) get one at all.
+            dpop=DpopKey.generate(),
         ),
     )
     oidc = OpenIdClient(platform.issuer, credentials, public_url + "/callback", http=http)

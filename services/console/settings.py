@@ -38,6 +38,14 @@ class ConsoleSettings(BaseSettings):
     identity_target: str = Field("127.0.0.1:50051", description="identity's gRPC address.")
     payments_target: str = Field("127.0.0.1:50052", description="payments' gRPC address.")
     notify_target: str = Field("127.0.0.1:50053", description="notify's gRPC address.")
+    payments_url: str = Field(
+        "http://127.0.0.1:8082",
+        description="payments' public base URL (`PAYMENTS_PUBLIC_URL`): DPoP proofs name it.",
+    )
+    notify_url: str = Field(
+        "http://127.0.0.1:8083",
+        description="notify's public base URL (`NOTIFY_PUBLIC_URL`): DPoP proofs name it.",
+    )
     operator_emails: str = Field(
         "",
         description="Comma-separated verified email addresses of platform operators "

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from gaap_client import GaapClient
 from gaap_client.errors import GaapError
+from gaap_client.tokens import TokenError
 from services.console.domain.roles import Action
 from services.console.domain.staff import Staff
 from services.console.service_layer.access import TeamAccess
@@ -255,6 +256,13 @@ class ConsoleWeb:
             return self.problem(request, 403, exc.message)
         except (FailedPrecondition, AlreadyExists) as exc:
             return self.problem(request, 409, exc.message)
+        except TokenError as exc:
+            # identity refused the console a token for the team's agency (its
+            # description names no secret): the page is unavailable, not broken.
+            log.warning("agency token refused", extra={"error": exc.error})
+            return self.problem(
+                request, 503, "Sorry, the service is unavailable. Please try again later."
+            )
         except GaapError as exc:
             log.warning("platform call failed", extra={"status": exc.status.name})
             return self.problem(

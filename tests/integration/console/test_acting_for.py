@@ -84,3 +84,28 @@ def test_a_team_member_reads_the_teams_payments_and_no_one_elses(
     # An administrator without the refunder permission gets no token to refund.
     with pytest.raises(PermissionDenied):
         console.running.acting.connect(staff, team_id, Action.REFUND)
+
+
+def test_the_console_acts_for_an_agency_whose_tokens_must_be_bound(
+    console: Console, platform: Platform
+) -> None:
+    """A team whose agency must bind its tokens to a DPoP key (as the fapi2 profile
+    does, like make run's demo agency) is still served: the console's exchanged
+    tokens are bound to its own key and every call carries a proof."""
+    with httpx.Client(timeout=30) as browser:
+        sign_in(browser, console.url, console.person("grace"))
+        team_id, _ = sign_up(browser, console.url, "Bound Agency")
+    with transactions(db.session_factory(console.running.engine)).read() as uow:
+        team = uow.teams.get(team_id)
+        assert team is not None
+        [member] = uow.members.of_team(team_id)
+    platform.admin.registry.update(team.agency_id, {"dpop_bound_access_tokens": True})
+    staff = Staff(member.subject, member.email, True, "Grace")
+
+    with console.running.acting.connect(staff, team_id, Action.VIEW_PAYMENTS) as agency:
+        listed = agency.payments.ListPayments(pb.ListPaymentsRequest())
+        who = agency.caller(agency.targets.payments).GetCallerIdentity(
+            caller_pb2.GetCallerIdentityRequest()
+        )
+    assert list(listed.payments) == []
+    assert who.client_id == team.agency_id
