@@ -45,6 +45,8 @@ payments = sa.Table(
     sa.Index("ix_payments_tenant_id", "tenant", "id"),
     sa.Index("ix_payments_tenant_reference", "tenant", "reference"),
     sa.Index("ix_payments_tenant_card_last_four", "tenant", "card_last_four"),
+    sa.Index("ix_payments_tenant_email", "tenant", "email", "id"),
+    sa.Index("ix_payments_tenant_state", "tenant", "state", "id"),
     sa.Index("ix_payments_state_created", "state", "created_at"),
     sa.Index("ix_payments_provider_ref", "provider_ref"),
     sa.Index("ix_payments_late_hold_ref", "late_hold_ref"),
