@@ -295,11 +295,21 @@ def _viewers(url: str, team: str, people: list[tuple[Citizen, str]]) -> None:
 
 
 @contextmanager
+def _keep_log(stack: Devstack) -> Iterator[None]:
+    """The processes' stderr kept in bench/results, for a failed request's cause."""
+    try:
+        yield
+    finally:
+        LOG.parent.mkdir(exist_ok=True)
+        LOG.write_text(stack.log_text())
+
+
+@contextmanager
 def _platform() -> Iterator[tuple[Setup, dict[str, str]]]:
     with _databases() as urls, tempfile.TemporaryDirectory(prefix="gaap-bench-console-") as tmp:
         extra = {f"{s.upper()}_DATABASE_URL": _sqlalchemy(u) for s, u in urls.items()}
         extra["IDENTITY_POSTS_PER_IP_PER_HOUR"] = "100000"
-        with devstack.running(Path(tmp) / "var", extra) as stack:
+        with devstack.running(Path(tmp) / "var", extra) as stack, _keep_log(stack):
             # The first staff member signs an agency up through the console (the
             # demo agency's tokens must be DPoP-bound, which the console's token
             # exchange does not do yet); the others join its team as viewers.
@@ -335,11 +345,7 @@ def _platform() -> Iterator[tuple[Setup, dict[str, str]]]:
                 recipient=f"resident{RECIPIENTS // 2}@example.com",
             )
             print(f"bench: console data loaded in {loaded:.0f}s", flush=True)
-            try:
-                yield setup, urls
-            finally:  # the processes' stderr, for a failed request's cause
-                LOG.parent.mkdir(exist_ok=True)
-                LOG.write_text(stack.log_text())
+            yield setup, urls
 
 
 def pages(setup: Setup, now: datetime) -> dict[str, str]:
@@ -348,7 +354,7 @@ def pages(setup: Setup, now: datetime) -> dict[str, str]:
     week = (now - timedelta(days=7)).date().isoformat()
     month = (now - timedelta(days=30)).date().isoformat()
     return {
-        "dashboard": base,
+        "dashboard": f"{base}/dashboard",
         "payments": f"{base}/payments",
         "payments state+dates": (
             f"{base}/payments?state=failed&created_from={month}&created_to={week}"
