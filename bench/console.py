@@ -310,9 +310,8 @@ def _platform() -> Iterator[tuple[Setup, dict[str, str]]]:
         extra = {f"{s.upper()}_DATABASE_URL": _sqlalchemy(u) for s, u in urls.items()}
         extra["IDENTITY_POSTS_PER_IP_PER_HOUR"] = "100000"
         with devstack.running(Path(tmp) / "var", extra) as stack, _keep_log(stack):
-            # The first staff member signs an agency up through the console (the
-            # demo agency's tokens must be DPoP-bound, which the console's token
-            # exchange does not do yet); the others join its team as viewers.
+            # The first staff member signs an agency up through the console, as a
+            # new agency does; the others join its team as viewers.
             staff = _staff(stack, urls, STAFF)
             cookies = []
             with httpx.Client(timeout=30) as browser:
