@@ -163,3 +163,6 @@ class MemoryAgencies:
     def find_active(self, client_id: str) -> Agency | None:
         agency = self.rows.get(client_id)
         return agency if agency is not None and agency.disabled_at is None else None
+
+    def authenticate_secret(self, agency: Agency, secret: str) -> bool:
+        return agency.check_secret(secret)

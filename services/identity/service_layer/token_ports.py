@@ -150,3 +150,11 @@ class ActiveAgencies(Protocol):
     """The registry as the token side reads it (``agencies.AgencyRegistry``)."""
 
     def find_active(self, client_id: str) -> Agency | None: ...
+
+
+class ClientRegistry(ActiveAgencies, Protocol):
+    """The registry as the token endpoint authenticates agencies with it."""
+
+    def authenticate_secret(self, agency: Agency, secret: str) -> bool:
+        """Whether ``secret`` is one of the agency's live secrets (its use noted)."""
+        ...

@@ -40,7 +40,7 @@ from services.identity.domain.scopes import KNOWN_SCOPES, is_service_scope
 from services.identity.service_layer.citizen_tokens import CitizenTokens
 from services.identity.service_layer.introspection import Introspector
 from services.identity.service_layer.token_exchange import TokenExchange
-from services.identity.service_layer.token_ports import ActiveAgencies
+from services.identity.service_layer.token_ports import ClientRegistry
 from services.identity.service_layer.tokens import AccessTokenIssuer
 from services.identity.web.oauth_endpoints import (
     ALL_METHODS,
@@ -78,8 +78,9 @@ FirstUse = Callable[[str, str, datetime], bool]
 class AgencyClient(ClientMixin):  # type: ignore[misc]
     """An agency as authlib sees an OAuth client."""
 
-    def __init__(self, agency: Agency) -> None:
+    def __init__(self, agency: Agency, registry: ClientRegistry) -> None:
         self.agency = agency
+        self._registry = registry
 
     def get_client_id(self) -> str:
         return self.agency.client_id
@@ -94,7 +95,9 @@ class AgencyClient(ClientMixin):  # type: ignore[misc]
         return redirect_uri in self.agency.redirect_uris  # exact match only
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return self.agency.check_secret(client_secret)
+        # The registry compares (current and previous secret, in constant time)
+        # and notes the secret's last use, at most once a minute.
+        return self._registry.authenticate_secret(self.agency, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         # FAPI 2.0 §5.3.2.1: a fapi2 agency authenticates by private_key_jwt
@@ -240,7 +243,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
     def __init__(
         self,
         *,
-        registry: ActiveAgencies,
+        registry: ClientRegistry,
         tokens: AccessTokenIssuer,
         citizen_tokens: CitizenTokens,
         introspector: Introspector,
@@ -286,7 +289,7 @@ class TokenServer(rfc6749.AuthorizationServer):  # type: ignore[misc]
         if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
             return None
         agency = self._registry.find_active(client_id)
-        return AgencyClient(agency) if agency else None
+        return AgencyClient(agency, self._registry) if agency else None
 
     def _generate(
         self, grant_type: str, client: AgencyClient, scope: str | None = None, **_: Any

@@ -286,3 +286,16 @@ def test_an_unknown_agency_is_not_found(operator: Caller) -> None:
             metadata=operator.metadata,
         )
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_secret_used_at_the_token_endpoint_shows_when_it_was_last_used(
+    platform: Platform, operator: Caller
+) -> None:
+    created = new_agency(operator)
+    agency_id, secret = created.agency.id, created.client_secret
+    assert not created.agency.secret.HasField("last_use_time")
+    assert token_status(platform, agency_id, secret) == 200
+    read = operator.stub.GetAgency(
+        identity_pb2.GetAgencyRequest(agency_id=agency_id), metadata=operator.metadata
+    )
+    assert read.secret.HasField("last_use_time")
