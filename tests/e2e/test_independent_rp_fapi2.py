@@ -210,7 +210,7 @@ def relying_party(platform: Platform, tmp_path: Path, http: NonceKeeper) -> tupl
     return handler, created.agency.client_id
 
 
-def push(client: Any, url: str) -> httpx.Response:
+def push(client: Any, url: str, nonce: str = "") -> httpx.Response:
     """POST to /par the authorization request idpyoidc built (PKCE, state,
     nonce), authenticated by idpyoidc's private_key_jwt (for any endpoint but
     the token endpoint it names the issuer as audience) and with a DPoP proof
@@ -220,7 +220,7 @@ def push(client: Any, url: str) -> httpx.Response:
     request = AuthorizationRequest(**{k: v[0] for k, v in parse_qs(urlsplit(url).query).items()})
     headers = service.get_headers(request, http_method="POST", **KEY_JWT)
     endpoint = "pushed_authorization_request_endpoint"
-    headers = rfc9449_proof(context, endpoint, "POST", headers=headers)
+    headers = rfc9449_proof(context, endpoint, "POST", nonce=nonce, headers=headers)
     return httpx.post(context.provider_info[endpoint], data=request.to_dict(), headers=headers)
 
 
@@ -271,7 +271,11 @@ def test_idpyoidc_drives_the_fapi2_profile_with_a_chromium_sign_in_at_cl_cm(
         "pushed authorization request required"
     ]
 
-    pushed = push(client, url)  # identity asks no nonce at /par
+    pushed = push(client, url)
+    if pushed.status_code == 400 and pushed.json().get("error") == "use_dpop_nonce":
+        # With server nonces on, /par asks for one as the token endpoint does.
+        assert nonces_on
+        pushed = push(client, url, pushed.headers["DPoP-Nonce"])
     assert pushed.status_code == 201, pushed.text
     request_uri = pushed.json()["request_uri"]
     assert request_uri.startswith("urn:ietf:params:oauth:request_uri:")
